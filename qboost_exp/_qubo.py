@@ -1,0 +1,186 @@
+"""The QBoost objective written as a QUBO (a binary quadratic model).
+
+Notation: ``S`` samples, ``M`` candidate learners with outputs
+``h_i(x_s) in {-1, +1}``, labels ``y_s in {-1, +1}``, ``b`` weight bits.
+Each learner's weight is the fixed-point number
+
+    w_i = c * sum_k 2**k * q_ik,        c = 1 / (M * (2**b - 1)),   q_ik in {0, 1}
+
+so ``w_i`` takes the ``2**b`` levels ``0, c, 2c, ..., 1/M`` (``b = 1`` gives
+``{0, 1/M}``, the weights of D-Wave's demo). The objective is
+
+    E(q) = (1/S) * sum_s (sum_i w_i h_i(x_s) - y_s)**2  +  lam * #{i : w_i > 0}
+
+Expanding the square with ``q**2 = q`` and ``y**2 = 1`` gives, with the Gram
+statistics ``G_ij = (1/S) sum_s h_i h_j`` and ``g_i = (1/S) sum_s h_i y_s``:
+
+    offset                = 1
+    linear   (i, k)       = c**2 * 4**k * G_ii - 2 * c * 2**k * g_i
+    quadratic (i,k),(j,l) = 2 * c**2 * 2**(k+l) * G_ij      (each unordered pair once)
+
+For ``b = 1`` the sparsity term is linear: ``lam`` on every variable. For
+``b > 1`` "learner i is used" is an OR of its bits, which is not quadratic, so
+one indicator ``z_i`` per learner carries ``lam`` and the penalty
+``P * q_ik * (1 - z_i)`` with ``P = 2 * lam`` forbids a set bit without its
+indicator. For every ``q``, ``min over z`` of the energy equals ``E(q)``
+exactly (``P > lam`` suffices: paying ``lam`` once beats paying ``P`` per set
+bit), and the energy equals ``E(q)`` whenever ``z_i = OR_k q_ik``.
+
+The Gram statistics are independent of ``lam``: they are computed once and a
+BQM for any ``lam`` costs only ``O((M b)**2)``. They are computed from bit-packed
+predictions in chunks of samples, so the ``S x M`` matrix of predictions is
+never held as floats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import dimod
+import numpy as np
+from scipy.linalg import blas
+
+# 16384 samples per chunk: every partial Gram entry is an integer of magnitude
+# <= 16384 < 2**24, so float32 arithmetic (fast BLAS) is exact, and the running
+# sums are kept in float64 (exact to 2**53).
+_CHUNK_BYTES = 2048
+
+
+class PackedPredictions:
+    """Candidate-learner outputs in {-1, +1}, one bit per prediction.
+
+    Parameters
+    ----------
+    bits : ndarray of uint8, shape (n_learners, ceil(n_samples / 8))
+        Row ``i`` is ``np.packbits(h_i(X) > 0)``.
+    n_samples : int
+        Number of samples (the last byte of each row may be padding).
+    """
+
+    def __init__(self, bits: np.ndarray, n_samples: int) -> None:
+        self.bits = bits
+        self.n_samples = n_samples
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[np.ndarray], n_samples: int) -> "PackedPredictions":
+        """Pack an iterable of ``+-1`` prediction vectors, one learner at a time."""
+        n_bytes = (n_samples + 7) // 8
+        packed = [np.packbits(np.asarray(row) > 0) for row in rows]
+        bits = np.vstack(packed) if packed else np.empty((0, n_bytes), dtype=np.uint8)
+        return cls(bits, n_samples)
+
+    @property
+    def n_learners(self) -> int:
+        return self.bits.shape[0]
+
+    def unpack(self) -> np.ndarray:
+        """The dense ``(n_samples, n_learners)`` matrix of +-1 as int8 (small problems only)."""
+        on = np.unpackbits(self.bits, axis=1, count=self.n_samples).T
+        return on.astype(np.int8) * 2 - 1
+
+
+@dataclass(frozen=True)
+class GramStatistics:
+    """Everything the QUBO needs from the data: ``G = H'H / S`` and ``g = H'y / S``."""
+
+    hh: np.ndarray  # (M, M) float64
+    hy: np.ndarray  # (M,) float64
+    n_samples: int
+
+    @property
+    def n_learners(self) -> int:
+        return self.hy.shape[0]
+
+
+def gram_statistics(predictions: PackedPredictions, y: np.ndarray) -> GramStatistics:
+    """Compute ``H'H / S`` and ``H'y / S`` from packed predictions, chunk by chunk.
+
+    ``y`` holds labels in {-1, +1}. Memory beyond the packed input is one
+    ``(M + 1) x 16384`` float32 chunk and the ``(M + 1) x (M + 1)`` result.
+    """
+    n_samples = predictions.n_samples
+    y_bits = np.packbits(np.asarray(y) > 0)[None, :]
+    n_bytes = predictions.bits.shape[1]
+    m1 = predictions.n_learners + 1
+    total = np.zeros((m1, m1), dtype=np.float64)
+    for start in range(0, n_bytes, _CHUNK_BYTES):
+        stop = min(start + _CHUNK_BYTES, n_bytes)
+        count = min(8 * stop, n_samples) - 8 * start
+        block = np.vstack([predictions.bits[:, start:stop], y_bits[:, start:stop]])
+        on = np.unpackbits(block, axis=1, count=count)
+        # (n, M+1) Fortran-ordered view of the +-1 chunk, for a copy-free SYRK.
+        chunk = np.empty((m1, count), dtype=np.float32)
+        np.multiply(on, 2, out=chunk, casting="unsafe")
+        chunk -= 1
+        total += blas.ssyrk(1.0, chunk.T, trans=1, lower=0)
+    upper = np.triu(total)
+    full = upper + np.triu(upper, 1).T
+    full /= n_samples
+    m = m1 - 1
+    return GramStatistics(hh=full[:m, :m].copy(), hy=full[:m, m].copy(), n_samples=n_samples)
+
+
+@dataclass(frozen=True)
+class QuboLayout:
+    """How BQM variables map back to learners: variable ``i*b + k`` is bit ``k`` of learner ``i``;
+    for ``b > 1`` variable ``M*b + i`` is learner ``i``'s "used" indicator."""
+
+    n_learners: int
+    weight_bits: int
+    scale: float  # c: the weight of the least significant bit
+
+    @property
+    def n_variables(self) -> int:
+        m, b = self.n_learners, self.weight_bits
+        return m * b + (m if b > 1 else 0)
+
+    def weights(self, sample: np.ndarray) -> np.ndarray:
+        """Learner weights from one sample (array over variables 0..n_variables-1)."""
+        m, b = self.n_learners, self.weight_bits
+        bits = np.asarray(sample[: m * b], dtype=np.float64).reshape(m, b)
+        return self.scale * bits @ (2.0 ** np.arange(b))
+
+
+def weight_scale(n_learners: int, weight_bits: int) -> float:
+    """The least significant weight ``c = 1 / (M (2**b - 1))``."""
+    return 1.0 / (n_learners * (2**weight_bits - 1))
+
+
+def build_bqm(stats: GramStatistics, lam: float, weight_bits: int = 1) -> tuple[dimod.BinaryQuadraticModel, QuboLayout]:
+    """The QBoost BQM for sparsity penalty ``lam`` (see the module docstring for the formula)."""
+    m, b = stats.n_learners, weight_bits
+    c = weight_scale(m, b) if m else 1.0
+    layout = QuboLayout(n_learners=m, weight_bits=b, scale=c)
+    n = layout.n_variables
+    a = c * 2.0 ** np.arange(b)  # value of each bit
+    # Dense upper-triangular matrix: diagonal = linear biases, above = quadratic.
+    q = np.kron(stats.hh, np.outer(a, a)) * 2.0
+    linear = np.kron(stats.hh.diagonal(), a * a) - 2.0 * np.kron(stats.hy, a)
+    matrix = np.zeros((n, n), dtype=np.float64)
+    mb = m * b
+    matrix[:mb, :mb] = np.triu(q, 1)
+    if b == 1:
+        linear = linear + lam
+    elif lam != 0:
+        penalty = 2.0 * lam
+        linear = linear + penalty
+        rows = np.arange(mb)
+        matrix[rows, mb + rows // b] = -penalty
+    diag = np.zeros(n)
+    diag[:mb] = linear
+    if b > 1:
+        diag[mb:] = lam
+    matrix[np.arange(n), np.arange(n)] = diag
+    bqm = dimod.BinaryQuadraticModel(matrix, "BINARY")
+    bqm.offset = 1.0
+    return bqm, layout
+
+
+def qboost_objective(weights: np.ndarray, h: np.ndarray, y: np.ndarray, lam: float) -> float:
+    """The QBoost objective evaluated directly (reference implementation for checks).
+
+    ``h`` is the dense ``(S, M)`` matrix of learner outputs and ``y`` the +-1 labels.
+    """
+    residual = h @ weights - y
+    return float(residual @ residual / len(y) + lam * np.count_nonzero(weights))

@@ -1,0 +1,27 @@
+"""Exceptions that mean "the user asked for something that cannot work".
+
+The CLI prints these as one line and exits non-zero; anything else is a bug
+and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class QBoostError(Exception):
+    """A user-facing error: the message says what was wrong and what to do."""
+
+
+class ConfigError(QBoostError, ValueError):
+    """A configuration value is invalid or names something that does not exist."""
+
+
+class DataError(QBoostError, ValueError):
+    """Input data cannot be used (missing file, bad CSV, a single class, ...)."""
+
+
+class SamplerError(QBoostError, RuntimeError):
+    """A sampler cannot be built or cannot solve the problem it was given."""
+
+
+class CredentialsError(SamplerError):
+    """A cloud sampler (QPU, hybrid) was asked for but no D-Wave token is configured."""

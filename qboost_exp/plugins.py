@@ -1,0 +1,129 @@
+"""Name -> factory registries for samplers and weak-learner sets.
+
+Built-ins live in :mod:`qboost_exp.samplers` and :mod:`qboost_exp.weak_learners`.
+Third parties add their own without touching this package, through entry
+points in their ``pyproject.toml``::
+
+    [project.entry-points."qboost_exp.samplers"]
+    my_annealer = "my_pkg:make_sampler"          # callable(**init) -> dimod.Sampler
+
+    [project.entry-points."qboost_exp.weak_learners"]
+    my_learners = "my_pkg:MyLearnerSet"          # callable(**params) -> WeakLearnerSet
+
+Every registered name is then usable as ``sampler=my_annealer`` or
+``weak_learners=my_learners`` on the command line, and as
+``QBoostClassifier(sampler="my_annealer")``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from importlib.metadata import entry_points
+from typing import Any, Callable, Mapping
+
+import dimod
+
+from .errors import ConfigError
+from .samplers import BUILTIN_SAMPLERS
+from .weak_learners import BUILTIN_WEAK_LEARNER_SETS, WeakLearnerSet
+
+SAMPLER_GROUP = "qboost_exp.samplers"
+WEAK_LEARNER_GROUP = "qboost_exp.weak_learners"
+
+
+def _registry(group: str, builtins: Mapping[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
+    found: dict[str, Callable[..., Any]] = dict(builtins)
+    for ep in entry_points(group=group):
+        if ep.name in builtins:
+            continue  # built-in names cannot be hijacked by an installed package
+        found[ep.name] = _LazyEntryPoint(ep)
+    return found
+
+
+class _LazyEntryPoint:
+    """Loads a plugin only when it is used, so one broken plugin cannot break the others."""
+
+    def __init__(self, ep: Any) -> None:
+        self.ep = ep
+
+    def load(self) -> Callable[..., Any]:
+        try:
+            return self.ep.load()
+        except Exception as exc:
+            dist = getattr(self.ep, "dist", None)
+            where = f" (from package {dist.name})" if dist is not None else ""
+            raise ConfigError(f"plugin '{self.ep.name}' = '{self.ep.value}'{where} failed to load: {type(exc).__name__}: {exc}") from None
+
+    def __call__(self, **kwargs: Any) -> Any:
+        return self.load()(**kwargs)
+
+
+def available_samplers() -> dict[str, Callable[..., dimod.Sampler]]:
+    """All sampler names, built-in and from entry points, with their factories."""
+    return _registry(SAMPLER_GROUP, BUILTIN_SAMPLERS)
+
+
+def available_weak_learner_sets() -> dict[str, Callable[..., WeakLearnerSet]]:
+    """All weak-learner-set names, built-in and from entry points, with their factories."""
+    return _registry(WEAK_LEARNER_GROUP, BUILTIN_WEAK_LEARNER_SETS)
+
+
+def factory_defaults(factory: Callable[..., Any]) -> dict[str, Any]:
+    """The keyword arguments a factory accepts, with their defaults (for generated configs)."""
+    if isinstance(factory, _LazyEntryPoint):
+        factory = factory.load()
+    out: dict[str, Any] = {}
+    for name, p in inspect.signature(factory).parameters.items():
+        if p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+            continue
+        default = None if p.default is p.empty else p.default
+        out[name] = list(default) if isinstance(default, tuple) else default
+    return out
+
+
+def _build(kind: str, name: str, registry: Mapping[str, Callable[..., Any]], options: Mapping[str, Any]) -> Any:
+    if name not in registry:
+        raise ConfigError(f"unknown {kind} '{name}'; available: {', '.join(sorted(registry))}")
+    factory = registry[name]
+    try:
+        return factory(**dict(options))
+    except TypeError as exc:
+        raise ConfigError(f"{kind} '{name}': bad options {dict(options)!r}: {exc}") from None
+
+
+def make_sampler(name: str, **init: Any) -> dimod.Sampler:
+    """Build the sampler registered as ``name`` with construction options ``init``."""
+    sampler = _build("sampler", name, available_samplers(), init)
+    if not isinstance(sampler, dimod.Sampler):
+        raise ConfigError(f"sampler '{name}' did not build a dimod.Sampler (got {type(sampler).__name__})")
+    return sampler
+
+
+def make_weak_learner_set(name: str, **params: Any) -> WeakLearnerSet:
+    """Build the weak-learner set registered as ``name`` with parameters ``params``."""
+    learner_set = _build("weak-learner set", name, available_weak_learner_sets(), params)
+    if not callable(getattr(learner_set, "fit_candidates", None)):
+        raise ConfigError(f"weak-learner set '{name}' has no fit_candidates(X, y, random_state) method")
+    return learner_set
+
+
+def resolve_sampler(sampler: str | dimod.Sampler) -> dimod.Sampler:
+    """A sampler from a registered name or an instance."""
+    if isinstance(sampler, str):
+        return make_sampler(sampler)
+    if isinstance(sampler, dimod.Sampler) or callable(getattr(sampler, "sample", None)):
+        return sampler
+    raise ConfigError(f"sampler must be a registered name or a dimod.Sampler, got {sampler!r}")
+
+
+def resolve_weak_learner_set(spec: Any) -> WeakLearnerSet:
+    """A weak-learner set from a name, a ``{"name": ..., "params": {...}}`` mapping, or an instance."""
+    if isinstance(spec, str):
+        return make_weak_learner_set(spec)
+    if isinstance(spec, Mapping):
+        if "name" not in spec:
+            raise ConfigError(f"a weak-learner set given as a mapping needs a 'name' key, got {dict(spec)!r}")
+        return make_weak_learner_set(spec["name"], **dict(spec.get("params") or {}))
+    if callable(getattr(spec, "fit_candidates", None)):
+        return spec
+    raise ConfigError(f"weak_learners must be a registered name or a WeakLearnerSet, got {spec!r}")
