@@ -22,6 +22,7 @@ from .errors import ConfigError, QBoostError, SamplerError
 from .plugins import resolve_sampler, resolve_weak_learner_set
 
 DEFAULT_LAMBDA_GRID = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+DEFAULT_NUM_READS = 100  # dimod samplers default to one read, too few to trust the best
 _MAX_SEED = 2**31 - 1
 
 
@@ -57,8 +58,9 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         :class:`dimod.Sampler`.
     sampler_params : dict, default=None
         Keyword arguments of ``sampler.sample`` (``num_reads``, ``num_sweeps``,
-        ``chain_strength``, ...). A ``seed`` (and, on embedding samplers, the
-        embedding's ``random_seed``) is derived from ``random_state`` unless given.
+        ``chain_strength``, ...). Unless given: ``num_reads=100`` where the
+        sampler takes it, and a ``seed`` (on embedding samplers also the
+        embedding's ``random_seed``) derived from ``random_state``.
     lam : float or "auto", default=0.01
         The sparsity penalty :math:`\lambda \ge 0`. ``"auto"`` picks it from
         ``lam_grid`` by cross-validated accuracy on the training data only.
@@ -153,7 +155,7 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
             )
         if len(self.classes_) > 2:
             raise ValueError(
-                f"QBoostClassifier is a binary classifier and y has {len(self.classes_)} classes. "
+                f"Only binary classification is supported. QBoostClassifier got y with {len(self.classes_)} classes. "
                 "For a multi-class problem wrap it: sklearn.multiclass.OneVsRestClassifier(QBoostClassifier(...))."
             )
         self._check_params()
@@ -228,6 +230,8 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
                     f"it takes: {', '.join(sorted(accepted)) or 'none'}"
                 )
             seed = int(rng.randint(_MAX_SEED))
+            if "num_reads" in accepted:
+                kwargs.setdefault("num_reads", DEFAULT_NUM_READS)
             if "seed" in accepted:
                 kwargs.setdefault("seed", seed)
             if "embedding_parameters" in accepted:
@@ -281,6 +285,7 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """Labels: ``classes_[1]`` where the margin is positive, else ``classes_[0]``."""
+        check_is_fitted(self)
         return self.classes_[(self.decision_function(X) > 0).astype(int)]
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -298,6 +303,7 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples, 2)
             Columns in the order of ``classes_``.
         """
+        check_is_fitted(self)
         a, b = self.calibration_
         p = expit(a * self.decision_function(X) + b)
         return np.column_stack([1.0 - p, p])

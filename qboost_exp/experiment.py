@@ -1,0 +1,158 @@
+"""One experiment: a composed config in, a fitted model and its scores out.
+
+This is the CLI's work without the CLI, so tests, sweeps and the SageMaker
+``train`` program all run the very same steps.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import dimod
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
+
+from ._estimator import QBoostClassifier
+from .data import Dataset, load_dataset
+from .errors import ConfigError
+from .plugins import make_sampler, make_weak_learner_set
+from .weak_learners import WeakLearnerSet
+
+
+@dataclass
+class ExperimentResult:
+    """What one run produced."""
+
+    model: QBoostClassifier
+    dataset: Dataset
+    metrics: dict[str, float]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def to_plain(cfg: Any, where: str) -> Any:
+    """A resolved plain-Python copy of a config node, with config errors made readable."""
+    try:
+        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True) if isinstance(cfg, DictConfig) or OmegaConf.is_config(cfg) else cfg
+    except MissingMandatoryValue as exc:
+        key = f"{where}.{exc.full_key}" if exc.full_key and not exc.full_key.startswith(where) else (exc.full_key or where)
+        raise ConfigError(f"the config value {key} is required but not set; add `{key}=...` to the command line") from None
+    except OmegaConfBaseException as exc:
+        raise ConfigError(f"the config under '{where}' cannot be resolved: {exc}") from None
+
+
+def read_lambda(cfg: Mapping[str, Any]) -> float | str:
+    """The top-level ``lambda`` (a Python keyword, hence ``cfg["lambda"]``)."""
+    if "lambda" not in cfg:
+        raise ConfigError("the config has no top-level `lambda`; set it, e.g. lambda=0.01 or lambda=auto")
+    lam = cfg["lambda"]
+    if isinstance(lam, str):
+        if lam.strip().lower() == "auto":
+            return "auto"
+        try:
+            lam = float(lam)
+        except ValueError:
+            raise ConfigError(f"lambda must be a number >= 0 or 'auto', got '{lam}'") from None
+    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not np.isfinite(lam) or lam < 0:
+        raise ConfigError(f"lambda must be a number >= 0 or 'auto', got {lam!r}")
+    return float(lam)
+
+
+def _instantiate_targets(node: Any) -> Any:
+    """Turn every ``_target_`` mapping inside a plain config into its object (Hydra's instantiate)."""
+    from hydra.utils import instantiate
+
+    if isinstance(node, Mapping):
+        if "_target_" in node:
+            try:
+                return instantiate(dict(node))
+            except Exception as exc:
+                raise ConfigError(f"cannot instantiate {node['_target_']}: {exc}") from None
+        return {k: _instantiate_targets(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_instantiate_targets(v) for v in node]
+    return node
+
+
+def build_sampler(sampler_cfg: Mapping[str, Any]) -> dimod.Sampler:
+    """The sampler a ``sampler`` config node names (fails fast, e.g. on missing credentials)."""
+    node = to_plain(sampler_cfg, "sampler")
+    init = {k: v for k, v in (node.get("init") or {}).items() if v is not None}
+    return make_sampler(_require_name(node, "sampler"), **init)
+
+
+def build_weak_learners(learners_cfg: Mapping[str, Any]) -> WeakLearnerSet:
+    """The weak-learner set a ``weak_learners`` config node names."""
+    node = to_plain(learners_cfg, "weak_learners")
+    params = _instantiate_targets(node.get("params") or {})
+    return make_weak_learner_set(_require_name(node, "weak_learners"), **params)
+
+
+def _require_name(node: Mapping[str, Any], group: str) -> str:
+    name = node.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"the {group} config has no `name`; every {group} option must name a registered plugin")
+    return name
+
+
+def sample_params(sampler_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """Options for ``sample()``; ``null`` values mean "the sampler's default" and are dropped."""
+    node = to_plain(sampler_cfg, "sampler")
+    return {k: v for k, v in (node.get("params") or {}).items() if v is not None}
+
+
+def make_estimator(cfg: Mapping[str, Any], sampler: dimod.Sampler | None = None) -> QBoostClassifier:
+    """The QBoostClassifier a composed config describes."""
+    qubo = to_plain(cfg["qubo"], "qubo")
+    return QBoostClassifier(
+        weak_learners=build_weak_learners(cfg["weak_learners"]),
+        sampler=sampler if sampler is not None else build_sampler(cfg["sampler"]),
+        sampler_params=sample_params(cfg["sampler"]),
+        lam=read_lambda(cfg),
+        weight_bits=qubo.get("weight_bits", 1),
+        lam_grid=qubo.get("lambda_grid"),
+        cv=qubo.get("cv", 5),
+        random_state=int(cfg.get("seed", 0)),
+    )
+
+
+def load_data(cfg: Mapping[str, Any], base_dir: str | None = None) -> Dataset:
+    """The dataset and its splits; relative paths resolve against ``base_dir`` (the launch directory)."""
+    dataset = dict(to_plain(cfg["dataset"], "dataset"))
+    dataset.setdefault("base_dir", base_dir or os.getcwd())
+    return load_dataset(dataset, to_plain(cfg["split"], "split"), int(cfg.get("seed", 0)))
+
+
+def evaluate(model: QBoostClassifier, data: Dataset) -> dict[str, float]:
+    """Accuracy on each non-empty split."""
+    metrics = {}
+    for split in ("train", "val", "test"):
+        X, y = getattr(data, f"X_{split}"), getattr(data, f"y_{split}")
+        if len(y):
+            metrics[f"{'validation' if split == 'val' else split}_accuracy"] = float(model.score(X, y))
+    return metrics
+
+
+def run_experiment(cfg: Mapping[str, Any], base_dir: str | None = None) -> ExperimentResult:
+    """Build everything the config names, train, and score.
+
+    The sampler is built first, so a missing D-Wave token stops the run before
+    any data is loaded or any learner trained.
+    """
+    sampler = build_sampler(cfg["sampler"])
+    model = make_estimator(cfg, sampler=sampler)
+    t0 = time.perf_counter()
+    data = load_data(cfg, base_dir)
+    load_seconds = time.perf_counter() - t0
+    model.fit(data.X_train, data.y_train)
+    metrics = evaluate(model, data)
+    metrics.update(
+        candidates=float(model.n_candidates_),
+        selected=float(len(model.selected_indices_)),
+        best_energy=model.best_energy_,
+    )
+    timings = {"data": load_seconds, **model.timings_}
+    return ExperimentResult(model=model, dataset=data, metrics=metrics, timings=timings)

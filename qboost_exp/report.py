@@ -1,0 +1,38 @@
+"""The short text report the CLI prints after a run."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .experiment import ExperimentResult
+
+
+def format_report(cfg: Mapping[str, Any], result: ExperimentResult) -> str:
+    """A few aligned lines: what ran, what was chosen, how well, how long."""
+    m, d, model = result.metrics, result.dataset, result.model
+    lam = cfg["lambda"]
+    lam_text = f"auto -> {model.lam_:g}" if isinstance(lam, str) else f"{model.lam_:g}"
+    t = result.timings
+    rows = [
+        ("dataset", f"{d.name}: {len(d.y_train)} train / {len(d.y_val)} validation / {len(d.y_test)} test, {d.X_train.shape[1]} features"),
+        ("weak learners", f"{cfg['weak_learners']['name']}"),
+        ("sampler", f"{cfg['sampler']['name']}"),
+        ("lambda", lam_text),
+        ("weight bits", f"{model.weight_bits}"),
+        ("candidates", f"{model.n_candidates_}"),
+        ("selected", f"{len(model.selected_indices_)}"),
+        ("QUBO", f"{model.n_qubo_variables_} variables, {model.n_qubo_interactions_} interactions"),
+        ("best energy", f"{model.best_energy_:.6g}"),
+        ("accuracy", "  ".join(f"{k.removesuffix('_accuracy')} {v:.4f}" for k, v in m.items() if k.endswith("_accuracy"))),
+    ]
+    info = model.sampler_info_
+    if "chain_break_fraction" in info:
+        rows.append(("chains", f"break fraction {info['chain_break_fraction']:.4f}, max length {info.get('max_chain_length', '?')}"))
+    if "timing" in info and "qpu_access_time" in info["timing"]:
+        rows.append(("QPU access", f"{info['timing']['qpu_access_time'] / 1e6:.6f} s"))
+    phases = [("data", "data"), ("weak learners", "weak_learners"), ("QUBO build", "qubo_build"), ("sampling", "sampling")]
+    if t.get("lambda_search"):
+        phases.append(("lambda search", "lambda_search"))
+    rows.append(("time", " | ".join(f"{label} {t.get(key, 0.0):.3f} s" for label, key in phases)))
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)

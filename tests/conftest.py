@@ -1,0 +1,48 @@
+"""Shared test fixtures."""
+
+from __future__ import annotations
+
+import os
+
+# Before scipy loads: lets scikit-learn run its array-API check (numpy
+# namespace) instead of skipping it.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
+import numpy as np  # noqa: E402
+import pytest
+
+# Keep tests independent of any D-Wave account on the machine running them.
+for _var in ("DWAVE_API_TOKEN", "DWAVE_API_ENDPOINT", "DWAVE_API_SOLVER", "DWAVE_API_REGION", "DWAVE_CONFIG_FILE", "DWAVE_PROFILE"):
+    os.environ.pop(_var, None)
+
+FAST_NEAL = {"num_reads": 20, "num_sweeps": 200}
+
+
+class FixedLearner:
+    """A 'learner' whose outputs are given: row ids in X[:, 0] index a column of H."""
+
+    def __init__(self, column: np.ndarray) -> None:
+        self.column = column
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.column[X[:, 0].astype(int)]
+
+
+class FixedLearnerSet:
+    """A weak-learner set with prescribed +-1 outputs (for exact objective checks)."""
+
+    def __init__(self, H: np.ndarray) -> None:
+        self.H = H
+
+    def fit_candidates(self, X, y, random_state):
+        return [FixedLearner(self.H[:, i]) for i in range(self.H.shape[1])]
+
+
+@pytest.fixture
+def no_dwave_credentials(tmp_path, monkeypatch):
+    """No token in the environment and no dwave.conf anywhere Ocean looks."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".config"))
+    monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "etc"))
+    monkeypatch.delenv("DWAVE_API_TOKEN", raising=False)
+    return tmp_path
