@@ -1,0 +1,38 @@
+"""Run the package's command-line programs as a user would: a fresh process, a scratch directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_module(module: str, *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "HYDRA_FULL_ERROR": "0", **(env or {})}
+    full_env.pop("DWAVE_API_TOKEN", None)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def report_values(stdout: str) -> dict[str, str]:
+    """The CLI report as {label: text}."""
+    values = {}
+    for line in stdout.splitlines():
+        parts = line.strip().split("  ", 1)
+        if len(parts) == 2:
+            values[parts[0].strip()] = parts[1].strip()
+    return values
+
+
+def accuracy(stdout: str, split: str) -> float:
+    words = report_values(stdout)["accuracy"].split()
+    return float(words[words.index(split) + 1])

@@ -1,0 +1,98 @@
+"""Samplers and weak-learner sets from outside the package, and the plugin conformance kit."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from sklearn.tree import DecisionTreeClassifier
+
+from qboost_exp.plugins import available_samplers, available_weak_learner_sets, make_sampler, make_weak_learner_set
+from qboost_exp.testing import check_sampler, check_weak_learner_set
+
+from clirun import REPO, report_values, run_module
+
+PLUGIN_PATH = REPO / "tests" / "plugin_example"
+
+
+@pytest.mark.parametrize("name", ["neal", "tabu", "steepest", "exact", "mock_qpu"])
+def test_builtin_samplers_pass_the_kit(name):
+    check_sampler(make_sampler(name))
+
+
+@pytest.mark.parametrize(
+    "name,params",
+    [
+        ("stumps", {}),
+        ("trees", {"n_estimators": 5}),
+        ("adaboost", {"n_estimators": 5}),
+        ("estimators", {"estimators": [DecisionTreeClassifier(max_depth=2)]}),
+        ("mixed", {"members": ["stumps", {"name": "trees", "params": {"n_estimators": 3}}, DecisionTreeClassifier(max_depth=1)]}),
+    ],
+)
+def test_builtin_weak_learner_sets_pass_the_kit(name, params):
+    check_weak_learner_set(make_weak_learner_set(name, **params))
+
+
+def test_kit_rejects_a_learner_that_predicts_zero_one():
+    class ZeroOne:
+        def fit_candidates(self, X, y, random_state):
+            return [DecisionTreeClassifier(max_depth=1).fit(X, (y > 0).astype(int))]
+
+    with pytest.raises(AssertionError, match="must return only -1 and \\+1"):
+        check_weak_learner_set(ZeroOne())
+
+
+def test_kit_rejects_a_sampler_with_wrong_energies():
+    import dimod
+
+    class Liar(dimod.Sampler):
+        parameters: dict = {}
+        properties: dict = {}
+
+        def sample(self, bqm):
+            ss = dimod.ExactSolver().sample(bqm)
+            return dimod.SampleSet.from_samples(ss.record.sample, "BINARY", energy=ss.record.energy + 1.0, info={}) .relabel_variables(dict(enumerate(ss.variables)), inplace=False)
+
+    with pytest.raises(AssertionError, match="energies are not the BQM's energies"):
+        check_sampler(Liar())
+
+
+def test_out_of_tree_plugin_is_discovered(monkeypatch):
+    monkeypatch.syspath_prepend(str(PLUGIN_PATH))
+    import importlib
+
+    importlib.invalidate_caches()
+    assert "demo_descent" in available_samplers()
+    assert "demo_pairs" in available_weak_learner_sets()
+    check_sampler(make_sampler("demo_descent", restarts=20))
+    check_weak_learner_set(make_weak_learner_set("demo_pairs", n_pairs=4))
+    monkeypatch.delitem(sys.modules, "qboost_demo_plugin", raising=False)
+
+
+def test_cli_runs_with_the_out_of_tree_plugin(tmp_path):
+    env = {"PYTHONPATH": str(PLUGIN_PATH)}
+    result = run_module(
+        "qboost_exp", "sampler=demo_descent", "weak_learners=demo_pairs",
+        "weak_learners.params.n_pairs=10", "sampler.init.restarts=30", cwd=tmp_path, env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    report = report_values(result.stdout)
+    assert report["sampler"] == "demo_descent" and report["weak learners"] == "demo_pairs"
+    assert report["candidates"] == "10"
+    listing = run_module("qboost_exp", "weak_learners=nope", cwd=tmp_path, env=env)
+    assert listing.returncode == 1
+    assert "Available options in 'weak_learners':" in listing.stderr and "demo_pairs" in listing.stderr
+
+
+def test_a_broken_plugin_fails_only_when_selected(tmp_path):
+    dist = tmp_path / "broken-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[qboost_exp.samplers]\nbroken = no_such_module:make\n")
+    env = {"PYTHONPATH": str(tmp_path)}
+    fine = run_module("qboost_exp", "sampler.params.num_reads=10", cwd=tmp_path, env=env)
+    assert fine.returncode == 0, fine.stderr
+    broken = run_module("qboost_exp", "sampler=broken", cwd=tmp_path, env=env)
+    assert broken.returncode == 2
+    assert "plugin 'broken' = 'no_such_module:make' (from package broken) failed to load" in broken.stderr
