@@ -1,0 +1,15 @@
+"""The data layer: built-in and CSV data sets, split train/validation/test.
+
+:func:`load_dataset` turns the ``dataset`` and ``split`` config nodes into a
+:class:`Dataset`; :func:`load_csv` reads one labelled CSV file;
+:func:`write_sagemaker_csv` writes a split in SageMaker's layout (label
+first, no header). ``python -m qboost_exp.data NAME --out DIR`` writes the
+splits of a configured data set to files.
+"""
+
+from ._csv import load_csv
+from ._dataset import Dataset
+from ._load import load_dataset
+from ._write import write_sagemaker_csv
+
+__all__ = ["Dataset", "load_dataset", "load_csv", "write_sagemaker_csv"]
