@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import hydra
 from hydra.core.config_store import ConfigStore
@@ -33,21 +34,87 @@ def register_plugin_configs() -> None:
             store.store(group=group, name=name, node=node(name, defaults))
 
 
-def _task(cfg: DictConfig) -> None:
+def _task(cfg: DictConfig) -> float:
+    """One job: train, track, report. Returns the objective (for sweepers such as Optuna)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
     from hydra.utils import get_original_cwd
 
-    from .experiment import run_experiment
+    hydra_cfg = HydraConfig.get()
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    job = f"job {hydra_cfg.job.num} " if multirun else ""
+    try:
+        result, lines = _run_job(cfg, hydra_cfg, get_original_cwd(), multirun)
+    except QBoostError as exc:
+        print(f"error: {job}{exc}", file=sys.stderr, flush=True)
+        if multirun:
+            return float("nan")  # the sweep goes on; its summary names this job
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print(f"error: {job}interrupted", file=sys.stderr, flush=True)
+        sys.exit(130)
+    except Exception as exc:
+        if not multirun:
+            raise  # a bug: keep the traceback
+        import traceback
+
+        traceback.print_exc()
+        print(f"error: {job}crashed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return float("nan")
     from .report import format_report
 
-    try:
-        result = run_experiment(cfg, base_dir=get_original_cwd())
-    except QBoostError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
     print(format_report(cfg, result))
+    for line in lines:
+        print(f"  {line}")
+    return float(result.metrics.get(str(cfg.get("objective", "validation_accuracy")), float("nan")))
+
+
+def _run_job(cfg: DictConfig, hydra_cfg: DictConfig, base_dir: str, multirun: bool) -> tuple[Any, list[str]]:
+    from omegaconf import OmegaConf
+
+    from .experiment import run_experiment
+
+    if not OmegaConf.select(cfg, "mlflow.enabled", default=True):
+        return run_experiment(cfg, base_dir=base_dir), []
+
+    from .tracking import tracked_run
+    from .tracking import _sweep
+    from .tracking._log import log_result
+
+    plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
+    parent = None
+    if multirun:
+        from .tracking._store import prepare_store, tracking_uri
+
+        uri = tracking_uri(plain.get("mlflow") or {}, base_dir)
+        experiment_id = prepare_store(uri, (plain.get("mlflow") or {}).get("experiment") or "qboost")
+        parent = _sweep.find_parent_run(experiment_id, str(hydra_cfg.sweep.dir))
+        _sweep.current_parent_run_id = parent
+    with tracked_run(
+        plain,
+        base_dir=base_dir,
+        output_dir=hydra_cfg.runtime.output_dir,
+        overrides=list(hydra_cfg.overrides.task),
+        parent_run_id=parent,
+        job_num=hydra_cfg.job.num if multirun else None,
+    ) as run:
+        result = run_experiment(cfg, base_dir=base_dir)
+        lines = log_result(result, plain)
+        lines.insert(0, f"MLflow run {run.info.run_id} (experiment {run.info.experiment_id}) at {_shown_uri()}")
+    return result, lines
+
+
+def _shown_uri() -> str:
+    import mlflow
+
+    return mlflow.get_tracking_uri()
 
 
 def main() -> None:
     """Console entry point (also ``python -m qboost_exp``)."""
     register_plugin_configs()
     hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task)()
+    from .tracking._sweep import last_sweep_failures
+
+    if last_sweep_failures:
+        sys.exit(1)

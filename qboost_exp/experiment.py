@@ -126,13 +126,37 @@ def load_data(cfg: Mapping[str, Any], base_dir: str | None = None) -> Dataset:
     return load_dataset(dataset, to_plain(cfg["split"], "split"), int(cfg.get("seed", 0)))
 
 
+def as_frame(data: Dataset, split: str) -> "pd.DataFrame":
+    """A split's features as a DataFrame with the dataset's column names.
+
+    Fitting on named columns gives the model ``feature_names_in_`` and its
+    MLflow signature named inputs.
+    """
+    import pandas as pd
+
+    return pd.DataFrame(getattr(data, f"X_{split}"), columns=list(data.feature_names))
+
+
 def evaluate(model: QBoostClassifier, data: Dataset) -> dict[str, float]:
-    """Accuracy on each non-empty split."""
+    """Accuracy, balanced accuracy, F1 and ROC AUC (of the margin) on each non-empty split.
+
+    F1 treats ``classes_[1]`` as the positive class. ROC AUC is left out for a
+    split that holds a single class.
+    """
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, roc_auc_score
+
     metrics = {}
-    for split in ("train", "val", "test"):
-        X, y = getattr(data, f"X_{split}"), getattr(data, f"y_{split}")
-        if len(y):
-            metrics[f"{'validation' if split == 'val' else split}_accuracy"] = float(model.score(X, y))
+    for split, prefix in (("train", "train"), ("val", "validation"), ("test", "test")):
+        X, y = as_frame(data, split), getattr(data, f"y_{split}")
+        if not len(y):
+            continue
+        margin = model.decision_function(X)
+        predicted = model.classes_[(margin > 0).astype(int)]
+        metrics[f"{prefix}_accuracy"] = float(accuracy_score(y, predicted))
+        metrics[f"{prefix}_balanced_accuracy"] = float(balanced_accuracy_score(y, predicted))
+        metrics[f"{prefix}_f1"] = float(f1_score(y, predicted, pos_label=model.classes_[1], zero_division=0.0))
+        if len(np.unique(y)) == 2:
+            metrics[f"{prefix}_roc_auc"] = float(roc_auc_score(y == model.classes_[1], margin))
     return metrics
 
 
@@ -147,12 +171,13 @@ def run_experiment(cfg: Mapping[str, Any], base_dir: str | None = None) -> Exper
     t0 = time.perf_counter()
     data = load_data(cfg, base_dir)
     load_seconds = time.perf_counter() - t0
-    model.fit(data.X_train, data.y_train)
+    model.fit(as_frame(data, "train"), data.y_train)
     metrics = evaluate(model, data)
     metrics.update(
         candidates=float(model.n_candidates_),
         selected=float(len(model.selected_indices_)),
         best_energy=model.best_energy_,
+        lambda_value=model.lam_,
     )
     timings = {"data": load_seconds, **model.timings_}
     return ExperimentResult(model=model, dataset=data, metrics=metrics, timings=timings)

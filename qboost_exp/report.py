@@ -23,7 +23,7 @@ def format_report(cfg: Mapping[str, Any], result: ExperimentResult) -> str:
         ("selected", f"{len(model.selected_indices_)}"),
         ("QUBO", f"{model.n_qubo_variables_} variables, {model.n_qubo_interactions_} interactions"),
         ("best energy", f"{model.best_energy_:.6g}"),
-        ("accuracy", "  ".join(f"{k.removesuffix('_accuracy')} {v:.4f}" for k, v in m.items() if k.endswith("_accuracy"))),
+        ("accuracy", "  ".join(f"{split} {m[split + '_accuracy']:.4f}" for split in ("train", "validation", "test") if split + "_accuracy" in m)),
     ]
     info = model.sampler_info_
     if "chain_break_fraction" in info:

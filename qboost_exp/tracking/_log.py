@@ -1,0 +1,180 @@
+"""What a finished training job logs: metrics, data inputs, figures, the model."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+
+from ..experiment import ExperimentResult
+from . import _plots
+
+CHAMPION = "champion"
+# Metrics where smaller is better; everything else (accuracy, F1, AUC) is maximised.
+_SMALLER_IS_BETTER_PREFIXES = ("time_", "selected", "best_energy", "chain_break_fraction", "qpu_access_time")
+
+
+def result_metrics(result: ExperimentResult) -> dict[str, float]:
+    """Every number worth comparing across runs, flat."""
+    model = result.model
+    metrics = dict(result.metrics)
+    metrics.update({f"time_{phase}": float(seconds) for phase, seconds in result.timings.items()})
+    metrics["time_total"] = float(sum(result.timings.values()))
+    info = model.sampler_info_
+    if "chain_break_fraction" in info:
+        metrics["chain_break_fraction"] = float(info["chain_break_fraction"])
+    timing = info.get("timing") or {}
+    if "qpu_access_time" in timing:
+        metrics["qpu_access_time"] = float(timing["qpu_access_time"])  # microseconds, as D-Wave reports it
+    return {k: v for k, v in metrics.items() if np.isfinite(v)}
+
+
+def log_inputs(result: ExperimentResult) -> None:
+    import mlflow
+
+    data = result.dataset
+    for split, context in (("train", "training"), ("val", "validation"), ("test", "test")):
+        X, y = getattr(data, f"X_{split}"), getattr(data, f"y_{split}")
+        if len(y) == 0:
+            continue
+        # No `source`: a plain string is ambiguous to MLflow's source registry
+        # (it warns); where the data came from is in the params and this name.
+        dataset = mlflow.data.from_numpy(X, targets=y, name=f"{data.name}-{split}", digest=f"{data.digest}-{split}")
+        mlflow.log_input(dataset, context=context)
+
+
+def log_figures(result: ExperimentResult) -> None:
+    import mlflow
+    import pandas as pd
+
+    model, data = result.model, result.dataset
+    from ..experiment import as_frame
+
+    split = "test" if len(data.y_test) else "train"
+    X, y = as_frame(data, split), getattr(data, f"y_{split}")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        _plots.plot_weights(model, out / "weights.png")
+        _plots.plot_confusion(model, X, y, split, out / "confusion_matrix.png")
+        _plots.plot_roc(model, X, y, split, out / "roc_curve.png")
+        _plots.plot_energies(model, out / "energy_histogram.png")
+        mlflow.log_artifacts(str(out), "plots")
+    rows = [
+        {"candidate": int(i), "weight": float(w), "learner": repr(learner), "features": str(list(getattr(learner, "features", [])))}
+        for i, w, learner in zip(model.selected_indices_, model.estimator_weights_, model.estimators_)
+    ]
+    mlflow.log_table(pd.DataFrame(rows, columns=["candidate", "weight", "learner", "features"]), "selected_learners.json")
+
+
+def _requirements() -> list[str]:
+    pins = []
+    for dist in ("numpy", "scipy", "scikit-learn", "pandas", "dimod", "cloudpickle"):
+        try:
+            pins.append(f"{dist}=={version(dist)}")
+        except PackageNotFoundError:
+            pass
+    return pins
+
+
+@contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def log_model(result: ExperimentResult, cfg: Mapping[str, Any]) -> Any:
+    """Log the fitted estimator as an MLflow model (sklearn flavour, pyfunc-loadable).
+
+    Serialisation is cloudpickle: MLflow's default, skops, refuses tree models
+    unless each type is trusted by hand, and the learners here are trees and
+    any classifier a config names. A pickle is only as trustworthy as the run
+    that wrote it; the registry is where that trust is decided. The qboost_exp
+    package itself is stored with the model (``code_paths``), so the model
+    loads with the very code it was trained with.
+    """
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    import qboost_exp
+
+    model, data = result.model, result.dataset
+    # The trained model is independent of the live sampler (on QPU paths a
+    # cloud client that cannot be pickled): keep the sampler's name only.
+    model.set_params(sampler=str(cfg["sampler"]["name"]))
+    example = pd.DataFrame(data.X_train[:5], columns=data.feature_names)
+    signature = infer_signature(example, model.predict(example))
+    mlflow_cfg = cfg.get("mlflow") or {}
+    register = bool(cfg.get("register") or cfg.get("promote"))
+    # mlflow.sklearn warns on every pickle-based save; the choice is made and documented above.
+    with _quiet("mlflow.sklearn"):
+        return mlflow.sklearn.log_model(
+            model,
+            name="model",
+            serialization_format="cloudpickle",
+            signature=signature,
+            input_example=example,
+            pip_requirements=_requirements(),
+            code_paths=[str(Path(qboost_exp.__file__).parent)],
+            registered_model_name=(mlflow_cfg.get("model_name") or "qboost") if register else None,
+        )
+
+
+def maybe_promote(model_info: Any, result_metrics_: Mapping[str, float], cfg: Mapping[str, Any]) -> str | None:
+    """Move the ``champion`` alias to the new version if it beats the current champion.
+
+    Returns a one-line account of what happened, or None when promotion is off.
+    """
+    if not cfg.get("promote"):
+        return None
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    mlflow_cfg = cfg.get("mlflow") or {}
+    name = mlflow_cfg.get("model_name") or "qboost"
+    metric = mlflow_cfg.get("promote_metric") or "validation_accuracy"
+    new_version = str(model_info.registered_model_version)
+    if metric not in result_metrics_:
+        return f"not promoted: this run has no metric '{metric}' (mlflow.promote_metric)"
+    new = result_metrics_[metric]
+    client = MlflowClient()
+    try:
+        current = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        current = None
+    if current is not None:
+        old = client.get_run(current.run_id).data.metrics.get(metric)
+        smaller = metric.startswith(_SMALLER_IS_BETTER_PREFIXES)
+        if old is not None and not (new < old if smaller else new > old):
+            return f"{name} v{new_version} not promoted: {metric} {new:.4g} does not beat champion v{current.version} ({old:.4g})"
+    client.set_registered_model_alias(name, CHAMPION, new_version)
+    return f"{name} v{new_version} is now @{CHAMPION} ({metric} {new:.4g})"
+
+
+def log_result(result: ExperimentResult, cfg: Mapping[str, Any]) -> list[str]:
+    """Log everything about a finished job into the active run; returns report lines."""
+    import mlflow
+
+    metrics = result_metrics(result)
+    mlflow.log_metrics(metrics)
+    log_inputs(result)
+    log_figures(result)
+    lines = []
+    if (cfg.get("mlflow") or {}).get("log_model", True):
+        info = log_model(result, cfg)
+        if info.registered_model_version is not None:
+            lines.append(f"registered {(cfg.get('mlflow') or {}).get('model_name') or 'qboost'} v{info.registered_model_version}")
+        promoted = maybe_promote(info, metrics, cfg)
+        if promoted:
+            lines.append(promoted)
+    return lines

@@ -1,0 +1,118 @@
+"""One training job as one MLflow run: start, log, and always end with a status."""
+
+from __future__ import annotations
+
+import subprocess
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+from ..errors import QBoostError
+from ._store import DEFAULT_EXPERIMENT, prepare_store, tracking_uri
+
+# MLflow's limits: a tag value and a param value hold at most this many characters.
+_MAX_VALUE = 5000
+
+
+def flatten(node: Any, prefix: str = "") -> dict[str, str]:
+    """A nested plain config as ``{"dotted.key": "value"}`` (lists stay one value)."""
+    if isinstance(node, Mapping):
+        out: dict[str, str] = {}
+        for key, value in node.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+        return out if out or not prefix else {prefix[:-1]: "{}"}
+    return {prefix[:-1]: str(node)[:_MAX_VALUE]}
+
+
+def git_commit(directory: str | Path) -> str | None:
+    """The commit checked out in ``directory``, if it is in a git work tree."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=directory, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def run_tags(cfg: Mapping[str, Any], overrides: Sequence[str], base_dir: str, role: str, job_num: int | None) -> dict[str, str]:
+    tags = {
+        "sampler": str(cfg["sampler"]["name"]),
+        "weak_learners": str(cfg["weak_learners"]["name"]),
+        "dataset": str(cfg["dataset"]["name"]),
+        "hydra.overrides": " ".join(overrides)[:_MAX_VALUE],
+        "qboost.role": role,
+    }
+    if job_num is not None:
+        tags["qboost.job_num"] = str(job_num)
+    commit = git_commit(base_dir)
+    if commit:
+        tags["git.commit"] = commit
+        tags["mlflow.source.git.commit"] = commit
+    return tags
+
+
+def run_name(cfg: Mapping[str, Any], job_num: int | None) -> str:
+    name = f"{cfg['sampler']['name']}-{cfg['weak_learners']['name']}-lambda={cfg['lambda']}"
+    return name if job_num is None else f"{job_num}:{name}"
+
+
+@contextmanager
+def tracked_run(
+    cfg: Mapping[str, Any],
+    *,
+    base_dir: str,
+    output_dir: str | None = None,
+    overrides: Sequence[str] = (),
+    parent_run_id: str | None = None,
+    job_num: int | None = None,
+) -> Iterator[Any]:
+    """Open an MLflow run for one job and close it with the right status.
+
+    Parameters are the composed config (``hydra`` excluded), flattened; the
+    ``.hydra`` folder of ``output_dir`` is logged at once, so even a run that
+    fails early keeps its config. On an exception the run ends ``FAILED``
+    (``KILLED`` for Ctrl-C) with the message in the ``error`` tag and the
+    traceback in ``error.txt``; the exception propagates.
+
+    Yields
+    ------
+    mlflow.ActiveRun
+    """
+    import mlflow
+
+    mlflow_cfg = cfg.get("mlflow") or {}
+    uri = tracking_uri(mlflow_cfg, base_dir)
+    experiment_id = prepare_store(uri, mlflow_cfg.get("experiment") or DEFAULT_EXPERIMENT)
+    role = "child" if parent_run_id else "single"
+    run = mlflow.start_run(
+        experiment_id=experiment_id,
+        run_name=run_name(cfg, job_num),
+        parent_run_id=parent_run_id,
+        tags=run_tags(cfg, overrides, base_dir, role, job_num),
+    )
+    try:
+        params = flatten({k: v for k, v in cfg.items() if k != "hydra"})
+        mlflow.log_params(params)
+        if output_dir and (Path(output_dir) / ".hydra").is_dir():
+            mlflow.log_artifacts(str(Path(output_dir) / ".hydra"), ".hydra")
+        yield run
+    except KeyboardInterrupt:
+        _record_failure(mlflow, "interrupted (Ctrl-C)", traceback.format_exc())
+        mlflow.end_run(status="KILLED")
+        raise
+    except BaseException as exc:
+        message = str(exc) if isinstance(exc, QBoostError) else f"{type(exc).__name__}: {exc}"
+        _record_failure(mlflow, message, traceback.format_exc())
+        mlflow.end_run(status="FAILED")
+        raise
+    else:
+        mlflow.end_run(status="FINISHED")
+
+
+def _record_failure(mlflow: Any, message: str, trace: str) -> None:
+    # Best effort: the store itself may be what failed; the status still gets set.
+    try:
+        mlflow.set_tag("error", message[:_MAX_VALUE])
+        mlflow.log_text(f"{message}\n\n{trace}", "error.txt")
+    except Exception:
+        pass

@@ -1,0 +1,215 @@
+"""Every run in MLflow: a real SQLite store, the real CLI in fresh processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from qboost_exp.tracking import tracking_uri
+
+from clirun import accuracy, report_values, run_module
+
+FAST = ("sampler.params.num_reads=20", "sampler.params.num_sweeps=200")
+
+
+def store(path):
+    uri = f"sqlite:///{path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    return MlflowClient(uri)
+
+
+def runs_of(client, experiment="qboost", **filters):
+    exp = client.get_experiment_by_name(experiment)
+    return client.search_runs([exp.experiment_id], max_results=1000, order_by=["attributes.start_time ASC"])
+
+
+def test_tracking_uri_precedence(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert tracking_uri({}, tmp_path) == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
+    assert tracking_uri({"tracking_uri": "sqlite:///rel.db"}, tmp_path) == f"sqlite:///{tmp_path.resolve()}/rel.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+    assert tracking_uri({}, tmp_path) == "http://127.0.0.1:5999"
+    assert tracking_uri({"tracking_uri": "http://10.0.0.1:5000"}, tmp_path) == "http://10.0.0.1:5000"
+
+
+def test_one_run_logs_params_metrics_artifacts_and_a_loadable_model(tmp_path):
+    made = run_module("qboost_exp.data", "wisc", "--out", "data", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    result = run_module("qboost_exp", "dataset=csv", "dataset.path=data/train.csv", "dataset.test_path=data/test.csv", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    client = store(tmp_path)
+    (run,) = runs_of(client)
+    assert run.info.status == "FINISHED"
+    params, metrics, tags = run.data.params, run.data.metrics, run.data.tags
+    assert params["lambda"] == "0.01" and params["sampler.name"] == "neal" and params["qubo.weight_bits"] == "1"
+    assert params["dataset.path"] == "data/train.csv" and params["sampler.params.num_reads"] == "100"
+    assert tags["sampler"] == "neal" and tags["weak_learners"] == "stumps" and tags["dataset"] == "csv"
+    assert tags["qboost.role"] == "single"
+    assert tags["hydra.overrides"] == "dataset=csv dataset.path=data/train.csv dataset.test_path=data/test.csv"
+    assert metrics["test_accuracy"] == pytest.approx(accuracy(result.stdout, "test"), abs=5e-5)
+    assert metrics["candidates"] == 30 and 0 < metrics["selected"] < 30 and metrics["lambda_value"] == 0.01
+    for name in ("test_balanced_accuracy", "test_f1", "test_roc_auc", "best_energy", "time_sampling", "time_qubo_build", "time_total"):
+        assert name in metrics
+    assert 0.9 < metrics["test_roc_auc"] <= 1.0
+    contexts = {d.tags[0].value for d in run.inputs.dataset_inputs}
+    assert contexts == {"training", "validation", "test"}
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {".hydra", "plots", "selected_learners.json"} <= artifacts
+    plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+    assert plots == {f"plots/{n}.png" for n in ("weights", "confusion_matrix", "roc_curve", "energy_histogram")}
+    hydra_files = {a.path for a in client.list_artifacts(run.info.run_id, ".hydra")}
+    assert ".hydra/config.yaml" in hydra_files and ".hydra/overrides.yaml" in hydra_files
+    table = client.load_table(run.info.experiment_id, "selected_learners.json", run_ids=[run.info.run_id])
+    assert len(table) == metrics["selected"]
+
+    # the logged model: pyfunc predictions equal the estimator's own
+    test = pd.read_csv(tmp_path / "data" / "test.csv", header=None)
+    X_test = test.iloc[:, 1:].to_numpy(dtype=float)
+    uri = f"runs:/{run.info.run_id}/model"
+    estimator = mlflow.sklearn.load_model(uri)
+    frame = pd.DataFrame(X_test, columns=list(estimator.feature_names_in_))
+    pyfunc = mlflow.pyfunc.load_model(uri)
+    np.testing.assert_array_equal(pyfunc.predict(frame), estimator.predict(frame))
+    assert estimator.score(frame, test.iloc[:, 0].to_numpy()) == pytest.approx(metrics["test_accuracy"])
+    assert pyfunc.metadata.get_input_schema().input_names()[:2] == ["f0", "f1"]
+
+
+def test_register_and_promote_only_when_better(tmp_path):
+    first = run_module("qboost_exp", "promote=true", *FAST, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "qboost v1 is now @champion (validation_accuracy" in first.stdout
+    worse = run_module("qboost_exp", "promote=true", "lambda=10", *FAST, cwd=tmp_path)
+    assert worse.returncode == 0, worse.stderr
+    assert "qboost v2 not promoted: validation_accuracy" in worse.stdout
+    client = store(tmp_path)
+    assert int(client.get_model_version_by_alias("qboost", "champion").version) == 1
+    registered = run_module("qboost_exp", "register=true", "mlflow.model_name=other", *FAST, cwd=tmp_path)
+    assert "registered other v1" in registered.stdout
+    with pytest.raises(mlflow.exceptions.MlflowException):
+        client.get_model_version_by_alias("other", "champion")
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("dataset=csv", "dataset.path=missing.csv"), "missing.csv"),
+        (("sampler=qpu",), "needs a D-Wave Leap API token"),
+    ],
+)
+def test_a_failing_run_ends_failed_with_its_error(no_dwave_credentials, tmp_path, args, message):
+    env = {"HOME": str(no_dwave_credentials)}
+    result = run_module("qboost_exp", *args, cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and message in result.stderr
+    (run,) = runs_of(store(tmp_path))
+    assert run.info.status == "FAILED"
+    assert message in run.data.tags["error"]
+    assert run.data.params["lambda"] == "0.01"  # what was logged stays
+    assert "error.txt" in {a.path for a in MlflowClient().list_artifacts(run.info.run_id)}
+
+
+def test_ctrl_c_ends_the_run_killed(tmp_path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qboost_exp", "weak_learners=trees", "weak_learners.params.n_estimators=200", "sampler.params.num_sweeps=200000"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    client = None
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if (tmp_path / "mlflow.db").exists():
+            try:
+                client = store(tmp_path)
+                if runs_of(client):
+                    break
+            except Exception:
+                pass
+        time.sleep(0.5)
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "error: interrupted" in err
+    (run,) = runs_of(client)
+    assert run.info.status == "KILLED"
+
+
+def test_sweep_is_one_parent_with_nested_children(tmp_path):
+    result = run_module("qboost_exp", "-m", "lambda=0.001,0.01,0.1", "sampler=neal,tabu", "sampler.params.num_reads=10", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    client = store(tmp_path)
+    runs = runs_of(client)
+    parents = [r for r in runs if r.data.tags.get("qboost.role") == "parent"]
+    children = [r for r in runs if r.data.tags.get("qboost.role") == "child"]
+    assert len(parents) == 1 and len(children) == 6
+    parent = parents[0]
+    assert parent.info.status == "FINISHED"
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
+    assert sorted(int(c.data.tags["qboost.job_num"]) for c in children) == list(range(6))
+    assert {(c.data.params["lambda"], c.data.tags["sampler"]) for c in children} == {
+        (lam, s) for lam in ("0.001", "0.01", "0.1") for s in ("neal", "tabu")
+    }
+    best = max(sorted(children, key=lambda c: int(c.data.tags["qboost.job_num"])), key=lambda c: c.data.metrics["validation_accuracy"])
+    assert parent.data.tags["best_run_id"] == best.info.run_id
+    assert parent.data.metrics["validation_accuracy"] == best.data.metrics["validation_accuracy"]
+    assert parent.data.metrics["test_accuracy"] == best.data.metrics["test_accuracy"]
+    assert "plots/validation_accuracy_vs_lambda.png" in {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
+    assert "[sweep] 6 jobs: 6 finished, 0 failed" in result.stdout
+    assert "6/6 done" in result.stdout and "ETA" in result.stdout
+
+
+def test_a_failing_job_does_not_stop_the_sweep(tmp_path):
+    result = run_module("qboost_exp", "-m", "lambda=0.01,-1,0.001", "sampler.params.num_reads=10", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "[sweep] 3 jobs: 2 finished, 1 failed" in result.stdout
+    assert "[sweep] FAILED job 1 (lambda=-1): lambda must be a number >= 0 or 'auto', got -1" in result.stdout
+    children = [r for r in runs_of(store(tmp_path)) if r.data.tags.get("qboost.role") == "child"]
+    assert sorted(r.info.status for r in children) == ["FAILED", "FINISHED", "FINISHED"]
+
+
+def test_parallel_joblib_sweep_loses_no_run(tmp_path):
+    result = run_module(
+        "qboost_exp", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "lambda=0.0001,0.001,0.01,0.1",
+        "sampler.params.num_reads=10", cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    runs = runs_of(store(tmp_path))
+    children = [r for r in runs if r.data.tags.get("qboost.role") == "child"]
+    assert len(runs) == 5 and len(children) == 4
+    assert all(c.info.status == "FINISHED" for c in children)
+    assert {c.data.params["lambda"] for c in children} == {"0.0001", "0.001", "0.01", "0.1"}
+
+
+def test_optuna_search_maximises_the_validation_metric(tmp_path):
+    result = run_module("qboost_exp", "-m", "hparams_search=optuna", "hydra.sweeper.n_trials=3", "sampler.params.num_reads=10", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    runs = runs_of(store(tmp_path))
+    children = [r for r in runs if r.data.tags.get("qboost.role") == "child"]
+    assert len(children) == 3
+    lambdas = [float(c.data.params["lambda"]) for c in children]
+    assert all(1e-4 <= lam <= 0.3 for lam in lambdas) and len(set(lambdas)) == 3
+    best_value = float(result.stdout.split("Best value: ")[1].split()[0]) if "Best value: " in result.stdout else None
+    best_value = best_value or float([l for l in result.stderr.splitlines() if "Best value:" in l][0].split("Best value: ")[1])
+    assert best_value == max(c.data.metrics["validation_accuracy"] for c in children)
+
+
+def test_slurm_launcher_config_composes():
+    from hydra import compose, initialize_config_dir
+
+    from qboost_exp._paths import config_dir
+
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("config", overrides=["hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu"], return_hydra_config=True)
+    launcher = cfg.hydra.launcher
+    assert launcher._target_ == "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
+    assert launcher.partition == "gpu" and launcher.timeout_min > 0
+    assert launcher.submitit_folder.endswith(".submitit/%j")
