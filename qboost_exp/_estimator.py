@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import numbers
+import signal
+import threading
 import time
 import warnings
-from typing import Any, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping, Sequence
 
 import dimod
 import numpy as np
@@ -335,9 +338,10 @@ def _solve(stats: GramStatistics, lam: float, weight_bits: int, sampler: dimod.S
     build_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
     try:
-        sampleset = sampler.sample(bqm, **kwargs)
-        sampleset.resolve()
-    except QBoostError:
+        with _interruptible(sampler, kwargs) as sample_kwargs:
+            sampleset = sampler.sample(bqm, **sample_kwargs)
+            sampleset.resolve()
+    except (QBoostError, KeyboardInterrupt):
         raise
     except Exception as exc:
         raise SamplerError(
@@ -351,6 +355,30 @@ def _solve(stats: GramStatistics, lam: float, weight_bits: int, sampler: dimod.S
     weights = layout.weights(np.array([best[v] for v in range(layout.n_variables)]))
     sampleset.info["_qboost_build_seconds"] = build_seconds
     return weights, sampleset, bqm, sampling_seconds
+
+
+@contextmanager
+def _interruptible(sampler: dimod.Sampler, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Let Ctrl-C stop samplers that run long loops in compiled code.
+
+    Python delivers SIGINT only between bytecodes, so a simulated anneal in
+    C++ would ignore it until done. Samplers that take an
+    ``interrupt_function`` (dwave-samplers' annealer) call it between reads:
+    a SIGINT handler sets a flag, the sampler stops at the next read, and
+    KeyboardInterrupt is raised once it has returned.
+    """
+    accepted = getattr(sampler, "parameters", None) or {}
+    if "interrupt_function" not in accepted or "interrupt_function" in kwargs or threading.current_thread() is not threading.main_thread():
+        yield kwargs
+        return
+    hit = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: hit.set())
+    try:
+        yield {**kwargs, "interrupt_function": hit.is_set}
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if hit.is_set():
+        raise KeyboardInterrupt
 
 
 def _sampler_info(sampler: Any, sampleset: dimod.SampleSet) -> dict[str, Any]:

@@ -42,7 +42,7 @@ def _task(cfg: DictConfig) -> float:
 
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
-    job = f"job {hydra_cfg.job.num} " if multirun else ""
+    job = f"job {hydra_cfg.job.num}: " if multirun else ""
     try:
         result, lines = _run_job(cfg, hydra_cfg, get_original_cwd(), multirun)
     except QBoostError as exc:

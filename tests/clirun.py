@@ -11,8 +11,12 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def run_module(module: str, *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, "HYDRA_FULL_ERROR": "0", **(env or {})}
-    full_env.pop("DWAVE_API_TOKEN", None)
+    base = dict(os.environ)
+    # mlflow.set_tracking_uri() in the test process exports MLFLOW_TRACKING_URI;
+    # a CLI run must see only what the test gives it.
+    base.pop("MLFLOW_TRACKING_URI", None)
+    base.pop("DWAVE_API_TOKEN", None)
+    full_env = {**base, "HYDRA_FULL_ERROR": "0", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=cwd,

@@ -46,3 +46,6 @@ def no_dwave_credentials(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "etc"))
     monkeypatch.delenv("DWAVE_API_TOKEN", raising=False)
     return tmp_path
+
+# Real services (PostgreSQL, MLflow server, Ray head) for integration tests.
+from services import mlflow_server, postgres_server, ray_head  # noqa: E402, F401

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import tempfile
-from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
 from ..experiment import ExperimentResult
 from . import _plots
+from ._store import quiet
 
 CHAMPION = "champion"
 # Metrics where smaller is better; everything else (accuracy, F1, AUC) is maximised.
@@ -81,17 +80,6 @@ def _requirements() -> list[str]:
     return pins
 
 
-@contextmanager
-def _quiet(logger_name: str) -> Iterator[None]:
-    logger = logging.getLogger(logger_name)
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 def log_model(result: ExperimentResult, cfg: Mapping[str, Any]) -> Any:
     """Log the fitted estimator as an MLflow model (sklearn flavour, pyfunc-loadable).
 
@@ -117,7 +105,7 @@ def log_model(result: ExperimentResult, cfg: Mapping[str, Any]) -> Any:
     mlflow_cfg = cfg.get("mlflow") or {}
     register = bool(cfg.get("register") or cfg.get("promote"))
     # mlflow.sklearn warns on every pickle-based save; the choice is made and documented above.
-    with _quiet("mlflow.sklearn"):
+    with quiet("mlflow.sklearn"):
         return mlflow.sklearn.log_model(
             model,
             name="model",

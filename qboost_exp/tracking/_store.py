@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from ..errors import ConfigError
 
 DEFAULT_EXPERIMENT = "qboost"
+
+
+@contextmanager
+def quiet(logger_name: str) -> Iterator[None]:
+    """Hide a library logger's messages below ERROR for a moment."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def tracking_uri(mlflow_cfg: Mapping[str, Any], base_dir: str | os.PathLike[str]) -> str:
@@ -38,7 +52,9 @@ def prepare_store(uri: str, experiment: str) -> str:
 
     mlflow.set_tracking_uri(uri)
     try:
-        found = mlflow.get_experiment_by_name(experiment)
+        # A fresh SQLite store announces its schema migration at INFO level.
+        with quiet("mlflow.store.db.utils"):
+            found = mlflow.get_experiment_by_name(experiment)
         if found is not None:
             if found.lifecycle_stage == "deleted":
                 raise ConfigError(

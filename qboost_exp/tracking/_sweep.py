@@ -177,6 +177,9 @@ class MLflowSweepCallback(Callback):
         done = _finished_jobs()
         elapsed = time.time() - start
         status = getattr(job_return.status, "name", str(job_return.status))
+        value = job_return._return_value if hasattr(job_return, "_return_value") else None
+        if isinstance(value, float) and math.isnan(value):
+            status = "FAILED"  # the CLI returns NaN for a job it caught failing
         text = f"[sweep] job {hydra_cfg.job.num} {status.lower()} ({' '.join(hydra_cfg.overrides.task)})"
         if total and done:
             remaining = max(0, int(total) - done)
