@@ -219,3 +219,37 @@ def test_slurm_launcher_config_composes():
     assert launcher._target_ == "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
     assert launcher.partition == "gpu" and launcher.timeout_min > 0
     assert launcher.submitit_folder.endswith(".submitit/%j")
+
+
+def test_ray_launcher_runs_a_sweep_on_a_local_ray_head(tmp_path, ray_head):
+    result = run_module(
+        "qboost_exp", "-m", "hydra/launcher=ray", f"hydra.launcher.ray.init.address={ray_head.address}",
+        "lambda=0.001,0.1", "sampler.params.num_reads=10", cwd=tmp_path, env=ray_head.env, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = runs_of(store(tmp_path))
+    children = [r for r in runs if r.data.tags.get("qboost.role") == "child"]
+    assert len(children) == 2 and all(c.info.status == "FINISHED" for c in children)
+    assert {c.data.params["lambda"] for c in children} == {"0.001", "0.1"}
+    parent = next(r for r in runs if r.data.tags.get("qboost.role") == "parent")
+    assert "RayLauncher" in parent.data.tags["hydra.launcher"]
+
+
+def test_parallel_sweep_against_a_postgres_backed_tracking_server(tmp_path, mlflow_server):
+    result = run_module(
+        "qboost_exp", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", f"mlflow.tracking_uri={mlflow_server.url}",
+        "mlflow.experiment=team", "lambda=0.0001,0.001,0.01,0.1", "sampler.params.num_reads=10", cwd=tmp_path, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not (tmp_path / "mlflow.db").exists()
+    client = MlflowClient(mlflow_server.url)
+    runs = runs_of(client, "team")
+    children = [r for r in runs if r.data.tags.get("qboost.role") == "child"]
+    assert len(children) == 4 and all(c.info.status == "FINISHED" for c in children)
+    assert {c.data.params["lambda"] for c in children} == {"0.0001", "0.001", "0.01", "0.1"}
+    # artifacts went through the server, and the model loads from it
+    some = children[0]
+    assert some.info.artifact_uri.startswith("mlflow-artifacts:")
+    mlflow.set_tracking_uri(mlflow_server.url)
+    model = mlflow.pyfunc.load_model(f"runs:/{some.info.run_id}/model")
+    assert model.metadata.get_input_schema().input_names()[0] == "mean radius"
