@@ -80,8 +80,8 @@ def _requirements() -> list[str]:
     return pins
 
 
-def log_model(result: ExperimentResult, cfg: Mapping[str, Any]) -> Any:
-    """Log the fitted estimator as an MLflow model (sklearn flavour, pyfunc-loadable).
+def model_flavor_kwargs(result: ExperimentResult, cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """How every QBoost model is written in MLflow format (shared by logging and saving).
 
     Serialisation is cloudpickle: MLflow's default, skops, refuses tree models
     unless each type is trusted by hand, and the learners here are trees and
@@ -90,7 +90,6 @@ def log_model(result: ExperimentResult, cfg: Mapping[str, Any]) -> Any:
     package itself is stored with the model (``code_paths``), so the model
     loads with the very code it was trained with.
     """
-    import mlflow
     import pandas as pd
     from mlflow.models import infer_signature
 
@@ -101,21 +100,38 @@ def log_model(result: ExperimentResult, cfg: Mapping[str, Any]) -> Any:
     # cloud client that cannot be pickled): keep the sampler's name only.
     model.set_params(sampler=str(cfg["sampler"]["name"]))
     example = pd.DataFrame(data.X_train[:5], columns=data.feature_names)
-    signature = infer_signature(example, model.predict(example))
+    return {
+        "sk_model": model,
+        "serialization_format": "cloudpickle",
+        "signature": infer_signature(example, model.predict(example)),
+        "input_example": example,
+        "pip_requirements": _requirements(),
+        "code_paths": [str(Path(qboost_exp.__file__).parent)],
+    }
+
+
+def log_model(result: ExperimentResult, cfg: Mapping[str, Any]) -> Any:
+    """Log the fitted estimator as the run's MLflow model (sklearn flavour, pyfunc-loadable)."""
+    import mlflow
+
     mlflow_cfg = cfg.get("mlflow") or {}
     register = bool(cfg.get("register") or cfg.get("promote"))
-    # mlflow.sklearn warns on every pickle-based save; the choice is made and documented above.
+    # mlflow.sklearn warns on every pickle-based save; the choice is documented in model_flavor_kwargs.
     with quiet("mlflow.sklearn"):
         return mlflow.sklearn.log_model(
-            model,
             name="model",
-            serialization_format="cloudpickle",
-            signature=signature,
-            input_example=example,
-            pip_requirements=_requirements(),
-            code_paths=[str(Path(qboost_exp.__file__).parent)],
             registered_model_name=(mlflow_cfg.get("model_name") or "qboost") if register else None,
+            **model_flavor_kwargs(result, cfg),
         )
+
+
+def save_model(result: ExperimentResult, cfg: Mapping[str, Any], path: str | Path) -> Path:
+    """Write the fitted estimator as an MLflow model directory at ``path`` (which must not exist)."""
+    import mlflow
+
+    with quiet("mlflow.sklearn"):
+        mlflow.sklearn.save_model(path=str(path), **model_flavor_kwargs(result, cfg))
+    return Path(path)
 
 
 def maybe_promote(model_info: Any, result_metrics_: Mapping[str, float], cfg: Mapping[str, Any]) -> str | None:
