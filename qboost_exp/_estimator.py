@@ -77,6 +77,10 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         validation split). Ties go to the larger, sparser ``lam``.
     random_state : int, RandomState or None, default=None
         Seeds the weak learners, the ``lam`` search splits and the sampler.
+    verbose : int, default=0
+        ``> 0`` prints progress: each ``lam`` search split, and a line every
+        few seconds during long sampling (reads done and an ETA) on samplers
+        that report progress between reads (dwave-samplers' annealer).
 
     Attributes
     ----------
@@ -125,6 +129,7 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         lam_grid: Sequence[float] | None = None,
         cv: Any = 5,
         random_state: Any = None,
+        verbose: int = 0,
     ) -> None:
         self.weak_learners = weak_learners
         self.sampler = sampler
@@ -134,6 +139,7 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         self.lam_grid = lam_grid
         self.cv = cv
         self.random_state = random_state
+        self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: Any, y: Any) -> "QBoostClassifier":
@@ -185,7 +191,9 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         t0 = time.perf_counter()
         stats = gram_statistics(preds, y_pm)
         self.timings_["qubo_build"] = time.perf_counter() - t0
-        weights, sampleset, bqm, self.timings_["sampling"] = _solve(stats, self.lam_, self.weight_bits, sampler, self._sample_kwargs(sampler, rng))
+        weights, sampleset, bqm, self.timings_["sampling"] = _solve(
+            stats, self.lam_, self.weight_bits, sampler, self._sample_kwargs(sampler, rng), self.verbose
+        )
         # qubo_build covers the Gram statistics and the BQM assembly.
         self.timings_["qubo_build"] += sampleset.info.pop("_qboost_build_seconds")
 
@@ -249,7 +257,8 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         if hasattr(splitter, "random_state") and getattr(splitter, "shuffle", True) and splitter.random_state is None:
             splitter.random_state = int(rng.randint(_MAX_SEED))
         scores = []
-        for train, val in splitter.split(X, y_pm):
+        n_splits = splitter.get_n_splits(X, y_pm)
+        for split_no, (train, val) in enumerate(splitter.split(X, y_pm), start=1):
             candidates = learner_set.fit_candidates(X[train], y_pm[train], rng)
             stats = gram_statistics(_packed_predictions(candidates, X[train]), y_pm[train])
             val_h = np.column_stack([np.asarray(c.predict(X[val]), dtype=float) for c in candidates])
@@ -258,6 +267,8 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
                 weights, *_ = _solve(stats, float(lam), self.weight_bits, sampler, self._sample_kwargs(sampler, rng))
                 row.append(float(np.mean(np.where(val_h @ weights > 0, 1, -1) == y_pm[val])))
             scores.append(row)
+            if self.verbose:
+                print(f"  lambda search: split {split_no}/{n_splits} done, best so far {grid[int(np.argmax(np.mean(scores, axis=0)))]:g}", flush=True)
         scores_arr = np.asarray(scores)
         mean = scores_arr.mean(axis=0)
         best = np.flatnonzero(mean == mean.max())
@@ -332,13 +343,13 @@ def _packed_predictions(candidates: Sequence[Any], X: np.ndarray) -> PackedPredi
     return PackedPredictions.from_rows(rows(), X.shape[0])
 
 
-def _solve(stats: GramStatistics, lam: float, weight_bits: int, sampler: dimod.Sampler, kwargs: dict[str, Any]):
+def _solve(stats: GramStatistics, lam: float, weight_bits: int, sampler: dimod.Sampler, kwargs: dict[str, Any], verbose: int = 0):
     t0 = time.perf_counter()
     bqm, layout = build_bqm(stats, lam, weight_bits)
     build_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
     try:
-        with _interruptible(sampler, kwargs) as sample_kwargs:
+        with _interruptible(sampler, kwargs, verbose) as sample_kwargs:
             sampleset = sampler.sample(bqm, **sample_kwargs)
             sampleset.resolve()
     except (QBoostError, KeyboardInterrupt):
@@ -358,27 +369,54 @@ def _solve(stats: GramStatistics, lam: float, weight_bits: int, sampler: dimod.S
 
 
 @contextmanager
-def _interruptible(sampler: dimod.Sampler, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Let Ctrl-C stop samplers that run long loops in compiled code.
+def _interruptible(sampler: dimod.Sampler, kwargs: dict[str, Any], verbose: int = 0) -> Iterator[dict[str, Any]]:
+    """Let Ctrl-C stop samplers that run long loops in compiled code, and report their progress.
 
     Python delivers SIGINT only between bytecodes, so a simulated anneal in
     C++ would ignore it until done. Samplers that take an
     ``interrupt_function`` (dwave-samplers' annealer) call it between reads:
     a SIGINT handler sets a flag, the sampler stops at the next read, and
-    KeyboardInterrupt is raised once it has returned.
+    KeyboardInterrupt is raised once it has returned. The same hook counts
+    reads, so a long anneal can print how far it is.
     """
     accepted = getattr(sampler, "parameters", None) or {}
     if "interrupt_function" not in accepted or "interrupt_function" in kwargs or threading.current_thread() is not threading.main_thread():
         yield kwargs
         return
     hit = threading.Event()
+    progress = _ReadProgress(int(kwargs.get("num_reads") or 1), verbose)
+
+    def interrupt() -> bool:
+        progress.tick()
+        return hit.is_set()
+
     previous = signal.signal(signal.SIGINT, lambda signum, frame: hit.set())
     try:
-        yield {**kwargs, "interrupt_function": hit.is_set}
+        yield {**kwargs, "interrupt_function": interrupt}
     finally:
         signal.signal(signal.SIGINT, previous)
     if hit.is_set():
         raise KeyboardInterrupt
+
+
+class _ReadProgress:
+    """Prints ``reads done / total`` with an ETA, at most every few seconds."""
+
+    EVERY_SECONDS = 5.0
+
+    def __init__(self, total: int, verbose: int) -> None:
+        self.total, self.verbose = total, verbose
+        self.done = 0
+        self.start = self.last = time.perf_counter()
+
+    def tick(self) -> None:
+        self.done += 1
+        now = time.perf_counter()
+        if self.verbose and now - self.last >= self.EVERY_SECONDS and self.done < self.total:
+            self.last = now
+            elapsed = now - self.start
+            eta = elapsed / self.done * (self.total - self.done)
+            print(f"  sampling: {self.done}/{self.total} reads, {elapsed:.0f} s elapsed, ETA {eta:.0f} s", flush=True)
 
 
 def _sampler_info(sampler: Any, sampleset: dimod.SampleSet) -> dict[str, Any]:

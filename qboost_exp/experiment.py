@@ -116,6 +116,7 @@ def make_estimator(cfg: Mapping[str, Any], sampler: dimod.Sampler | None = None)
         lam_grid=qubo.get("lambda_grid"),
         cv=qubo.get("cv", 5),
         random_state=int(cfg.get("seed", 0)),
+        verbose=int(cfg.get("verbose", 1)),
     )
 
 
