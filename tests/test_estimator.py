@@ -179,3 +179,14 @@ def test_mock_qpu_runs_the_whole_qpu_path(wisc):
     assert info["qubits"] > 12 and info["chain_strength"] > 0
     assert info["timing"]["qpu_access_time"] > 0
     assert model.score(X_test, y_test) > 0.85
+
+
+def test_verbose_reports_sampling_progress_and_the_lambda_search(wisc, capsys, monkeypatch):
+    from qboost_exp import _estimator
+
+    monkeypatch.setattr(_estimator._ReadProgress, "EVERY_SECONDS", 0.0)
+    X_train, _, y_train, _ = wisc
+    QBoostClassifier(lam="auto", lam_grid=[0.001, 0.01], cv=2, verbose=1, random_state=0, sampler_params={"num_reads": 4, "num_sweeps": 50}).fit(X_train, y_train)
+    out = capsys.readouterr().out
+    assert "lambda search: split 1/2 done" in out and "lambda search: split 2/2 done" in out
+    assert "sampling: 1/4 reads" in out and "sampling: 3/4 reads" in out and "ETA" in out
