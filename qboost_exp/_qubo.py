@@ -41,10 +41,15 @@ import dimod
 import numpy as np
 from scipy.linalg import blas
 
-# 16384 samples per chunk: every partial Gram entry is an integer of magnitude
-# <= 16384 < 2**24, so float32 arithmetic (fast BLAS) is exact, and the running
-# sums are kept in float64 (exact to 2**53).
+# 16384 samples per chunk (2048 packed bytes per learner). The chunk is
+# converted to 0/1 float32 and multiplied with float32 SYRK (fast BLAS) into a
+# float32 accumulator: every entry of that accumulator is a count of samples,
+# an integer <= 2**24, so float32 arithmetic is exact; before a count could
+# exceed 2**24 the accumulator is flushed into float64 (exact to 2**53).
 _CHUNK_BYTES = 2048
+_FLOAT32_EXACT = 2**24
+# Bytes of unpacked uint8 bits converted at a time (keeps that temporary in cache).
+_UNPACK_BLOCK_BYTES = 1 << 20
 
 
 class PackedPredictions:
@@ -97,27 +102,51 @@ def gram_statistics(predictions: PackedPredictions, y: np.ndarray) -> GramStatis
     """Compute ``H'H / S`` and ``H'y / S`` from packed predictions, chunk by chunk.
 
     ``y`` holds labels in {-1, +1}. Memory beyond the packed input is one
-    ``(M + 1) x 16384`` float32 chunk and the ``(M + 1) x (M + 1)`` result.
+    ``(M + 1) x 16384`` float32 chunk, reused for every chunk, and a few
+    ``(M + 1) x (M + 1)`` matrices.
+
+    With the 0/1 bits ``B = (H + 1) / 2`` (and ``y`` as column ``M``), the
+    counts ``K = B'B`` are accumulated; then exactly, in integers,
+    ``(H'H)_ij = 4 K_ij - 2 K_ii - 2 K_jj + S`` (``B_si**2 = B_si`` makes
+    ``K_ii`` the number of +1s of column ``i``).
     """
     n_samples = predictions.n_samples
-    y_bits = np.packbits(np.asarray(y) > 0)[None, :]
-    n_bytes = predictions.bits.shape[1]
-    m1 = predictions.n_learners + 1
-    total = np.zeros((m1, m1), dtype=np.float64)
+    bits = predictions.bits
+    m = predictions.n_learners
+    m1 = m + 1
+    n_bytes = bits.shape[1]
+    y_on = np.asarray(y).reshape(-1) > 0
+    width = 8 * min(_CHUNK_BYTES, n_bytes)
+    buffer = np.empty(m1 * width, dtype=np.float32)
+    acc32 = np.zeros((m1, m1), dtype=np.float32, order="F")  # upper triangle of K, partial
+    in_acc32 = 0  # samples accumulated in acc32 (bounds its entries)
+    counts = np.zeros((m1, m1), dtype=np.float64)  # upper triangle of K
     for start in range(0, n_bytes, _CHUNK_BYTES):
         stop = min(start + _CHUNK_BYTES, n_bytes)
-        count = min(8 * stop, n_samples) - 8 * start
-        block = np.vstack([predictions.bits[:, start:stop], y_bits[:, start:stop]])
-        on = np.unpackbits(block, axis=1, count=count)
-        # (n, M+1) Fortran-ordered view of the +-1 chunk, for a copy-free SYRK.
-        chunk = np.empty((m1, count), dtype=np.float32)
-        np.multiply(on, 2, out=chunk, casting="unsafe")
-        chunk -= 1
-        total += blas.ssyrk(1.0, chunk.T, trans=1, lower=0)
-    upper = np.triu(total)
-    full = upper + np.triu(upper, 1).T
+        first = 8 * start
+        count = min(8 * stop, n_samples) - first
+        # (n, M+1) Fortran-ordered view of the 0/1 chunk, for a copy-free SYRK.
+        chunk = buffer[: m1 * count].reshape(m1, count)
+        rows = max(1, _UNPACK_BLOCK_BYTES // max(count, 1))
+        for r0 in range(0, m, rows):
+            r1 = min(r0 + rows, m)
+            np.copyto(chunk[r0:r1], np.unpackbits(bits[r0:r1, start:stop], axis=1, count=count), casting="unsafe")
+        chunk[m] = y_on[first : first + count]
+        if in_acc32 + count > _FLOAT32_EXACT:
+            counts += acc32
+            acc32[...] = 0.0
+            in_acc32 = 0
+        acc32 = blas.ssyrk(1.0, chunk.T, trans=1, lower=0, beta=1.0, c=acc32, overwrite_c=1)
+        in_acc32 += count
+    counts += acc32
+    upper = np.triu(counts)
+    full = upper + np.triu(upper, 1).T  # K, symmetric
+    ones = full.diagonal().copy()
+    full *= 4.0
+    full -= 2.0 * ones[:, None]
+    full -= 2.0 * ones[None, :]
+    full += n_samples  # now H'H (with y as column M), exact integers
     full /= n_samples
-    m = m1 - 1
     return GramStatistics(hh=full[:m, :m].copy(), hy=full[:m, m].copy(), n_samples=n_samples)
 
 
@@ -154,12 +183,21 @@ def build_bqm(stats: GramStatistics, lam: float, weight_bits: int = 1) -> tuple[
     layout = QuboLayout(n_learners=m, weight_bits=b, scale=c)
     n = layout.n_variables
     a = c * 2.0 ** np.arange(b)  # value of each bit
-    # Dense upper-triangular matrix: diagonal = linear biases, above = quadratic.
-    q = np.kron(stats.hh, np.outer(a, a)) * 2.0
+    aa = np.outer(a, a)
     linear = np.kron(stats.hh.diagonal(), a * a) - 2.0 * np.kron(stats.hy, a)
+    # Dense upper-triangular matrix: diagonal = linear biases, above = quadratic.
     matrix = np.zeros((n, n), dtype=np.float64)
     mb = m * b
-    matrix[:mb, :mb] = np.triu(q, 1)
+    # The quadratic block 2 * kron(G, a a') written in place, one (k, l) bit
+    # pair at a time (entry (i*b + k, j*b + l) = 2 * G_ij * a_k * a_l), then
+    # everything on and below its diagonal cleared: no (M b)**2 temporaries.
+    for k in range(b):
+        for l in range(b):
+            block = matrix[k:mb:b, l:mb:b]
+            np.multiply(stats.hh, aa[k, l], out=block)
+            block *= 2.0
+    for r in range(mb):
+        matrix[r, : r + 1] = 0.0
     if b == 1:
         linear = linear + lam
     elif lam != 0:

@@ -32,30 +32,34 @@ def plot_weights(model: Any, path: Path) -> Path:
     return path
 
 
-def plot_confusion(model: Any, X: Any, y: Any, split: str, path: Path) -> Path:
-    from sklearn.metrics import ConfusionMatrixDisplay
-
+def _save_display(draw: Any, title: str, path: Path) -> Path:
+    """A small square figure drawn by one of scikit-learn's ``*Display.from_predictions``."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 4))
-    ConfusionMatrixDisplay.from_predictions(y, model.predict(X), labels=model.classes_, ax=ax, colorbar=False)
-    ax.set_title(f"Confusion matrix ({split})")
+    draw(ax)
+    ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def plot_confusion(model: Any, X: Any, y: Any, split: str, path: Path) -> Path:
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    def draw(ax: Any) -> None:
+        ConfusionMatrixDisplay.from_predictions(y, model.predict(X), labels=model.classes_, ax=ax, colorbar=False)
+
+    return _save_display(draw, f"Confusion matrix ({split})", path)
 
 
 def plot_roc(model: Any, X: Any, y: Any, split: str, path: Path) -> Path:
     from sklearn.metrics import RocCurveDisplay
 
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(4.5, 4))
-    RocCurveDisplay.from_predictions(y, model.decision_function(X), pos_label=model.classes_[1], ax=ax, name="QBoost margin")
-    ax.set_title(f"ROC curve ({split})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    def draw(ax: Any) -> None:
+        RocCurveDisplay.from_predictions(y, model.decision_function(X), pos_label=model.classes_[1], ax=ax, name="QBoost margin")
+
+    return _save_display(draw, f"ROC curve ({split})", path)
 
 
 def plot_energies(model: Any, path: Path) -> Path:
