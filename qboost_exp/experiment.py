@@ -161,17 +161,8 @@ def evaluate(model: QBoostClassifier, data: Dataset) -> dict[str, float]:
     return metrics
 
 
-def run_experiment(cfg: Mapping[str, Any], base_dir: str | None = None) -> ExperimentResult:
-    """Build everything the config names, train, and score.
-
-    The sampler is built first, so a missing D-Wave token stops the run before
-    any data is loaded or any learner trained.
-    """
-    sampler = build_sampler(cfg["sampler"])
-    model = make_estimator(cfg, sampler=sampler)
-    t0 = time.perf_counter()
-    data = load_data(cfg, base_dir)
-    load_seconds = time.perf_counter() - t0
+def fit_and_score(model: QBoostClassifier, data: Dataset, load_seconds: float = 0.0) -> ExperimentResult:
+    """Fit ``model`` on the training split and score it on every split."""
     model.fit(as_frame(data, "train"), data.y_train)
     metrics = evaluate(model, data)
     metrics.update(
@@ -182,3 +173,16 @@ def run_experiment(cfg: Mapping[str, Any], base_dir: str | None = None) -> Exper
     )
     timings = {"data": load_seconds, **model.timings_}
     return ExperimentResult(model=model, dataset=data, metrics=metrics, timings=timings)
+
+
+def run_experiment(cfg: Mapping[str, Any], base_dir: str | None = None) -> ExperimentResult:
+    """Build everything the config names, train, and score.
+
+    The sampler is built first, so a missing D-Wave token stops the run before
+    any data is loaded or any learner trained.
+    """
+    sampler = build_sampler(cfg["sampler"])
+    model = make_estimator(cfg, sampler=sampler)
+    t0 = time.perf_counter()
+    data = load_data(cfg, base_dir)
+    return fit_and_score(model, data, time.perf_counter() - t0)

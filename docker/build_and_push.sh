@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Build the qboost-exp SageMaker image and push it to Amazon ECR.
+#
+#   docker/build_and_push.sh NAME [REGION] [BUILD_CONTEXT]
+#
+# NAME           the ECR repository (created if missing) and local image name
+# REGION         AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, `aws configure get region`)
+# BUILD_CONTEXT  the directory `python -m serving package` wrote (default build/sagemaker)
+#
+# Environment: IMAGE_TAG (default latest), PLATFORM (default linux/amd64: SageMaker's
+# ml.* instances are x86-64, also when building on an ARM laptop).
+#
+# Progress goes to stderr; stdout is only the pushed image URI, so
+#   IMAGE=$(docker/build_and_push.sh qboost-sagemaker eu-west-1)
+# works. Needs the AWS CLI (v1 or v2) and Docker.
+set -euo pipefail
+
+usage() {
+    echo "usage: $(basename "$0") NAME [REGION] [BUILD_CONTEXT]" >&2
+    echo "  builds BUILD_CONTEXT (default build/sagemaker, from \`python -m serving package\`)," >&2
+    echo "  creates the ECR repository NAME if missing, and pushes NAME:\${IMAGE_TAG:-latest}" >&2
+}
+
+say() {
+    echo "build_and_push: $*" >&2
+}
+
+if [[ $# -lt 1 || $# -gt 3 || "$1" == "-h" || "$1" == "--help" ]]; then
+    usage
+    exit 2
+fi
+
+name=$1
+context=${3:-build/sagemaker}
+tag=${IMAGE_TAG:-latest}
+platform=${PLATFORM:-linux/amd64}
+
+# ECR repository names: lowercase, digits, and . _ - / separators.
+if [[ ! "$name" =~ ^[a-z0-9]+([._/-][a-z0-9]+)*$ ]]; then
+    echo "error: invalid repository name '$name': lowercase letters, digits and . _ - / separators" >&2
+    exit 2
+fi
+if [[ ! -f "$context/Dockerfile" ]]; then
+    echo "error: no Dockerfile in '$context': run \`python -m serving package --out $context ...\` first" >&2
+    exit 2
+fi
+for tool in aws docker; do
+    if ! command -v "$tool" >/dev/null 2>&1; then
+        echo "error: '$tool' is not on PATH" >&2
+        exit 2
+    fi
+done
+
+region=${2:-${AWS_REGION:-${AWS_DEFAULT_REGION:-}}}
+if [[ -z "$region" ]]; then
+    region=$(aws configure get region 2>/dev/null || true)
+fi
+if [[ -z "$region" ]]; then
+    echo "error: no AWS region: pass it as the second argument or set AWS_DEFAULT_REGION" >&2
+    exit 2
+fi
+
+account=$(aws sts get-caller-identity --query Account --output text)
+if [[ ! "$account" =~ ^[0-9]{12}$ ]]; then
+    echo "error: unexpected account id '$account' from \`aws sts get-caller-identity\`" >&2
+    exit 2
+fi
+
+domain=amazonaws.com
+if [[ "$region" == cn-* ]]; then
+    domain=amazonaws.com.cn
+fi
+registry="$account.dkr.ecr.$region.$domain"
+image="$registry/$name:$tag"
+
+# Only "repository not found" means "create it"; any other failure (credentials,
+# permissions, network) must stop here with its own message.
+if ! describe_error=$(aws ecr describe-repositories --repository-names "$name" --region "$region" 2>&1 >/dev/null); then
+    if [[ "$describe_error" == *RepositoryNotFoundException* ]]; then
+        say "creating ECR repository $name in $region"
+        aws ecr create-repository --repository-name "$name" --region "$region" >/dev/null
+    else
+        echo "error: aws ecr describe-repositories failed: $describe_error" >&2
+        exit 2
+    fi
+fi
+
+say "logging in to $registry"
+aws ecr get-login-password --region "$region" | docker login --username AWS --password-stdin "$registry" >&2
+
+say "building $name:$tag ($platform) from $context"
+docker build --platform "$platform" -t "$name:$tag" "$context" >&2
+docker tag "$name:$tag" "$image" >&2
+
+say "pushing $image"
+docker push "$image" >&2
+
+echo "$image"

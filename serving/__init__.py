@@ -1,0 +1,1 @@
+"""SageMaker serving for QBoost models: the container programs, packaging and deployment."""

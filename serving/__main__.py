@@ -1,0 +1,274 @@
+"""``python -m serving``: package a model for SageMaker, serve it locally, deploy, train, invoke, delete.
+
+Examples
+--------
+python -m serving package --model-uri models:/qboost@champion --out build/sagemaker
+python -m serving package --best --experiment qboost --metric test_accuracy --out build/sagemaker
+python -m serving serve --model-dir build/sagemaker/model --port 8080
+python -m serving deploy --image-uri URI --model-data build/sagemaker/model.tar.gz --role ARN --endpoint-name qboost
+python -m serving train-job --image-uri URI --role ARN --train s3://b/data/train --hyperparameters sampler=neal lambda=0.1
+python -m serving invoke --endpoint-name qboost --file data/test.csv
+python -m serving delete --endpoint-name qboost
+
+Every failure is one ``error: ...`` line on stderr and exit status 2. The AWS
+commands take ``--region`` (else AWS_REGION / AWS_DEFAULT_REGION / the AWS
+config) and ``--endpoint-url`` (else AWS_ENDPOINT_URL, which boto3 reads
+itself); ``--role`` defaults to $SAGEMAKER_ROLE_ARN.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import NoReturn, Sequence
+
+from ._errors import ServingError
+
+ROLE_ENV = "SAGEMAKER_ROLE_ARN"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line on stderr and exit 2, like every other failure of this command.
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _aws_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("AWS")
+    g.add_argument("--region", help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / ~/.aws/config)")
+    g.add_argument("--endpoint-url", help="send every AWS call here, e.g. a local moto server (default: AWS_ENDPOINT_URL, else AWS)")
+
+
+def _role_option(p: argparse.ArgumentParser) -> None:
+    role = os.environ.get(ROLE_ENV) or None  # an empty variable counts as unset
+    p.add_argument(
+        "--role", default=role, required=role is None, metavar="ARN",
+        help=f"IAM role SageMaker assumes (default ${ROLE_ENV})",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="python -m serving",
+        description="Package qboost-exp models for Amazon SageMaker, serve them locally, and drive SageMaker from the command line.",
+    )
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    pk = sub.add_parser("package", help="write a Docker build context and model.tar.gz for one MLflow model",
+                        description="Write a Docker build context (Dockerfile, pinned requirements, the project wheel, the serving "
+                                    "code, the model) and model.tar.gz for SageMaker's ModelDataUrl.")
+    which = pk.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model-uri", help="an MLflow model URI: runs:/ID/model, models:/NAME/VERSION, models:/NAME@ALIAS")
+    which.add_argument("--best", action="store_true", help="the best finished training run of --experiment by --metric")
+    pk.add_argument("--experiment", default="qboost", help="experiment for --best (default qboost)")
+    pk.add_argument("--metric", default="validation_accuracy", help="metric for --best (default validation_accuracy)")
+    pk.add_argument("--order", choices=("max", "min"),
+                    help="max or min of --metric is best (default: min for time_*, selected*, best_energy, ...; max otherwise)")
+    pk.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here)")
+    pk.add_argument("--out", type=Path, default=Path("build/sagemaker"), help="build context directory (default build/sagemaker)")
+    pk.add_argument("--force", action="store_true", help="replace --out if it exists and is not empty")
+    pk.set_defaults(handler=_package)
+
+    sv = sub.add_parser("serve", help="run the serving container's web server here (nginx + gunicorn + Flask)",
+                        description="Run serving.container.serve on this machine, as `docker run IMAGE serve` would.")
+    sv.add_argument("--model-dir", required=True, type=Path, help="an MLflow model directory (MLmodel at its root)")
+    sv.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    # Loopback by default: a local trial run should not answer the whole network
+    # (the image's own `serve` listens on 0.0.0.0, as SageMaker needs).
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
+    sv.add_argument("--opt-ml", type=Path, help="stand-in for /opt/ml (default: the container program's own)")
+    sv.set_defaults(handler=_serve)
+
+    dp = sub.add_parser("deploy", help="create (or --update) a SageMaker endpoint for an image and model.tar.gz",
+                        description="CreateModel, CreateEndpointConfig and CreateEndpoint (or UpdateEndpoint), then wait for InService.")
+    dp.add_argument("--image-uri", required=True, help="the serving image in ECR")
+    dp.add_argument("--model-data", required=True,
+                    help="s3://.../model.tar.gz, or a local model.tar.gz (or build context directory) to upload first")
+    _role_option(dp)
+    dp.add_argument("--endpoint-name", required=True)
+    dp.add_argument("--instance-type", default="ml.m5.large", help="default ml.m5.large")
+    dp.add_argument("--instance-count", type=_positive, default=1, help="default 1")
+    dp.add_argument("--model-server-workers", type=_positive, help="MODEL_SERVER_WORKERS in the container (gunicorn workers)")
+    dp.add_argument("--model-server-timeout", type=_positive, help="MODEL_SERVER_TIMEOUT in the container (seconds)")
+    dp.add_argument("--environment", nargs="+", action="extend", default=[], metavar="KEY[=VALUE]",
+                    help="more container environment; a bare KEY copies its value from here")
+    dp.add_argument("--bucket", help="bucket for a local --model-data (default sagemaker-REGION-ACCOUNT, created if missing)")
+    dp.add_argument("--prefix", default="qboost", help="key prefix for a local --model-data (default qboost)")
+    dp.add_argument("--update", action="store_true", help="if the endpoint exists, point it at the new model (UpdateEndpoint)")
+    dp.add_argument("--no-wait", action="store_true", help="return once the endpoint is being created")
+    dp.add_argument("--wait-delay", type=_positive, default=30, help="seconds between status checks while waiting (default 30)")
+    _aws_options(dp)
+    dp.set_defaults(handler=_deploy)
+
+    tj = sub.add_parser("train-job", help="start a SageMaker training job running the image's train program",
+                        description="CreateTrainingJob with the image's `train` program, the training (and validation) channel "
+                                    "and hyperparameters as strings. Credentials never go in --hyperparameters: use "
+                                    "--environment DWAVE_API_TOKEN (the value is copied from your environment).")
+    tj.add_argument("--image-uri", required=True, help="the image in ECR (it has `train` on PATH)")
+    _role_option(tj)
+    tj.add_argument("--train", required=True, metavar="S3_URI", help="s3:// prefix of the training channel (label-first CSV)")
+    tj.add_argument("--validation", metavar="S3_URI", help="s3:// prefix of the validation channel")
+    tj.add_argument("--hyperparameters", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
+                    help="Hydra overrides for the train program, e.g. sampler=qpu lambda=0.1 (sent as strings)")
+    tj.add_argument("--environment", nargs="+", action="extend", default=[], metavar="KEY[=VALUE]",
+                    help="container environment; a bare KEY (e.g. DWAVE_API_TOKEN) copies its value from here")
+    tj.add_argument("--output", metavar="S3_URI", help="S3OutputPath (default s3://sagemaker-REGION-ACCOUNT/qboost/training-output)")
+    tj.add_argument("--job-name", help="default qboost-YYYYMMDD-HHMMSS-mmm")
+    tj.add_argument("--content-type", default="text/csv", help="content type of the channels (default text/csv)")
+    tj.add_argument("--instance-type", default="ml.m5.large", help="default ml.m5.large")
+    tj.add_argument("--instance-count", type=_positive, default=1, help="default 1")
+    tj.add_argument("--volume-size", type=_positive, default=30, help="EBS volume in GB (default 30)")
+    tj.add_argument("--max-runtime", type=_positive, default=86400, help="MaxRuntimeInSeconds (default 86400)")
+    tj.add_argument("--wait", action="store_true", help="wait for the job to end; print FailureReason if it fails")
+    tj.add_argument("--poll-seconds", type=float, default=30.0, help="seconds between status checks with --wait (default 30)")
+    _aws_options(tj)
+    tj.set_defaults(handler=_train_job)
+
+    iv = sub.add_parser("invoke", help="send a file to an endpoint and print the response",
+                        description="InvokeEndpoint with a file; prints the response body. CSV over 6 MiB is sent in "
+                                    "line-aligned parts.")
+    iv.add_argument("--endpoint-name", required=True)
+    iv.add_argument("--file", required=True, type=Path, help="the request body (.csv -> text/csv, .json -> application/json)")
+    iv.add_argument("--content-type", help="request content type (default from the file's extension)")
+    iv.add_argument("--accept", help="response content type to ask for, e.g. application/json")
+    iv.add_argument("--custom-attributes", help="passed to the container as X-Amzn-SageMaker-Custom-Attributes")
+    iv.add_argument("--no-split", action="store_true", help="never split a large CSV file; fail instead")
+    _aws_options(iv)
+    iv.set_defaults(handler=_invoke)
+
+    dl = sub.add_parser("delete", help="delete an endpoint, its endpoint config and its model",
+                        description="DeleteEndpoint, DeleteEndpointConfig and DeleteModel; what is already gone is skipped.")
+    dl.add_argument("--endpoint-name", required=True)
+    dl.add_argument("--endpoint-config-name", action="append", default=[], help="also delete this endpoint config (repeatable)")
+    dl.add_argument("--model-name", action="append", default=[], help="also delete this model (repeatable)")
+    dl.add_argument("--wait", action="store_true", help="wait until the endpoint is gone")
+    _aws_options(dl)
+    dl.set_defaults(handler=_delete)
+    return p
+
+
+# ---------------------------------------------------------------------- handlers
+
+
+def _package(args: argparse.Namespace) -> int:
+    from .package import package
+
+    result = package(
+        args.out, model_uri=args.model_uri, best=args.best, experiment=args.experiment, metric=args.metric,
+        order=args.order, tracking_uri=args.tracking_uri, force=args.force,
+    )
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
+    print("\n".join(result.summary()), flush=True)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if not (args.model_dir / "MLmodel").is_file():
+        raise ServingError(f"--model-dir {args.model_dir}: no MLmodel there (use model/ of a `python -m serving package` build)")
+    try:
+        from .container.serve import main as serve_main
+    except ImportError as exc:
+        raise ServingError(f"the serving container program cannot be imported: {exc}") from None
+    argv = ["--model-dir", str(args.model_dir), "--port", str(args.port), "--host", args.host]
+    if args.opt_ml is not None:
+        argv += ["--opt-ml", str(args.opt_ml)]
+    return int(serve_main(argv) or 0)
+
+
+def _aws(args: argparse.Namespace):
+    from .aws import Aws
+
+    return Aws(region=args.region, endpoint_url=args.endpoint_url)
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    from ._deploy import deploy
+    from ._training import parse_environment
+
+    environment = parse_environment(args.environment)
+    if args.model_server_workers:
+        environment["MODEL_SERVER_WORKERS"] = str(args.model_server_workers)
+    if args.model_server_timeout:
+        environment["MODEL_SERVER_TIMEOUT"] = str(args.model_server_timeout)
+    deploy(
+        _aws(args), image_uri=args.image_uri, model_data=args.model_data, role=args.role, endpoint_name=args.endpoint_name,
+        instance_type=args.instance_type, instance_count=args.instance_count, environment=environment,
+        bucket=args.bucket, prefix=args.prefix, update=args.update, wait=not args.no_wait, wait_delay=args.wait_delay,
+    )
+    return 0
+
+
+def _train_job(args: argparse.Namespace) -> int:
+    from ._training import parse_environment, parse_hyperparameters, training_job
+
+    training_job(
+        _aws(args), image_uri=args.image_uri, role=args.role, train=args.train, validation=args.validation,
+        hyperparameters=parse_hyperparameters(args.hyperparameters), environment=parse_environment(args.environment),
+        output=args.output, job_name=args.job_name, content_type=args.content_type, instance_type=args.instance_type,
+        instance_count=args.instance_count, volume_size_gb=args.volume_size, max_runtime_s=args.max_runtime,
+        wait=args.wait, poll_s=args.poll_seconds,
+    )
+    return 0
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    from ._invoke import invoke
+
+    invoke(
+        _aws(args), args.endpoint_name, args.file, content_type=args.content_type, accept=args.accept,
+        custom_attributes=args.custom_attributes, split=not args.no_split,
+    )
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    from ._deploy import delete
+
+    delete(
+        _aws(args), args.endpoint_name, endpoint_config_names=args.endpoint_config_name,
+        model_names=args.model_name, wait=args.wait,
+    )
+    return 0
+
+
+_AWS_COMMANDS = {"deploy", "train-job", "invoke", "delete"}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand; return the exit status (0, 2 for any reported error, 130 on Ctrl-C)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        if args.command in _AWS_COMMANDS:
+            from .aws import aws_errors
+
+            # A backstop: each AWS call is wrapped with a precise message already.
+            with aws_errors(args.command.replace("-", " ")):
+                return args.handler(args)
+        return args.handler(args)
+    except ServingError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr, flush=True)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""Training jobs: CreateTrainingJob for the image's ``train`` program, optionally waiting for the end.
+
+SageMaker runs ``docker run IMAGE train`` with the channels under
+/opt/ml/input/data/CHANNEL and the hyperparameters in
+/opt/ml/input/config/hyperparameters.json -- every value a string (SageMaker's
+rule: CreateTrainingJob rejects anything else), so ``lambda=0.1`` arrives as
+``"0.1"`` and the train program parses it.
+
+Secrets are refused as hyperparameters: SageMaker shows hyperparameters in
+plain text in the console and in DescribeTrainingJob, and the train program
+records them with the run. A D-Wave token goes in the container's environment
+instead (``--environment DWAVE_API_TOKEN``, which copies the value from the
+local environment so it is not typed on the command line either), where
+Ocean reads it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from typing import Any, Iterable, Mapping
+
+from ._errors import ServingError
+from ._names import check_name, stamped_name
+from ._s3 import ensure_bucket, parse_s3_uri
+from .aws import Aws, aws_errors, one_line
+
+__all__ = ["parse_hyperparameters", "parse_environment", "training_job", "wait_for_training_job"]
+
+# Hyperparameter keys that carry credentials: the last dotted part (so
+# `sampler.init.token=...` is caught too), compared case-insensitively.
+_SECRET_KEY = re.compile(r"(^|[._])(dwave_api_token|api_token|token|password|secret|secret_key|access_key)$", re.IGNORECASE)
+_TERMINAL = {"Completed", "Failed", "Stopped"}
+
+
+def _pairs(items: Iterable[str], option: str) -> list[tuple[str, str | None]]:
+    pairs = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not key:
+            raise ServingError(f"{option} expects KEY=VALUE, got {item!r}")
+        pairs.append((key, value if sep else None))
+    return pairs
+
+
+def parse_hyperparameters(items: Iterable[str]) -> dict[str, str]:
+    """``["sampler=qpu", "lambda=0.1"]`` -> ``{"sampler": "qpu", "lambda": "0.1"}`` (all values strings).
+
+    Raises
+    ------
+    ServingError
+        For an item without ``=``, a repeated key, a key that names a secret
+        (``dwave_api_token``, ``*.token``, ...), or more than SageMaker's limits
+        (100 entries, keys up to 256 and values up to 2500 characters).
+    """
+    result: dict[str, str] = {}
+    for key, value in _pairs(items, "--hyperparameters"):
+        if value is None:
+            raise ServingError(f"--hyperparameters expects KEY=VALUE, got {key!r}")
+        if _SECRET_KEY.search(key):
+            raise ServingError(
+                f"hyperparameter {key!r} looks like a credential: SageMaker shows hyperparameters in plain text "
+                "(console, DescribeTrainingJob) and the run records them; pass a D-Wave token as "
+                "--environment DWAVE_API_TOKEN (copied from your environment) instead"
+            )
+        if key in result:
+            raise ServingError(f"hyperparameter {key!r} given twice")
+        if len(key) > 256 or len(value) > 2500:
+            raise ServingError(f"hyperparameter {key!r}: SageMaker allows keys up to 256 and values up to 2500 characters")
+        result[key] = str(value)
+    if len(result) > 100:
+        raise ServingError(f"{len(result)} hyperparameters: SageMaker allows at most 100")
+    return result
+
+
+def parse_environment(items: Iterable[str], environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``KEY=VALUE`` items as a dict; a bare ``KEY`` takes its value from ``environ`` (default ``os.environ``).
+
+    The bare form keeps secrets such as DWAVE_API_TOKEN out of the command line
+    and the shell history.
+    """
+    environ = os.environ if environ is None else environ
+    result: dict[str, str] = {}
+    for key, value in _pairs(items, "--environment"):
+        if value is None:
+            if key not in environ:
+                raise ServingError(f"--environment {key}: {key} is not set here (give {key}=VALUE, or export it first)")
+            value = environ[key]
+        if key in result:
+            raise ServingError(f"environment variable {key!r} given twice")
+        result[key] = value
+    return result
+
+
+def _channel(name: str, uri: str, content_type: str) -> dict[str, Any]:
+    parse_s3_uri(uri)
+    return {
+        "ChannelName": name,
+        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}},
+        "ContentType": content_type,
+        "CompressionType": "None",
+    }
+
+
+def training_job(
+    aws: Aws,
+    *,
+    image_uri: str,
+    role: str,
+    train: str,
+    validation: str | None = None,
+    hyperparameters: Mapping[str, str] | None = None,
+    environment: Mapping[str, str] | None = None,
+    output: str | None = None,
+    job_name: str | None = None,
+    content_type: str = "text/csv",
+    instance_type: str = "ml.m5.large",
+    instance_count: int = 1,
+    volume_size_gb: int = 30,
+    max_runtime_s: int = 86400,
+    prefix: str = "qboost",
+    wait: bool = False,
+    poll_s: float = 30.0,
+) -> dict[str, Any]:
+    """Create a training job that runs the image's ``train`` program; optionally wait for it.
+
+    Parameters
+    ----------
+    image_uri, role : str
+        The training image (the serving image: it has ``train`` on PATH) and
+        the IAM role SageMaker assumes.
+    train, validation : str
+        ``s3://`` prefixes of the ``training`` and ``validation`` channels
+        (SageMaker's layout: label first, no header, ``content_type``).
+    hyperparameters : mapping of str to str
+        From :func:`parse_hyperparameters`; sent as strings.
+    environment : mapping of str to str
+        Container environment (e.g. ``DWAVE_API_TOKEN`` for ``sampler=qpu``).
+    output : str, optional
+        ``S3OutputPath``; default ``s3://sagemaker-REGION-ACCOUNT/PREFIX/training-output``
+        (the bucket is created if missing).
+    wait : bool
+        Poll every ``poll_s`` seconds until the job ends, printing its
+        secondary status; a Failed or Stopped job raises with its FailureReason.
+
+    Returns
+    -------
+    dict
+        ``name``, ``arn``, ``status`` and, once Completed, ``model_artifacts``.
+    """
+    name = check_name(job_name, "training job") if job_name else stamped_name("qboost")
+    for value, option in ((instance_count, "--instance-count"), (volume_size_gb, "--volume-size"), (max_runtime_s, "--max-runtime")):
+        if value < 1:
+            raise ServingError(f"{option} must be at least 1, got {value}")
+    channels = [_channel("training", train, content_type)]
+    if validation:
+        channels.append(_channel("validation", validation, content_type))
+    if output is None:
+        bucket = aws.default_bucket()
+        if ensure_bucket(aws, bucket):
+            print(f"created S3 bucket {bucket} in {aws.region}", flush=True)
+        output = f"s3://{bucket}/{prefix.strip('/')}/training-output" if prefix.strip("/") else f"s3://{bucket}/training-output"
+    else:
+        parse_s3_uri(output)
+    request: dict[str, Any] = {
+        "TrainingJobName": name,
+        "AlgorithmSpecification": {"TrainingImage": image_uri, "TrainingInputMode": "File"},
+        "RoleArn": role,
+        "InputDataConfig": channels,
+        "OutputDataConfig": {"S3OutputPath": output},
+        "ResourceConfig": {"InstanceType": instance_type, "InstanceCount": instance_count, "VolumeSizeInGB": volume_size_gb},
+        "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime_s},
+        "HyperParameters": {str(k): str(v) for k, v in (hyperparameters or {}).items()},
+    }
+    if environment:
+        request["Environment"] = dict(environment)
+    sm = aws.client("sagemaker")
+    with aws_errors(f"create the training job {name}"):
+        arn = sm.create_training_job(**request)["TrainingJobArn"]
+    shown = ", ".join(f"{k}={v}" for k, v in request["HyperParameters"].items()) or "none"
+    print(f"created training job {name} (hyperparameters: {shown}; output {output})", flush=True)
+    result: dict[str, Any] = {"name": name, "arn": arn, "status": "InProgress"}
+    if wait:
+        result.update(wait_for_training_job(sm, name, poll_s=poll_s, limit_s=max_runtime_s + 3600))
+    else:
+        print(f"not waiting: `aws sagemaker describe-training-job --training-job-name {name}` shows its status", flush=True)
+    return result
+
+
+def wait_for_training_job(sm: Any, name: str, *, poll_s: float = 30.0, limit_s: float = 90000.0) -> dict[str, Any]:
+    """Poll DescribeTrainingJob until the job ends; print each new secondary status.
+
+    Raises
+    ------
+    ServingError
+        If the job Failed or was Stopped (with SageMaker's FailureReason), or
+        is still running after ``limit_s`` seconds.
+    """
+    deadline = time.monotonic() + limit_s
+    seen = None
+    while True:
+        with aws_errors(f"describe the training job {name}"):
+            job = sm.describe_training_job(TrainingJobName=name)
+        status, secondary = job.get("TrainingJobStatus", "?"), job.get("SecondaryStatus", "")
+        if (status, secondary) != seen:
+            print(f"training job {name}: {status}" + (f" ({secondary})" if secondary and secondary != status else ""), flush=True)
+            seen = (status, secondary)
+        if status in _TERMINAL:
+            break
+        if time.monotonic() > deadline:
+            raise ServingError(f"training job {name} still {status} after {limit_s:.0f} s; stopped waiting (the job goes on)")
+        time.sleep(poll_s)
+    if status != "Completed":
+        reason = one_line(job.get("FailureReason") or "no FailureReason given")
+        raise ServingError(
+            f"training job {name} {status.lower()}: {reason}; its logs are in CloudWatch under /aws/sagemaker/TrainingJobs ({name}/...)"
+        )
+    artifacts = (job.get("ModelArtifacts") or {}).get("S3ModelArtifacts")
+    if artifacts:
+        print(f"model artifacts: {artifacts}", flush=True)
+        print(f"deploy them: python -m serving deploy --image-uri IMAGE --model-data {artifacts} --role ROLE --endpoint-name NAME", flush=True)
+    return {"status": status, "model_artifacts": artifacts}

@@ -1,0 +1,233 @@
+"""``train``: the SageMaker training program -- hyperparameters and channels in, an MLflow model out.
+
+SageMaker runs the image as ``train``; with the ``/opt/ml`` layout of
+:mod:`.paths` this program
+
+1. reads ``input/config/hyperparameters.json`` and turns it into Hydra
+   overrides (:mod:`.hyperparameters`; a D-Wave token given there moves to
+   the environment and is never printed or logged);
+2. composes the experiment config from qboost-exp's ``conf/`` with Hydra's
+   compose API, exactly as ``python -m qboost_exp OVERRIDES`` would, with
+   ``dataset=csv`` pointing at the training channel;
+3. builds the sampler first (a missing or wrong D-Wave token stops the job
+   before any data is read), reads the channels (:mod:`.channels`), trains
+   and scores the model as the CLI does, and prints the CLI's report;
+4. writes the model to ``model/`` with ``qboost_exp.tracking.save_model``
+   (sklearn flavour, loadable with ``mlflow.pyfunc.load_model``), and, when
+   ``MLFLOW_TRACKING_URI`` is set (and ``mlflow.enabled`` is true), also logs
+   the run, its metrics and the model to that tracking server.
+
+On failure it writes the reason to ``output/failure`` (SageMaker shows it as
+the job's ``FailureReason``; at most 1024 characters): the one-line message
+for a user error (bad hyperparameter, bad data, no D-Wave access), the
+exception type and message for a bug (whose traceback goes to stderr), and
+exits non-zero: 1 for a user error or a stop (SIGTERM), 255 for a bug.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import redaction
+from .paths import OptMl
+
+FAILURE_LIMIT = 1024
+
+
+class Stopped(Exception):
+    """SageMaker stopped the job (SIGTERM)."""
+
+
+def _say(message: str) -> None:
+    print(f"train: {message}", flush=True)
+
+
+def _one_line(message: str) -> str:
+    """Hydra's multi-line messages as one line (SageMaker shows the failure reason on one)."""
+    message = message.split("\nConfig search path")[0]
+    message = re.sub(r":\s*\n\t", ": ", message)
+    message = re.sub(r"\n\t", ", ", message)
+    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
+def _hydra_quote(value: str) -> str:
+    """A string as a quoted Hydra override value (paths may hold spaces, '=' or brackets)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def compose_config(overrides: list[str]) -> Any:
+    """The experiment config, composed from qboost-exp's conf/ as the CLI composes it.
+
+    Raises
+    ------
+    ConfigError
+        With Hydra's message on one line, for an unknown option or key or bad override syntax.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from qboost_exp._paths import config_dir
+    from qboost_exp.cli import register_plugin_configs
+    from qboost_exp.errors import ConfigError
+
+    register_plugin_configs()  # plugin samplers / weak-learner sets are selectable by name, as on the CLI
+    try:
+        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+            return compose("config", overrides=overrides)
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise ConfigError(f"hyperparameters: {_one_line(str(exc))}") from None
+
+
+def save_into(result: Any, cfg: dict[str, Any], model_dir: Path) -> None:
+    """Write the MLflow model into ``model_dir``, which SageMaker creates (empty) beforehand.
+
+    ``save_model`` refuses an existing non-empty directory, so the model is
+    written to a temporary directory next to ``model_dir`` (same file system)
+    and its files are moved in. Anything already in ``model_dir`` (a previous
+    local run) is replaced.
+    """
+    from qboost_exp.tracking import save_model
+
+    model_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".model-", dir=model_dir.parent))
+    try:
+        save_model(result, cfg, staging / "model")
+        model_dir.mkdir(exist_ok=True)
+        for old in list(model_dir.iterdir()):
+            shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
+        for item in (staging / "model").iterdir():
+            os.replace(item, model_dir / item.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _fit(cfg: Any, sampler: Any, layout: OptMl) -> Any:
+    """Read the channels, train, score: ``run_experiment`` with the channels as the data."""
+    from qboost_exp.experiment import fit_and_score, make_estimator, to_plain
+
+    from .channels import load_channels
+
+    model = make_estimator(cfg, sampler=sampler)
+    t0 = time.perf_counter()
+    data, channels = load_channels(layout, to_plain(cfg["dataset"], "dataset"), to_plain(cfg["split"], "split"), int(cfg.get("seed", 0)))
+    load_seconds = time.perf_counter() - t0
+    for channel in channels:
+        _say(f"channel {channel.describe()}")
+    _say(f"fitting: {len(data.y_train)} train / {len(data.y_val)} validation / {len(data.y_test)} test rows, {data.X_train.shape[1]} features")
+    return fit_and_score(model, data, load_seconds)
+
+
+def run(layout: OptMl, redactor: redaction.Redactor) -> None:
+    """The training job; raises on failure."""
+    from omegaconf import OmegaConf
+
+    from qboost_exp.experiment import build_sampler, to_plain
+    from qboost_exp.report import format_report
+
+    from .hyperparameters import read_hyperparameters, to_overrides
+
+    hyperparameters = read_hyperparameters(layout.hyperparameters)
+    parsed = to_overrides(hyperparameters)
+    for variable, secret in parsed.environment.items():
+        redactor.add(secret)
+        os.environ[variable] = secret
+    for note in parsed.notes:
+        print(f"train: {note}", file=sys.stderr if note.startswith("warning") else sys.stdout, flush=True)
+    _say(f"hyperparameters: {' '.join(parsed.overrides) or '(none: the defaults)'}")
+    forced = ["dataset=csv", f"dataset.path={_hydra_quote(str(layout.channel('training')))}"]
+    cfg = compose_config(parsed.overrides + forced)
+    plain = to_plain(cfg, "the config")
+
+    # Before any data is read and outside any MLflow run: a missing or wrong
+    # token fails here, and the cloud client's errors never reach MLflow.
+    _say(f"sampler {cfg.sampler.name}")
+    sampler = build_sampler(cfg["sampler"])
+
+    tracking = bool(os.environ.get("MLFLOW_TRACKING_URI")) and bool(OmegaConf.select(cfg, "mlflow.enabled", default=True))
+    lines: list[str] = []
+    if tracking:
+        from qboost_exp.tracking import tracked_run
+        from qboost_exp.tracking._log import log_result
+
+        with tracked_run(plain, base_dir=os.getcwd(), overrides=parsed.overrides) as mlflow_run:
+            result = _fit(cfg, sampler, layout)
+            save_into(result, plain, layout.model)
+            lines = log_result(result, plain)
+            lines.insert(0, f"MLflow run {mlflow_run.info.run_id} (experiment {mlflow_run.info.experiment_id}) at {os.environ['MLFLOW_TRACKING_URI']}")
+    else:
+        result = _fit(cfg, sampler, layout)
+        save_into(result, plain, layout.model)
+    print(format_report(cfg, result), flush=True)
+    for line in lines:
+        print(f"  {line}", flush=True)
+    _say(f"model saved to {layout.model}")
+
+
+def write_failure(layout: OptMl, reason: str, redactor: redaction.Redactor) -> None:
+    """``output/failure``: the first 1024 characters of the (scrubbed) reason."""
+    try:
+        layout.failure.parent.mkdir(parents=True, exist_ok=True)
+        layout.failure.write_text(redactor.scrub(reason)[:FAILURE_LIMIT], encoding="utf-8")
+    except OSError as exc:
+        print(f"train: could not write {layout.failure}: {exc}", file=sys.stderr, flush=True)
+
+
+def _on_sigterm(signum: int, _frame: Any) -> None:
+    raise Stopped("the training job was stopped (SIGTERM) before it finished")
+
+
+def _user_error(exc: BaseException) -> bool:
+    try:
+        from qboost_exp.errors import QBoostError
+    except Exception:  # pragma: no cover - a broken installation is a bug
+        return False
+    return isinstance(exc, QBoostError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the training job. Returns the exit code (0, 1 for a user error or a stop, 255 for a bug)."""
+    parser = argparse.ArgumentParser(prog="train", description="The SageMaker training program of qboost-exp.")
+    parser.add_argument("--opt-ml", help="the directory standing for /opt/ml (default: $SM_OPT_ML_ROOT, else /opt/ml)")
+    args = parser.parse_args(argv)
+    layout = OptMl.resolve(args.opt_ml)
+    streams = sys.stdout, sys.stderr
+    # First of all, so that every later write (libraries' log handlers included) is scrubbed.
+    redactor = redaction.install()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        layout.failure.unlink(missing_ok=True)  # a stale reason from an earlier local run
+        _say(f"SageMaker layout at {layout.root}")
+        try:
+            run(layout, redactor)
+            return 0
+        except (Stopped, KeyboardInterrupt) as exc:
+            reason, code = str(exc) or "interrupted", 1
+        except Exception as exc:
+            if _user_error(exc):
+                reason, code = " ".join(str(exc).split()), 1
+            else:
+                traceback.print_exc()
+                reason, code = f"{type(exc).__name__}: {exc}", 255
+        print(f"error: {reason}", file=sys.stderr, flush=True)
+        write_failure(layout, reason, redactor)
+        return code
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = streams
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""The Flask app gunicorn serves: ``/ping``, ``/invocations``, ``/execution-parameters``.
+
+The model is loaded when this module is imported. ``serve`` starts gunicorn
+with ``--preload``, so that happens once, in the gunicorn master, before any
+worker is forked and before gunicorn opens its socket (``serve`` starts nginx
+only then): every worker that answers ``/ping`` has the model. The
+request/response contract of ``/invocations`` is in
+:mod:`serving.container.protocol`.
+
+Flask owns the routes, ``/ping``, ``/execution-parameters`` and every error
+page. The hot path, ``POST /invocations``, is dispatched by a few lines of
+WSGI in front of Flask (:class:`HotPath`): Flask's request and response
+objects cost about as much CPU as parsing and predicting a single row
+(measured ~150-290 us against ~2 us per call on this 2-core machine), and a
+single-row request is exactly where the latency budget is tight. Both paths
+call the same responder (:func:`make_responder`).
+
+Environment (set by ``serve``):
+
+* ``QBOOST_SERVE_MODEL_DIR`` -- the MLflow model directory (default: the
+  ``model`` directory of the ``/opt/ml`` layout);
+* ``QBOOST_SERVE_WORKERS`` -- the number of gunicorn workers, reported to
+  Batch Transform as ``MaxConcurrentTransforms``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from http import HTTPStatus
+from typing import Any, Callable, Iterable
+
+from flask import Flask, Response, request
+
+from . import protocol
+from .errors import RequestError
+from .loader import load_sklearn_model
+from .parsing import Schema
+from .paths import OptMl
+from .predictor import compile_model
+
+MODEL_DIR_ENV = "QBOOST_SERVE_MODEL_DIR"
+WORKERS_ENV = "QBOOST_SERVE_WORKERS"
+# SageMaker's limit for a real-time request; nginx enforces it first (client_max_body_size 6m).
+MAX_BODY_BYTES = 6 * 1024 * 1024
+_STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
+
+Answer = tuple[int, str, bytes]  # status, Content-Type, body
+
+
+def error_body(message: str) -> bytes:
+    return json.dumps({"error": message}).encode()
+
+
+def make_responder(predictor: Any) -> Callable[[bytes | None, int | None, Any], Answer]:
+    """The whole of ``/invocations`` for one model: request headers and body in, an answer out.
+
+    The returned ``respond(read_body, content_length, header)`` takes a
+    function reading the body (not called when the length alone is too
+    large), the Content-Length (or None), and ``header(name)`` giving a
+    request header or None. Every failure becomes a JSON error answer: a 4xx
+    for the client's mistakes, 500 (with the traceback on stderr) for a bug;
+    no exception escapes, so a bad request never costs a worker.
+    """
+    schema = Schema(predictor.n_features, predictor.feature_names)
+
+    def respond(read_body: Callable[[], bytes], content_length: int | None, header: Callable[[str], str | None]) -> Answer:
+        try:
+            if content_length is not None and content_length > MAX_BODY_BYTES:
+                raise RequestError(413, f"the body has {content_length} bytes; at most {MAX_BODY_BYTES} (6 MB) are accepted")
+            kind, answer = protocol.negotiate(header("Content-Type"), header("Accept"), header(protocol.CUSTOM_ATTRIBUTES))
+            X = protocol.parse(read_body(), kind, schema)
+            body = protocol.encode(protocol.predict(predictor, X, answer.output), answer.media_type)
+            return 200, protocol.RESPONSE_TYPES[answer.media_type], body
+        except RequestError as exc:
+            return exc.status, protocol.JSON, error_body(exc.message)
+        except Exception as exc:  # a bug, not the client's fault: keep the worker, log the trace
+            traceback.print_exc(file=sys.stderr)
+            return 500, protocol.JSON, error_body(f"internal error: {type(exc).__name__}: {exc}")
+
+    return respond
+
+
+class HotPath:
+    """WSGI middleware: ``POST /invocations`` straight to ``respond``, everything else to Flask.
+
+    Parameters
+    ----------
+    flask_wsgi : WSGI callable
+        Flask's own ``app.wsgi_app``.
+    respond : callable
+        From :func:`make_responder`.
+    """
+
+    # WSGI names of the request headers respond() asks for.
+    _ENVIRON = {"Content-Type": "CONTENT_TYPE", "Accept": "HTTP_ACCEPT", protocol.CUSTOM_ATTRIBUTES: "HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES"}
+
+    def __init__(self, flask_wsgi: Callable, respond: Callable) -> None:
+        self.flask_wsgi = flask_wsgi
+        self.respond = respond
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != "/invocations" or environ.get("REQUEST_METHOD") != "POST":
+            return self.flask_wsgi(environ, start_response)
+        raw_length = environ.get("CONTENT_LENGTH")
+        try:
+            length = int(raw_length) if raw_length else None
+        except ValueError:
+            length = -1
+        if length is not None and length < 0:
+            status, kind, body = 400, protocol.JSON, error_body(f"Content-Length {raw_length!r} is not a byte count")
+        else:
+            stream = environ["wsgi.input"]
+            status, kind, body = self.respond(
+                lambda: stream.read(length) if length is not None else stream.read(),
+                length,
+                lambda name: environ.get(self._ENVIRON[name]) or None,
+            )
+        start_response(_STATUS_LINES[status], [("Content-Type", kind), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+def create_app(model_dir: str | None = None, workers: int | None = None) -> Flask:
+    """Load the model and build the app around it.
+
+    Parameters
+    ----------
+    model_dir : str, optional
+        Default: ``$QBOOST_SERVE_MODEL_DIR``, else ``/opt/ml/model`` (see :mod:`.paths`).
+    workers : int, optional
+        Default: ``$QBOOST_SERVE_WORKERS``, else the CPU count.
+    """
+    model_dir = model_dir or os.environ.get(MODEL_DIR_ENV) or str(OptMl.resolve().model)
+    workers = workers or int(os.environ.get(WORKERS_ENV) or os.cpu_count() or 1)
+    t0 = time.perf_counter()
+    predictor = compile_model(load_sklearn_model(model_dir))
+    detail = f", {predictor.n_compiled} compiled / {predictor.n_fallback} fallback learners" if hasattr(predictor, "n_compiled") else ""
+    print(
+        f"serve: model {model_dir} loaded in {time.perf_counter() - t0:.2f} s "
+        f"({type(predictor).__name__}, {predictor.n_features} features{detail})",
+        file=sys.stderr,
+        flush=True,
+    )
+    respond = make_responder(predictor)
+    execution_parameters = json.dumps({"MaxConcurrentTransforms": workers, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6})
+
+    app = Flask(__name__)
+
+    @app.get("/ping")
+    def ping() -> Response:
+        # The app exists only once the model is loaded: answering is being ready.
+        return Response(status=200)
+
+    @app.get("/execution-parameters")
+    def execution_params() -> Response:
+        return Response(execution_parameters, status=200, content_type=protocol.JSON)
+
+    @app.post("/invocations")
+    def invocations() -> Response:
+        # Reached only when HotPath is bypassed (app.wsgi_app replaced); same answers.
+        status, kind, body = respond(lambda: request.get_data(cache=False), request.content_length, request.headers.get)
+        return Response(body, status=status, content_type=kind)
+
+    @app.errorhandler(404)
+    def not_found(_: Any) -> Response:
+        return Response(error_body(f"no such path {request.path}; use POST /invocations, GET /ping or GET /execution-parameters"), 404, content_type=protocol.JSON)
+
+    @app.errorhandler(405)
+    def not_allowed(_: Any) -> Response:
+        return Response(
+            error_body(f"{request.method} is not allowed on {request.path}; /invocations takes POST, /ping and /execution-parameters GET"),
+            405,
+            content_type=protocol.JSON,
+        )
+
+    app.wsgi_app = HotPath(app.wsgi_app, respond)  # type: ignore[method-assign]
+    return app
+
+
+app = create_app()

@@ -1,0 +1,523 @@
+"""``python -m serving package``: a Docker build context and model.tar.gz for SageMaker.
+
+From an MLflow model URI (``runs:/ID/model``, ``models:/NAME/VERSION``,
+``models:/NAME@ALIAS``) or the best finished training run of an experiment,
+this writes, at ``--out``::
+
+    Dockerfile          docker/Dockerfile, unchanged
+    .dockerignore       docker/.dockerignore (keeps model.tar.gz out of the image)
+    requirements.txt    NAME==VERSION for every runtime dependency, as installed here
+    wheels/             qboost_exp-*.whl built from this source tree (pip wheel --no-deps)
+    serving/            this package, with the container programs (serving/container)
+    model/              the MLflow model, MLmodel at its root (COPY'd to /opt/ml/model)
+    model.tar.gz        the same files at the archive root: SageMaker's ModelDataUrl
+    build-info.json     where it all came from
+
+The pins are the closure of qboost-exp's requirements (and Flask and gunicorn,
+which the container's web server needs) over the distributions installed in
+this environment -- the set this code was tested with -- so the image
+installs exactly that at build time and nothing at container start. The
+directory appears whole or not at all: it is built next to ``--out`` and
+renamed into place.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+from urllib.parse import urlsplit, urlunsplit
+
+from ._errors import ServingError
+
+__all__ = [
+    "PackageResult",
+    "package",
+    "resolve_tracking_uri",
+    "best_run_model_uri",
+    "pinned_requirements",
+    "write_model_tarball",
+]
+
+SERVING_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = SERVING_DIR.parent
+DOCKER_DIR = PROJECT_ROOT / "docker"
+PROJECT_DIST = "qboost-exp"
+#: What serving/container needs beyond qboost-exp's own requirements: the
+#: Flask app runs under gunicorn (behind nginx, which comes from apt).
+SERVING_REQUIREMENTS = ("flask", "gunicorn")
+#: The programs SageMaker runs (`docker run IMAGE train|serve`); without them the image is useless.
+CONTAINER_PROGRAMS = ("container/bin/train", "container/bin/serve")
+#: Training-run roles that have a model (a sweep's parent run has none).
+TRAINING_ROLES = ("single", "child")
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".pytest_cache")
+
+
+@dataclass
+class PackageResult:
+    """What :func:`package` wrote (paths inside the final ``out`` directory)."""
+
+    out: Path
+    model_uri: str
+    run_id: str | None
+    wheel: Path
+    requirements: list[str]
+    tarball: Path
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> list[str]:
+        """The lines ``python -m serving package`` prints."""
+        size = self.tarball.stat().st_size
+        run = f" (run {self.run_id})" if self.run_id else ""
+        return [
+            f"packaged {self.model_uri}{run} into {self.out}/",
+            "  Dockerfile          docker/Dockerfile",
+            f"  requirements.txt    {len(self.requirements)} pinned requirements (name==version, from this environment)",
+            f"  wheels/{self.wheel.name}",
+            "  serving/            the serving package with the container programs (train, serve)",
+            "  model/              the MLflow model (MLmodel at its root; /opt/ml/model in the image)",
+            f"  model.tar.gz        {size / 1024:.0f} KiB, the MLflow model files at its root (SageMaker's ModelDataUrl)",
+            "  build-info.json     the model URI, run and versions this was built from",
+            f"next: docker/build_and_push.sh IMAGE_NAME [REGION] {self.out}",
+        ]
+
+
+# ------------------------------------------------------------------ tracking store
+
+
+def resolve_tracking_uri(explicit: str | None = None, cwd: Path | None = None) -> str:
+    """``explicit``, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db`` in ``cwd``.
+
+    A SQLite (or plain file) store must already exist: MLflow would silently
+    create an empty one, and "model not found" in an empty store hides the real
+    mistake (the wrong directory).
+
+    Raises
+    ------
+    ServingError
+        If the store is a local file or directory that does not exist.
+    """
+    cwd = Path.cwd() if cwd is None else cwd
+    uri = explicit or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db"
+    if uri.startswith("sqlite:///"):
+        rest = uri[len("sqlite:///"):]
+        path_text, sep, query = rest.partition("?")
+        if path_text and path_text != ":memory:":
+            path = Path(path_text) if path_text.startswith("/") else (cwd / path_text).resolve()
+            if not path.is_file():
+                origin = "--tracking-uri" if explicit else ("MLFLOW_TRACKING_URI" if os.environ.get("MLFLOW_TRACKING_URI") else "the default store")
+                raise ServingError(
+                    f"no MLflow store at {path} ({origin} {uri}): run this where `python -m qboost_exp` logged its runs, "
+                    "or pass --tracking-uri"
+                )
+            uri = f"sqlite:///{path}" + (f"?{query}" if sep else "")
+    elif uri.startswith(("file:", "/", "./", "../")):
+        # A file store: MLflow would create an empty one just the same.
+        text = uri[len("file://"):] if uri.startswith("file://") else uri[len("file:"):] if uri.startswith("file:") else uri
+        path = Path(text) if Path(text).is_absolute() else (cwd / text).resolve()
+        if not path.is_dir():
+            raise ServingError(f"no MLflow store at {path} (tracking URI {uri}): pass --tracking-uri")
+        uri = path.as_uri()
+    return uri
+
+
+def _redacted(uri: str) -> str:
+    """``uri`` without a password (build-info.json is copied around)."""
+    parts = urlsplit(uri)
+    if parts.password:
+        host = parts.hostname or ""
+        netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return uri
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _smaller_is_better(metric: str) -> bool:
+    # The same rule as champion promotion, so "best" means one thing everywhere.
+    from qboost_exp.tracking._log import _SMALLER_IS_BETTER_PREFIXES
+
+    return metric.startswith(_SMALLER_IS_BETTER_PREFIXES)
+
+
+def best_run_model_uri(experiment: str, metric: str, order: str | None = None) -> tuple[str, Any, float]:
+    """The model URI of the best FINISHED training run of ``experiment`` by ``metric``.
+
+    Training runs are those tagged ``qboost.role`` single or child (a sweep's
+    parent run has no model) that logged a model. ``order`` is ``"max"`` or
+    ``"min"``; by default smaller is better for ``time_*``, ``selected*``,
+    ``best_energy`` (and the other cost metrics champion promotion minimises),
+    larger for everything else. Ties go to the newest run.
+
+    Returns
+    -------
+    (str, mlflow.entities.Run, float)
+        ``runs:/<id>/model``, the run, its metric value.
+    """
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    found = client.get_experiment_by_name(experiment)
+    if found is None or found.lifecycle_stage == "deleted":
+        raise ServingError(f"no experiment named {experiment!r} in the tracking store")
+    minimise = _smaller_is_better(metric) if order is None else order == "min"
+    candidates = []
+    token = None
+    while True:
+        page = client.search_runs(
+            [found.experiment_id], filter_string="attributes.status = 'FINISHED'", max_results=1000, page_token=token
+        )
+        for run in page:
+            value = run.data.metrics.get(metric)
+            if run.data.tags.get("qboost.role") not in TRAINING_ROLES or value is None or not math.isfinite(value):
+                continue
+            outputs = getattr(run, "outputs", None)
+            if outputs is not None and not getattr(outputs, "model_outputs", None):
+                continue  # logged with mlflow.log_model=false: nothing to serve
+            candidates.append(run)
+        token = page.token
+        if not token:
+            break
+    if not candidates:
+        raise ServingError(
+            f"experiment {experiment!r} has no finished training run with metric {metric!r} and a logged model "
+            "(metrics are e.g. test_accuracy, validation_accuracy)"
+        )
+
+    def key(run: Any) -> tuple[float, int]:
+        value = run.data.metrics[metric]
+        return (-value if minimise else value, run.info.start_time or 0)
+
+    best = max(candidates, key=key)
+    return f"runs:/{best.info.run_id}/model", best, best.data.metrics[metric]
+
+
+def download_model(uri: str, dest: Path) -> Path:
+    """Download the MLflow model at ``uri`` into the new directory ``dest``; check MLmodel is at its root."""
+    import mlflow
+
+    scratch = dest.parent / f".download-{uuid.uuid4().hex[:8]}"
+    scratch.mkdir()
+    try:
+        try:
+            path = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(scratch)))
+        except Exception as exc:  # noqa: BLE001 - MLflow raises several types for a bad URI
+            raise ServingError(f"cannot download the model {uri}: {_first_line(exc)}") from None
+        if not (path / "MLmodel").is_file():
+            raise ServingError(f"{uri} is not an MLflow model: no MLmodel file at its root")
+        shutil.move(str(path), str(dest))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return dest
+
+
+# -------------------------------------------------------------------- requirements
+
+
+def _installed() -> dict[str, metadata.Distribution]:
+    """Installed distributions by canonical name (the first on sys.path wins, as for imports)."""
+    from packaging.utils import canonicalize_name
+
+    found: dict[str, metadata.Distribution] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            found.setdefault(canonicalize_name(name), dist)
+    return found
+
+
+def _applies(requirement: Any, extras: Iterable[str]) -> bool:
+    if requirement.marker is None:
+        return True
+    return any(requirement.marker.evaluate({"extra": extra}) for extra in ("", *extras))
+
+
+def _model_requirements(path: Path | None) -> tuple[list[Any], list[str]]:
+    """Parsed lines of an MLflow model's requirements.txt (options and bad lines skipped, with a warning)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    if path is None or not path.is_file():
+        return [], []
+    requirements, warnings = [], []
+    for raw in path.read_text().splitlines():
+        line = raw.split(" #")[0].strip()
+        if not line or line.startswith(("#", "-")):
+            continue
+        try:
+            requirements.append(Requirement(line))
+        except InvalidRequirement:
+            warnings.append(f"model requirements.txt: ignored {line!r} (not a requirement)")
+    return requirements, warnings
+
+
+def pinned_requirements(model_requirements: Path | None = None, extra: Iterable[str] = SERVING_REQUIREMENTS) -> tuple[list[str], list[str]]:
+    """``name==version`` for qboost-exp's runtime dependencies, recursively, plus ``extra``, as installed here.
+
+    Markers are evaluated for this interpreter (the image's Python should be
+    the same minor version, which :func:`package` checks). The requirements in
+    the MLflow model's requirements.txt are added; where it pins a different
+    version than this environment has, the environment's version is kept
+    (it is the consistent, tested set) and a warning says so.
+
+    Returns
+    -------
+    (list of str, list of str)
+        The sorted pins and the warnings.
+
+    Raises
+    ------
+    ServingError
+        If a required distribution is not installed (the set would be incomplete).
+    """
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    installed = _installed()
+    project = canonicalize_name(PROJECT_DIST)
+    if project not in installed:
+        raise ServingError(f"{PROJECT_DIST} is not installed in this environment ({sys.executable}): pip install -e {PROJECT_ROOT}")
+    model_reqs, warnings = _model_requirements(model_requirements)
+    roots = [Requirement(r) for r in installed[project].requires or []]
+    roots += [Requirement(name) for name in extra] + model_reqs
+    todo = [r for r in roots if _applies(r, ())]
+    done: set[tuple[str, frozenset[str]]] = set()
+    missing: list[str] = []
+    pins: dict[str, str] = {}
+    while todo:
+        req = todo.pop()
+        name = canonicalize_name(req.name)
+        key = (name, frozenset(req.extras))
+        if key in done:
+            continue
+        done.add(key)
+        dist = installed.get(name)
+        if dist is None:
+            missing.append(str(req))
+            continue
+        if name != project:
+            pins[name] = f"{dist.metadata['Name']}=={dist.version}"
+        todo.extend(child for child in map(Requirement, dist.requires or []) if _applies(child, req.extras))
+    if missing:
+        raise ServingError(
+            f"required but not installed here: {', '.join(sorted(set(missing)))}; install them (pip install -e {PROJECT_ROOT}) "
+            "so that the image gets a complete, pinned set"
+        )
+    for req in model_reqs:
+        dist = installed.get(canonicalize_name(req.name))
+        if dist is None:
+            continue  # its marker excludes it here (anything else missing was refused above)
+        if req.specifier and not req.specifier.contains(dist.version, prereleases=True):
+            warnings.append(
+                f"the model was logged with {req}, this environment (and so the image) has {dist.metadata['Name']}=={dist.version}"
+            )
+    for name in pins:
+        try:
+            direct = json.loads(installed[name].read_text("direct_url.json") or "{}")
+        except ValueError:
+            direct = {}
+        if str(direct.get("url", "")).startswith("file:"):
+            warnings.append(f"{pins[name]} is installed from a local path here; that version may not exist on PyPI")
+    return sorted(pins.values(), key=str.lower), warnings
+
+
+# ------------------------------------------------------------------- build pieces
+
+
+def build_wheel(dest: Path) -> Path:
+    """``pip wheel --no-deps`` of this source tree into ``dest``; the wheel's path."""
+    dest.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "-q", "-w", str(dest), str(PROJECT_ROOT)]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise ServingError(f"building the {PROJECT_DIST} wheel took over 15 minutes: {' '.join(cmd)}") from None
+    wheels = sorted(dest.glob("qboost_exp-*.whl"))
+    if done.returncode != 0 or len(wheels) != 1:
+        tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+        raise ServingError(f"building the {PROJECT_DIST} wheel failed (pip wheel exited {done.returncode}): {tail}")
+    return wheels[0]
+
+
+def _tar_entry(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    # Owner of the build machine means nothing in the container.
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
+
+
+def write_model_tarball(model_dir: Path, path: Path) -> Path:
+    """Write ``model_dir``'s files into the gzipped tar ``path`` with MLmodel at the archive root.
+
+    SageMaker extracts ModelDataUrl into /opt/ml/model, so the archive has no
+    leading directory: ``MLmodel``, ``model.pkl``, ``code/...``.
+    """
+    with tarfile.open(path, "w:gz") as tar:
+        for entry in sorted(model_dir.rglob("*")):
+            relative = entry.relative_to(model_dir)
+            if "__pycache__" in relative.parts:
+                continue
+            tar.add(entry, arcname=relative.as_posix(), recursive=False, filter=_tar_entry)
+    return path
+
+
+def _dockerfile_python(dockerfile: Path) -> str | None:
+    match = re.search(r"^ARG\s+PYTHON_VERSION=(\S+)", dockerfile.read_text(), re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def _mlmodel(model_dir: Path) -> dict[str, Any]:
+    """The model's MLmodel file as a dict (empty if unreadable: it only feeds build-info.json)."""
+    import yaml
+
+    try:
+        return yaml.safe_load((model_dir / "MLmodel").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+
+
+# ------------------------------------------------------------------------ package
+
+
+def _check_out(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise ServingError(f"--out {out} exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise ServingError(f"--out {out} exists and is not empty: pass --force to replace it")
+
+
+def package(
+    out: Path,
+    *,
+    model_uri: str | None = None,
+    best: bool = False,
+    experiment: str = "qboost",
+    metric: str = "validation_accuracy",
+    order: str | None = None,
+    tracking_uri: str | None = None,
+    force: bool = False,
+) -> PackageResult:
+    """Write the SageMaker build context and model.tar.gz for one MLflow model at ``out``.
+
+    Parameters
+    ----------
+    out : Path
+        The build context directory to create (replaced only with ``force``).
+    model_uri : str, optional
+        Any MLflow model URI; exactly one of ``model_uri`` and ``best``.
+    best : bool
+        Use the best finished training run of ``experiment`` by ``metric``
+        (``order`` "max"/"min", default by the metric's name).
+    tracking_uri : str, optional
+        MLflow store; default ``MLFLOW_TRACKING_URI``, else ./mlflow.db.
+    force : bool
+        Replace a non-empty ``out``.
+
+    Returns
+    -------
+    PackageResult
+    """
+    if (model_uri is None) == (not best):
+        raise ServingError("give either --model-uri URI or --best (with --experiment and --metric)")
+    out = Path(out)
+    _check_out(out, force)
+    uri = resolve_tracking_uri(tracking_uri)
+    dockerfile = DOCKER_DIR / "Dockerfile"
+    if not dockerfile.is_file():
+        raise ServingError(f"{dockerfile} is missing: the build context needs it")
+    for program in CONTAINER_PROGRAMS:
+        if not (SERVING_DIR / program).is_file():
+            raise ServingError(f"{SERVING_DIR / program} is missing: the image would have no `{Path(program).name}` program")
+    warnings: list[str] = []
+    wanted = _dockerfile_python(dockerfile)
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if wanted and wanted != here:
+        warnings.append(f"the image uses Python {wanted} but these pins were resolved under Python {here}")
+
+    # Quiet MLflow's per-file download progress bar; the summary says what was fetched.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    run_id = None
+    if best:
+        try:
+            model_uri, run, value = best_run_model_uri(experiment, metric, order)
+        except ServingError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a store that cannot be read
+            raise ServingError(f"cannot search the runs of {experiment!r} at {_redacted(uri)}: {_first_line(exc)}") from None
+        run_id = run.info.run_id
+        direction = "lowest" if (order == "min" or (order is None and _smaller_is_better(metric))) else "highest"
+        print(f"best run of {experiment!r} by {metric} ({direction}): {run_id} ({metric} {value:.4g})", flush=True)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        model_dir = download_model(model_uri, tmp / "model")
+        mlmodel = _mlmodel(model_dir)
+        run_id = run_id or mlmodel.get("run_id")
+        requirements, more = pinned_requirements(model_dir / "requirements.txt")
+        warnings += more
+        (tmp / "requirements.txt").write_text("\n".join(requirements) + "\n")
+        wheel = build_wheel(tmp / "wheels")
+        shutil.copy2(dockerfile, tmp / "Dockerfile")
+        if (DOCKER_DIR / ".dockerignore").is_file():
+            shutil.copy2(DOCKER_DIR / ".dockerignore", tmp / ".dockerignore")
+        shutil.copytree(SERVING_DIR, tmp / "serving", ignore=_IGNORED)
+        write_model_tarball(model_dir, tmp / "model.tar.gz")
+        info = {
+            "model_uri": model_uri,
+            "run_id": run_id,
+            "model_id": mlmodel.get("model_id") or mlmodel.get("model_uuid"),
+            "tracking_uri": _redacted(uri),
+            "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "python": sys.version.split()[0],
+            "wheel": wheel.name,
+            "requirements": len(requirements),
+            "warnings": warnings,
+        }
+        (tmp / "build-info.json").write_text(json.dumps(info, indent=2) + "\n")
+        tmp.chmod(0o755)  # mkdtemp made it 0700
+        _swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return PackageResult(
+        out=out,
+        model_uri=model_uri,
+        run_id=run_id,
+        wheel=out / "wheels" / wheel.name,
+        requirements=requirements,
+        tarball=out / "model.tar.gz",
+        warnings=warnings,
+    )
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    """Rename the finished ``tmp`` to ``out``; an existing ``out`` is moved aside first and removed after."""
+    if not out.exists():
+        tmp.rename(out)
+        return
+    old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
+    out.rename(old)
+    try:
+        tmp.rename(out)
+    except BaseException:
+        old.rename(out)  # put the previous build back
+        raise
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,358 @@
+"""``python -m serving package``: a real SQLite MLflow store, the real CLI, the real build context.
+
+The store is made once per module by the training CLI itself: one run
+promoted to ``qboost@champion`` (v1), then a two-job sweep (a parent run and
+two child runs) with a strong sparsity penalty, so that "best" has something
+to choose from.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clirun import REPO, run_module
+from services import free_port, log_tail, skip_or_fail, wait_for_http
+
+FAST = ("sampler.params.num_reads=10",)
+PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==[^=\s;]+$")
+
+
+def package(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return run_module("serving", "package", *args, cwd=cwd, env={"MLFLOW_DISABLE_TELEMETRY": "true", **(env or {})})
+
+
+def package_concurrently(*calls: tuple[tuple[str, ...], Path]) -> list[subprocess.CompletedProcess]:
+    """Several ``package`` commands at once, each ``(args, cwd)`` (two cores: about the time of one)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "DWAVE_API_TOKEN")}
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "serving", "package", *args], cwd=cwd, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for args, cwd in calls
+    ]
+    results = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=300)
+        results.append(subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr))
+    return results
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    return errors[0]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A directory with mlflow.db: run 1 is qboost v1 @champion, then a sweep (parent + 2 children)."""
+    root = tmp_path_factory.mktemp("store")
+    first = run_module("qboost_exp", *FAST, "promote=true", cwd=root)
+    assert first.returncode == 0, first.stderr
+    assert "qboost v1 is now @champion" in first.stdout
+    sweep = run_module("qboost_exp", "-m", "lambda=0.5,2", *FAST, cwd=root)
+    assert sweep.returncode == 0, sweep.stderr
+
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("qboost")
+    runs = client.search_runs([experiment.experiment_id])
+    by_role: dict[str, list] = {}
+    for run in runs:
+        by_role.setdefault(run.data.tags["qboost.role"], []).append(run)
+    assert {k: len(v) for k, v in by_role.items()} == {"single": 1, "parent": 1, "child": 2}
+    mlflow.set_tracking_uri(None)  # leave no global state for other tests
+    return root, by_role
+
+
+@pytest.fixture(scope="module")
+def champion(store, tmp_path_factory):
+    """``python -m serving package --model-uri models:/qboost@champion``: the build directory."""
+    root, _ = store
+    parent = tmp_path_factory.mktemp("champion")
+    result = package("--model-uri", "models:/qboost@champion", "--out", str(parent / "build"), cwd=root)
+    assert result.returncode == 0, result.stderr
+    assert "packaged models:/qboost@champion" in result.stdout
+    assert sorted(p.name for p in parent.iterdir()) == ["build"]  # no temp dir left beside --out
+    return parent / "build"
+
+
+def breast_cancer_features():
+    import pandas as pd
+    from sklearn.datasets import load_breast_cancer
+
+    X = load_breast_cancer(as_frame=True).data
+    return pd.DataFrame(X.to_numpy(dtype=float), columns=list(X.columns))
+
+
+def run_model_predictions(root: Path, run_id: str, X) -> np.ndarray:
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    try:
+        return np.asarray(mlflow.pyfunc.load_model(f"runs:/{run_id}/model").predict(X))
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
+def test_package_the_champion_writes_a_complete_build_context(store, champion, tmp_path):
+    root, by_role = store
+    (single,) = by_role["single"]
+    out = champion
+
+    # the Dockerfile is docker/Dockerfile, unchanged; model.tar.gz stays out of the image
+    assert (out / "Dockerfile").read_bytes() == (REPO / "docker" / "Dockerfile").read_bytes()
+    assert "model.tar.gz" in (out / ".dockerignore").read_text().split()
+
+    # requirements: every line name==version, the versions installed here, complete for serving
+    lines = (out / "requirements.txt").read_text().splitlines()
+    assert lines and all(PIN.match(line) for line in lines), [line for line in lines if not PIN.match(line)]
+    pins = {name.lower(): version for name, version in (line.split("==") for line in lines)}
+    for name in ("mlflow", "flask", "gunicorn", "numpy", "scikit-learn", "pandas", "scipy", "dimod", "dwave-samplers",
+                 "hydra-core", "omegaconf", "cloudpickle", "werkzeug", "sqlalchemy"):
+        assert pins.get(name) == metadata.version(name), name
+    assert "qboost-exp" not in pins  # installed from the wheel, with --no-deps
+    assert len(pins) == len(lines)
+
+    # the wheel is this source tree
+    (wheel,) = (out / "wheels").glob("*.whl")
+    assert wheel.name.startswith(f"qboost_exp-{metadata.version('qboost-exp')}-")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "qboost_exp/_estimator.py" in names and "qboost_exp/conf/config.yaml" in names
+
+    # the serving code, with the container programs, executable
+    for program in ("train", "serve"):
+        path = out / "serving" / "container" / "bin" / program
+        assert path.is_file() and os.access(path, os.X_OK), path
+    assert (out / "serving" / "__main__.py").is_file()
+    assert not list(out.rglob("__pycache__"))
+
+    # model/ and model.tar.gz: the same files, MLmodel at the root of both
+    model_files = {p.relative_to(out / "model").as_posix() for p in (out / "model").rglob("*") if p.is_file()}
+    assert {"MLmodel", "model.pkl", "requirements.txt"} <= model_files
+    with tarfile.open(out / "model.tar.gz") as tar:
+        members = tar.getmembers()
+        archived = {m.name for m in members if m.isfile()}
+        assert all(not m.name.startswith(("/", "./", "model/")) for m in members)
+        assert archived == model_files
+        extracted = tmp_path / "opt-ml-model"
+        tar.extractall(extracted, filter="data")
+
+    info = json.loads((out / "build-info.json").read_text())
+    assert info["model_uri"] == "models:/qboost@champion" and info["run_id"] == single.info.run_id
+    assert info["requirements"] == len(lines)
+
+    # what SageMaker extracts to /opt/ml/model loads and predicts like the run's model
+    import mlflow
+
+    X = breast_cancer_features()
+    expected = run_model_predictions(root, single.info.run_id, X)
+    np.testing.assert_array_equal(mlflow.pyfunc.load_model(str(extracted)).predict(X), expected)
+    np.testing.assert_array_equal(mlflow.pyfunc.load_model(str(out / "model")).predict(X), expected)
+
+
+def test_serve_answers_with_the_packaged_model(store, champion, tmp_path):
+    """``python -m serving serve`` on model/ of the build: /ping, then CSV predictions equal to the run's model."""
+    if not (shutil.which("nginx") or os.access("/usr/sbin/nginx", os.X_OK)):
+        skip_or_fail("nginx is not installed (Debian/Ubuntu: apt-get install -y nginx); `serve` runs it in front of gunicorn")
+    root, by_role = store
+    (single,) = by_role["single"]
+    X = breast_cancer_features()
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "SAGEMAKER_BIND_TO_PORT")}
+    env.update({"MODEL_SERVER_WORKERS": "1", "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"})
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "serving", "serve", "--model-dir", str(champion / "model"), "--port", str(port)],
+            cwd=tmp_path, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/ping", 90, process=process, log_path=log_path)
+        body = "\n".join(",".join(repr(float(v)) for v in row) for row in X.to_numpy()).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations", data=body, method="POST",
+            headers={"Content-Type": "text/csv", "Accept": "text/csv"},
+        )
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(request, timeout=30) as response:
+            answer = response.read().decode()
+        served = np.array([int(float(line)) for line in answer.split()])
+        np.testing.assert_array_equal(served, run_model_predictions(root, single.info.run_id, X))
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)  # serve stops nginx and gunicorn gracefully
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
+    assert process.returncode == 0, log_tail(log_path)
+
+
+def test_package_by_run_and_by_version_and_force(store, tmp_path):
+    root, by_role = store
+    (single,) = by_role["single"]
+    uris = {"run": f"runs:/{single.info.run_id}/model", "version": "models:/qboost/1"}
+    tracking = f"sqlite:///{root / 'mlflow.db'}"
+    (tmp_path / "version").mkdir()
+    (tmp_path / "version" / "old.txt").write_text("an earlier build")  # replaced thanks to --force
+    results = package_concurrently(
+        (("--model-uri", uris["run"], "--out", str(tmp_path / "run"), "--tracking-uri", tracking), tmp_path),
+        (("--model-uri", uris["version"], "--out", str(tmp_path / "version"), "--tracking-uri", tracking, "--force"), tmp_path),
+    )
+    for (kind, uri), result in zip(uris.items(), results):
+        assert result.returncode == 0, result.stderr
+        info = json.loads((tmp_path / kind / "build-info.json").read_text())
+        assert info["model_uri"] == uri and info["run_id"] == single.info.run_id
+        with tarfile.open(tmp_path / kind / "model.tar.gz") as tar:
+            assert "MLmodel" in tar.getnames()
+    assert not (tmp_path / "version" / "old.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "version"]  # no temp or old copies left
+
+
+def test_package_best_by_a_metric(store, tmp_path):
+    root, by_role = store
+    (single,) = by_role["single"]
+    best = package("--best", "--experiment", "qboost", "--metric", "test_accuracy", "--out", str(tmp_path / "a"), cwd=root)
+    assert best.returncode == 0, best.stderr
+    assert f"by test_accuracy (highest): {single.info.run_id}" in best.stdout
+    info = json.loads((tmp_path / "a" / "build-info.json").read_text())
+    assert info["model_uri"] == f"runs:/{single.info.run_id}/model" and info["run_id"] == single.info.run_id
+
+
+def test_best_minimises_cost_metrics_and_skips_parent_runs(store):
+    import mlflow
+
+    from serving.package import best_run_model_uri
+
+    root, by_role = store
+    children = {run.info.run_id: run for run in by_role["child"]}
+    (parent,) = by_role["parent"]
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    try:
+        # `selected` is a cost: the fewest learners wins -- a sweep child, never the parent run
+        uri, run, value = best_run_model_uri("qboost", "selected")
+        assert run.info.run_id in children and uri == f"runs:/{run.info.run_id}/model"
+        assert value == min(r.data.metrics["selected"] for r in children.values())
+        # --order max turns it around: the single run has the most learners
+        _, most, _ = best_run_model_uri("qboost", "selected", order="max")
+        assert most.info.run_id == by_role["single"][0].info.run_id
+        # the parent carries the sweep's metrics but no model
+        assert "test_accuracy" in parent.data.metrics and run.info.run_id != parent.info.run_id
+    finally:
+        mlflow.set_tracking_uri(None)
+
+
+def test_package_refuses_a_non_empty_out_without_force(store, tmp_path):
+    root, _ = store
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    refused = package("--model-uri", "models:/qboost@champion", "--out", str(out), cwd=root)
+    assert "exists and is not empty: pass --force" in one_error_line(refused)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"] and (out / "keep.txt").read_text() == "mine"
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    assert "is not a directory" in one_error_line(package("--model-uri", "models:/qboost@champion", "--out", str(not_a_dir), cwd=root))
+
+
+def test_package_an_unknown_model_is_one_error_and_leaves_nothing_behind(store, tmp_path):
+    root, _ = store
+    out = tmp_path / "build" / "sagemaker"
+    result = package("--model-uri", "models:/nope/1", "--out", str(out), "--tracking-uri", f"sqlite:///{root / 'mlflow.db'}", cwd=tmp_path)
+    line = one_error_line(result)
+    assert "cannot download the model models:/nope/1: Registered Model with name=nope not found" in line
+    assert not out.exists() and not any(out.parent.iterdir())  # no temp dir either
+
+
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda p, tmp: p.download_model("runs:/0123456789abcdef0123456789abcdef/model", tmp / "model"), "cannot download the model runs:/0123"),
+        (lambda p, tmp: p.best_run_model_uri("nope", "test_accuracy"), "no experiment named 'nope'"),
+        (lambda p, tmp: p.best_run_model_uri("qboost", "no_such_metric"), "no finished training run with metric 'no_such_metric'"),
+    ],
+)
+def test_package_resolution_errors(store, tmp_path, call, message):
+    import mlflow
+
+    import serving.package as p
+    from serving._errors import ServingError
+
+    root, _ = store
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    try:
+        with pytest.raises(ServingError, match=re.escape(message)):
+            call(p, tmp_path)
+    finally:
+        mlflow.set_tracking_uri(None)
+    assert list(tmp_path.iterdir()) == []  # the download's scratch dir is gone too
+
+
+def test_package_refuses_a_missing_store_instead_of_creating_one(tmp_path):
+    result = package("--model-uri", "models:/qboost@champion", cwd=tmp_path)
+    line = one_error_line(result)
+    assert f"no MLflow store at {tmp_path.resolve() / 'mlflow.db'}" in line
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "build").exists()
+    missing = package("--model-uri", "models:/qboost@champion", cwd=tmp_path, env={"MLFLOW_TRACKING_URI": "sqlite:///elsewhere.db"})
+    assert "MLFLOW_TRACKING_URI" in one_error_line(missing)
+
+
+def test_package_needs_exactly_one_source(tmp_path):
+    neither = package("--out", str(tmp_path / "x"), cwd=tmp_path)
+    assert "--model-uri" in one_error_line(neither)
+    both = package("--best", "--model-uri", "models:/qboost/1", cwd=tmp_path)
+    assert "not allowed with" in one_error_line(both)
+
+
+def test_tracking_uri_precedence(tmp_path, monkeypatch):
+    from serving._errors import ServingError
+    from serving.package import resolve_tracking_uri
+
+    (tmp_path / "mlflow.db").write_bytes(b"")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert resolve_tracking_uri(None, tmp_path) == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
+    assert resolve_tracking_uri(None, tmp_path) == "http://127.0.0.1:5999"
+    assert resolve_tracking_uri("sqlite:///mlflow.db", tmp_path) == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+    with pytest.raises(ServingError, match="no MLflow store"):
+        resolve_tracking_uri("./mlruns", tmp_path)
+
+
+def test_serve_checks_the_model_dir(tmp_path):
+    result = run_module("serving", "serve", "--model-dir", str(tmp_path / "nothing"), "--port", "8080", cwd=tmp_path)
+    assert "no MLmodel there" in one_error_line(result)
+
+
+def test_pins_follow_this_environment_and_report_a_model_logged_elsewhere(tmp_path):
+    from serving._errors import ServingError
+    from serving.package import pinned_requirements
+
+    model_requirements = tmp_path / "requirements.txt"
+    model_requirements.write_text("# from the model\nmlflow==0.1.0\nnumpy\n--extra-index-url https://example.invalid\n")
+    pins, warnings = pinned_requirements(model_requirements)
+    assert f"mlflow=={metadata.version('mlflow')}" in pins and f"numpy=={metadata.version('numpy')}" in pins
+    assert warnings == [f"the model was logged with mlflow==0.1.0, this environment (and so the image) has mlflow=={metadata.version('mlflow')}"]
+    # the set must be complete: a requirement nobody installed is an error, not a silent gap
+    model_requirements.write_text("surely-not-installed-here==1.0\n")
+    with pytest.raises(ServingError, match="required but not installed here: surely-not-installed-here==1.0"):
+        pinned_requirements(model_requirements)
