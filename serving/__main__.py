@@ -145,6 +145,9 @@ def _parser() -> argparse.ArgumentParser:
     iv.add_argument("--accept", help="response content type to ask for, e.g. application/json")
     iv.add_argument("--custom-attributes", help="passed to the container as X-Amzn-SageMaker-Custom-Attributes")
     iv.add_argument("--no-split", action="store_true", help="never split a large CSV file; fail instead")
+    iv.add_argument("--labelled", action="store_true",
+                    help="the CSV is in the training layout (label in the first column, as python -m qboost_exp.data "
+                         "writes test.csv): send the features only")
     _aws_options(iv)
     iv.set_defaults(handler=_invoke)
 
@@ -229,7 +232,7 @@ def _invoke(args: argparse.Namespace) -> int:
 
     invoke(
         _aws(args), args.endpoint_name, args.file, content_type=args.content_type, accept=args.accept,
-        custom_attributes=args.custom_attributes, split=not args.no_split,
+        custom_attributes=args.custom_attributes, split=not args.no_split, labelled=args.labelled,
     )
     return 0
 

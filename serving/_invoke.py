@@ -10,7 +10,7 @@ from ._errors import ServingError
 from ._names import check_name
 from .aws import Aws, aws_errors
 
-__all__ = ["invoke", "content_type_for", "csv_chunks", "MAX_PAYLOAD"]
+__all__ = ["invoke", "content_type_for", "csv_chunks", "drop_first_column", "MAX_PAYLOAD"]
 
 #: InvokeEndpoint's request body limit (6 MiB, the API's maximum Body length).
 MAX_PAYLOAD = 6 * 1024 * 1024
@@ -49,6 +49,20 @@ def csv_chunks(data: bytes, limit: int = CHUNK) -> Iterator[bytes]:
         start = end
 
 
+def drop_first_column(data: bytes) -> bytes:
+    """Each CSV line without its first field (the label of a training-layout file)."""
+    lines = data.splitlines()
+    features = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        label, sep, rest = line.partition(b",")
+        if not sep:
+            raise ServingError(f"--labelled: line {number} has a single column; there are no features after the label")
+        features.append(rest)
+    return b"\n".join(features) + b"\n"
+
+
 def invoke(
     aws: Aws,
     endpoint_name: str,
@@ -58,6 +72,7 @@ def invoke(
     accept: str | None = None,
     custom_attributes: str | None = None,
     split: bool = True,
+    labelled: bool = False,
     out: BinaryIO | None = None,
 ) -> int:
     """Send ``path`` to the endpoint and write the response body(ies) to ``out`` (default stdout).
@@ -65,7 +80,9 @@ def invoke(
     A payload over :data:`MAX_PAYLOAD` is an error, except for ``text/csv``
     with ``split=True``: that is sent in line-aligned chunks, one request
     each, and the bodies are written in order (one prediction per line
-    stays one per line). Returns the number of requests made.
+    stays one per line). ``labelled=True`` drops the first column of a
+    CSV file (the label, in the SageMaker training layout) before sending.
+    Returns the number of requests made.
     """
     check_name(endpoint_name, "endpoint")
     if not path.is_file():
@@ -74,6 +91,10 @@ def invoke(
     data = path.read_bytes()
     if not data:
         raise ServingError(f"--file {path} is empty")
+    if labelled:
+        if kind.split(";")[0].strip() != "text/csv":
+            raise ServingError("--labelled applies to CSV files only")
+        data = drop_first_column(data)
     if len(data) <= MAX_PAYLOAD:
         bodies: list[bytes] = [data]
     elif kind.split(";")[0].strip() == "text/csv" and split:

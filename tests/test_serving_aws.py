@@ -378,6 +378,15 @@ def test_invoke_splits_a_large_csv_into_line_aligned_requests(moto, tmp_path):
     assert "over InvokeEndpoint's 6 MiB limit" in one_error_line(refused)
 
 
+def test_invoke_labelled_csv_sends_the_features_only():
+    from serving._errors import ServingError
+    from serving._invoke import drop_first_column
+
+    assert drop_first_column(b"1,2.5,3\r\n0,4,5\n\n") == b"2.5,3\n4,5\n"
+    with pytest.raises(ServingError, match="line 2 has a single column"):
+        drop_first_column(b"1,2\n0\n")
+
+
 def test_invoke_chunks_are_whole_lines():
     from serving._invoke import csv_chunks
 
