@@ -127,23 +127,26 @@ def test_ctrl_c_ends_the_run_killed(tmp_path):
         ],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    client = None
+    # Watch the store with plain sqlite3, read-only: opening it with MLflow
+    # here would run schema migrations concurrently with the CLI's.
+    import sqlite3
+
+    db = tmp_path / "mlflow.db"
     deadline = time.time() + 120
     while time.time() < deadline:
-        if (tmp_path / "mlflow.db").exists():
-            try:
-                client = store(tmp_path)
-                if runs_of(client):
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+                if con.execute("SELECT count(*) FROM runs").fetchone()[0]:
                     break
-            except Exception:
-                pass
+        except sqlite3.Error:
+            pass
         time.sleep(0.5)
     time.sleep(5)  # into the sampling phase
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "error: interrupted" in err
-    (run,) = runs_of(client)
+    (run,) = runs_of(store(tmp_path))
     assert run.info.status == "KILLED"
 
 
@@ -253,3 +256,23 @@ def test_parallel_sweep_against_a_postgres_backed_tracking_server(tmp_path, mlfl
     mlflow.set_tracking_uri(mlflow_server.url)
     model = mlflow.pyfunc.load_model(f"runs:/{some.info.run_id}/model")
     assert model.metadata.get_input_schema().input_names()[0] == "mean radius"
+
+
+def test_dataset_logging_survives_a_parallel_job_registering_it_first(monkeypatch):
+    from mlflow.exceptions import MlflowException
+
+    from qboost_exp.tracking import _log
+
+    calls = []
+
+    def racing_log_input(dataset, context=None):
+        calls.append(context)
+        if len(calls) == 1:
+            raise MlflowException("duplicate key value violates unique constraint \"dataset_pk\"")
+
+    monkeypatch.setattr(mlflow, "log_input", racing_log_input)
+    _log._log_input_once_registered(object(), "training")
+    assert calls == ["training", "training"]
+    monkeypatch.setattr(mlflow, "log_input", lambda dataset, context=None: (_ for _ in ()).throw(MlflowException("store down")))
+    with pytest.raises(MlflowException, match="store down"):
+        _log._log_input_once_registered(object(), "training")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Mapping
@@ -44,7 +45,29 @@ def log_inputs(result: ExperimentResult) -> None:
         # No `source`: a plain string is ambiguous to MLflow's source registry
         # (it warns); where the data came from is in the params and this name.
         dataset = mlflow.data.from_numpy(X, targets=y, name=f"{data.name}-{split}", digest=f"{data.digest}-{split}")
-        mlflow.log_input(dataset, context=context)
+        _log_input_once_registered(dataset, context)
+
+
+def _log_input_once_registered(dataset: Any, context: str, attempts: int = 3) -> None:
+    """``mlflow.log_input``, tolerant of parallel jobs registering the same dataset.
+
+    The tracking store checks whether a dataset exists and then inserts it;
+    two jobs of a sweep logging the same split at once can both miss it, and
+    the second insert fails on the unique key. By then the dataset exists, so
+    logging again links it to this run.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    for attempt in range(attempts):
+        try:
+            mlflow.log_input(dataset, context=context)
+            return
+        except MlflowException as exc:
+            text = str(exc).lower()
+            if attempt == attempts - 1 or not ("unique" in text or "already exists" in text):
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def log_figures(result: ExperimentResult) -> None:
