@@ -24,6 +24,7 @@ from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
+from ._argparse import OneLineErrorParser, positive_int
 from .errors import QBoostError
 
 if TYPE_CHECKING:
@@ -636,26 +637,9 @@ _FORMATTERS = {"text": format_text, "markdown": format_markdown, "csv": format_c
 # Command line
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        # argparse prints usage + message; the CLI's contract is a single "error:" line.
-        print(f"error: {message} (see --help)", file=sys.stderr)
-        raise SystemExit(2)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m qboost_exp.compare`` argument parser."""
-    parser = _Parser(
+    parser = OneLineErrorParser(
         prog="python -m qboost_exp.compare",
         description="Compare the training runs of an MLflow experiment: a table, test accuracy vs λ, and the accuracy/size Pareto front.",
     )
@@ -674,7 +658,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--parent", default=None, metavar="RUN_ID", help="only the child runs of this sweep's parent run (a unique id prefix is enough)")
     parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="directory for the PNG figures (default: ./%(default)s/)")
-    parser.add_argument("--limit", type=_positive_int, default=None, metavar="N", help="print only the first N rows (figures use all runs)")
+    parser.add_argument("--limit", type=positive_int, default=None, metavar="N", help="print only the first N rows (figures use all runs)")
     parser.add_argument("--all", action="store_true", dest="include_failed", help="also list FAILED/KILLED runs (never plotted)")
     parser.add_argument("--format", choices=sorted(_FORMATTERS), default="text", help="table format (default: %(default)s)")
     return parser

@@ -22,27 +22,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import Sequence
+
+from qboost_exp._argparse import OneLineErrorParser, positive_int
 
 from ._errors import ServingError
 
 ROLE_ENV = "SAGEMAKER_ROLE_ARN"
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One line on stderr and exit 2, like every other failure of this command.
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _aws_options(p: argparse.ArgumentParser) -> None:
@@ -60,11 +46,11 @@ def _role_option(p: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = OneLineErrorParser(
         prog="python -m serving",
         description="Package qboost-exp models for Amazon SageMaker, serve them locally, and drive SageMaker from the command line.",
     )
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineErrorParser)
 
     pk = sub.add_parser("package", help="write a Docker build context and model.tar.gz for one MLflow model",
                         description="Write a Docker build context (Dockerfile, pinned requirements, the project wheel, the serving "
@@ -99,16 +85,16 @@ def _parser() -> argparse.ArgumentParser:
     _role_option(dp)
     dp.add_argument("--endpoint-name", required=True)
     dp.add_argument("--instance-type", default="ml.m5.large", help="default ml.m5.large")
-    dp.add_argument("--instance-count", type=_positive, default=1, help="default 1")
-    dp.add_argument("--model-server-workers", type=_positive, help="MODEL_SERVER_WORKERS in the container (gunicorn workers)")
-    dp.add_argument("--model-server-timeout", type=_positive, help="MODEL_SERVER_TIMEOUT in the container (seconds)")
+    dp.add_argument("--instance-count", type=positive_int, default=1, help="default 1")
+    dp.add_argument("--model-server-workers", type=positive_int, help="MODEL_SERVER_WORKERS in the container (gunicorn workers)")
+    dp.add_argument("--model-server-timeout", type=positive_int, help="MODEL_SERVER_TIMEOUT in the container (seconds)")
     dp.add_argument("--environment", nargs="+", action="extend", default=[], metavar="KEY[=VALUE]",
                     help="more container environment; a bare KEY copies its value from here")
     dp.add_argument("--bucket", help="bucket for a local --model-data (default sagemaker-REGION-ACCOUNT, created if missing)")
     dp.add_argument("--prefix", default="qboost", help="key prefix for a local --model-data (default qboost)")
     dp.add_argument("--update", action="store_true", help="if the endpoint exists, point it at the new model (UpdateEndpoint)")
     dp.add_argument("--no-wait", action="store_true", help="return once the endpoint is being created")
-    dp.add_argument("--wait-delay", type=_positive, default=30, help="seconds between status checks while waiting (default 30)")
+    dp.add_argument("--wait-delay", type=positive_int, default=30, help="seconds between status checks while waiting (default 30)")
     _aws_options(dp)
     dp.set_defaults(handler=_deploy)
 
@@ -128,9 +114,9 @@ def _parser() -> argparse.ArgumentParser:
     tj.add_argument("--job-name", help="default qboost-YYYYMMDD-HHMMSS-mmm")
     tj.add_argument("--content-type", default="text/csv", help="content type of the channels (default text/csv)")
     tj.add_argument("--instance-type", default="ml.m5.large", help="default ml.m5.large")
-    tj.add_argument("--instance-count", type=_positive, default=1, help="default 1")
-    tj.add_argument("--volume-size", type=_positive, default=30, help="EBS volume in GB (default 30)")
-    tj.add_argument("--max-runtime", type=_positive, default=86400, help="MaxRuntimeInSeconds (default 86400)")
+    tj.add_argument("--instance-count", type=positive_int, default=1, help="default 1")
+    tj.add_argument("--volume-size", type=positive_int, default=30, help="EBS volume in GB (default 30)")
+    tj.add_argument("--max-runtime", type=positive_int, default=86400, help="MaxRuntimeInSeconds (default 86400)")
     tj.add_argument("--wait", action="store_true", help="wait for the job to end; print FailureReason if it fails")
     tj.add_argument("--poll-seconds", type=float, default=30.0, help="seconds between status checks with --wait (default 30)")
     _aws_options(tj)

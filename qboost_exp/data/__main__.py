@@ -17,20 +17,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, NoReturn, Sequence
+from typing import Any, Sequence
 
 import yaml
 
+from .._argparse import OneLineErrorParser
 from ..errors import DataError
 from ._conf import dataset_names, read_group
 from ._load import load_dataset
 from ._write import write_files
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One line on stderr and exit 2, like every other failure of this command.
-        self.exit(2, f"error: {message} (see --help)\n")
 
 
 def _parse_set(item: str) -> tuple[str, Any]:
@@ -44,7 +39,7 @@ def _parse_set(item: str) -> tuple[str, Any]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = OneLineErrorParser(
         prog="python -m qboost_exp.data",
         description="Write the train/validation/test splits of a data set as label-first CSV files without header.",
     )
