@@ -25,6 +25,7 @@ from urllib.parse import unquote, urlparse
 import pandas as pd
 
 from ._argparse import OneLineErrorParser, positive_int
+from ._metrics import higher_is_better
 from .errors import QBoostError
 
 if TYPE_CHECKING:
@@ -45,7 +46,6 @@ PARETO_PLOT = "pareto_accuracy_vs_selected.png"
 _MAX_RUNS = 100_000
 # Substrings of metric names where a larger value is better; everything else
 # (times, selected learners, energies, chain breaks, QPU time) is minimised.
-_HIGHER_IS_BETTER = ("accuracy", "auc", "f1", "precision", "recall")
 _ROLE_TAG = "tags.qboost.role"
 _PARENT_TAG = "tags.mlflow.parentRunId"
 _NAME_COLUMN_WIDTH = 40
@@ -266,12 +266,6 @@ def load_runs(
 
 # --------------------------------------------------------------------------
 # Sorting and the Pareto front
-
-
-def higher_is_better(metric: str) -> bool:
-    """Whether larger values of ``metric`` are better (accuracy, AUC, F1); else smaller is better."""
-    name = metric.removeprefix("metrics.").lower()
-    return any(word in name for word in _HIGHER_IS_BETTER)
 
 
 def available_metrics(runs: pd.DataFrame) -> list[str]:

@@ -149,10 +149,10 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _smaller_is_better(metric: str) -> bool:
-    # The same rule as champion promotion, so "best" means one thing everywhere.
-    from qboost_exp.tracking._log import _SMALLER_IS_BETTER_PREFIXES
+    # The same rule as champion promotion and the comparison report, so "best" means one thing everywhere.
+    from qboost_exp._metrics import higher_is_better
 
-    return metric.startswith(_SMALLER_IS_BETTER_PREFIXES)
+    return not higher_is_better(metric)
 
 
 def best_run_model_uri(experiment: str, metric: str, order: str | None = None) -> tuple[str, Any, float]:

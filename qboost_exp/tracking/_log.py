@@ -10,13 +10,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .._metrics import higher_is_better
 from ..experiment import ExperimentResult
 from . import _plots
 from ._store import quiet
 
 CHAMPION = "champion"
-# Metrics where smaller is better; everything else (accuracy, F1, AUC) is maximised.
-_SMALLER_IS_BETTER_PREFIXES = ("time_", "selected", "best_energy", "chain_break_fraction", "qpu_access_time")
 
 
 def result_metrics(result: ExperimentResult) -> dict[str, float]:
@@ -181,7 +180,7 @@ def maybe_promote(model_info: Any, result_metrics_: Mapping[str, float], cfg: Ma
         current = None
     if current is not None:
         old = client.get_run(current.run_id).data.metrics.get(metric)
-        smaller = metric.startswith(_SMALLER_IS_BETTER_PREFIXES)
+        smaller = not higher_is_better(metric)
         if old is not None and not (new < old if smaller else new > old):
             return f"{name} v{new_version} not promoted: {metric} {new:.4g} does not beat champion v{current.version} ({old:.4g})"
     client.set_registered_model_alias(name, CHAMPION, new_version)
