@@ -77,37 +77,25 @@ def _run_job(cfg: DictConfig, hydra_cfg: DictConfig, base_dir: str, multirun: bo
     if not OmegaConf.select(cfg, "mlflow.enabled", default=True):
         return run_experiment(cfg, base_dir=base_dir), []
 
-    from .tracking import tracked_run
-    from .tracking import _sweep
+    import mlflow
+
+    from .tracking import _sweep, tracked_run
     from .tracking._log import log_result
 
     plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
-    parent = None
-    if multirun:
-        from .tracking._store import prepare_store, tracking_uri
-
-        uri = tracking_uri(plain.get("mlflow") or {}, base_dir)
-        experiment_id = prepare_store(uri, (plain.get("mlflow") or {}).get("experiment") or "qboost")
-        parent = _sweep.find_parent_run(experiment_id, str(hydra_cfg.sweep.dir))
-        _sweep.current_parent_run_id = parent
     with tracked_run(
         plain,
         base_dir=base_dir,
         output_dir=hydra_cfg.runtime.output_dir,
         overrides=list(hydra_cfg.overrides.task),
-        parent_run_id=parent,
+        sweep_dir=str(hydra_cfg.sweep.dir) if multirun else None,
         job_num=hydra_cfg.job.num if multirun else None,
     ) as run:
+        _sweep.current_parent_run_id = run.data.tags.get("mlflow.parentRunId")
         result = run_experiment(cfg, base_dir=base_dir)
         lines = log_result(result, plain)
-        lines.insert(0, f"MLflow run {run.info.run_id} (experiment {run.info.experiment_id}) at {_shown_uri()}")
+        lines.insert(0, f"MLflow run {run.info.run_id} (experiment {run.info.experiment_id}) at {mlflow.get_tracking_uri()}")
     return result, lines
-
-
-def _shown_uri() -> str:
-    import mlflow
-
-    return mlflow.get_tracking_uri()
 
 
 def main() -> None:

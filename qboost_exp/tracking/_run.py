@@ -63,7 +63,7 @@ def tracked_run(
     base_dir: str,
     output_dir: str | None = None,
     overrides: Sequence[str] = (),
-    parent_run_id: str | None = None,
+    sweep_dir: str | None = None,
     job_num: int | None = None,
 ) -> Iterator[Any]:
     """Open an MLflow run for one job and close it with the right status.
@@ -72,7 +72,8 @@ def tracked_run(
     ``.hydra`` folder of ``output_dir`` is logged at once, so even a run that
     fails early keeps its config. On an exception the run ends ``FAILED``
     (``KILLED`` for Ctrl-C) with the message in the ``error`` tag and the
-    traceback in ``error.txt``; the exception propagates.
+    traceback in ``error.txt``; the exception propagates. With ``sweep_dir``
+    (a multirun job) the run is nested under that sweep's parent run.
 
     Yields
     ------
@@ -83,6 +84,11 @@ def tracked_run(
     mlflow_cfg = cfg.get("mlflow") or {}
     uri = tracking_uri(mlflow_cfg, base_dir)
     experiment_id = prepare_store(uri, mlflow_cfg.get("experiment") or DEFAULT_EXPERIMENT)
+    parent_run_id = None
+    if sweep_dir is not None:
+        from ._sweep import find_parent_run
+
+        parent_run_id = find_parent_run(experiment_id, sweep_dir)
     role = "child" if parent_run_id else "single"
     run = mlflow.start_run(
         experiment_id=experiment_id,
