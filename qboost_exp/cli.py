@@ -34,8 +34,14 @@ def register_plugin_configs() -> None:
             store.store(group=group, name=name, node=node(name, defaults))
 
 
-def _task(cfg: DictConfig) -> float:
-    """One job: train, track, report. Returns the objective (for sweepers such as Optuna)."""
+def _task(cfg: DictConfig) -> Any:
+    """One job: train, track, report. Returns the objective (for sweepers such as Optuna).
+
+    In a multirun a failed job returns a :class:`~qboost_exp.tracking.JobFailure`
+    instead of raising: Hydra's grid sweeper would stop the whole sweep at the
+    first exception. A job that runs in a process of its own under a scheduler
+    (submitit: SLURM) also exits non-zero, so the scheduler records it as failed.
+    """
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
     from hydra.utils import get_original_cwd
@@ -48,7 +54,7 @@ def _task(cfg: DictConfig) -> float:
     except QBoostError as exc:
         print(f"error: {job}{exc}", file=sys.stderr, flush=True)
         if multirun:
-            return float("nan")  # the sweep goes on; its summary names this job
+            return _failed_job(str(exc))  # the sweep goes on; its summary names this job
         sys.exit(2)
     except KeyboardInterrupt:
         print(f"error: {job}interrupted", file=sys.stderr, flush=True)
@@ -60,13 +66,34 @@ def _task(cfg: DictConfig) -> float:
 
         traceback.print_exc()
         print(f"error: {job}crashed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-        return float("nan")
+        return _failed_job(f"{type(exc).__name__}: {exc}")
     from .report import format_report
+    from .tracking._log import result_metrics
 
     print(format_report(cfg, result))
     for line in lines:
         print(f"  {line}")
-    return float(result.metrics.get(str(cfg.get("objective", "validation_accuracy")), float("nan")))
+    # Every metric a run logs can be the objective (time_total too, which is
+    # computed for tracking); NaN tells a sweeper the job has no such value.
+    return float(result_metrics(result).get(str(cfg.get("objective", "validation_accuracy")), float("nan")))
+
+
+def _failed_job(message: str) -> Any:
+    import atexit
+    import os
+
+    from .tracking import JobFailure
+
+    if os.environ.get("SUBMITIT_FOLDER"):
+        # submitit saves what the job returned, then the process ends; the exit
+        # status is what SLURM's accounting (sacct) reports, so make it 1.
+        def exit_failed() -> None:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)
+
+        atexit.register(exit_failed)
+    return JobFailure(message)
 
 
 def _run_job(cfg: DictConfig, hydra_cfg: DictConfig, base_dir: str, multirun: bool) -> tuple[Any, list[str]]:
@@ -98,8 +125,45 @@ def _run_job(cfg: DictConfig, hydra_cfg: DictConfig, base_dir: str, multirun: bo
     return result, lines
 
 
+# Options that come from an optional extra: (group, option) -> (extra, module it installs).
+_EXTRAS = {
+    ("hydra/launcher", "joblib"): ("joblib", "hydra_plugins.hydra_joblib_launcher"),
+    ("hydra/launcher", "ray"): ("ray", "hydra_plugins.hydra_ray_launcher"),
+    ("hydra/launcher", "submitit_slurm"): ("slurm", "hydra_plugins.hydra_submitit_launcher"),
+    ("hydra/launcher", "submitit_local"): ("slurm", "hydra_plugins.hydra_submitit_launcher"),
+    ("hparams_search", "optuna"): ("optuna", "optuna"),
+    ("hydra/sweeper", "optuna"): ("optuna", "optuna"),
+}
+
+
+def missing_extra(overrides: list[str]) -> str | None:
+    """One line naming the extra to install, if an override selects a plugin that is not installed.
+
+    Without it Hydra prints its raw "Could not find 'hydra/launcher/joblib'".
+    """
+    import importlib.util
+
+    for override in overrides:
+        group, _, option = override.lstrip("+").partition("=")
+        needed = _EXTRAS.get((group.removeprefix("override "), option))
+        if needed is None:
+            continue
+        extra, module = needed
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            return f"{group}={option} needs the '{extra}' extra, which is not installed: pip install 'qboost-exp[{extra}]'"
+    return None
+
+
 def main() -> None:
     """Console entry point (also ``python -m qboost_exp``)."""
+    missing = missing_extra(sys.argv[1:])
+    if missing:
+        print(f"error: {missing}", file=sys.stderr)
+        sys.exit(2)
     register_plugin_configs()
     hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task)()
     from .tracking._sweep import last_sweep_failures

@@ -198,19 +198,6 @@ def test_parallel_joblib_sweep_loses_no_run(tmp_path):
     assert {c.data.params["lambda"] for c in children} == {"0.0001", "0.001", "0.01", "0.1"}
 
 
-def test_optuna_search_maximises_the_validation_metric(tmp_path):
-    result = run_module("qboost_exp", "-m", "hparams_search=optuna", "hydra.sweeper.n_trials=3", "sampler.params.num_reads=10", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    runs = runs_of(store(tmp_path))
-    children = [r for r in runs if r.data.tags.get("qboost.role") == "child"]
-    assert len(children) == 3
-    lambdas = [float(c.data.params["lambda"]) for c in children]
-    assert all(1e-4 <= lam <= 0.3 for lam in lambdas) and len(set(lambdas)) == 3
-    best_value = float(result.stdout.split("Best value: ")[1].split()[0]) if "Best value: " in result.stdout else None
-    best_value = best_value or float([l for l in result.stderr.splitlines() if "Best value:" in l][0].split("Best value: ")[1])
-    assert best_value == max(c.data.metrics["validation_accuracy"] for c in children)
-
-
 def test_slurm_launcher_config_composes():
     from hydra import compose, initialize_config_dir
 

@@ -10,9 +10,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .._metrics import higher_is_better
 from ..experiment import ExperimentResult
 from . import _plots
+from ._runs import is_better
 from ._store import quiet
 
 CHAMPION = "champion"
@@ -180,8 +180,8 @@ def maybe_promote(model_info: Any, result_metrics_: Mapping[str, float], cfg: Ma
         current = None
     if current is not None:
         old = client.get_run(current.run_id).data.metrics.get(metric)
-        smaller = not higher_is_better(metric)
-        if old is not None and not (new < old if smaller else new > old):
+        # The one "best" rule: a tie keeps the earlier run, the current champion.
+        if old is not None and not is_better(new, old, metric):
             return f"{name} v{new_version} not promoted: {metric} {new:.4g} does not beat champion v{current.version} ({old:.4g})"
     client.set_registered_model_alias(name, CHAMPION, new_version)
     return f"{name} v{new_version} is now @{CHAMPION} ({metric} {new:.4g})"

@@ -9,10 +9,15 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import QBoostError
+from ._runs import CHILD_ROLE, JOB_NUM_TAG, ROLE_TAG, SINGLE_ROLE
 from ._store import DEFAULT_EXPERIMENT, prepare_store, tracking_uri
+
+#: Tag of a sweep's parent run: the config keys its jobs vary, space-separated.
+SWEPT_TAG = "qboost.swept"
 
 # MLflow's limits: a tag value and a param value hold at most this many characters.
 _MAX_VALUE = 5000
+_MAX_NAME = 250
 
 
 def flatten(node: Any, prefix: str = "") -> dict[str, str]:
@@ -40,10 +45,10 @@ def run_tags(cfg: Mapping[str, Any], overrides: Sequence[str], base_dir: str, ro
         "weak_learners": str(cfg["weak_learners"]["name"]),
         "dataset": str(cfg["dataset"]["name"]),
         "hydra.overrides": " ".join(overrides)[:_MAX_VALUE],
-        "qboost.role": role,
+        ROLE_TAG: role,
     }
     if job_num is not None:
-        tags["qboost.job_num"] = str(job_num)
+        tags[JOB_NUM_TAG] = str(job_num)
     commit = git_commit(base_dir)
     if commit:
         tags["git.commit"] = commit
@@ -51,9 +56,28 @@ def run_tags(cfg: Mapping[str, Any], overrides: Sequence[str], base_dir: str, ro
     return tags
 
 
-def run_name(cfg: Mapping[str, Any], job_num: int | None) -> str:
-    name = f"{cfg['sampler']['name']}-{cfg['weak_learners']['name']}-lambda={cfg['lambda']}"
-    return name if job_num is None else f"{job_num}:{name}"
+def swept_keys(parent: Any) -> list[str] | None:
+    """The keys a sweep varies, from its parent run's tag (None for a parent without it)."""
+    text = parent.data.tags.get(SWEPT_TAG)
+    return None if text is None else text.split()
+
+
+def override_key(override: str) -> str:
+    """The config key an override sets: ``lambda`` for ``lambda=0.1``, ``a.b`` for ``+a.b=1``."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def run_name(cfg: Mapping[str, Any], job_num: int | None, overrides: Sequence[str] = (), swept: Sequence[str] | None = None) -> str:
+    """``sampler-learners-lambda=λ`` for a single run; for a sweep job ``N:sampler-learners`` and every swept override.
+
+    ``swept`` are the keys the sweep varies (None: unknown, so every override
+    of the job is named), which makes the names of a sweep's runs distinct.
+    """
+    base = f"{cfg['sampler']['name']}-{cfg['weak_learners']['name']}"
+    if job_num is None:
+        return f"{base}-lambda={cfg['lambda']}"
+    named = [o for o in overrides if swept is None or override_key(o) in swept]
+    return f"{job_num}:{base} {' '.join(named)}".strip()[:_MAX_NAME]
 
 
 @contextmanager
@@ -84,15 +108,17 @@ def tracked_run(
     mlflow_cfg = cfg.get("mlflow") or {}
     uri = tracking_uri(mlflow_cfg, base_dir)
     experiment_id = prepare_store(uri, mlflow_cfg.get("experiment") or DEFAULT_EXPERIMENT)
-    parent_run_id = None
+    parent = None
     if sweep_dir is not None:
         from ._sweep import find_parent_run
 
-        parent_run_id = find_parent_run(experiment_id, sweep_dir)
-    role = "child" if parent_run_id else "single"
+        parent = find_parent_run(experiment_id, sweep_dir)
+    parent_run_id = parent.info.run_id if parent is not None else None
+    role = CHILD_ROLE if parent is not None else SINGLE_ROLE
+    swept = swept_keys(parent) if parent is not None else None
     run = mlflow.start_run(
         experiment_id=experiment_id,
-        run_name=run_name(cfg, job_num),
+        run_name=run_name(cfg, job_num, overrides, swept),
         parent_run_id=parent_run_id,
         tags=run_tags(cfg, overrides, base_dir, role, job_num),
     )

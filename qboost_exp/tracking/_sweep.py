@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,15 +23,43 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from ..errors import QBoostError
+from ._run import SWEPT_TAG
+from ._runs import FAILED_STATUSES, JOB_NUM_TAG, PARENT_ROLE, ROLE_TAG, best_run, metric_value, training_runs
 from ._store import DEFAULT_EXPERIMENT, prepare_store, tracking_uri
 
-PARENT_ROLE = "parent"
 SWEEP_DIR_TAG = "qboost.sweep_dir"
 _TOTAL_ENV = "QBOOST_SWEEP_TOTAL"
 _START_ENV = "QBOOST_SWEEP_START"
 
 # Read by the CLI after Hydra returns, to exit non-zero when a job failed.
 last_sweep_failures: list[str] = []
+
+
+class JobFailure:
+    """What a sweep job returns instead of its objective when it failed.
+
+    Hydra's grid sweeper stops the whole sweep at the first job that raises,
+    so the CLI catches the error and returns this; the sweep callback and the
+    Optuna sweeper count it as a failed job (FAILED in MLflow, FAIL in Optuna).
+    """
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"JobFailure({self.message!r})"
+
+
+def job_failed(job_return: Any) -> str | None:
+    """Why a Hydra ``JobReturn`` failed (its exception or :class:`JobFailure`), or None if it did not."""
+    status = getattr(job_return.status, "name", str(job_return.status))
+    value = getattr(job_return, "_return_value", None)
+    if status == "FAILED":
+        return f"{type(value).__name__}: {value}" if isinstance(value, BaseException) else "failed"
+    if isinstance(value, JobFailure):
+        return value.message
+    return None
 
 
 def _plain(config: DictConfig) -> dict[str, Any]:
@@ -41,33 +70,73 @@ def _tracking_enabled(config: DictConfig) -> bool:
     return bool(OmegaConf.select(config, "mlflow.enabled", default=True))
 
 
-def find_parent_run(experiment_id: str, sweep_dir: str) -> str | None:
-    """The RUNNING parent run of the sweep that owns ``sweep_dir``."""
+def find_parent_run(experiment_id: str, sweep_dir: str) -> Any | None:
+    """The RUNNING parent run (``mlflow.entities.Run``) of the sweep that owns ``sweep_dir``."""
     from mlflow import MlflowClient
 
     runs = MlflowClient().search_runs(
         [experiment_id],
-        filter_string=f"tags.`qboost.role` = '{PARENT_ROLE}' AND tags.`{SWEEP_DIR_TAG}` = '{sweep_dir}' AND attributes.status = 'RUNNING'",
+        filter_string=f"tags.`{ROLE_TAG}` = '{PARENT_ROLE}' AND tags.`{SWEEP_DIR_TAG}` = '{sweep_dir}' AND attributes.status = 'RUNNING'",
         order_by=["attributes.start_time DESC"],
         max_results=1,
     )
-    return runs[0].info.run_id if runs else None
+    return runs[0] if runs else None
+
+
+def _sweep_overrides(config: DictConfig) -> list[Any]:
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    return OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
+
+
+def swept_keys_of(config: DictConfig) -> list[str]:
+    """The config keys a sweep varies: comma lists on the command line and a sweeper's ``params``."""
+    keys = [o.get_key_element().lstrip("+~") for o in _sweep_overrides(config) if o.is_sweep_override()]
+    params = OmegaConf.select(config, "hydra.sweeper.params", default=None) or {}
+    keys.extend(str(k) for k in params if str(k) not in keys)
+    return keys
 
 
 def _count_jobs(config: DictConfig) -> int | None:
-    """Jobs in a grid sweep (product of the comma-separated override lists); None if unknown."""
+    """Jobs in a grid sweep (product of the comma-separated override lists), an Optuna study's n_trials; None if unknown."""
     sweeper = OmegaConf.select(config, "hydra.sweeper._target_", default="") or ""
     if "optuna" in sweeper.lower():
         return OmegaConf.select(config, "hydra.sweeper.n_trials", default=None)
     if "BasicSweeper" not in sweeper:
         return None
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     total = 1
-    for override in OverridesParser.create().parse_overrides(list(config.hydra.overrides.task)):
+    for override in _sweep_overrides(config):
         if override.is_sweep_override():
             total *= len(list(override.sweep_string_iterator()))
     return total
+
+
+def set_expected_jobs(total: int | None) -> None:
+    """How many jobs this sweep will run (for the progress line's ETA); a sweeper may correct it."""
+    if total:
+        os.environ[_TOTAL_ENV] = str(total)
+    else:
+        os.environ.pop(_TOTAL_ENV, None)
+
+
+def annotate_parent(config: DictConfig, *, run_name: str | None = None, tags: dict[str, str] | None = None) -> str | None:
+    """Name and tag the parent run of the sweep ``config`` belongs to (for sweepers); returns its id."""
+    if not _tracking_enabled(config):
+        return None
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow_cfg = _plain(config.mlflow)
+    experiment = mlflow.get_experiment_by_name(mlflow_cfg.get("experiment") or DEFAULT_EXPERIMENT)
+    if experiment is None:
+        return None
+    parent = find_parent_run(experiment.experiment_id, str(config.hydra.sweep.dir))
+    if parent is None:
+        return None
+    client = MlflowClient()
+    for key, value in {**(tags or {}), **({"mlflow.runName": run_name[:250]} if run_name else {})}.items():
+        client.set_tag(parent.info.run_id, key, value[:5000])
+    return parent.info.run_id
 
 
 class MLflowSweepCallback(Callback):
@@ -80,6 +149,15 @@ class MLflowSweepCallback(Callback):
 
     # -- launching process ---------------------------------------------------
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        try:
+            self._open_parent(config)
+        except QBoostError as exc:
+            # Hydra turns a callback's exception into a warning and runs every
+            # job anyway, each failing the same way: stop here, in one line.
+            print(f"error: {exc}", file=sys.stderr, flush=True)
+            sys.exit(2)
+
+    def _open_parent(self, config: DictConfig) -> None:
         from mlflow import MlflowClient
 
         last_sweep_failures.clear()
@@ -87,10 +165,7 @@ class MLflowSweepCallback(Callback):
         HydraConfig.instance().set_config(config)
         total = _count_jobs(config)
         os.environ[_START_ENV] = str(time.time())
-        if total:
-            os.environ[_TOTAL_ENV] = str(total)
-        else:
-            os.environ.pop(_TOTAL_ENV, None)
+        set_expected_jobs(total)
         if not _tracking_enabled(config):
             return
         mlflow_cfg = _plain(config.mlflow)
@@ -102,11 +177,13 @@ class MLflowSweepCallback(Callback):
             self.experiment_id,
             run_name=f"sweep {overrides}"[:250],
             tags={
-                "qboost.role": PARENT_ROLE,
+                ROLE_TAG: PARENT_ROLE,
                 SWEEP_DIR_TAG: sweep_dir,
+                SWEPT_TAG: " ".join(swept_keys_of(config)),
                 "hydra.overrides": overrides[:5000],
                 "hydra.sweeper": str(OmegaConf.select(config, "hydra.sweeper._target_", default="")),
                 "hydra.launcher": str(OmegaConf.select(config, "hydra.launcher._target_", default="")),
+                "objective": str(OmegaConf.select(config, "objective", default="validation_accuracy")),
                 **({"qboost.jobs": str(total)} if total else {}),
             },
         )
@@ -116,37 +193,49 @@ class MLflowSweepCallback(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         if not (self.parent_run_id and self.experiment_id):
             return
+        import mlflow
         from mlflow import MlflowClient
 
         client = MlflowClient()
-        children = client.search_runs(
-            [self.experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{self.parent_run_id}'", max_results=5000
-        )
+        experiment = mlflow.get_experiment(self.experiment_id).name
+        children = training_runs(experiment, parent_run_id=self.parent_run_id, statuses=None)
         objective = str(OmegaConf.select(config, "objective", default="validation_accuracy"))
-        finished = [r for r in children if r.info.status == "FINISHED" and objective in r.data.metrics]
-        failed = [r for r in children if r.info.status in ("FAILED", "KILLED")]
+        stale = [run for run in children if run.info.status == "RUNNING"]
+        for run in stale:
+            # Every job has returned: a run still open belongs to a job that
+            # was killed from outside (a scheduler's time limit, the OOM killer).
+            client.set_tag(run.info.run_id, "error", "the job ended without closing its run (killed from outside)")
+            client.set_terminated(run.info.run_id, status="KILLED")
+        if stale:
+            children = training_runs(experiment, parent_run_id=self.parent_run_id, statuses=None)
+        finished = [r for r in children if r.info.status == "FINISHED"]
+        failed = [r for r in children if r.info.status in FAILED_STATUSES]
         lines = [f"[sweep] {len(children)} jobs: {len(finished)} finished, {len(failed)} failed"]
-        for run in sorted(failed, key=lambda r: int(r.data.tags.get("qboost.job_num", "0"))):
-            what = f"job {run.data.tags.get('qboost.job_num', '?')} ({run.data.tags.get('hydra.overrides', '')}): {run.data.tags.get('error', run.info.status)}"
+        for run in sorted(failed, key=lambda r: int(r.data.tags.get(JOB_NUM_TAG, "0"))):
+            what = f"job {run.data.tags.get(JOB_NUM_TAG, '?')} ({run.data.tags.get('hydra.overrides', '')}): {run.data.tags.get('error', run.info.status)}"
             lines.append(f"[sweep] FAILED {what}")
             last_sweep_failures.append(what)
+        without = [r for r in finished if metric_value(r, objective) is None]
+        if without:
+            lines.append(f"[sweep] {len(without)} finished jobs logged no objective {objective!r}")
         status = "FINISHED"
-        if finished:
-            # ties go to the earliest job, as Optuna and a reader of the job list expect
-            finished.sort(key=lambda r: int(r.data.tags.get("qboost.job_num", "0")))
-            best = max(finished, key=lambda r: r.data.metrics[objective])
+        best = best_run(finished, objective)
+        if best is not None:
             from mlflow.entities import Metric
+
+            from .._metrics import higher_is_better
 
             now = int(time.time() * 1000)
             client.log_batch(self.parent_run_id, metrics=[Metric(k, v, now, 0) for k, v in best.data.metrics.items()])
             client.set_tag(self.parent_run_id, "best_run_id", best.info.run_id)
             client.set_tag(self.parent_run_id, "best_job_overrides", best.data.tags.get("hydra.overrides", ""))
+            direction = "highest" if higher_is_better(objective) else "lowest"
             lines.append(
-                f"[sweep] best {objective} {best.data.metrics[objective]:.4f}: job {best.data.tags.get('qboost.job_num', '?')} "
+                f"[sweep] best {objective} ({direction}) {best.data.metrics[objective]:.4g}: job {best.data.tags.get(JOB_NUM_TAG, '?')} "
                 f"({best.data.tags.get('hydra.overrides', '')}), run {best.info.run_id}"
             )
             self._log_lambda_plot(objective)
-        elif children:
+        elif children and not finished:
             status = "FAILED"
         client.set_terminated(self.parent_run_id, status=status)
         print("\n".join(lines), flush=True)
@@ -164,7 +253,10 @@ class MLflowSweepCallback(Callback):
         if runs.empty:
             return
         with tempfile.TemporaryDirectory() as tmp:
-            path = plot_metric_vs_lambda(runs, objective, Path(tmp) / f"{objective}_vs_lambda.png")
+            try:
+                path = plot_metric_vs_lambda(runs, objective, Path(tmp) / f"{objective}_vs_lambda.png")
+            except QBoostError:
+                return  # nothing to plot (no numeric λ): the summary says enough
             MlflowClient().log_artifact(self.parent_run_id, str(path), "plots")
 
     # -- job process (wherever the launcher runs it) --------------------------
@@ -176,11 +268,8 @@ class MLflowSweepCallback(Callback):
         start = float(os.environ.get(_START_ENV, time.time()))
         done = _finished_jobs()
         elapsed = time.time() - start
-        status = getattr(job_return.status, "name", str(job_return.status))
-        value = job_return._return_value if hasattr(job_return, "_return_value") else None
-        if isinstance(value, float) and math.isnan(value):
-            status = "FAILED"  # the CLI returns NaN for a job it caught failing
-        text = f"[sweep] job {hydra_cfg.job.num} {status.lower()} ({' '.join(hydra_cfg.overrides.task)})"
+        status = "failed" if job_failed(job_return) is not None else "completed"
+        text = f"[sweep] job {hydra_cfg.job.num} {status} ({' '.join(hydra_cfg.overrides.task)})"
         if total and done:
             remaining = max(0, int(total) - done)
             text += f" | {done}/{total} done, {elapsed:.0f} s elapsed, ETA {math.ceil(elapsed / done * remaining)} s"
