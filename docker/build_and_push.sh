@@ -8,11 +8,13 @@
 # BUILD_CONTEXT  the directory `python -m serving package` wrote (default build/sagemaker)
 #
 # Environment: IMAGE_TAG (default latest), PLATFORM (default linux/amd64: SageMaker's
-# ml.* instances are x86-64, also when building on an ARM laptop).
+# ml.* instances are x86-64, also when building on an ARM laptop), CONTAINER_ENGINE
+# (default docker; podman works too, without a daemon), BASE_IMAGE (passed to the
+# Dockerfile's ARG BASE_IMAGE; default python:3.11-slim).
 #
 # Progress goes to stderr; stdout is only the pushed image URI, so
 #   IMAGE=$(docker/build_and_push.sh qboost-sagemaker eu-west-1)
-# works. Needs the AWS CLI (v1 or v2) and Docker.
+# works. Needs the AWS CLI (v1 or v2) and Docker or podman.
 set -euo pipefail
 
 usage() {
@@ -34,6 +36,11 @@ name=$1
 context=${3:-build/sagemaker}
 tag=${IMAGE_TAG:-latest}
 platform=${PLATFORM:-linux/amd64}
+engine=${CONTAINER_ENGINE:-docker}
+build_args=()
+if [[ -n "${BASE_IMAGE:-}" ]]; then
+    build_args+=(--build-arg "BASE_IMAGE=$BASE_IMAGE")
+fi
 
 # ECR repository names: lowercase, digits, and . _ - / separators.
 if [[ ! "$name" =~ ^[a-z0-9]+([._/-][a-z0-9]+)*$ ]]; then
@@ -44,9 +51,9 @@ if [[ ! -f "$context/Dockerfile" ]]; then
     echo "error: no Dockerfile in '$context': run \`python -m serving package --out $context ...\` first" >&2
     exit 2
 fi
-for tool in aws docker; do
+for tool in aws "$engine"; do
     if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "error: '$tool' is not on PATH" >&2
+        echo "error: '$tool' is not on PATH${CONTAINER_ENGINE:+ (CONTAINER_ENGINE=$CONTAINER_ENGINE)}" >&2
         exit 2
     fi
 done
@@ -86,13 +93,13 @@ if ! describe_error=$(aws ecr describe-repositories --repository-names "$name" -
 fi
 
 say "logging in to $registry"
-aws ecr get-login-password --region "$region" | docker login --username AWS --password-stdin "$registry" >&2
+aws ecr get-login-password --region "$region" | "$engine" login --username AWS --password-stdin "$registry" >&2
 
-say "building $name:$tag ($platform) from $context"
-docker build --platform "$platform" -t "$name:$tag" "$context" >&2
-docker tag "$name:$tag" "$image" >&2
+say "building $name:$tag ($platform) from $context with $engine"
+"$engine" build --platform "$platform" "${build_args[@]}" -t "$name:$tag" "$context" >&2
+"$engine" tag "$name:$tag" "$image" >&2
 
 say "pushing $image"
-docker push "$image" >&2
+"$engine" push "$image" >&2
 
 echo "$image"

@@ -65,6 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     pk.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here)")
     pk.add_argument("--out", type=Path, default=Path("build/sagemaker"), help="build context directory (default build/sagemaker)")
     pk.add_argument("--force", action="store_true", help="replace --out if it exists and is not empty")
+    pk.add_argument("--wheelhouse", action="store_true",
+                    help="also put a wheel of every pinned requirement into OUT/wheelhouse, so the image builds offline")
     pk.set_defaults(handler=_package)
 
     sv = sub.add_parser("serve", help="run the serving container's web server here (nginx + gunicorn + Flask)",
@@ -157,6 +159,7 @@ def _package(args: argparse.Namespace) -> int:
     result = package(
         args.out, model_uri=args.model_uri, best=args.best, experiment=args.experiment, metric=args.metric,
         order=args.order, tracking_uri=args.tracking_uri, force=args.force,
+        wheelhouse=args.wheelhouse,
     )
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr, flush=True)

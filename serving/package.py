@@ -6,8 +6,10 @@ this writes, at ``--out``::
 
     Dockerfile          docker/Dockerfile, unchanged
     .dockerignore       docker/.dockerignore (keeps model.tar.gz out of the image)
-    requirements.txt    NAME==VERSION for every runtime dependency, as installed here
+    requirements.txt    NAME==VERSION for every dependency train and serve need, as installed here
     wheels/             qboost_exp-*.whl built from this source tree (pip wheel --no-deps)
+    wheelhouse/         with ``--wheelhouse``: a wheel for every line of requirements.txt,
+                        so the image installs offline (``pip install --no-index``); else empty
     serving/            this package, with the container programs (serving/container)
     model/              the MLflow model, MLmodel at its root (COPY'd to /opt/ml/model)
     model.tar.gz        the same files at the archive root: SageMaker's ModelDataUrl
@@ -17,6 +19,9 @@ The pins are the closure of qboost-exp's requirements (and Flask and gunicorn,
 which the container's web server needs) over the distributions installed in
 this environment -- the set this code was tested with -- so the image
 installs exactly that at build time and nothing at container start. The
+optional extras (launchers, sweepers, boto3) are not part of it, and full
+MLflow is replaced by ``mlflow-skinny``: the container loads and saves models
+but runs no tracking server or UI, so MLflow's server stack stays out. The
 directory appears whole or not at all: it is built next to ``--out`` and
 renamed into place.
 """
@@ -58,6 +63,10 @@ PROJECT_DIST = "qboost-exp"
 #: What serving/container needs beyond qboost-exp's own requirements: the
 #: Flask app runs under gunicorn (behind nginx, which comes from apt).
 SERVING_REQUIREMENTS = ("flask", "gunicorn")
+#: Requirements the image takes in a smaller form: the programs need MLflow's
+#: model format (mlflow-skinny, which full MLflow is built on, at the same
+#: version), not its tracking server, UI, SQL stores or docker SDK.
+IMAGE_SUBSTITUTES = {"mlflow": "mlflow-skinny"}
 #: The programs SageMaker runs (`docker run IMAGE train|serve`); without them the image is useless.
 CONTAINER_PROGRAMS = ("container/bin/train", "container/bin/serve")
 #: Training-run roles that have a model (a sweep's parent run has none).
@@ -76,6 +85,8 @@ class PackageResult:
     requirements: list[str]
     tarball: Path
     warnings: list[str] = field(default_factory=list)
+    #: Wheels in ``out/wheelhouse`` (0 without ``--wheelhouse``).
+    wheelhouse: int = 0
 
     def summary(self) -> list[str]:
         """The lines ``python -m serving package`` prints."""
@@ -86,6 +97,7 @@ class PackageResult:
             "  Dockerfile          docker/Dockerfile",
             f"  requirements.txt    {len(self.requirements)} pinned requirements (name==version, from this environment)",
             f"  wheels/{self.wheel.name}",
+            "  wheelhouse/         " + (f"{self.wheelhouse} wheels: the image installs them offline (pip --no-index)" if self.wheelhouse else "empty: the image installs requirements.txt from the package index"),
             "  serving/            the serving package with the container programs (train, serve)",
             "  model/              the MLflow model (MLmodel at its root; /opt/ml/model in the image)",
             f"  model.tar.gz        {size / 1024:.0f} KiB, the MLflow model files at its root (SageMaker's ModelDataUrl)",
@@ -241,6 +253,18 @@ def _installed() -> dict[str, metadata.Distribution]:
     return found
 
 
+def _substituted(requirement: Any) -> Any:
+    """``requirement`` with its name replaced per :data:`IMAGE_SUBSTITUTES` (extras dropped with it)."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    name = IMAGE_SUBSTITUTES.get(canonicalize_name(requirement.name))
+    if name is None:
+        return requirement
+    marker = f"; {requirement.marker}" if requirement.marker else ""
+    return Requirement(f"{name}{requirement.specifier}{marker}")
+
+
 def _applies(requirement: Any, extras: Iterable[str]) -> bool:
     if requirement.marker is None:
         return True
@@ -268,6 +292,10 @@ def _model_requirements(path: Path | None) -> tuple[list[Any], list[str]]:
 def pinned_requirements(model_requirements: Path | None = None, extra: Iterable[str] = SERVING_REQUIREMENTS) -> tuple[list[str], list[str]]:
     """``name==version`` for qboost-exp's runtime dependencies, recursively, plus ``extra``, as installed here.
 
+    Optional extras are left out, and each requirement named in
+    :data:`IMAGE_SUBSTITUTES` is replaced by its smaller form (``mlflow`` by
+    ``mlflow-skinny``) wherever it occurs, so nothing pulls the full one back in.
+
     Markers are evaluated for this interpreter (the image's Python should be
     the same minor version, which :func:`package` checks). The requirements in
     the MLflow model's requirements.txt are added; where it pins a different
@@ -294,7 +322,7 @@ def pinned_requirements(model_requirements: Path | None = None, extra: Iterable[
     model_reqs, warnings = _model_requirements(model_requirements)
     roots = [Requirement(r) for r in installed[project].requires or []]
     roots += [Requirement(name) for name in extra] + model_reqs
-    todo = [r for r in roots if _applies(r, ())]
+    todo = [_substituted(r) for r in roots if _applies(r, ())]
     done: set[tuple[str, frozenset[str]]] = set()
     missing: list[str] = []
     pins: dict[str, str] = {}
@@ -311,13 +339,13 @@ def pinned_requirements(model_requirements: Path | None = None, extra: Iterable[
             continue
         if name != project:
             pins[name] = f"{dist.metadata['Name']}=={dist.version}"
-        todo.extend(child for child in map(Requirement, dist.requires or []) if _applies(child, req.extras))
+        todo.extend(_substituted(child) for child in map(Requirement, dist.requires or []) if _applies(child, req.extras))
     if missing:
         raise ServingError(
             f"required but not installed here: {', '.join(sorted(set(missing)))}; install them (pip install -e {PROJECT_ROOT}) "
             "so that the image gets a complete, pinned set"
         )
-    for req in model_reqs:
+    for req in map(_substituted, model_reqs):
         dist = installed.get(canonicalize_name(req.name))
         if dist is None:
             continue  # its marker excludes it here (anything else missing was refused above)
@@ -353,6 +381,26 @@ def build_wheel(dest: Path) -> Path:
     return wheels[0]
 
 
+def build_wheelhouse(requirements: Path, dest: Path) -> list[Path]:
+    """A wheel for every pin of ``requirements`` in ``dest`` (``pip wheel --no-deps``).
+
+    pip takes each wheel from its index (or its cache) and builds one for a
+    distribution published only as a source archive, so the image can install
+    the whole set with ``--no-index``: offline and reproducible.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "--progress-bar", "off",
+           "-w", str(dest), "-r", str(requirements)]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise ServingError(f"filling the wheelhouse took over 30 minutes: {' '.join(cmd)}") from None
+    if done.returncode != 0:
+        tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+        raise ServingError(f"filling the wheelhouse failed (pip wheel exited {done.returncode}): {tail}")
+    return sorted(dest.glob("*.whl"))
+
+
 def _tar_entry(info: tarfile.TarInfo) -> tarfile.TarInfo:
     # Owner of the build machine means nothing in the container.
     info.uid = info.gid = 0
@@ -376,7 +424,8 @@ def write_model_tarball(model_dir: Path, path: Path) -> Path:
 
 
 def _dockerfile_python(dockerfile: Path) -> str | None:
-    match = re.search(r"^ARG\s+PYTHON_VERSION=(\S+)", dockerfile.read_text(), re.MULTILINE)
+    """The Python version of the Dockerfile's default base image (``ARG BASE_IMAGE=python:3.11-slim``)."""
+    match = re.search(r"^ARG\s+BASE_IMAGE=\S*python:(\d+\.\d+)", dockerfile.read_text(), re.MULTILINE)
     return match.group(1) if match else None
 
 
@@ -410,6 +459,7 @@ def package(
     order: str | None = None,
     tracking_uri: str | None = None,
     force: bool = False,
+    wheelhouse: bool = False,
 ) -> PackageResult:
     """Write the SageMaker build context and model.tar.gz for one MLflow model at ``out``.
 
@@ -426,6 +476,9 @@ def package(
         MLflow store; default ``MLFLOW_TRACKING_URI``, else ./mlflow.db.
     force : bool
         Replace a non-empty ``out``.
+    wheelhouse : bool
+        Also put a wheel of every pinned requirement into ``out/wheelhouse``
+        (downloaded or built by pip here), so the image builds offline.
 
     Returns
     -------
@@ -475,6 +528,11 @@ def package(
         warnings += more
         (tmp / "requirements.txt").write_text("\n".join(requirements) + "\n")
         wheel = build_wheel(tmp / "wheels")
+        # Always there (the Dockerfile mounts it); empty means "install from the index".
+        (tmp / "wheelhouse").mkdir()
+        if wheelhouse:
+            print(f"filling the wheelhouse: {len(requirements)} wheels", flush=True)
+            build_wheelhouse(tmp / "requirements.txt", tmp / "wheelhouse")
         shutil.copy2(dockerfile, tmp / "Dockerfile")
         if (DOCKER_DIR / ".dockerignore").is_file():
             shutil.copy2(DOCKER_DIR / ".dockerignore", tmp / ".dockerignore")
@@ -489,6 +547,7 @@ def package(
             "python": sys.version.split()[0],
             "wheel": wheel.name,
             "requirements": len(requirements),
+            "wheelhouse": wheelhouse,
             "warnings": warnings,
         }
         (tmp / "build-info.json").write_text(json.dumps(info, indent=2) + "\n")
@@ -505,6 +564,7 @@ def package(
         requirements=requirements,
         tarball=out / "model.tar.gz",
         warnings=warnings,
+        wheelhouse=len(list((out / "wheelhouse").glob("*.whl"))),
     )
 
 

@@ -49,3 +49,6 @@ def no_dwave_credentials(tmp_path, monkeypatch):
 
 # Real services (PostgreSQL, MLflow server, Ray head) for integration tests.
 from services import mlflow_server, postgres_server, ray_head  # noqa: E402, F401
+
+# podman, a local Debian base, the SageMaker image (built once per session).
+from _podman import base_image, podman, pytest_terminal_summary, sagemaker_context, sagemaker_image  # noqa: E402, F401

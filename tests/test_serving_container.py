@@ -360,8 +360,9 @@ def test_hyperparameters_become_overrides_and_secrets_the_environment():
 
 
 def test_ping_and_execution_parameters(server):
-    status, _, body = server.request("GET", "/ping")
-    assert (status, body) == (200, b"")
+    status, headers, body = server.request("GET", "/ping")
+    assert (status, json.loads(body)) == (200, {"status": "ready"})
+    assert headers["Content-Type"] == "application/json" and headers["X-Content-Type-Options"] == "nosniff"
     status, headers, body = server.request("GET", "/execution-parameters")
     assert status == 200 and headers["Content-Type"] == "application/json"
     assert json.loads(body) == {"MaxConcurrentTransforms": 2, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6}
@@ -469,7 +470,7 @@ BAD_INPUTS = [
     ("beyond float32", "text/csv", ",".join(["1"] * 29 + ["1e39"]), {}, 400, "out of range"),
     ("ragged csv", "text/csv", "\n".join([",".join(["1"] * 30)] * 2 + [",".join(["1"] * 29)]), {}, 400, "ragged CSV: row 3 (line 3) has 29 fields but row 1"),
     ("header of other names", "text/csv", ",".join(f"x{i}" for i in range(30)) + "\n" + ",".join(["1"] * 30), {}, 400, "CSV header does not match the model's 30 features: missing 'mean radius'"),
-    ("header only", "text/csv", "a,b,c\n", {}, 400, "header but no data rows"),
+    ("header only", "text/csv", "a,b,c\n", {}, 400, "header line but no data rows"),
     ("empty csv body", "text/csv", "", {}, 400, "body is empty"),
     ("blank csv body", "text/csv", "\n \n", {}, 400, "body is empty"),
     ("invalid utf-8", "text/csv", b"1,2\xff,3", {}, 400, "not valid UTF-8"),
@@ -506,6 +507,147 @@ def test_wrong_paths_and_methods_get_json_errors(server):
     for method, path, status in (("GET", "/invocations", 405), ("POST", "/ping", 405), ("GET", "/nowhere", 404)):
         got, headers, body = server.request(method, path)
         assert got == status and headers["Content-Type"] == "application/json" and "error" in json.loads(body)
+
+
+ROW = ["1"] * 29  # 29 good cells; the 30th is the one under test
+HOSTILE_VALUES = [
+    # CSV cells follow a strict ASCII grammar: no digit separators, other scripts' digits, hex, words.
+    ("csv underscore digits", "text/csv", ",".join(ROW + ["1_000"]), "column 30: '1_000' is not a number"),
+    ("csv arabic-indic digits", "text/csv", ",".join(ROW + ["\u0661\u0662"]), "column 30: '\u0661\u0662' is not a number"),
+    ("csv full-width digits", "text/csv", ",".join(ROW + ["\uff11"]), "column 30: '\uff11' is not a number"),
+    ("csv hex float", "text/csv", ",".join(ROW + ["0x1p3"]), "column 30: '0x1p3' is not a number"),
+    ("csv infinity word", "text/csv", ",".join(ROW + ["inf"]), "column 30: the value is infinite"),
+    ("csv nan word", "text/csv", "\n".join([",".join(ROW + ["1"]), ",".join(ROW + ["nan"])]), "row 2 (line 2), column 30: the value is NaN"),
+    ("csv signed infinity", "text/csv", ",".join(ROW + ["-Infinity"]), "column 30: the value is infinite"),
+    ("csv dangling exponent", "text/csv", "\n".join([",".join(ROW + ["1"]), ",".join(ROW + ["1e"])]), "row 2 (line 2), column 30: '1e' is not a number"),
+    ("csv two points", "text/csv", ",".join(ROW + ["1.2.3"]), "column 30: '1.2.3' is not a number"),
+    ("csv sign alone", "text/csv", ",".join(ROW + ["-"]), "column 30: '-' is not a number"),
+    ("csv single bad row", "text/csv", ",".join(ROW + ["abc"]), "row 1 (line 1), column 30: 'abc' is not a number"),
+    # Booleans and numeric strings are not numbers in any JSON form, mixed with numbers or not.
+    ("json list true", "application/json", json.dumps([[1] * 29 + [True]]), "row 1, column 30: a boolean is not a number"),
+    ("json instances false", "application/json", json.dumps({"instances": [[0.5] * 29 + [False]]}), "row 1, column 30: a boolean is not a number"),
+    ("json inputs rows true", "application/json", json.dumps({"inputs": [[2] * 29 + [True]]}), "row 1, column 30: a boolean is not a number"),
+    ("json dataframe_split true", "application/json", json.dumps({"dataframe_split": {"data": [[1.5] * 29 + [True]]}}), "row 1, column 30: a boolean is not a number"),
+    ("json all booleans", "application/json", json.dumps([[True] * 30]), "row 1, column 1: a boolean is not a number"),
+    ("json numeric string", "application/json", json.dumps({"instances": [[1] * 29 + ["2.5"]]}), "row 1, column 30: a string '2.5' is not a number"),
+    # Bodies that would break the parser itself: deep nesting, huge integer literals.
+    ("json nested 1000 deep", "application/json", "[" * 1000 + "]" * 1000, "nested more than 32 levels deep"),
+    ("json nested in an object", "application/json", '{"instances": ' + "[" * 40 + "1" + "]" * 40 + "}", "nested more than 32 levels deep"),
+    ("json 5000-digit integer", "application/json", "[[" + ",".join(["1"] * 29 + ["9" * 5000]) + "]]", "an integer with 5000 digits is out of range"),
+    ("json 350-digit integer", "application/json", "[[" + ",".join(["1"] * 29 + ["9" * 350]) + "]]", "row 1, column 30: an integer with 350 digits is out of range"),
+    ("json float out of float32 range", "application/json", "[[" + ",".join(["1"] * 29 + ["1e39"]) + "]]", "row 1, column 30: value 1e+39 is out of range"),
+]
+
+
+@pytest.mark.parametrize("case", HOSTILE_VALUES, ids=[c[0] for c in HOSTILE_VALUES])
+def test_hostile_values_get_a_400_naming_the_cell(server, case):
+    _, content_type, body, phrase = case
+    status, headers, answer = server.invoke(body, content_type)
+    assert status == 400, answer
+    assert headers["Content-Type"] == "application/json" and headers["X-Content-Type-Options"] == "nosniff"
+    error = json.loads(answer)["error"]
+    assert phrase in error and "np.float" not in error and "Traceback" not in error
+
+
+def _raw(port: int, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send raw bytes as a request; the status, headers and body of the answer."""
+    import socket
+
+    with socket.create_connection((LOOPBACK, port), timeout=30) as sock:
+        sock.sendall(data)
+        received = b""
+        while b"\r\n\r\n" not in received and (chunk := sock.recv(65536)):
+            received += chunk
+        head, _, body = received.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+        while len(body) < int(headers.get("Content-Length", 0)) and (chunk := sock.recv(65536)):
+            body += chunk
+    return int(lines[0].split()[1]), headers, body
+
+
+POST = b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+PROTOCOL_ERRORS = [
+    # Every layer's refusal is JSON: nginx's own (request line, headers, framing) included.
+    ("request line of 10 KB", b"GET /" + b"a" * 10_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    ("header of 10 KB", b"GET /ping HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 10_000 + b"\r\n\r\n", 431),
+    ("200 headers of 250 bytes", b"GET /ping HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 240) for i in range(200)) + b"\r\n", 431),
+    ("150 small headers", b"GET /ping HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(150)) + b"\r\n", 200),
+    ("garbage request line", b"HELLO\r\n\r\n", 400),
+    ("no Host in HTTP/1.1", b"GET /ping HTTP/1.1\r\n\r\n", 400),
+    ("bad header syntax", b"GET /ping HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n", 400),
+    ("invalid header name", b"GET /ping HTTP/1.1\r\nHost: x\r\nBad Name: v\r\n\r\n", 400),
+    ("HTTP/2.0 request line", b"GET /ping HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+    ("bad Content-Length", POST + b"Content-Length: abc\r\n\r\n1", 400),
+    ("two Content-Lengths", POST + b"Content-Length: 1\r\nContent-Length: 2\r\n\r\n12", 400),
+    ("unknown Transfer-Encoding", POST + b"Transfer-Encoding: gzip\r\n\r\n1", 501),
+    ("bad chunk framing", POST + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n1\r\n0\r\n\r\n", 400),
+    ("TRACE method", b"TRACE /invocations HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+    ("body over 6 MB declared", POST + b"Content-Length: 7000000\r\n\r\n", 413),
+]
+
+
+@pytest.mark.parametrize("case", PROTOCOL_ERRORS, ids=[c[0] for c in PROTOCOL_ERRORS])
+def test_every_layer_answers_errors_in_json(server, case):
+    _, data, expected = case
+    status, headers, body = _raw(server.port, data)
+    assert status == expected, body[:300]
+    assert headers.get("Content-Type") == "application/json", (headers, body[:300])
+    answer = json.loads(body)
+    assert answer.get("error") if status >= 400 else answer == {"status": "ready"}
+
+
+def test_a_worker_killed_under_load_never_yields_a_short_2xx(server, reference):
+    """kill -9 of busy workers while clients send: each answer is a full 200 or a JSON 5xx."""
+    import threading
+
+    body = _csv(reference["X"][:300]).encode()
+    expected = reference["labels"][:300].tolist()
+    stop = threading.Event()
+    outcomes: list[tuple[int, bool, str]] = []
+
+    def client() -> None:
+        while not stop.is_set():
+            try:
+                status, headers, answer = server.invoke(body, "text/csv")
+            except (http.client.IncompleteRead, ConnectionError) as exc:
+                outcomes.append((0, False, repr(exc)))
+                continue
+            if status == 200:
+                outcomes.append((200, [int(v) for v in answer.decode().splitlines()] == expected, ""))
+            else:
+                outcomes.append((status, headers.get("Content-Type") == "application/json" and "error" in json.loads(answer), answer[:200].decode()))
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        killed = 0
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            _, workers = server.gunicorn_pids()
+            for pid in workers:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    killed += 1
+                except ProcessLookupError:
+                    pass
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert killed >= 10
+    bad = [o for o in outcomes if not o[1]]
+    assert not bad, bad[:5]
+    assert sum(1 for o in outcomes if o[0] == 200) > 20
+    # gunicorn replaced the workers; the server answers as before.
+    deadline = time.monotonic() + 30
+    while len(server.gunicorn_pids()[1]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    got = _predictions(*server.invoke(body, "text/csv"), "text/csv")
+    assert [int(v) for v in got] == expected
+    server.initial_pids = server.gunicorn_pids()  # later tests compare with the replacements
 
 
 def test_server_is_unharmed_by_bad_input(server, reference):

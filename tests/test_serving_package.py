@@ -126,10 +126,14 @@ def test_package_the_champion_writes_a_complete_build_context(store, champion, t
     lines = (out / "requirements.txt").read_text().splitlines()
     assert lines and all(PIN.match(line) for line in lines), [line for line in lines if not PIN.match(line)]
     pins = {name.lower(): version for name, version in (line.split("==") for line in lines)}
-    for name in ("mlflow", "flask", "gunicorn", "numpy", "scikit-learn", "pandas", "scipy", "dimod", "dwave-samplers",
-                 "hydra-core", "omegaconf", "cloudpickle", "werkzeug", "sqlalchemy"):
+    for name in ("mlflow-skinny", "flask", "gunicorn", "numpy", "scikit-learn", "pandas", "scipy", "dimod", "dwave-samplers",
+                 "hydra-core", "omegaconf", "cloudpickle", "werkzeug"):
         assert pins.get(name) == metadata.version(name), name
     assert "qboost-exp" not in pins  # installed from the wheel, with --no-deps
+    # lean: MLflow's model format without its server stack, and nothing from the optional extras
+    for name in ("mlflow", "sqlalchemy", "alembic", "docker", "graphene", "pyarrow", "boto3", "ray", "optuna", "submitit",
+                 "hydra-ray-launcher", "hydra-optuna-sweeper", "hydra-joblib-launcher", "hydra-submitit-launcher", "psycopg2-binary", "moto"):
+        assert name not in pins, name
     assert len(pins) == len(lines)
 
     # the wheel is this source tree
@@ -350,8 +354,11 @@ def test_pins_follow_this_environment_and_report_a_model_logged_elsewhere(tmp_pa
     model_requirements = tmp_path / "requirements.txt"
     model_requirements.write_text("# from the model\nmlflow==0.1.0\nnumpy\n--extra-index-url https://example.invalid\n")
     pins, warnings = pinned_requirements(model_requirements)
-    assert f"mlflow=={metadata.version('mlflow')}" in pins and f"numpy=={metadata.version('numpy')}" in pins
-    assert warnings == [f"the model was logged with mlflow==0.1.0, this environment (and so the image) has mlflow=={metadata.version('mlflow')}"]
+    # a model's `mlflow` requirement becomes mlflow-skinny too (the full one would bring its server back)
+    skinny = metadata.version("mlflow-skinny")
+    assert f"mlflow-skinny=={skinny}" in pins and f"numpy=={metadata.version('numpy')}" in pins
+    assert not any(pin.lower().startswith("mlflow==") for pin in pins)
+    assert warnings == [f"the model was logged with mlflow-skinny==0.1.0, this environment (and so the image) has mlflow-skinny=={skinny}"]
     # the set must be complete: a requirement nobody installed is an error, not a silent gap
     model_requirements.write_text("surely-not-installed-here==1.0\n")
     with pytest.raises(ServingError, match="required but not installed here: surely-not-installed-here==1.0"):

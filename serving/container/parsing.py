@@ -13,13 +13,23 @@ pandas is not used. Measured on this project's 2-core machine (30 features):
 either way, and single rows are the common case.
 
 CSV: one row per line, the model's features in its order, no label column.
-The first line is a header if any of its cells holds text that is not a
-number (an empty cell does not count); a header must name exactly the
-model's features (``feature_names_in_``) and may list them in any order. Numbers are parsed with ``np.fromstring`` (C ``strtod``, the
-same correctly rounded values as Python's ``float``).
+The first line is a header if none of its cells is a number, or if its
+cells are the model's feature names (a data row with a typo is reported as
+a bad cell, not as a wrong header); a header must name exactly the model's
+features (``feature_names_in_``) and may list them in any order. A cell is a
+number only in the strict ASCII grammar ``[+-]digits[.digits][e[+-]digits]``
+(:data:`NUMBER`; surrounding spaces allowed): no ``1_000``, no non-ASCII
+digits, no hexadecimal, ``inf`` or ``nan``. Numbers are parsed with
+``np.fromstring`` (C ``strtod``, the same correctly rounded values as
+Python's ``float``) once the body is known to hold only the characters that
+grammar uses.
 
 JSON: MLflow's scoring formats (``dataframe_split``, ``dataframe_records``,
-``instances``, ``inputs``) and a plain list of rows.
+``instances``, ``inputs``) and a plain list of rows. Feature values are JSON
+numbers only: booleans, strings (also numeric ones) and null are refused in
+every form. Nesting deeper than :data:`MAX_JSON_DEPTH` and integer literals
+longer than :data:`MAX_NUMBER_DIGITS` digits are refused before they can
+cost the parser its stack or Python's integer conversion its limit.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ import csv
 import io
 import json
 import operator
+import re
 from itertools import repeat
 from typing import Any, Sequence
 
@@ -39,6 +50,14 @@ _BOM = b"\xef\xbb\xbf"
 _CHARSETS = {"utf-8", "utf8", "us-ascii", "ascii"}
 _JSON_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 _MAX_NAMES = 5  # names listed in one message
+#: A feature value in CSV: optional sign, decimal digits, optional fraction and exponent (ASCII only).
+NUMBER = re.compile(rb"[ ]*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ ]*")
+#: Every byte a CSV body of numbers can hold; with any other byte the strict per-cell check runs.
+_NUMERIC_BYTES = b"0123456789.+-eE, \n"
+#: Deepest JSON nesting accepted; MLflow's deepest form, dataframe_split, needs 4.
+MAX_JSON_DEPTH = 32
+#: Longest JSON integer literal accepted (a float64 holds at most 309 integer digits).
+MAX_NUMBER_DIGITS = 400
 
 
 class Schema:
@@ -50,9 +69,15 @@ class Schema:
     feature_names : sequence of str or None
     """
 
-    def __init__(self, n_features: int, feature_names: Sequence[str] | None) -> None:
+    def __init__(self, n_features: int, feature_names: Sequence[str] | None, *, fast: bool = True) -> None:
         self.n_features = n_features
         self.feature_names = tuple(feature_names) if feature_names is not None else None
+        #: Whether a list of numbers may become a matrix in one numpy call (False when the body may hold booleans).
+        self.fast = fast
+
+    def checking_each_value(self) -> "Schema":
+        """The same schema, with every JSON value checked one by one (numpy would read booleans as 1 and 0)."""
+        return Schema(self.n_features, self.feature_names, fast=False)
 
     def order_of(self, columns: Sequence[Any], what: str) -> list[int] | None:
         """Positions of the model's features among ``columns`` (None if already in order).
@@ -94,16 +119,36 @@ def check_charset(charset: str | None) -> None:
 
 
 def _is_number(cell: str | bytes) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
+    """``cell`` in the strict grammar of :data:`NUMBER`."""
+    raw = cell.encode() if isinstance(cell, str) else cell
+    return raw.isascii() and NUMBER.fullmatch(raw) is not None
 
 
-def _is_header(cells: Sequence[str | bytes]) -> bool:
-    """A first row is a header if a cell holds text that is not a number (an empty cell is a missing value, not a name)."""
-    return any(cell.strip() and not _is_number(cell) for cell in cells)
+def _is_header(cells: Sequence[str | bytes], schema: Schema) -> bool:
+    """Whether a first row names columns rather than holding values.
+
+    A header when no cell is a number, or when the cells are the model's
+    feature names (which may look like numbers). A row with some numbers and
+    some text is a data row with bad cells: reporting the bad cell is more
+    useful than reporting a header that names no feature.
+    """
+    texts = [c.decode(errors="replace").strip() if isinstance(c, bytes) else c.strip() for c in cells]
+    if schema.feature_names is not None and sorted(texts) == sorted(schema.feature_names):
+        return True
+    return any(texts) and not any(_is_number(t) for t in texts if t)
+
+
+def _cell_error(cell: str, where: str) -> RequestError:
+    text = cell.strip()
+    if not text:
+        return RequestError(400, f"{where}: the cell is empty")
+    word = text.lower().lstrip("+-")
+    if word in ("nan", "inf", "infinity"):
+        kind = "NaN (a missing value)" if word == "nan" else "infinite"
+        return RequestError(400, f"{where}: the value is {kind}; every feature value must be a finite number")
+    return RequestError(
+        400, f"{where}: {text[:40]!r} is not a number; write numbers as ASCII decimals such as -12, 0.5 or 1.5e-3"
+    )
 
 
 def _width_error(got: int, expected: int, where: str) -> RequestError:
@@ -145,7 +190,7 @@ def parse_csv(body: bytes, schema: Schema) -> np.ndarray:
         raise RequestError(400, "the request body is empty; send one CSV row of feature values per line")
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n")
-    if data.isascii() and b'"' not in data:
+    if not data.translate(None, _NUMERIC_BYTES) or (data.isascii() and b'"' not in data and b"\n" in data):
         X = _csv_fast(data, schema)
         if X is not None:
             return X
@@ -158,17 +203,19 @@ def _csv_fast(data: bytes, schema: Schema) -> np.ndarray | None:
     if len(set(map(bytes.count, lines, repeat(b",")))) != 1:
         return None  # ragged, blank lines, or a header of another width: the slow path says which
     width = lines[0].count(b",") + 1
-    X = _numbers(data if len(lines) == 1 else data.replace(b"\n", b","), len(lines) * width)
     header = False
-    if X is None:
-        # Not all numbers: a header row, or a bad cell (the slow path names it).
-        if len(lines) == 1 or not _is_header(lines[0].split(b",")):
+    if data.translate(None, _NUMERIC_BYTES):
+        # Other characters than numbers use: a header line over numeric rows is the only
+        # form handled here; anything else (a bad cell) goes to the slow path, which names it.
+        rest = data[len(lines[0]) + 1 :]
+        if len(lines) == 1 or rest.translate(None, _NUMERIC_BYTES) or not _is_header(lines[0].split(b","), schema):
             return None
         header, names = True, [c.strip().decode() for c in lines[0].split(b",")]
         lines = lines[1:]
-        X = _numbers(b",".join(lines), len(lines) * width)
-        if X is None:
-            return None
+        data = rest
+    X = _numbers(data if len(lines) == 1 else data.replace(b"\n", b","), len(lines) * width)
+    if X is None or not _strict_cells(data):
+        return None
     X = X.reshape(len(lines), width)
     order = schema.order_of(names, "the CSV header") if header else None
     if width != schema.n_features:
@@ -176,6 +223,23 @@ def _csv_fast(data: bytes, schema: Schema) -> np.ndarray | None:
     if order is not None:
         X = X[:, order]
     return _finite(X, lambda r: f"row {r + 1} (line {r + 1 + header})")
+
+
+def _strict_cells(data: bytes) -> bool:
+    """Whether every cell of an all-numeric-bytes body is in the :data:`NUMBER` grammar.
+
+    ``strtod`` also reads ``1e`` or ``+.`` prefixes; the patterns that let it
+    are few and cheap to look for: an ``e`` not followed by a digit or sign,
+    a sign not at a cell's start or after ``e``, a cell without any digit.
+    """
+    if b"e" not in data and b"E" not in data and b"+" not in data and b"-" not in data and b"." not in data:
+        return True  # integers only: strtod and the grammar agree
+    # The rare shapes strtod accepts but the grammar does not; the slow path names the cell.
+    return _LOOSE.search(data) is None
+
+
+#: What strtod would read in a body of numeric bytes that :data:`NUMBER` refuses.
+_LOOSE = re.compile(rb"[eE](?![+-]?[0-9])|(?<![eE, \n])[+-]|(?:^|[, \n])[+-]?\.?(?=[ ]*(?:[, \n]|$|[eE]))|\.[0-9]*\.|[eE][+-]?[0-9]+[.eE]")
 
 
 def _numbers(text: bytes, expected: int) -> np.ndarray | None:
@@ -204,11 +268,11 @@ def _csv_slow(data: bytes, schema: Schema) -> np.ndarray:
         raise RequestError(400, f"line {reader.line_num}: cannot parse the CSV: {exc}") from None
     if not rows:
         raise RequestError(400, "the request body holds no CSV rows")
-    header = _is_header(rows[0][1])
+    header = _is_header(rows[0][1], schema)
     order = None
     if header:
         if len(rows) == 1:
-            raise RequestError(400, "the CSV has a header but no data rows")
+            raise RequestError(400, "the CSV has a header line but no data rows; send feature values, one row per line")
         order = schema.order_of([c.strip() for c in rows[0][1]], "the CSV header")
         rows = rows[1:]
     width = len(rows[0][1])
@@ -222,11 +286,9 @@ def _csv_slow(data: bytes, schema: Schema) -> np.ndarray:
     X = np.empty((len(rows), width))
     for r, (line, row) in enumerate(rows):
         for c, cell in enumerate(row):
-            try:
-                X[r, c] = float(cell)
-            except ValueError:
-                what = "the cell is empty" if not cell.strip() else f"{cell.strip()[:40]!r} is not a number"
-                raise RequestError(400, f"row {r + 1} (line {line}), column {c + 1}: {what}") from None
+            if not _is_number(cell):
+                raise _cell_error(cell, f"row {r + 1} (line {line}), column {c + 1}")
+            X[r, c] = float(cell)
     if order is not None:
         X = X[:, order]
     return _finite(X, lambda r: f"row {r + 1} (line {rows[r][0]})")
@@ -257,8 +319,11 @@ def parse_json(body: bytes, schema: Schema) -> np.ndarray:
     """
     if not body.strip():
         raise RequestError(400, "the request body is empty; send a JSON object such as {\"instances\": [[...], ...]}")
+    _check_depth(body)
+    if b"true" in body or b"false" in body:
+        schema = schema.checking_each_value()  # booleans are refused wherever they are
     try:
-        obj = json.loads(body)
+        obj = json.loads(body, parse_int=_json_int, parse_constant=_json_constant)
     except json.JSONDecodeError as exc:
         raise RequestError(400, f"malformed JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
     except UnicodeDecodeError:
@@ -288,6 +353,36 @@ def parse_json(body: bytes, schema: Schema) -> np.ndarray:
     return _items(value, schema, key)
 
 
+def _check_depth(body: bytes) -> None:
+    """Refuse nesting deeper than :data:`MAX_JSON_DEPTH` before the recursive parser sees it.
+
+    Brackets inside strings are counted too; only a body with dozens of
+    unbalanced brackets in its strings could be refused wrongly, and feature
+    names are not written that way.
+    """
+    opens = body.count(b"[") + body.count(b"{")
+    if opens <= MAX_JSON_DEPTH:
+        return
+    codes = np.frombuffer(body, dtype=np.uint8)
+    step = (codes == ord("[")).astype(np.int32) + (codes == ord("{"))
+    step -= (codes == ord("]")).astype(np.int32) + (codes == ord("}"))
+    if int(np.cumsum(step).max()) > MAX_JSON_DEPTH:
+        raise RequestError(400, f"malformed JSON: nested more than {MAX_JSON_DEPTH} levels deep; MLflow's formats need at most 4")
+
+
+def _json_int(text: str) -> int | float:
+    """A JSON integer literal, refused when longer than any float64 (Python's int() would refuse past 4300 digits)."""
+    digits = len(text) - (text[0] == "-")
+    if digits > MAX_NUMBER_DIGITS:
+        raise RequestError(400, f"an integer with {digits} digits is out of range; feature values must fit a float64 (about 1.8e308)")
+    return int(text)
+
+
+def _json_constant(name: str) -> float:
+    """``NaN``, ``Infinity``, ``-Infinity``: not JSON numbers; refused by the finiteness check with their position."""
+    return float(name)
+
+
 def _json_type(v: Any) -> str:
     if v is None:
         return "null"
@@ -308,7 +403,7 @@ def _dataframe_split(value: Any, schema: Schema) -> np.ndarray:
     order = schema.order_of(columns, "dataframe_split.columns")
     if not rows:
         raise RequestError(400, "dataframe_split.data holds no rows")
-    X = _matrix(rows, len(columns), "dataframe_split.data")
+    X = _matrix(rows, len(columns), "dataframe_split.data", schema.fast)
     if len(columns) != schema.n_features:
         raise _width_error(len(columns), schema.n_features, "row 1")
     return X if order is None else X[:, order]
@@ -331,14 +426,15 @@ def _items(items: list, schema: Schema, what: str) -> np.ndarray:
 def _rows(rows: list, schema: Schema, what: str) -> np.ndarray:
     if not rows:
         raise RequestError(400, f"{what} holds no rows")
-    return _matrix(rows, schema.n_features, what)
+    return _matrix(rows, schema.n_features, what, schema.fast)
 
 
-def _matrix(rows: list, width: int, what: str) -> np.ndarray:
+def _matrix(rows: list, width: int, what: str, fast: bool = True) -> np.ndarray:
     """A list of equally long lists of numbers as a float64 matrix."""
     try:
         X = np.array(rows)
-        fast = X.ndim == 2 and X.dtype.kind in "iuf"
+        # numpy turns booleans among numbers into 1 and 0: only a matrix without any is fast.
+        fast = fast and X.ndim == 2 and X.dtype.kind in "iuf"
     except (ValueError, TypeError, OverflowError):
         fast = False  # ragged or mixed: the checks below say where
     if fast:
@@ -363,7 +459,8 @@ def _number(v: Any, where: str) -> float:
     try:
         return float(v)
     except OverflowError:
-        raise RequestError(400, f"{where}: {v} is out of range for a float") from None
+        digits = len(str(abs(v)))
+        raise RequestError(400, f"{where}: an integer with {digits} digits is out of range for a float64 (about 1.8e308)") from None
 
 
 def _records(records: list, schema: Schema, what: str) -> np.ndarray:
@@ -378,7 +475,7 @@ def _records(records: list, schema: Schema, what: str) -> np.ndarray:
     except (KeyError, TypeError):
         exact = False
     if exact:
-        return _matrix(rows if n > 1 else [(r,) for r in rows], n, what)
+        return _matrix(rows if n > 1 else [(r,) for r in rows], n, what, schema.fast)
     for r, rec in enumerate(records):
         if not isinstance(rec, dict):
             raise RequestError(400, f"{what}: record {r + 1} is a {_json_type(rec)}, not an object {{feature name: value}}")
@@ -405,5 +502,5 @@ def _columns(columns: dict, schema: Schema) -> np.ndarray:
         raise RequestError(400, "inputs: give every feature a list of values (or every feature one value)")
     if not rows:
         raise RequestError(400, "inputs holds no rows")
-    X = _matrix(rows, len(values), "inputs")
+    X = _matrix(rows, len(values), "inputs", schema.fast)
     return X if order is None else X[:, order]

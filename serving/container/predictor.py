@@ -179,12 +179,7 @@ class CompiledQBoost:
             with np.errstate(over="ignore"):
                 X32 = X.astype(np.float32)
             if not np.isfinite(X32).all():
-                r, c = (int(i[0]) for i in np.nonzero(~np.isfinite(X32)))
-                raise RequestError(
-                    400,
-                    f"row {r + 1}, column {c + 1}: value {X[r, c]!r} is out of range; "
-                    f"the model's trees compare values as float32 (|x| <= {_F32_MAX:.4g})",
-                )
+                raise float32_range_error(X)
             self._trees.evaluate(X32, H)
         for position, learner in self._fallback:
             H[:, position] = np.asarray(learner.predict(X), dtype=np.float64)
@@ -202,6 +197,16 @@ class CompiledQBoost:
         from scipy.special import expit
 
         return expit(self._a * self.margin(X) + self._b)
+
+
+def float32_range_error(X: np.ndarray) -> RequestError:
+    """The 400 for the first value of ``X`` beyond float32's range (scikit-learn's trees compare as float32)."""
+    r, c = (int(i[0]) for i in np.nonzero(np.abs(X) > _F32_MAX))
+    return RequestError(
+        400,
+        f"row {r + 1}, column {c + 1}: value {float(X[r, c])!r} is out of range; "
+        f"the model's trees compare values as float32 (|x| <= {_F32_MAX:.4g})",
+    )
 
 
 class GenericPredictor:
@@ -227,18 +232,29 @@ class GenericPredictor:
 
         return pd.DataFrame(X, columns=list(self.feature_names))
 
+    def _call(self, method: str, X: np.ndarray) -> np.ndarray:
+        """The model's own ``method`` on ``X``; a ValueError it raises is about the values sent (400)."""
+        try:
+            return np.asarray(getattr(self._model, method)(self._frame(X)))
+        except ValueError as exc:
+            # X is already finite, of the right width: what is left is the model's own
+            # range check (scikit-learn's trees refuse values beyond float32).
+            if (np.abs(X) > _F32_MAX).any():
+                raise float32_range_error(X) from None
+            raise RequestError(400, f"the model refused the feature values: {' '.join(str(exc).split())[:300]}") from None
+
     def labels(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(self._model.predict(self._frame(X)))
+        return self._call("predict", X)
 
     def probabilities(self, X: np.ndarray) -> np.ndarray:
         if not hasattr(self._model, "predict_proba") or len(self.classes) != 2:
             raise RequestError(406, "this model gives no probabilities (it has no predict_proba for two classes)")
-        return np.asarray(self._model.predict_proba(self._frame(X)))[:, 1]
+        return self._call("predict_proba", X)[:, 1]
 
     def margin(self, X: np.ndarray) -> np.ndarray:
         if not hasattr(self._model, "decision_function"):
             raise RequestError(406, "this model gives no margin (it has no decision_function)")
-        return np.asarray(self._model.decision_function(self._frame(X)), dtype=np.float64)
+        return self._call("decision_function", X).astype(np.float64, copy=False)
 
 
 def compile_model(model: Any) -> CompiledQBoost | GenericPredictor:

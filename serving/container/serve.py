@@ -290,6 +290,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "--preload",  # the model loads once, before the workers fork
                 "--pythonpath", str(PACKAGE_ROOT),
                 "--worker-tmp-dir", "/dev/shm" if os.access("/dev/shm", os.W_OK) else str(run_dir),
+                # nginx enforces the request-line and header limits (8 KB lines, 32 KB of
+                # headers) with JSON answers; gunicorn's own, lower ones would answer in HTML.
+                "--limit-request-line", "0",
+                "--limit-request-fields", "32768",
+                "--limit-request-field_size", "0",
                 "--error-logfile", "-",
                 "serving.container.wsgi:app",
             ],

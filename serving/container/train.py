@@ -82,11 +82,38 @@ def compose_config(overrides: list[str]) -> Any:
     from qboost_exp.errors import ConfigError
 
     register_plugin_configs()  # plugin samplers / weak-learner sets are selectable by name, as on the CLI
-    try:
-        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        try:
             return compose("config", overrides=overrides)
-    except (HydraException, OmegaConfBaseException) as exc:
-        raise ConfigError(f"hyperparameters: {_one_line(str(exc))}") from None
+        except (HydraException, OmegaConfBaseException) as exc:
+            unknown = re.search(r"Could not override '([^']+)'", str(exc))
+            if unknown:
+                # Hydra's hint (`+key=...` appends a key) is wrong for a SageMaker user, who
+                # mistyped or shortened a setting: name the settings that exist.
+                raise ConfigError(f"hyperparameters: {unknown_key_message(unknown.group(1), compose('config'))}") from None
+            raise ConfigError(f"hyperparameters: {_one_line(str(exc))}") from None
+
+
+def unknown_key_message(key: str, cfg: Any) -> str:
+    """Which settings exist, for a hyperparameter ``key`` the config does not have."""
+    from omegaconf import OmegaConf
+
+    leaves: list[str] = []
+
+    def walk(node: Any, prefix: str) -> None:
+        for name, value in node.items():
+            path = f"{prefix}{name}"
+            if isinstance(value, dict) and value:
+                walk(value, f"{path}.")
+            else:
+                leaves.append(path)
+
+    walk(OmegaConf.to_container(cfg, resolve=False), "")
+    last = key.rsplit(".", 1)[-1]
+    close = [path for path in leaves if path.rsplit(".", 1)[-1] == last and path != key]
+    hint = f"did you mean {' or '.join(close[:3])}? " if close else ""
+    top = sorted({path.split(".")[0] for path in leaves})
+    return f"there is no setting {key!r}; {hint}settings are config paths such as {', '.join(top)} (and their dotted sub-keys, e.g. sampler.params.num_reads)"
 
 
 def save_into(result: Any, cfg: dict[str, Any], model_dir: Path) -> None:

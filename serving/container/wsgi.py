@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterable
 
 from flask import Flask, Response, request
 
-from . import protocol
+from . import protocol, wire
 from .errors import RequestError
 from .loader import load_sklearn_model
 from .parsing import Schema
@@ -47,6 +47,7 @@ WORKERS_ENV = "QBOOST_SERVE_WORKERS"
 # SageMaker's limit for a real-time request; nginx enforces it first (client_max_body_size 6m).
 MAX_BODY_BYTES = 6 * 1024 * 1024
 _STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
+PING_BODY = b'{"status": "ready"}\n'  # SageMaker looks at the status only; a body says what it means
 
 Answer = tuple[int, str, bytes]  # status, Content-Type, body
 
@@ -152,7 +153,7 @@ def create_app(model_dir: str | None = None, workers: int | None = None) -> Flas
     @app.get("/ping")
     def ping() -> Response:
         # The app exists only once the model is loaded: answering is being ready.
-        return Response(status=200)
+        return Response(PING_BODY, status=200, content_type=protocol.JSON)
 
     @app.get("/execution-parameters")
     def execution_params() -> Response:
@@ -180,4 +181,5 @@ def create_app(model_dir: str | None = None, workers: int | None = None) -> Flas
     return app
 
 
+wire.install()  # before any worker forks (serve preloads this module in the gunicorn master)
 app = create_app()
