@@ -52,3 +52,4 @@ from services import mlflow_server, postgres_server, ray_head  # noqa: E402, F40
 
 # podman, a local Debian base, the SageMaker image (built once per session).
 from _podman import base_image, podman, pytest_terminal_summary, sagemaker_context, sagemaker_image  # noqa: E402, F401
+from _slurm import slurm_cluster  # noqa: E402, F401  (a real single-node SLURM with accounting)

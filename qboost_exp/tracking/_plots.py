@@ -65,13 +65,17 @@ def plot_roc(model: Any, X: Any, y: Any, split: str, path: Path) -> Path:
 def plot_energies(model: Any, path: Path) -> Path:
     """Histogram of the energies of every read the sampler returned."""
     plt = _pyplot()
-    record = model.sampleset_.record
+    summary = getattr(model, "sampleset_summary_", None)
+    if summary is not None:
+        energies, occurrences = summary["energies"], summary["num_occurrences"]
+    else:  # models fitted before the summary existed keep the whole sampleset
+        energies, occurrences = model.sampleset_.record.energy, model.sampleset_.record.num_occurrences
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
-    ax.hist(record.energy, weights=record.num_occurrences, bins=min(50, max(5, len(record))), color="tab:purple")
+    ax.hist(energies, weights=occurrences, bins=min(50, max(5, len(energies))), color="tab:purple")
     ax.axvline(model.best_energy_, color="black", linestyle="--", label=f"best {model.best_energy_:.4g}")
     ax.set_xlabel("energy (objective value)")
     ax.set_ylabel("reads")
-    ax.set_title(f"Sampleset energies ({int(record.num_occurrences.sum())} reads)")
+    ax.set_title(f"Sampleset energies ({int(np.sum(occurrences))} reads)")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)

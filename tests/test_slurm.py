@@ -1,0 +1,54 @@
+"""Sweeps through a real single-node SLURM cluster (tests/_slurm.py) with submitit."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from mlflow import MlflowClient
+
+from clirun import run_module
+
+SWEEP = ("-m", "hydra/launcher=submitit_slurm", "hydra.launcher.partition=cpu", "sampler.params.num_reads=10")
+
+
+def _runs(tmp_path: Path) -> list:
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("qboost")
+    return client.search_runs([experiment.experiment_id], max_results=100, order_by=["attributes.start_time ASC"])
+
+
+def test_slurm_sweep_tracks_parent_and_children_and_a_failing_job_fails_in_sacct(tmp_path, slurm_cluster):
+    result = run_module(
+        "qboost_exp", *SWEEP, "hydra.launcher.timeout_min=7", f"hydra.launcher.cpus_per_task={slurm_cluster.cpus}",
+        "lambda=0.01,-1", cwd=tmp_path, env=slurm_cluster.env, timeout=600,
+    )
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
+    # our summary names the failed job, and the sweep went on to the other one
+    assert "[sweep] 2 jobs: 1 finished, 1 failed" in result.stdout, result.stdout[-3000:]
+    assert "[sweep] FAILED job 1 (" in result.stdout and "lambda must be a number >= 0 or 'auto', got -1" in result.stdout
+
+    runs = _runs(tmp_path)
+    (parent,) = [r for r in runs if r.data.tags.get("qboost.role") == "parent"]
+    children = {int(r.data.tags["qboost.job_num"]): r for r in runs if r.data.tags.get("qboost.role") == "child"}
+    assert "SlurmLauncher" in parent.data.tags["hydra.launcher"] and parent.info.status == "FINISHED"
+    assert {c.data.tags["mlflow.parentRunId"] for c in children.values()} == {parent.info.run_id}
+    assert (children[0].info.status, children[1].info.status) == ("FINISHED", "FAILED")
+    assert parent.data.tags["best_run_id"] == children[0].info.run_id
+    assert children[0].data.params["lambda"] == "0.01" and children[0].data.metrics["validation_accuracy"] > 0.8
+
+    # SLURM's own accounting agrees, and the documented launcher options reached it
+    submitit = tmp_path / parent.data.tags["qboost.sweep_dir"] / ".submitit"
+    # submitit submits the sweep as one job array: ARRAYID_0, ARRAYID_1
+    job_ids = sorted((p.name for p in submitit.iterdir() if re.fullmatch(r"\d+_\d+", p.name)), key=lambda name: int(name.split("_")[1]))
+    assert len(job_ids) == 2
+    rows = [line.split("|") for line in slurm_cluster.sacct("-X", "-j", ",".join(job_ids), "-o", "JobID,State,ExitCode,Timelimit,ReqCPUS,Partition").splitlines()]
+    by_id = {row[0]: row[1:] for row in rows}
+    # job 0 (lambda=0.01) completed; job 1 (lambda=-1) failed -- in SLURM's accounting too
+    assert [by_id[j][:2] for j in job_ids] == [["COMPLETED", "0:0"], ["FAILED", "1:0"]], rows
+    for job_id in job_ids:
+        assert by_id[job_id][2:] == ["00:07:00", str(slurm_cluster.cpus), "cpu"]  # timeout_min, cpus_per_task, partition
+    # the jobs ran this environment's interpreter (the one with qboost-exp installed)
+    script = (submitit / job_ids[0].split("_")[0] / f"{job_ids[0].split('_')[0]}_submission.sh").read_text()
+    assert sys.executable in script
