@@ -5,7 +5,10 @@ trained here unless ``--model-dir`` is given):
 
 * ours: ``python -m serving.container.serve`` (nginx -> gunicorn -> Flask;
   ``MODEL_SERVER_WORKERS`` defaults to the CPU count);
-* MLflow's: ``mlflow models serve --env-manager local`` (its default workers).
+* MLflow's: ``mlflow models serve --env-manager local`` (its default workers);
+* with ``--image TAG``: the same program inside the SageMaker image,
+  ``podman run -p PORT:8080 -v MODEL:/opt/ml/model TAG serve`` (cases
+  ``image:FORMAT:ROWS``; podman configured by ``CONTAINERS_CONF`` if set).
 
 Load comes from ``wrk`` (Debian: ``apt-get install -y wrk``) with
 ``benchmarks/wrk_post.lua``, which POSTs a fixed body and counts response
@@ -203,6 +206,9 @@ def sanity_check(servers: dict[str, Server], bodies: dict, n: int) -> dict:
     got = {}
     if "mlflow" in servers:
         got["mlflow json"] = predictions(*post(servers["mlflow"].url, jbody, "application/json"), "mlflow json")
+    if "image" in servers:
+        got["image json"] = predictions(*post(servers["image"].url, jbody, "application/json"), "image json")
+        got["image csv"] = predictions(*post(servers["image"].url, cbody, "text/csv"), "image csv")
     if "ours" in servers:
         got["ours json"] = predictions(*post(servers["ours"].url, jbody, "application/json"), "ours json")
         got["ours csv"] = predictions(*post(servers["ours"].url, cbody, "text/csv"), "ours csv")
@@ -313,13 +319,16 @@ def main() -> int:
     ap.add_argument("--json", dest="json_out", help="write all results to this JSON file")
     ap.add_argument("--model-dir", help="serve this MLflow model dir instead of training one")
     ap.add_argument("--rows", type=int, default=1000, help="rows of the large body and the sanity check (default 1000)")
+    ap.add_argument("--image", help="also serve through this SageMaker image with podman (cases image:FORMAT:ROWS)")
     args = ap.parse_args()
 
     cases = ALL_CASES if args.cases == "all" else [c.strip() for c in args.cases.split(",") if c.strip()]
     for c in cases:
         parts = c.split(":")
-        if len(parts) != 3 or parts[0] not in ("ours", "mlflow") or parts[1] not in CONTENT_TYPES or parts[2] not in ("1", str(args.rows)):
-            ap.error(f"bad case {c!r}; use server:format:rows with server ours|mlflow, format json|csv, rows 1|{args.rows}")
+        if len(parts) != 3 or parts[0] not in ("ours", "mlflow", "image") or parts[1] not in CONTENT_TYPES or parts[2] not in ("1", str(args.rows)):
+            ap.error(f"bad case {c!r}; use server:format:rows with server ours|mlflow|image, format json|csv, rows 1|{args.rows}")
+        if parts[0] == "image" and not args.image:
+            ap.error(f"case {c!r} needs --image TAG (the SageMaker image to run with podman)")
         if parts[0] == "mlflow" and parts[1] == "csv":
             ap.error("mlflow:csv:* is not a case: MLflow needs CSV with a header; use mlflow:json:*")
     concs = [int(c) for c in args.concurrency.split(",")]
@@ -356,6 +365,12 @@ def main() -> int:
                                           "--port", str(p_ours), "--host", "127.0.0.1"], p_ours, "/ping", work / "ours.log")
         servers["mlflow"] = Server("mlflow", [str(VENV_BIN / "mlflow"), "models", "serve", "-m", str(model_dir), "-p", str(p_ml),
                                               "--host", "127.0.0.1", "--env-manager", "local"], p_ml, "/ping", work / "mlflow.log")
+        if "image" in needed:
+            p_image = free_port()
+            name = f"bench-serving-{p_image}"
+            servers["image"] = Server("image", ["podman", "run", "--rm", "--name", name, "-p", f"127.0.0.1:{p_image}:8080",
+                                                "-v", f"{model_dir}:/opt/ml/model:ro", args.image, "serve"],
+                                      p_image, "/ping", work / "image.log")
         for s in servers.values():
             s.start()
         sanity = sanity_check(servers, bodies, args.rows)
@@ -363,7 +378,7 @@ def main() -> int:
         load_before = loadavg()
         log(f"/proc/loadavg before: {load_before}")
         started = time.time()
-        for server in ("ours", "mlflow"):
+        for server in ("ours", "mlflow", "image"):
             if server not in needed:
                 continue
             for case in (c for c in cases if c.startswith(server + ":")):

@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
                         description="Write a Docker build context (Dockerfile, pinned requirements, the project wheel, the serving "
                                     "code, the model) and model.tar.gz for SageMaker's ModelDataUrl.")
     which = pk.add_mutually_exclusive_group(required=True)
-    which.add_argument("--model-uri", help="an MLflow model URI: runs:/ID/model, models:/NAME/VERSION, models:/NAME@ALIAS")
+    which.add_argument("--model-uri", help="an MLflow model URI: runs:/ID/model, models:/NAME/VERSION, models:/NAME@ALIAS, or a model directory (no store needed)")
     which.add_argument("--best", action="store_true", help="the best finished training run of --experiment by --metric")
     pk.add_argument("--experiment", default="qboost", help="experiment for --best (default qboost)")
     pk.add_argument("--metric", default="validation_accuracy", help="metric for --best (default validation_accuracy)")

@@ -58,7 +58,8 @@ __all__ = [
 
 SERVING_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = SERVING_DIR.parent
-DOCKER_DIR = PROJECT_ROOT / "docker"
+#: docker/ of a source checkout; an installed wheel carries it as serving/_docker.
+DOCKER_DIR = SERVING_DIR / "_docker" if (SERVING_DIR / "_docker").is_dir() else PROJECT_ROOT / "docker"
 PROJECT_DIST = "qboost-exp"
 #: What serving/container needs beyond qboost-exp's own requirements: the
 #: Flask app runs under gunicorn (behind nginx, which comes from apt).
@@ -367,8 +368,15 @@ def pinned_requirements(model_requirements: Path | None = None, extra: Iterable[
 
 
 def build_wheel(dest: Path) -> Path:
-    """``pip wheel --no-deps`` of this source tree into ``dest``; the wheel's path."""
+    """The qboost-exp wheel for the image, in ``dest``; its path.
+
+    From a source checkout: ``pip wheel --no-deps`` of it. From an installed
+    wheel (no source tree): the installed distribution packed back into a
+    wheel (:func:`repack_installed`).
+    """
     dest.mkdir(parents=True, exist_ok=True)
+    if not (PROJECT_ROOT / "pyproject.toml").is_file():
+        return repack_installed(dest)
     cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "-q", "-w", str(dest), str(PROJECT_ROOT)]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL)
@@ -379,6 +387,40 @@ def build_wheel(dest: Path) -> Path:
         tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
         raise ServingError(f"building the {PROJECT_DIST} wheel failed (pip wheel exited {done.returncode}): {tail}")
     return wheels[0]
+
+
+def repack_installed(dest: Path) -> Path:
+    """The installed qboost-exp distribution as a wheel in ``dest`` (its files, as RECORD lists them).
+
+    Files the installer wrote (RECORD, INSTALLER, REQUESTED, direct_url.json,
+    console scripts outside site-packages, bytecode) are left out; RECORD is
+    written anew with each file's hash and size, as the wheel format requires.
+    """
+    import base64
+    import hashlib
+    import zipfile
+
+    dist = metadata.distribution(PROJECT_DIST)
+    info_dir = next((str(f.parent) for f in dist.files or [] if f.name == "METADATA"), None)
+    if info_dir is None:
+        raise ServingError(f"the installed {PROJECT_DIST} has no METADATA in its RECORD; reinstall it (pip install --force-reinstall ...)")
+    skipped = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
+    wheel = dest / f"qboost_exp-{dist.version}-py3-none-any.whl"
+    records = []
+    with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(dist.files or [], key=str):
+            name = file.as_posix()
+            if name.startswith("..") or "__pycache__" in file.parts or file.suffix == ".pyc":
+                continue
+            if str(file.parent) == info_dir and file.name in skipped:
+                continue
+            data = Path(file.locate()).read_bytes()
+            archive.writestr(name, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            records.append(f"{name},sha256={digest},{len(data)}")
+        records.append(f"{info_dir}/RECORD,,")
+        archive.writestr(f"{info_dir}/RECORD", "\n".join(records) + "\n")
+    return wheel
 
 
 def build_wheelhouse(requirements: Path, dest: Path) -> list[Path]:
@@ -488,7 +530,9 @@ def package(
         raise ServingError("give either --model-uri URI or --best (with --experiment and --metric)")
     out = Path(out)
     _check_out(out, force)
-    uri = resolve_tracking_uri(tracking_uri)
+    # A model directory on disk needs no tracking store (MLflow reads it directly).
+    local_model = model_uri is not None and tracking_uri is None and _is_local_model(model_uri)
+    uri = None if local_model else resolve_tracking_uri(tracking_uri)
     dockerfile = DOCKER_DIR / "Dockerfile"
     if not dockerfile.is_file():
         raise ServingError(f"{dockerfile} is missing: the build context needs it")
@@ -505,7 +549,8 @@ def package(
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
 
-    mlflow.set_tracking_uri(uri)
+    if uri is not None:
+        mlflow.set_tracking_uri(uri)
     run_id = None
     if best:
         try:
@@ -542,7 +587,7 @@ def package(
             "model_uri": model_uri,
             "run_id": run_id,
             "model_id": mlmodel.get("model_id") or mlmodel.get("model_uuid"),
-            "tracking_uri": _redacted(uri),
+            "tracking_uri": _redacted(uri) if uri is not None else None,
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "python": sys.version.split()[0],
             "wheel": wheel.name,
@@ -566,6 +611,16 @@ def package(
         warnings=warnings,
         wheelhouse=len(list((out / "wheelhouse").glob("*.whl"))),
     )
+
+
+def _is_local_model(model_uri: str) -> bool:
+    """Whether ``model_uri`` is a directory on this machine (a path or ``file:`` URI) holding an MLflow model."""
+    if "://" in model_uri and not model_uri.startswith("file://"):
+        return False
+    if model_uri.startswith(("runs:", "models:")):
+        return False
+    path = Path(model_uri[len("file://"):] if model_uri.startswith("file://") else model_uri)
+    return (path / "MLmodel").is_file()
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:

@@ -11,7 +11,8 @@ test session and shared by every test that needs it:
   this machine's CA certificates. It is kept in podman's image store under a tag
   derived from its recipe, so later sessions on the same machine reuse it;
 * ``sagemaker_context`` -> :class:`Context`: ``python -m serving package --wheelhouse``
-  of a model trained by the CLI (the build context, and the model's MLflow store);
+  of a model directory trained for it (packaging from a tracking store is
+  tests/test_serving_package.py's subject);
 * ``sagemaker_image``  -> :class:`Image`: the context built with
   ``podman build --build-arg BASE_IMAGE=...``, installing offline from the wheelhouse.
 
@@ -255,31 +256,44 @@ def base_image(podman, tmp_path_factory) -> str:
 
 @dataclass
 class Context:
-    """A ``package --wheelhouse`` build context and the store its model came from."""
+    """A ``package --wheelhouse`` build context and the model directory it packaged."""
 
     path: Path
-    store: Path
+    model: Path
     run_id: str
     info: dict = field(default_factory=dict)
 
 
+def _train_model(model_dir: Path) -> None:
+    """A QBoost model trained in-process and saved as an MLflow model directory (as `train` writes it)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from qboost_exp._paths import config_dir
+    from qboost_exp.experiment import run_experiment
+    from qboost_exp.tracking import save_model
+
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("config", overrides=list(FAST))
+    save_model(run_experiment(cfg), OmegaConf.to_container(cfg, resolve=True), model_dir)
+
+
 @pytest.fixture(scope="session")
 def sagemaker_context(pytestconfig, tmp_path_factory) -> Context:
-    """A model trained by the CLI (promoted to qboost@champion), packaged with its wheelhouse."""
+    """A trained model directory, packaged with its wheelhouse by ``python -m serving package``."""
     _CONFIG[:] = [pytestconfig]
     start = time.monotonic()
-    store = tmp_path_factory.mktemp("image_store")
-    progress("training the model to package (CLI)")
-    trained = run_module("qboost_exp", *FAST, "promote=true", cwd=store)
-    assert trained.returncode == 0, trained.stderr
-    out = tmp_path_factory.mktemp("image_context") / "build"
+    root = tmp_path_factory.mktemp("image_context")
+    progress("training the model to package")
+    _train_model(root / "model")
+    out = root / "build"
     progress("python -m serving package --wheelhouse (pip wheel of every pin; the first time downloads them)")
-    packaged = run_module("serving", "package", "--model-uri", "models:/qboost@champion", "--wheelhouse", "--out", str(out),
-                          cwd=store, env={"MLFLOW_DISABLE_TELEMETRY": "true"}, timeout=1800)
+    packaged = run_module("serving", "package", "--model-uri", str(root / "model"), "--wheelhouse", "--out", str(out),
+                          cwd=root, env={"MLFLOW_DISABLE_TELEMETRY": "true"}, timeout=1800)
     assert packaged.returncode == 0, packaged.stderr
     info = json.loads((out / "build-info.json").read_text())
     _timed("context (train + package --wheelhouse)", start)
-    return Context(out, store, info["run_id"], info)
+    return Context(out, root / "model", info.get("run_id") or "", info)
 
 
 @dataclass

@@ -232,6 +232,6 @@ def test_build_and_push_builds_and_tags_with_podman(podman, base_image, sagemake
     assert log[-1] == f"podman push {uri}"
     # The pushed tag exists and runs the SageMaker programs.
     assert podman.image_exists(uri)
-    assert podman("run", "--rm", uri, "sh", "-c", "command -v serve train").stdout.split() == ["/usr/local/bin/serve", "/usr/local/bin/train"]
+    assert podman("run", "--rm", uri, "sh", "-c", "command -v serve && command -v train").stdout.split() == ["/usr/local/bin/serve", "/usr/local/bin/train"]
     print(f"\n[image] build_and_push.sh (cached build) {time.monotonic() - start_time:.1f} s")
     podman("rmi", uri, "localhost/qboost-ci:ci", check=False)

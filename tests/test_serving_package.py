@@ -363,3 +363,57 @@ def test_pins_follow_this_environment_and_report_a_model_logged_elsewhere(tmp_pa
     model_requirements.write_text("surely-not-installed-here==1.0\n")
     with pytest.raises(ServingError, match="required but not installed here: surely-not-installed-here==1.0"):
         pinned_requirements(model_requirements)
+
+
+def test_package_works_from_the_installed_wheel(tmp_path):
+    """pip install of the project's wheel (no source tree): `python -m serving package` still writes a build context."""
+    import sysconfig
+
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(REPO)],
+                           capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr
+    (wheel,) = (tmp_path / "dist").glob("qboost_exp-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "serving/_docker/Dockerfile" in names and "serving/_docker/build_and_push.sh" in names
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    installed = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
+                               capture_output=True, text=True, timeout=600)
+    assert installed.returncode == 0, installed.stderr
+    # The dependencies come from this environment, after the wheel on sys.path.
+    (site / "zz_test_dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    model = tmp_path / "model"
+    shutil.copytree(_small_model(tmp_path), model)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MLFLOW_TRACKING_URI")}
+    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import serving, qboost_exp; print(serving.__file__); print(qboost_exp.__file__)"],
+                           cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    assert where.stdout.split() == [str(site / "serving" / "__init__.py"), str(site / "qboost_exp" / "__init__.py")], where.stderr
+    result = subprocess.run([str(venv / "bin" / "python"), "-m", "serving", "package", "--model-uri", str(model), "--out", str(work / "build")],
+                            cwd=work, env={**env, "MLFLOW_DISABLE_TELEMETRY": "true"}, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    out = work / "build"
+    assert (out / "Dockerfile").read_bytes() == (REPO / "docker" / "Dockerfile").read_bytes()
+    (repacked,) = (out / "wheels").glob("qboost_exp-*.whl")
+    inside = set(zipfile.ZipFile(repacked).namelist())
+    assert {"qboost_exp/_estimator.py", "qboost_exp/conf/config.yaml", "serving/container/serve.py", "serving/_docker/Dockerfile"} <= inside
+    assert not any(name.endswith(".pyc") for name in inside)
+    assert (out / "model" / "MLmodel").is_file() and (out / "serving" / "container" / "bin" / "serve").is_file()
+
+
+def _small_model(tmp_path: Path) -> Path:
+    """A QBoost model directory saved in-process (no tracking store needed)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from qboost_exp._paths import config_dir
+    from qboost_exp.experiment import run_experiment
+    from qboost_exp.tracking import save_model
+
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose("config", overrides=list(FAST))
+    save_model(run_experiment(cfg), OmegaConf.to_container(cfg, resolve=True), tmp_path / "saved")
+    return tmp_path / "saved"
