@@ -97,32 +97,16 @@ def _failed_job(message: str) -> Any:
 
 
 def _run_job(cfg: DictConfig, hydra_cfg: DictConfig, base_dir: str, multirun: bool) -> tuple[Any, list[str]]:
-    from omegaconf import OmegaConf
+    from .experiment import run_tracked
 
-    from .experiment import run_experiment
-
-    if not OmegaConf.select(cfg, "mlflow.enabled", default=True):
-        return run_experiment(cfg, base_dir=base_dir), []
-
-    import mlflow
-
-    from .tracking import _sweep, tracked_run
-    from .tracking._log import log_result
-
-    plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
-    with tracked_run(
-        plain,
+    return run_tracked(
+        cfg,
         base_dir=base_dir,
-        output_dir=hydra_cfg.runtime.output_dir,
         overrides=list(hydra_cfg.overrides.task),
+        output_dir=hydra_cfg.runtime.output_dir,
         sweep_dir=str(hydra_cfg.sweep.dir) if multirun else None,
         job_num=hydra_cfg.job.num if multirun else None,
-    ) as run:
-        _sweep.current_parent_run_id = run.data.tags.get("mlflow.parentRunId")
-        result = run_experiment(cfg, base_dir=base_dir)
-        lines = log_result(result, plain)
-        lines.insert(0, f"MLflow run {run.info.run_id} (experiment {run.info.experiment_id}) at {mlflow.get_tracking_uri()}")
-    return result, lines
+    )
 
 
 # Options that come from an optional extra: (group, option) -> (extra, module it installs).

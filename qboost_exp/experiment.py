@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence, Union
 
 import dimod
 import numpy as np
@@ -175,14 +175,92 @@ def fit_and_score(model: QBoostClassifier, data: Dataset, load_seconds: float = 
     return ExperimentResult(model=model, dataset=data, metrics=metrics, timings=timings)
 
 
-def run_experiment(cfg: Mapping[str, Any], base_dir: str | None = None) -> ExperimentResult:
+#: What an experiment trains on: the config's ``dataset`` (None), a split Dataset, or a
+#: function returning one (called after the sampler is built, see :func:`run_experiment`).
+DataSource = Union[Dataset, Callable[[], Dataset], None]
+
+
+def run_experiment(
+    cfg: Mapping[str, Any], base_dir: str | None = None, data: DataSource = None, sampler: dimod.Sampler | None = None
+) -> ExperimentResult:
     """Build everything the config names, train, and score.
 
     The sampler is built first, so a missing D-Wave token stops the run before
     any data is loaded or any learner trained.
+
+    Parameters
+    ----------
+    cfg : mapping
+        The composed experiment config.
+    base_dir : str, optional
+        Where relative dataset paths resolve (the launch directory).
+    data : Dataset or callable, optional
+        The splits to train on instead of the config's ``dataset`` (e.g. the
+        SageMaker training channels), or a function returning them; a
+        function is called only once the sampler is built.
+    sampler : dimod.Sampler, optional
+        An already built sampler (default: built from ``cfg.sampler``).
     """
-    sampler = build_sampler(cfg["sampler"])
+    sampler = sampler if sampler is not None else build_sampler(cfg["sampler"])
     model = make_estimator(cfg, sampler=sampler)
     t0 = time.perf_counter()
-    data = load_data(cfg, base_dir)
+    if data is None:
+        data = load_data(cfg, base_dir)
+    elif callable(data):
+        data = data()
     return fit_and_score(model, data, time.perf_counter() - t0)
+
+
+def run_tracked(
+    cfg: Any,
+    data: DataSource = None,
+    *,
+    sampler: dimod.Sampler | None = None,
+    base_dir: str | None = None,
+    overrides: Sequence[str] = (),
+    output_dir: str | None = None,
+    sweep_dir: str | None = None,
+    job_num: int | None = None,
+) -> tuple[ExperimentResult, list[str]]:
+    """One configured experiment, as ``python -m qboost_exp`` runs it: tracked in MLflow unless ``mlflow.enabled`` is false.
+
+    The one way to run a configured experiment (the CLI's jobs and the
+    SageMaker ``train`` program both call it): :func:`run_experiment` inside
+    :func:`qboost_exp.tracking.tracked_run`, then the run's metrics, plots
+    and model are logged.
+
+    Parameters
+    ----------
+    cfg : DictConfig or mapping
+        The composed experiment config.
+    data : Dataset or callable, optional
+        As for :func:`run_experiment`.
+    sampler : dimod.Sampler, optional
+        As for :func:`run_experiment` (build it first to fail before a run is opened).
+    base_dir, overrides, output_dir, sweep_dir, job_num
+        Passed to :func:`~qboost_exp.tracking.tracked_run`: the launch
+        directory, the overrides given, Hydra's output directory, and for a
+        sweep job its sweep directory and job number.
+
+    Returns
+    -------
+    (ExperimentResult, list of str)
+        The result and the lines saying where it was logged (empty when not tracked).
+    """
+    plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False) if isinstance(cfg, DictConfig) else dict(cfg)
+    if not (plain.get("mlflow") or {}).get("enabled", True):
+        return run_experiment(cfg, base_dir=base_dir, data=data, sampler=sampler), []
+
+    import mlflow
+
+    from .tracking import _sweep, tracked_run
+    from .tracking._log import log_result
+
+    with tracked_run(
+        plain, base_dir=base_dir or os.getcwd(), output_dir=output_dir, overrides=list(overrides), sweep_dir=sweep_dir, job_num=job_num
+    ) as run:
+        _sweep.current_parent_run_id = run.data.tags.get("mlflow.parentRunId")
+        result = run_experiment(cfg, base_dir=base_dir, data=data, sampler=sampler)
+        lines = log_result(result, plain)
+        lines.insert(0, f"MLflow run {run.info.run_id} (experiment {run.info.experiment_id}) at {mlflow.get_tracking_uri()}")
+    return result, lines

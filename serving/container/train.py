@@ -139,27 +139,25 @@ def save_into(result: Any, cfg: dict[str, Any], model_dir: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _fit(cfg: Any, sampler: Any, layout: OptMl) -> Any:
-    """Read the channels, train, score: ``run_experiment`` with the channels as the data."""
-    from qboost_exp.experiment import fit_and_score, make_estimator, to_plain
+def _channel_data(cfg: Any, layout: OptMl) -> Any:
+    """The data source of the job: a function reading the channels into train/validation/test splits."""
+    from qboost_exp.experiment import to_plain
 
     from .channels import load_channels
 
-    model = make_estimator(cfg, sampler=sampler)
-    t0 = time.perf_counter()
-    data, channels = load_channels(layout, to_plain(cfg["dataset"], "dataset"), to_plain(cfg["split"], "split"), int(cfg.get("seed", 0)))
-    load_seconds = time.perf_counter() - t0
-    for channel in channels:
-        _say(f"channel {channel.describe()}")
-    _say(f"fitting: {len(data.y_train)} train / {len(data.y_val)} validation / {len(data.y_test)} test rows, {data.X_train.shape[1]} features")
-    return fit_and_score(model, data, load_seconds)
+    def load() -> Any:
+        data, channels = load_channels(layout, to_plain(cfg["dataset"], "dataset"), to_plain(cfg["split"], "split"), int(cfg.get("seed", 0)))
+        for channel in channels:
+            _say(f"channel {channel.describe()}")
+        _say(f"fitting: {len(data.y_train)} train / {len(data.y_val)} validation / {len(data.y_test)} test rows, {data.X_train.shape[1]} features")
+        return data
+
+    return load
 
 
 def run(layout: OptMl, redactor: redaction.Redactor) -> None:
     """The training job; raises on failure."""
-    from omegaconf import OmegaConf
-
-    from qboost_exp.experiment import build_sampler, to_plain
+    from qboost_exp.experiment import build_sampler, run_tracked, to_plain
     from qboost_exp.report import format_report
 
     from .hyperparameters import read_hyperparameters, to_overrides
@@ -173,28 +171,18 @@ def run(layout: OptMl, redactor: redaction.Redactor) -> None:
         print(f"train: {note}", file=sys.stderr if note.startswith("warning") else sys.stdout, flush=True)
     _say(f"hyperparameters: {' '.join(parsed.overrides) or '(none: the defaults)'}")
     forced = ["dataset=csv", f"dataset.path={_hydra_quote(str(layout.channel('training')))}"]
+    if not os.environ.get("MLFLOW_TRACKING_URI"):
+        forced.append("mlflow.enabled=false")  # a training job logs to MLflow only when given a server
     cfg = compose_config(parsed.overrides + forced)
-    plain = to_plain(cfg, "the config")
 
     # Before any data is read and outside any MLflow run: a missing or wrong
     # token fails here, and the cloud client's errors never reach MLflow.
     _say(f"sampler {cfg.sampler.name}")
     sampler = build_sampler(cfg["sampler"])
 
-    tracking = bool(os.environ.get("MLFLOW_TRACKING_URI")) and bool(OmegaConf.select(cfg, "mlflow.enabled", default=True))
-    lines: list[str] = []
-    if tracking:
-        from qboost_exp.tracking import tracked_run
-        from qboost_exp.tracking._log import log_result
-
-        with tracked_run(plain, base_dir=os.getcwd(), overrides=parsed.overrides) as mlflow_run:
-            result = _fit(cfg, sampler, layout)
-            save_into(result, plain, layout.model)
-            lines = log_result(result, plain)
-            lines.insert(0, f"MLflow run {mlflow_run.info.run_id} (experiment {mlflow_run.info.experiment_id}) at {os.environ['MLFLOW_TRACKING_URI']}")
-    else:
-        result = _fit(cfg, sampler, layout)
-        save_into(result, plain, layout.model)
+    # The CLI's own run function: tracked in MLflow when enabled, the channels as the data.
+    result, lines = run_tracked(cfg, _channel_data(cfg, layout), sampler=sampler, base_dir=os.getcwd(), overrides=parsed.overrides)
+    save_into(result, to_plain(cfg, "the config"), layout.model)
     print(format_report(cfg, result), flush=True)
     for line in lines:
         print(f"  {line}", flush=True)
