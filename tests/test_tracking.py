@@ -263,3 +263,74 @@ def test_dataset_logging_survives_a_parallel_job_registering_it_first(monkeypatc
     monkeypatch.setattr(mlflow, "log_input", lambda dataset, context=None: (_ for _ in ()).throw(MlflowException("store down")))
     with pytest.raises(MlflowException, match="store down"):
         _log._log_input_once_registered(object(), "training")
+
+
+def test_experiments_open_on_training_runs_in_the_mlflow_ui(tmp_path):
+    from qboost_exp.tracking import prepare_store
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = store(tmp_path)
+    # an experiment made elsewhere, without a kind, gets one; a kind already set is left alone
+    old = client.create_experiment("old")
+    chosen = client.create_experiment("chosen", tags={"mlflow.experimentKind": "genai_development"})
+    for name in ("qboost", "old", "chosen"):
+        prepare_store(uri, name)
+    kinds = {name: client.get_experiment_by_name(name).tags.get("mlflow.experimentKind") for name in ("qboost", "old", "chosen")}
+    assert kinds == {"qboost": "custom_model_development", "old": "custom_model_development", "chosen": "genai_development"}
+    assert {old, chosen} <= {e.experiment_id for e in client.search_experiments()}
+
+
+def test_an_unreachable_tracking_server_fails_fast_in_one_line(tmp_path):
+    start = time.monotonic()
+    result = run_module("qboost_exp", "mlflow.tracking_uri=http://127.0.0.1:1", *FAST, cwd=tmp_path, timeout=120)
+    elapsed = time.monotonic() - start
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot reach the MLflow tracking server at http://127.0.0.1:1"), result.stderr
+    assert elapsed < 10, f"took {elapsed:.1f} s"
+    # a sweep stops before any job, also in one line
+    sweep = run_module("qboost_exp", "-m", "mlflow.tracking_uri=http://127.0.0.1:1", "lambda=0.1,0.2", *FAST, cwd=tmp_path, timeout=120)
+    assert sweep.returncode == 2 and "Launching" not in sweep.stdout + sweep.stderr
+    assert sweep.stderr.strip().splitlines()[-1].startswith("error: cannot reach the MLflow tracking server")
+
+
+def test_a_missing_extra_is_named_in_one_line(monkeypatch):
+    import importlib.util
+
+    from qboost_exp import cli
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("optuna", "hydra_plugins.hydra_joblib_launcher") else real(name, *a))
+    assert cli.missing_extra(["lambda=0.1", "hydra/launcher=joblib"]) == (
+        "hydra/launcher=joblib needs the 'joblib' extra, which is not installed: pip install 'qboost-exp[joblib]'"
+    )
+    assert "pip install 'qboost-exp[optuna]'" in cli.missing_extra(["hparams_search=optuna"])
+    assert cli.missing_extra(["hydra/launcher=ray", "sampler=neal"]) is None  # installed here
+
+
+def test_sweep_run_names_carry_every_swept_override(tmp_path):
+    result = run_module(
+        "qboost_exp", "-m", "weak_learners=trees", "weak_learners.params.max_depth=1,2", "weak_learners.params.n_estimators=10",
+        "lambda=0.01", *FAST, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    children = [r for r in runs_of(store(tmp_path)) if r.data.tags.get("qboost.role") == "child"]
+    names = sorted(c.data.tags["mlflow.runName"] for c in children)
+    assert names == ["0:neal-trees weak_learners.params.max_depth=1", "1:neal-trees weak_learners.params.max_depth=2"]
+
+
+def test_one_best_run_rule_ties_go_to_the_earliest_run():
+    from types import SimpleNamespace
+
+    from qboost_exp.tracking import best_run, is_better
+
+    def run(name, start, **metrics):
+        return SimpleNamespace(name=name, info=SimpleNamespace(start_time=start), data=SimpleNamespace(metrics=metrics))
+
+    runs = [run("late", 30, validation_accuracy=0.9, time_total=1.0), run("early", 10, validation_accuracy=0.9, time_total=2.0),
+            run("nan", 5, validation_accuracy=float("nan"), time_total=0.5), run("none", 1)]
+    assert best_run(runs, "validation_accuracy").name == "early"  # a tie: the earlier start wins
+    assert best_run(runs, "time_total").name == "nan"  # smaller is better; NaN accuracy does not matter here
+    assert best_run(runs, "test_f1") is None
+    assert is_better(0.91, 0.9, "validation_accuracy") and not is_better(0.9, 0.9, "validation_accuracy")
+    assert is_better(1.0, 2.0, "time_total") and not is_better(2.0, 1.0, "time_total")

@@ -127,8 +127,21 @@ def check_reachable(uri: str) -> None:
     """
     if not uri.startswith(("http://", "https://")):
         return
+    import socket
+
     from mlflow import MlflowClient
 
+    parsed = urlparse(uri)
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        # Nothing listening, no route, no such host: known in milliseconds, without MLflow's machinery.
+        socket.create_connection((parsed.hostname or "", port), timeout=5).close()
+    except OSError as exc:
+        raise TrackingStoreError(
+            f"cannot reach the MLflow tracking server at {uri}: {exc.strerror or exc}; start it (mlflow server ...) or fix "
+            "mlflow.tracking_uri / MLFLOW_TRACKING_URI"
+        ) from None
+    # Something listens: one MLflow request, without retries, proves it is a tracking server.
     saved = {name: os.environ.get(name) for name in _PROBE_ENV}
     os.environ.update(_PROBE_ENV)
     try:
