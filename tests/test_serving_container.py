@@ -842,3 +842,29 @@ def test_dwave_token_hyperparameter_never_leaks(channels, tmp_path):
     for text in (result.stdout, result.stderr, reason):
         assert FAKE_TOKEN not in text
     assert not list((root / "model").iterdir())
+
+
+CHANNEL_ERRORS = [
+    ({"training": {"a.csv": "1,0.5,2\n0,0.25,1\n"}, "validation": {"v.csv": "1,0.5\n"}}, "v.csv: the validation channel"),
+    ({"training": {"a.csv": "1,0.5\n0,0.25\n", "b.csv": "1,0.5,3\n"}}, "b.csv: has 2 feature columns but"),
+    ({"training": {"a.csv": "1,0.5\n1,0.25\n1,0.3\n"}}, "in its label column (column 1); QBoost is a binary classifier"),
+    ({"training": {"a.csv": "1,0.5\n0,0.25\n1,0.3\n0,0.1\n"}, "test": {"t.csv": "7,0.5\n"}}, "t.csv: line 1: label 7 does not occur in the training channel"),
+    ({"training": {}}, "the training channel"),
+    ({"validation": {"v.csv": "1,0.5\n"}}, "no training channel"),
+]
+
+
+@pytest.mark.parametrize("files, phrase", CHANNEL_ERRORS, ids=["validation width", "training widths", "single class", "unseen test label", "empty channel", "no training"])
+def test_channel_errors_name_the_file_and_channel(tmp_path, files, phrase):
+    from qboost_exp.errors import DataError
+    from serving.container.channels import load_channels
+    from serving.container.paths import OptMl
+
+    for channel, contents in files.items():
+        directory = tmp_path / "input" / "data" / channel
+        directory.mkdir(parents=True)
+        for name, text in contents.items():
+            (directory / name).write_text(text)
+    with pytest.raises(DataError) as caught:
+        load_channels(OptMl.resolve(str(tmp_path)), {"label": 0, "header": "auto", "delimiter": ","}, {"test_size": 0.2, "validation_size": 0.2}, 0)
+    assert phrase in str(caught.value)
