@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import importlib.metadata as metadata
 import json
-import math
 import os
 import re
 import shutil
@@ -70,8 +69,6 @@ SERVING_REQUIREMENTS = ("flask", "gunicorn")
 IMAGE_SUBSTITUTES = {"mlflow": "mlflow-skinny"}
 #: The programs SageMaker runs (`docker run IMAGE train|serve`); without them the image is useless.
 CONTAINER_PROGRAMS = ("container/bin/train", "container/bin/serve")
-#: Training-run roles that have a model (a sweep's parent run has none).
-TRAINING_ROLES = ("single", "child")
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".pytest_cache")
 
 
@@ -113,37 +110,21 @@ class PackageResult:
 def resolve_tracking_uri(explicit: str | None = None, cwd: Path | None = None) -> str:
     """``explicit``, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db`` in ``cwd``.
 
-    A SQLite (or plain file) store must already exist: MLflow would silently
-    create an empty one, and "model not found" in an empty store hides the real
-    mistake (the wrong directory).
+    :func:`qboost_exp.tracking.resolve_tracking_uri`: a local store must
+    already exist (MLflow would silently create an empty one).
 
     Raises
     ------
     ServingError
         If the store is a local file or directory that does not exist.
     """
-    cwd = Path.cwd() if cwd is None else cwd
-    uri = explicit or os.environ.get("MLFLOW_TRACKING_URI") or "sqlite:///mlflow.db"
-    if uri.startswith("sqlite:///"):
-        rest = uri[len("sqlite:///"):]
-        path_text, sep, query = rest.partition("?")
-        if path_text and path_text != ":memory:":
-            path = Path(path_text) if path_text.startswith("/") else (cwd / path_text).resolve()
-            if not path.is_file():
-                origin = "--tracking-uri" if explicit else ("MLFLOW_TRACKING_URI" if os.environ.get("MLFLOW_TRACKING_URI") else "the default store")
-                raise ServingError(
-                    f"no MLflow store at {path} ({origin} {uri}): run this where `python -m qboost_exp` logged its runs, "
-                    "or pass --tracking-uri"
-                )
-            uri = f"sqlite:///{path}" + (f"?{query}" if sep else "")
-    elif uri.startswith(("file:", "/", "./", "../")):
-        # A file store: MLflow would create an empty one just the same.
-        text = uri[len("file://"):] if uri.startswith("file://") else uri[len("file:"):] if uri.startswith("file:") else uri
-        path = Path(text) if Path(text).is_absolute() else (cwd / text).resolve()
-        if not path.is_dir():
-            raise ServingError(f"no MLflow store at {path} (tracking URI {uri}): pass --tracking-uri")
-        uri = path.as_uri()
-    return uri
+    from qboost_exp.tracking import TrackingStoreError
+    from qboost_exp.tracking import resolve_tracking_uri as resolve
+
+    try:
+        return resolve(explicit, cwd, must_exist=True)
+    except TrackingStoreError as exc:
+        raise ServingError(str(exc)) from None
 
 
 def _redacted(uri: str) -> str:
@@ -161,11 +142,11 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _smaller_is_better(metric: str) -> bool:
-    # The same rule as champion promotion and the comparison report, so "best" means one thing everywhere.
-    from qboost_exp._metrics import higher_is_better
+def _smaller_is_better(metric: str, order: str | None = None) -> bool:
+    # The same rule as the sweep summary, promotion and compare, so "best" means one thing everywhere.
+    from qboost_exp.tracking._runs import higher_is_better_for
 
-    return not higher_is_better(metric)
+    return not higher_is_better_for(metric, order)
 
 
 def best_run_model_uri(experiment: str, metric: str, order: str | None = None) -> tuple[str, Any, float]:
@@ -173,50 +154,27 @@ def best_run_model_uri(experiment: str, metric: str, order: str | None = None) -
 
     Training runs are those tagged ``qboost.role`` single or child (a sweep's
     parent run has no model) that logged a model. ``order`` is ``"max"`` or
-    ``"min"``; by default smaller is better for ``time_*``, ``selected*``,
-    ``best_energy`` (and the other cost metrics champion promotion minimises),
-    larger for everything else. Ties go to the newest run.
+    ``"min"``; by default the metric's name decides (accuracy-like up, times,
+    sizes and energies down). :func:`qboost_exp.tracking.best_run` picks:
+    ties go to the run that started first.
 
     Returns
     -------
     (str, mlflow.entities.Run, float)
         ``runs:/<id>/model``, the run, its metric value.
     """
-    from mlflow import MlflowClient
+    from qboost_exp.tracking import TrackingStoreError, best_run, training_runs
 
-    client = MlflowClient()
-    found = client.get_experiment_by_name(experiment)
-    if found is None or found.lifecycle_stage == "deleted":
-        raise ServingError(f"no experiment named {experiment!r} in the tracking store")
-    minimise = _smaller_is_better(metric) if order is None else order == "min"
-    candidates = []
-    token = None
-    while True:
-        page = client.search_runs(
-            [found.experiment_id], filter_string="attributes.status = 'FINISHED'", max_results=1000, page_token=token
-        )
-        for run in page:
-            value = run.data.metrics.get(metric)
-            if run.data.tags.get("qboost.role") not in TRAINING_ROLES or value is None or not math.isfinite(value):
-                continue
-            outputs = getattr(run, "outputs", None)
-            if outputs is not None and not getattr(outputs, "model_outputs", None):
-                continue  # logged with mlflow.log_model=false: nothing to serve
-            candidates.append(run)
-        token = page.token
-        if not token:
-            break
-    if not candidates:
+    try:
+        runs = training_runs(experiment, with_model=True)
+    except TrackingStoreError as exc:
+        raise ServingError(str(exc)) from None
+    best = best_run(runs, metric, order)
+    if best is None:
         raise ServingError(
             f"experiment {experiment!r} has no finished training run with metric {metric!r} and a logged model "
             "(metrics are e.g. test_accuracy, validation_accuracy)"
         )
-
-    def key(run: Any) -> tuple[float, int]:
-        value = run.data.metrics[metric]
-        return (-value if minimise else value, run.info.start_time or 0)
-
-    best = max(candidates, key=key)
     return f"runs:/{best.info.run_id}/model", best, best.data.metrics[metric]
 
 
@@ -560,7 +518,7 @@ def package(
         except Exception as exc:  # noqa: BLE001 - a store that cannot be read
             raise ServingError(f"cannot search the runs of {experiment!r} at {_redacted(uri)}: {_first_line(exc)}") from None
         run_id = run.info.run_id
-        direction = "lowest" if (order == "min" or (order is None and _smaller_is_better(metric))) else "highest"
+        direction = "lowest" if _smaller_is_better(metric, order) else "highest"
         print(f"best run of {experiment!r} by {metric} ({direction}): {run_id} ({metric} {value:.4g})", flush=True)
 
     out.parent.mkdir(parents=True, exist_ok=True)

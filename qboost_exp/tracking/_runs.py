@@ -31,19 +31,26 @@ def metric_value(run: Any, metric: str) -> float | None:
 
 def is_better(new: float, old: float, metric: str) -> bool:
     """Whether ``new`` strictly beats ``old`` on ``metric`` (equal is not better: the earlier run keeps it)."""
+    return new > old if higher_is_better_for(metric) else new < old
+
+
+def higher_is_better_for(metric: str, order: str | None = None) -> bool:
+    """The direction of ``metric``: ``order`` ("max"/"min") when given, else the project's rule by name."""
     from .._metrics import higher_is_better
 
-    return new > old if higher_is_better(metric) else new < old
+    if order is None:
+        return higher_is_better(metric)
+    if order not in ("max", "min"):
+        raise ValueError(f"order must be 'max' or 'min', got {order!r}")
+    return order == "max"
 
 
-def rank_key(value: float, start_time: int | None, metric: str) -> tuple[float, int]:
+def rank_key(value: float, start_time: int | None, metric: str, order: str | None = None) -> tuple[float, int]:
     """Sort key, smallest first = best first: by ``metric`` in its direction, then by start time."""
-    from .._metrics import higher_is_better
-
-    return (-value if higher_is_better(metric) else value, start_time or 0)
+    return (-value if higher_is_better_for(metric, order) else value, start_time or 0)
 
 
-def best_run(runs: Iterable[Any], metric: str) -> Any | None:
+def best_run(runs: Iterable[Any], metric: str, order: str | None = None) -> Any | None:
     """The best of ``runs`` (``mlflow.entities.Run``) by ``metric``, under the one rule; None if none has it.
 
     Parameters
@@ -51,6 +58,8 @@ def best_run(runs: Iterable[Any], metric: str) -> Any | None:
     runs : iterable of mlflow.entities.Run
     metric : str
         A metric name such as ``validation_accuracy`` or ``time_total``.
+    order : {"max", "min"} or None
+        Override the direction the metric's name implies (``package --order``).
 
     Returns
     -------
@@ -60,7 +69,7 @@ def best_run(runs: Iterable[Any], metric: str) -> Any | None:
     scored = [(value, run) for value, run in scored if value is not None]
     if not scored:
         return None
-    return min(scored, key=lambda pair: rank_key(pair[0], pair[1].info.start_time, metric))[1]
+    return min(scored, key=lambda pair: rank_key(pair[0], pair[1].info.start_time, metric, order))[1]
 
 
 def training_runs(
