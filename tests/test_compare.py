@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from qboost_exp import compare
+from qboost_exp.compare import _figures
 from qboost_exp.compare import load_runs, main, metric_by_lambda, pareto_front, plot_metric_vs_lambda, plot_pareto
 
 # MLflow's own SQLAlchemy usage warns; not ours to fix.
@@ -312,13 +312,13 @@ def test_pareto_front_ties_and_direction():
 
 def test_figure_data_are_the_run_metrics(env_store, tmp_path):
     runs = load_runs("qboost")
-    summary = metric_by_lambda(runs, "test_accuracy").set_index(["sampler", "lambda"])
-    neal = summary.loc[("neal", 0.1)]
+    summary = metric_by_lambda(runs, "test_accuracy").set_index(["sampler", "weak_learners", "weight_bits", "lambda"])
+    neal = summary.loc[("neal", "stumps", "2", 0.1)]
     assert (neal["mean"], neal["min"], neal["max"], neal["runs"]) == ((0.88 + 0.84) / 2, 0.84, 0.88, 2)
-    assert summary.loc[("tabu", 0.05), "mean"] == 0.90  # lambda=auto plotted at the chosen λ
+    assert summary.loc[("tabu", "stumps", "2", 0.05), "mean"] == 0.90  # lambda=auto plotted at the chosen λ
     assert sorted(summary.index.get_level_values("sampler").unique()) == ["neal", "sa", "tabu"]
 
-    fig = compare._figure_metric_vs_lambda(runs, "test_accuracy")
+    fig = _figures._figure_metric_vs_lambda(runs, "test_accuracy")
     ax = fig.axes[0]
     assert ax.get_xscale() == "symlog"  # λ=0 is present
     assert ax.get_title() == "experiment 'qboost': test_accuracy vs λ"
@@ -326,13 +326,13 @@ def test_figure_data_are_the_run_metrics(env_store, tmp_path):
     client = MlflowClient(tracking_uri=env_store["uri"])
     # One errorbar container per sampler; its first line is the plotted means.
     plotted = {c.get_label(): dict(zip(c.lines[0].get_xdata(), c.lines[0].get_ydata())) for c in ax.containers}
-    assert set(plotted) == {"neal (4 runs)", "sa (3 runs)", "tabu (2 runs)"}
-    sa = plotted["sa (3 runs)"]
+    assert set(plotted) == {"neal / stumps / 2 bit (4 runs)", "sa / stumps / 2 bit (3 runs)", "tabu / stumps / 2 bit (2 runs)"}
+    sa = plotted["sa / stumps / 2 bit (3 runs)"]
     for name in CHILDREN:
         metrics = client.get_run(env_store["ids"][name]).data.metrics
         assert sa[metrics["lambda_value"]] == metrics["test_accuracy"]
 
-    fig = compare._figure_pareto(runs, "test_accuracy")
+    fig = _figures._figure_pareto(runs, "test_accuracy")
     ax = fig.axes[0]
     assert "qboost" in ax.get_title() and "test_accuracy" in ax.get_ylabel()
     (front_line,) = [line for line in ax.get_lines() if line.get_label().startswith("Pareto front")]
@@ -349,7 +349,7 @@ def test_figure_data_are_the_run_metrics(env_store, tmp_path):
 def test_log_axis_without_zero(env_store):
     runs = load_runs("qboost")
     positive = runs[runs["lambda"] > 0]
-    assert compare._figure_metric_vs_lambda(positive, "test_accuracy").axes[0].get_xscale() == "log"
+    assert _figures._figure_metric_vs_lambda(positive, "test_accuracy").axes[0].get_xscale() == "log"
 
 
 # --------------------------------------------------------------------------
@@ -358,7 +358,7 @@ def test_log_axis_without_zero(env_store):
 
 def test_missing_store_is_not_created(capsys, tmp_path):
     code, out, err = _run(capsys)  # default sqlite:///mlflow.db in the (empty) cwd
-    _assert_one_error(code, out, err, "no MLflow tracking store", str(tmp_path / "mlflow.db"))
+    _assert_one_error(code, out, err, "no MLflow store at", str(tmp_path / "mlflow.db"))
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "compare").exists()
     code, out, err = _run(capsys, "--tracking-uri", f"sqlite:///{tmp_path}/nowhere/x.db")
     _assert_one_error(code, out, err, "nowhere/x.db")

@@ -1,0 +1,88 @@
+"""Ranking: sorting runs by a metric and the accuracy / model-size Pareto front.
+
+The order is the project's one "best" rule (:mod:`qboost_exp.tracking`): the
+metric's direction from its name, ties to the run that started first.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from .._metrics import higher_is_better
+from ..tracking import FAILED_STATUSES
+from ._load import CompareError, _column, _metric_column
+
+DEFAULT_SORT = "test_accuracy"
+
+
+def available_metrics(runs: pd.DataFrame) -> list[str]:
+    """Names of the metrics at least one of ``runs`` logged, sorted."""
+    return sorted(c[len("metrics.") :] for c in runs.columns if c.startswith("metrics.") and runs[c].notna().any())
+
+
+def sort_runs(runs: pd.DataFrame, metric: str = DEFAULT_SORT) -> pd.DataFrame:
+    """``runs`` ordered best first by ``metric``; runs without it go last.
+
+    Descending for accuracy / AUC / F1 metrics, ascending otherwise (time,
+    selected learners, energy). Ties keep the incoming order (oldest first
+    for :func:`load_runs` output).
+
+    Raises
+    ------
+    CompareError
+        No run has that metric; the message lists the available ones.
+    """
+    name = metric.removeprefix("metrics.")
+    if name not in available_metrics(runs):
+        raise CompareError(f"unknown metric {name!r} to sort by; available metrics: {', '.join(available_metrics(runs)) or '(none)'}")
+    # mergesort is stable, so ties stay in start-time order.
+    return runs.sort_values(_metric_column(name), ascending=not higher_is_better(name), na_position="last", kind="mergesort")
+
+
+def _plottable(runs: pd.DataFrame) -> pd.DataFrame:
+    # A failed or killed run's metrics are partial: never plot them.
+    return runs[~_column(runs, "status").isin(FAILED_STATUSES)]
+
+
+def pareto_front(runs: pd.DataFrame, metric: str = DEFAULT_SORT) -> pd.DataFrame:
+    """The runs no other run beats on both ``metric`` and the number of selected learners.
+
+    Fewer selected learners is better; ``metric`` is better higher or lower as
+    :func:`higher_is_better` says. A run is on the front unless another run
+    is at least as good on both and strictly better on one, so identical
+    points are all kept. Failed/killed runs, runs missing either value and
+    empty models (0 selected learners) are ignored.
+
+    Parameters
+    ----------
+    runs : pandas.DataFrame
+        As returned by :func:`load_runs`.
+    metric : str
+        Metric name, e.g. ``"test_accuracy"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The front's rows of ``runs``, by number of selected learners ascending.
+    """
+    col = _metric_column(metric)
+    data = _plottable(runs)
+    # An empty model (no learner selected) is no trade-off: it is never on the front.
+    data = data[_column(data, col).notna() & (pd.to_numeric(_column(data, "metrics.selected"), errors="coerce") > 0)]
+    if data.empty:
+        return data
+    # "goodness": larger is better whichever way the metric points.
+    goodness = data[col] if higher_is_better(metric) else -data[col]
+    keep: list[Any] = []
+    best = -math.inf
+    for _, group in goodness.groupby(data["metrics.selected"], sort=True):
+        top = group.max()
+        # Beaten by a smaller model unless strictly better than everything with fewer learners;
+        # within the same size only the best value survives.
+        if top > best:
+            keep.extend(group.index[group == top])
+            best = top
+    return data.loc[keep]
