@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
+import copy
 import numbers
-import signal
-import threading
 import time
 import warnings
-from contextlib import contextmanager
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import dimod
 import numpy as np
-from scipy.optimize import minimize
-from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import check_cv
+from sklearn.model_selection import check_cv, train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._qubo import GramStatistics, PackedPredictions, build_bqm, gram_statistics
-from .errors import ConfigError, QBoostError, SamplerError
+from . import _decision, _sampling
+from ._qubo import weight_scale
+from ._search import CV_RULES, GridPoint, cross_validate
+from ._strategies import STRATEGIES, FitResult, Iterative, OneShot, packed_predictions
+from .errors import ConfigError, SamplerError
 from .plugins import resolve_sampler, resolve_weak_learner_set
+from .weak_learners import fit_candidates
 
-DEFAULT_LAMBDA_GRID = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
+#: λ values tried by ``lam="auto"``, in units of the largest weight (see the class docstring).
+DEFAULT_LAMBDA_GRID = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
+#: Largest weights tried by ``max_weight="auto"``: an ensemble of 8 to 32 full-weight learners reaches margin 1.
+DEFAULT_MAX_WEIGHT_GRID = (1 / 32, 1 / 16, 1 / 8)
+DWAVE_MAX_WEIGHT = "1/M"
 DEFAULT_NUM_READS = 100  # dimod samplers default to one read, too few to trust the best
 _MAX_SEED = 2**31 - 1
 
@@ -40,21 +44,28 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
     .. math::
 
         E(w) = \frac{1}{S} \sum_{s=1}^{S} \Big( \sum_{i=1}^{M} w_i h_i(x_s) - y_s \Big)^2
-               + \lambda \, \big|\{ i : w_i > 0 \}\big|
+               + \lambda W \, \big|\{ i : w_i > 0 \}\big|
 
     over fixed-point weights :math:`w_i = c \sum_{k<b} 2^k q_{ik}`,
-    :math:`q_{ik} \in \{0, 1\}`, :math:`c = 1 / (M (2^b - 1))`: ``weight_bits=1``
-    gives :math:`w_i \in \{0, 1/M\}` (D-Wave's demo); ``weight_bits=b`` gives
-    the :math:`2^b` levels :math:`0, c, \dots, 1/M`. The QUBO's offset, linear
-    and quadratic terms are stated in :mod:`qboost_exp._qubo`; for ``b > 1`` it
-    has one extra indicator variable per learner so that the penalty counts
-    learners, not bits.
+    :math:`q_{ik} \in \{0, 1\}`, :math:`c = W / (2^b - 1)`: ``b = weight_bits``
+    bits give the :math:`2^b` levels :math:`0, c, \dots, W` up to the largest
+    weight :math:`W` (``max_weight``). The penalty per selected learner is
+    :math:`\lambda W`, so :math:`\lambda` is in units of the largest weight: a
+    learner joins only if it lowers the squared loss by more than
+    :math:`\lambda W`, i.e. (alone) if :math:`2\,\mathrm{corr}(h_i, r) - W > \lambda`
+    with :math:`r` the residual it fits. ``lam`` means the same for every
+    ``max_weight`` and every data set; D-Wave's demo, with :math:`W = 1/M`,
+    uses the same normalised λ. The QUBO's offset, linear and quadratic terms
+    are stated in :mod:`qboost_exp._qubo`; for ``b > 1`` it has one extra
+    indicator variable per learner so that the penalty counts learners, not bits.
 
     Parameters
     ----------
-    weak_learners : str or WeakLearnerSet, default="stumps"
-        The candidate set: a registered name (``stumps``, ``trees``,
-        ``adaboost``, ``mixed``, ``estimators`` or a plugin's) or an instance.
+    weak_learners : str, dict or WeakLearnerSet, default="adaboost"
+        The candidate set: a registered name (``adaboost``, ``trees``,
+        ``stumps``, ``mixed``, ``estimators`` or a plugin's), a
+        ``{"name": ..., "params": {...}}`` mapping, or an instance. The default
+        is the 60 depth-2 trees of an AdaBoost run, which suit any tabular data.
     sampler : str or dimod.Sampler, default="neal"
         The annealer: a registered name (``neal``, ``tabu``, ``steepest``,
         ``exact``, ``qpu``, ``hybrid``, ``mock_qpu`` or a plugin's) or any
@@ -64,70 +75,137 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         ``chain_strength``, ...). Unless given: ``num_reads=100`` where the
         sampler takes it, and a ``seed`` (on embedding samplers also the
         embedding's ``random_seed``) derived from ``random_state``.
-    lam : float or "auto", default=0.01
-        The sparsity penalty :math:`\lambda \ge 0`. ``"auto"`` picks it from
-        ``lam_grid`` by cross-validated accuracy on the training data only.
+    lam : float or "auto", default="auto"
+        The sparsity penalty :math:`\lambda \ge 0`, in units of the largest
+        weight (the energy of a selected learner is ``lam * max_weight``).
+        ``"auto"`` picks it from ``lam_grid`` by cross-validation on the
+        training data only, together with ``max_weight="auto"``.
+    max_weight : float, "1/M" or "auto", default="auto"
+        The largest weight :math:`W`. ``"1/M"`` is D-Wave's demo (every weight
+        at most one over the number of candidates, so many learners are needed
+        to reach a margin of 1); a number fixes it; ``"auto"`` picks it from
+        ``max_weight_grid`` by the same cross-validation as ``lam``.
     weight_bits : int, default=1
         Bits per learner weight (1 to 8).
+    refit : {"none", "least_squares", "logistic"}, default="none"
+        After the annealer has selected the learners, optionally replace their
+        fixed-point weights with continuous ones fitted classically on the
+        selected learners' outputs (with an intercept; weights may turn
+        negative). ``"least_squares"`` minimises QBoost's own squared loss,
+        ``"logistic"`` fits an L2-regularised logistic regression. This is a
+        departure from pure QBoost: the selection stays the annealer's.
+    strategy : {"one_shot", "iterative"}, default="one_shot"
+        ``one_shot`` solves one QUBO over all candidates. ``iterative`` is
+        iterative QBoost (Neven et al., ACML 2012) for dictionaries larger than
+        one QUBO: windows of ``window`` candidates, each solved given the
+        strong classifier built so far.
+    window : int, default=None
+        Candidates per QUBO for ``strategy="iterative"``. ``None``: what the
+        sampler takes (the largest clique of a QPU's graph, ``max_variables``
+        of ``exact``), divided by the variables per learner; 100 for samplers
+        without a limit.
+    max_rounds : int, default=None
+        QUBOs solved at most by ``iterative``; ``None`` is one pass over the
+        windows. More rounds re-solve windows given all the others.
+    n_iter_no_change : int, default=None
+        ``iterative`` only: stop when the objective on a held-out
+        ``validation_fraction`` of the training data has not improved for this
+        many rounds, and keep the best round's weights. ``None``: no early
+        stopping, all training data is fitted.
+    validation_fraction : float, default=0.1
+        The held-out share for ``n_iter_no_change``.
     lam_grid : sequence of float, default=None
         Candidates for ``lam="auto"``; ``None`` means ``DEFAULT_LAMBDA_GRID``.
+    max_weight_grid : sequence of float, default=None
+        Candidates for ``max_weight="auto"``; ``None`` means ``DEFAULT_MAX_WEIGHT_GRID``.
     cv : int or cross-validation splitter, default=5
-        How ``lam="auto"`` splits the training data (as in scikit-learn's
+        How the ``auto`` search splits the training data (as in scikit-learn's
         ``check_cv``; a ``StratifiedShuffleSplit(n_splits=1)`` is a single
-        validation split). Ties go to the larger, sparser ``lam``.
+        validation split). A splitter given is not modified.
+    cv_rule : {"one_se", "best"}, default="one_se"
+        ``best``: the grid point with the highest mean validation accuracy.
+        ``one_se``: the sparsest grid point whose mean accuracy is within one
+        standard error of the best (ties: the larger ``lam``, then the smaller
+        ``max_weight``).
     random_state : int, RandomState or None, default=None
-        Seeds the weak learners, the ``lam`` search splits and the sampler.
+        Seeds the weak learners, the search splits and the sampler.
     verbose : int, default=0
-        ``> 0`` prints progress: each ``lam`` search split, and a line every
-        few seconds during long sampling (reads done and an ETA) on samplers
-        that report progress between reads (dwave-samplers' annealer).
+        ``> 0`` prints progress: each search split, each iterative round, and a
+        line every few seconds during long sampling (reads done and an ETA).
 
     Attributes
     ----------
     classes_ : ndarray of shape (2,)
-        The two labels; ``classes_[1]`` is the positive class (margin > 0).
+        The two labels; ``classes_[1]`` is the positive class (decision > 0).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when ``X`` had string column names.
     lam_ : float
-        The penalty used for the final fit (chosen, when ``lam="auto"``).
+        The λ used for the final fit (chosen, when ``lam="auto"``).
+    max_weight_ : float
+        The largest weight :math:`W` used (``1/M`` resolved; chosen, when ``"auto"``).
+    penalty_ : float
+        ``lam_ * max_weight_``: the energy each selected learner costs.
     n_candidates_ : int
     weights_ : ndarray of shape (n_candidates_,)
-        The weight of every candidate learner (0 for the unselected).
+        The weight of every candidate learner (0 for the unselected); after a
+        ``refit``, the refitted weights.
     selected_indices_ : ndarray of int
-        Indices of the candidates with a non-zero weight.
+        Indices of the candidates the annealer selected.
     estimators_ : list
         The fitted selected learners, in the order of ``selected_indices_``.
     estimator_weights_ : ndarray
         Their weights.
+    intercept_ : float
+        Added to the weighted vote. Without a refit it only settles exact
+        ties, see :meth:`decision_function`; with a refit it is fitted.
     n_qubo_variables_, n_qubo_interactions_ : int
-        The size of the QUBO that was solved.
+        The size of the largest QUBO solved.
+    n_qubos_ : int
+        QUBOs solved for the final fit (1 for ``one_shot``).
     best_energy_ : float
-        Energy (objective value, offset included) of the chosen assignment.
-    sampleset_ : dimod.SampleSet
-        Everything the sampler returned (aggregated).
+        The objective :math:`E` of the selected fixed-point weights on the
+        training data (for ``one_shot``, the energy of the best sample, offset
+        included).
+    rounds_ : list of dict or None
+        ``iterative``: per round, the window, the learners selected so far and
+        the objective.
+    sampleset_summary_ : dict
+        A plain summary of the last sampleset (energies and occurrences of its
+        distinct samples, reads, chain-break fraction, timing): the sampleset
+        itself holds Ocean objects that cannot be pickled.
     sampler_info_ : dict
-        Sampler name, number of reads, timing (``sampleset.info["timing"]``
-        on QPU paths), mean chain-break fraction and chain lengths where the
-        sampler embeds.
+        Sampler name, number of reads, timing (summed over QUBOs; on QPU
+        paths ``qpu_access_time`` and the rest of ``sampleset.info["timing"]``),
+        mean chain-break fraction and chain lengths where the sampler embeds.
     timings_ : dict
         Seconds spent in ``weak_learners``, ``qubo_build``, ``sampling`` and
         ``lambda_search``.
-    lam_search_ : dict or None
-        For ``lam="auto"``: the grid, per-split validation accuracy and the means.
-    calibration_ : tuple of float
-        ``(a, b)`` of the probability sigmoid, see :meth:`predict_proba`.
+    search_ : dict or None
+        For an ``auto`` search: the grid, per-split accuracy and selected
+        counts, their means, the rule and the chosen point.
+    proba_slope_ : float
+        The slope ``a >= 0`` of :meth:`predict_proba`.
     """
 
     def __init__(
         self,
-        weak_learners: Any = "stumps",
+        weak_learners: Any = "adaboost",
         sampler: Any = "neal",
         sampler_params: Mapping[str, Any] | None = None,
-        lam: float | str = 0.01,
+        lam: float | str = "auto",
+        max_weight: float | str = "auto",
         weight_bits: int = 1,
+        refit: str = "none",
+        strategy: str = "one_shot",
+        window: int | None = None,
+        max_rounds: int | None = None,
+        n_iter_no_change: int | None = None,
+        validation_fraction: float = 0.1,
         lam_grid: Sequence[float] | None = None,
+        max_weight_grid: Sequence[float] | None = None,
         cv: Any = 5,
+        cv_rule: str = "one_se",
         random_state: Any = None,
         verbose: int = 0,
     ) -> None:
@@ -135,15 +213,24 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         self.sampler = sampler
         self.sampler_params = sampler_params
         self.lam = lam
+        self.max_weight = max_weight
         self.weight_bits = weight_bits
+        self.refit = refit
+        self.strategy = strategy
+        self.window = window
+        self.max_rounds = max_rounds
+        self.n_iter_no_change = n_iter_no_change
+        self.validation_fraction = validation_fraction
         self.lam_grid = lam_grid
+        self.max_weight_grid = max_weight_grid
         self.cv = cv
+        self.cv_rule = cv_rule
         self.random_state = random_state
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
     def fit(self, X: Any, y: Any) -> "QBoostClassifier":
-        """Fit the candidates, solve the QUBO and keep the selected learners.
+        """Fit the candidates, solve the QUBO(s) and keep the selected learners.
 
         Parameters
         ----------
@@ -172,63 +259,92 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         learner_set = resolve_weak_learner_set(self.weak_learners)
         sampler = resolve_sampler(self.sampler)
-        self.timings_ = {"lambda_search": 0.0}
-        self.lam_search_ = None
-        if isinstance(self.lam, str):
+        validate = getattr(sampler, "validate_parameters", None)
+        if callable(validate):
+            validate(dict(self.sampler_params or {}))
+        self._sample_kwargs(sampler, rng)  # unknown parameters fail before any training work
+        self.timings_ = {"lambda_search": 0.0, "weak_learners": 0.0, "qubo_build": 0.0, "sampling": 0.0}
+        self.search_ = None
+
+        grid = self._grid()
+        if len(grid) > 1:
             t0 = time.perf_counter()
-            self.lam_, self.lam_search_ = self._search_lambda(X, y_pm, learner_set, sampler, rng)
+            point, self.search_ = self._search(X, y_pm, learner_set, sampler, rng, grid)
             self.timings_["lambda_search"] = time.perf_counter() - t0
         else:
-            self.lam_ = float(self.lam)
+            point = grid[0]
 
         t0 = time.perf_counter()
-        candidates = learner_set.fit_candidates(X, y_pm, rng)
-        preds = _packed_predictions(candidates, X)
+        candidates, fitter = self._prepare(learner_set, X, y_pm, rng, sampler)
         self.timings_["weak_learners"] = time.perf_counter() - t0
-        if not candidates:
-            raise ConfigError(f"weak-learner set {learner_set!r} produced no candidate learners")
-
-        t0 = time.perf_counter()
-        stats = gram_statistics(preds, y_pm)
-        self.timings_["qubo_build"] = time.perf_counter() - t0
-        weights, sampleset, bqm, self.timings_["sampling"] = _solve(
-            stats, self.lam_, self.weight_bits, sampler, self._sample_kwargs(sampler, rng), self.verbose
-        )
-        # qubo_build covers the Gram statistics and the BQM assembly.
-        self.timings_["qubo_build"] += sampleset.info.pop("_qboost_build_seconds")
+        max_weight = self._resolve_max_weight(point.max_weight, len(candidates))
+        self.lam_, self.max_weight_ = float(point.lam), max_weight
+        self.penalty_ = self.lam_ * max_weight
+        result = fitter.fit(self.penalty_, max_weight, self._solver(sampler, rng, self.verbose))
+        for sol in result.solutions:
+            self.timings_["qubo_build"] += sol.build_seconds
+            self.timings_["sampling"] += sol.sampling_seconds
 
         self.n_candidates_ = len(candidates)
+        self.selected_indices_ = np.flatnonzero(result.weights)
+        self.best_energy_ = _objective(fitter, result.weights, self.penalty_)
+        weights, self.intercept_ = self._finish(fitter, result.weights, max_weight)
         self.weights_ = weights
-        self.selected_indices_ = np.flatnonzero(weights)
         self.estimators_ = [candidates[i] for i in self.selected_indices_]
         self.estimator_weights_ = weights[self.selected_indices_]
-        self.n_qubo_variables_ = bqm.num_variables
-        self.n_qubo_interactions_ = bqm.num_interactions
-        self.best_energy_ = float(sampleset.first.energy)
-        self.sampleset_ = sampleset
-        self.sampler_info_ = _sampler_info(self.sampler, sampleset)
+        self.n_qubo_variables_ = max(sol.n_variables for sol in result.solutions)
+        self.n_qubo_interactions_ = max(sol.n_interactions for sol in result.solutions)
+        self.n_qubos_ = len(result.solutions)
+        self.rounds_ = result.rounds
+        self.sampleset_summary_ = result.solutions[-1].summary
+        self.sampler_info_ = _sampler_info(self.sampler, result)
         if not self.estimators_:
             warnings.warn(
-                f"QBoost selected no weak learner at lam={self.lam_:g}; every prediction is {self.classes_[0]!r}. Use a smaller lam.",
+                f"QBoost selected no weak learner at lam={self.lam_:g} (max_weight={max_weight:g}): an empty model "
+                f"that predicts {self.classes_[int(self.intercept_ > 0)].item()!r} for every sample. Use a smaller lam.",
                 UserWarning,
                 stacklevel=2,
             )
-        self.calibration_ = _fit_sigmoid(self._margin(X), y_pm)
+        self.proba_slope_ = _decision.fit_sigmoid(self._decision(X), y_pm)
         return self
 
     def _check_params(self) -> None:
         bits = self.weight_bits
-        if isinstance(bits, bool) or not isinstance(bits, numbers.Integral) or not 1 <= bits <= 8:
+        if not _is_int(bits) or not 1 <= bits <= 8:
             raise ConfigError(f"weight_bits must be an integer from 1 to 8, got {bits!r}")
-        lam = self.lam
-        if isinstance(lam, str):
-            if lam != "auto":
-                raise ConfigError(f"lam must be a number >= 0 or 'auto', got {lam!r}")
-            grid = DEFAULT_LAMBDA_GRID if self.lam_grid is None else self.lam_grid
-            if len(grid) == 0 or any(not isinstance(v, numbers.Real) or v < 0 for v in grid):
-                raise ConfigError(f"lam_grid must be a non-empty list of numbers >= 0, got {list(grid)!r}")
-        elif isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not np.isfinite(lam) or lam < 0:
-            raise ConfigError(f"lam must be a number >= 0 or 'auto', got {lam!r}")
+        _check_number_or_auto("lam", self.lam, extra=())
+        _check_number_or_auto("max_weight", self.max_weight, extra=(DWAVE_MAX_WEIGHT,), positive=True)
+        for name, grid, positive in (("lam_grid", self.lam_grid, False), ("max_weight_grid", self.max_weight_grid, True)):
+            if grid is not None and (
+                len(grid) == 0 or any(not _is_number(v) or v < 0 or (positive and v == 0) for v in grid)
+            ):
+                kind = "numbers > 0" if positive else "numbers >= 0"
+                raise ConfigError(f"{name} must be a non-empty list of {kind}, got {list(grid)!r}")
+        if self.refit not in _decision.REFITS:
+            raise ConfigError(f"refit must be one of {', '.join(_decision.REFITS)}, got {self.refit!r}")
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
+        if self.cv_rule not in CV_RULES:
+            raise ConfigError(f"cv_rule must be one of {', '.join(CV_RULES)}, got {self.cv_rule!r}")
+        for name in ("window", "max_rounds", "n_iter_no_change"):
+            value = getattr(self, name)
+            if value is not None and (not _is_int(value) or value < 1):
+                raise ConfigError(f"{name} must be an integer >= 1 or None, got {value!r}")
+        vf = self.validation_fraction
+        if not _is_number(vf) or not 0 < vf < 1:
+            raise ConfigError(f"validation_fraction must be a number in (0, 1), got {vf!r}")
+
+    def _grid(self) -> list[GridPoint]:
+        lams = (DEFAULT_LAMBDA_GRID if self.lam_grid is None else self.lam_grid) if self.lam == "auto" else (self.lam,)
+        if self.max_weight == "auto":
+            weights: Sequence[Any] = DEFAULT_MAX_WEIGHT_GRID if self.max_weight_grid is None else self.max_weight_grid
+        else:
+            weights = (self.max_weight,)
+        return [GridPoint(float(lam), w if isinstance(w, str) else float(w)) for w in weights for lam in lams]
+
+    @staticmethod
+    def _resolve_max_weight(value: float | str, n_candidates: int) -> float:
+        return 1.0 / max(n_candidates, 1) if value == DWAVE_MAX_WEIGHT else float(value)
 
     def _sample_kwargs(self, sampler: dimod.Sampler, rng: np.random.RandomState) -> dict[str, Any]:
         kwargs = dict(self.sampler_params or {})
@@ -251,39 +367,109 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
                 kwargs.setdefault("return_embedding", True)
         return kwargs
 
-    def _search_lambda(self, X, y_pm, learner_set, sampler, rng) -> tuple[float, dict[str, Any]]:
-        grid = np.asarray(DEFAULT_LAMBDA_GRID if self.lam_grid is None else self.lam_grid, dtype=float)
+    def _solver(self, sampler: dimod.Sampler, rng: np.random.RandomState, verbose: int):
+        """``solve(stats, penalty, max_weight)`` with this estimator's sampler settings; a fresh seed per QUBO."""
+
+        def solve(stats, penalty, max_weight):
+            return _sampling.solve(stats, penalty, self.weight_bits, max_weight, sampler, self._sample_kwargs(sampler, rng), verbose)
+
+        return solve
+
+    def _variables_per_learner(self) -> int:
+        return self.weight_bits + (1 if self.weight_bits > 1 else 0)
+
+    def _window(self, sampler: dimod.Sampler) -> int:
+        if self.window is not None:
+            return int(self.window)
+        limit = _sampling.capacity(sampler)
+        if limit is None:
+            return _sampling.DEFAULT_CLASSICAL_CAPACITY
+        return max(1, limit // self._variables_per_learner())
+
+    def _prepare(self, learner_set: Any, X: np.ndarray, y_pm: np.ndarray, rng: np.random.RandomState, sampler: dimod.Sampler):
+        """Fit the candidates and the fitter of ``strategy`` on ``(X, y_pm)``."""
+        validation = None
+        if self.strategy == "iterative" and self.n_iter_no_change:
+            X, X_val, y_pm, y_val = train_test_split(
+                X, y_pm, test_size=self.validation_fraction, stratify=y_pm, random_state=rng.randint(_MAX_SEED)
+            )
+        candidates = fit_candidates(learner_set, X, y_pm, rng)
+        if not candidates:
+            raise ConfigError(f"weak-learner set {learner_set!r} produced no candidate learners")
+        predictions = packed_predictions(candidates, X)
+        if self.strategy == "one_shot":
+            needed = len(candidates) * self._variables_per_learner()
+            limit = _sampling.capacity(sampler)
+            if limit is not None and needed > limit:
+                raise SamplerError(
+                    f"sampler {_sampler_name(self.sampler)} takes QUBOs of at most {limit} variables; one QUBO over "
+                    f"{len(candidates)} candidates with weight_bits={self.weight_bits} needs {needed}. Use "
+                    f"strategy='iterative' (qubo=iterative: windows of {max(1, limit // self._variables_per_learner())} "
+                    "candidates), fewer candidates or fewer weight bits."
+                )
+            return candidates, OneShot(predictions, y_pm)
+        if self.n_iter_no_change:
+            h_val = np.column_stack([np.asarray(c.predict(X_val), dtype=np.float64) for c in candidates])
+            validation = (h_val, y_val.astype(np.float64))
+        fitter = Iterative(predictions, y_pm, self._window(sampler), self.max_rounds, self.n_iter_no_change, validation)
+        if self.verbose:
+            print(f"  iterative QBoost: {len(candidates)} candidates in {len(fitter.windows)} windows of {self._window(sampler)}", flush=True)
+        return candidates, fitter
+
+    def _finish(self, fitter: Any, weights: np.ndarray, max_weight: float) -> tuple[np.ndarray, float]:
+        """Final weights and intercept: the tie rule, or the classical refit of the selected learners."""
+        selected = np.flatnonzero(weights)
+        if self.refit == "none":
+            margin = fitter.predictions.combine(selected, weights[selected])
+            return weights, _decision.tie_intercept(margin, fitter.y, weight_scale(max_weight, self.weight_bits))
+        if not len(selected):
+            return weights, _decision.tie_intercept(np.zeros(len(fitter.y)), fitter.y, 1.0)
+        outputs = fitter.predictions.subset(selected).unpack().astype(np.float64)
+        coef, intercept = _decision.refit(outputs, fitter.y, self.refit)
+        refitted = np.zeros_like(weights)
+        refitted[selected] = coef
+        return refitted, intercept
+
+    def _search(self, X, y_pm, learner_set, sampler, rng, grid) -> tuple[GridPoint, dict[str, Any]]:
         splitter = check_cv(self.cv, y_pm, classifier=True)
         if hasattr(splitter, "random_state") and getattr(splitter, "shuffle", True) and splitter.random_state is None:
+            splitter = copy.deepcopy(splitter)  # fit must not change the caller's splitter
             splitter.random_state = int(rng.randint(_MAX_SEED))
-        scores = []
-        n_splits = splitter.get_n_splits(X, y_pm)
-        for split_no, (train, val) in enumerate(splitter.split(X, y_pm), start=1):
-            candidates = learner_set.fit_candidates(X[train], y_pm[train], rng)
-            stats = gram_statistics(_packed_predictions(candidates, X[train]), y_pm[train])
-            val_h = np.column_stack([np.asarray(c.predict(X[val]), dtype=float) for c in candidates])
-            row = []
-            for lam in grid:
-                weights, *_ = _solve(stats, float(lam), self.weight_bits, sampler, self._sample_kwargs(sampler, rng))
-                row.append(float(np.mean(np.where(val_h @ weights > 0, 1, -1) == y_pm[val])))
-            scores.append(row)
-            if self.verbose:
-                print(f"  lambda search: split {split_no}/{n_splits} done, best so far {grid[int(np.argmax(np.mean(scores, axis=0)))]:g}", flush=True)
-        scores_arr = np.asarray(scores)
-        mean = scores_arr.mean(axis=0)
-        best = np.flatnonzero(mean == mean.max())
-        chosen = float(grid[best[np.argmax(grid[best])]])  # ties: the sparser model
-        return chosen, {"lam_grid": grid, "split_scores": scores_arr, "mean_score": mean, "best_lam": chosen}
+        solve = self._solver(sampler, rng, 0)
+
+        def fit_split(train: np.ndarray, val: np.ndarray):
+            candidates, fitter = self._prepare(learner_set, X[train], y_pm[train], rng, sampler)
+            h_val = np.column_stack([np.asarray(c.predict(X[val]), dtype=np.float64) for c in candidates])
+
+            def score(point: GridPoint) -> tuple[float, int]:
+                w = self._resolve_max_weight(point.max_weight, len(candidates))
+                result = fitter.fit(point.lam * w, w, solve)
+                weights, intercept = self._finish(fitter, result.weights, w)
+                predicted = np.where(h_val @ weights + intercept > 0, 1, -1)
+                return float(np.mean(predicted == y_pm[val])), int(np.count_nonzero(result.weights))
+
+            return score
+
+        return cross_validate(grid, list(splitter.split(X, y_pm)), fit_split, self.cv_rule, self.verbose)
 
     # ------------------------------------------------------------- predict
-    def _margin(self, X: np.ndarray) -> np.ndarray:
-        margin = np.zeros(X.shape[0])
+    def _decision(self, X: np.ndarray) -> np.ndarray:
+        decision = np.full(X.shape[0], self.intercept_)
         for learner, w in zip(self.estimators_, self.estimator_weights_):
-            margin += w * np.asarray(learner.predict(X), dtype=float)
-        return margin
+            decision += w * np.asarray(learner.predict(X), dtype=float)
+        return decision
 
     def decision_function(self, X: Any) -> np.ndarray:
-        """The ensemble margin :math:`\\sum_i w_i h_i(x)`; positive means ``classes_[1]``.
+        """The decision :math:`\\sum_i w_i h_i(x) + b`; positive means ``classes_[1]``.
+
+        Without a ``refit``, the intercept :math:`b` is half the weight
+        resolution :math:`c` (plus or minus). Every weighted vote is a whole
+        multiple of :math:`c`, so :math:`b` changes no prediction except an
+        exact tie (a vote of 0, common with 1-bit weights and an even number
+        of learners). A tie goes to the class that is more frequent among the
+        training samples whose vote is a tie, else to the training data's more
+        frequent class (only if that too is even, to ``classes_[1]``). With a
+        ``refit``, :math:`b` is the refit's intercept.
 
         Parameters
         ----------
@@ -295,31 +481,37 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        return self._margin(X)
+        return self._decision(X)
 
     def predict(self, X: Any) -> np.ndarray:
-        """Labels: ``classes_[1]`` where the margin is positive, else ``classes_[0]``."""
+        """Labels: ``classes_[1]`` where the decision is positive, else ``classes_[0]``.
+
+        Equal to ``classes_[argmax(predict_proba(X), axis=1)]`` on every row.
+        """
         check_is_fitted(self)
         return self.classes_[(self.decision_function(X) > 0).astype(int)]
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities from a sigmoid of the margin.
+        """Class probabilities from a sigmoid of the decision.
 
-        ``P(classes_[1] | x) = 1 / (1 + exp(-(a * margin(x) + b)))``, with
-        ``a >= 0`` and ``b`` fitted at the end of :meth:`fit` by Platt scaling
-        on the training margins (Platt's smoothed targets, so a perfectly
-        separated training set does not give probabilities of exactly 0 or 1).
-        The sigmoid is increasing, so probabilities rank samples exactly as
-        :meth:`decision_function` does.
+        ``P(classes_[1] | x) = 1 / (1 + exp(-a * decision(x)))`` with ``a >= 0``
+        fitted at the end of :meth:`fit` by Platt scaling on the training data
+        (Platt's smoothed targets, so a separable training set does not give
+        probabilities of exactly 0 or 1). There is no offset: the probability
+        is above 1/2 exactly where :meth:`predict` says ``classes_[1]``, and it
+        ranks samples as :meth:`decision_function` does.
 
         Returns
         -------
         ndarray of shape (n_samples, 2)
             Columns in the order of ``classes_``.
         """
+        return self.proba_from_decision(self.decision_function(X))
+
+    def proba_from_decision(self, decision: np.ndarray) -> np.ndarray:
+        """:meth:`predict_proba` for decision values already computed (e.g. by a compiled predictor)."""
         check_is_fitted(self)
-        a, b = self.calibration_
-        p = expit(a * self.decision_function(X) + b)
+        p = _decision.probabilities(np.asarray(decision, dtype=np.float64), self.proba_slope_)
         return np.column_stack([1.0 - p, p])
 
     def __sklearn_tags__(self):
@@ -328,131 +520,49 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
+
+
+def _check_number_or_auto(name: str, value: Any, extra: tuple[str, ...], positive: bool = False) -> None:
+    if isinstance(value, str) and value in ("auto", *extra):
+        return
+    if not _is_number(value) or value < 0 or (positive and value == 0):
+        words = ["a number > 0" if positive else "a number >= 0", *(repr(e) for e in extra), "'auto'"]
+        raise ConfigError(f"{name} must be {', '.join(words[:-1])} or {words[-1]}, got {value!r}")
+
+
 def _sampler_name(sampler: Any) -> str:
     return sampler if isinstance(sampler, str) else type(sampler).__name__
 
 
-def _packed_predictions(candidates: Sequence[Any], X: np.ndarray) -> PackedPredictions:
-    def rows():
-        for i, learner in enumerate(candidates):
-            h = np.asarray(learner.predict(X))
-            if h.shape != (X.shape[0],) or not np.all((h == 1) | (h == -1)):
-                raise QBoostError(f"candidate learner {i} ({learner!r}) must predict -1 or +1 for every sample")
-            yield h
-
-    return PackedPredictions.from_rows(rows(), X.shape[0])
+def _objective(fitter: Any, weights: np.ndarray, penalty: float) -> float:
+    """The QBoost objective of fixed-point ``weights`` on the data ``fitter`` fitted."""
+    selected = np.flatnonzero(weights)
+    residual = fitter.predictions.combine(selected, weights[selected]) - fitter.y
+    return float(residual @ residual / len(residual) + penalty * len(selected))
 
 
-def _solve(stats: GramStatistics, lam: float, weight_bits: int, sampler: dimod.Sampler, kwargs: dict[str, Any], verbose: int = 0):
-    t0 = time.perf_counter()
-    bqm, layout = build_bqm(stats, lam, weight_bits)
-    build_seconds = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    try:
-        with _interruptible(sampler, kwargs, verbose) as sample_kwargs:
-            sampleset = sampler.sample(bqm, **sample_kwargs)
-            sampleset.resolve()
-    except (QBoostError, KeyboardInterrupt):
-        raise
-    except Exception as exc:
-        raise SamplerError(
-            f"{type(sampler).__name__} failed on a QUBO of {bqm.num_variables} variables and "
-            f"{bqm.num_interactions} interactions: {type(exc).__name__}: {exc}"
-        ) from exc
-    sampling_seconds = time.perf_counter() - t0
-    if len(sampleset) == 0:
-        raise SamplerError(f"{type(sampler).__name__} returned no samples")
-    best = sampleset.first.sample
-    weights = layout.weights(np.array([best[v] for v in range(layout.n_variables)]))
-    sampleset.info["_qboost_build_seconds"] = build_seconds
-    return weights, sampleset, bqm, sampling_seconds
-
-
-@contextmanager
-def _interruptible(sampler: dimod.Sampler, kwargs: dict[str, Any], verbose: int = 0) -> Iterator[dict[str, Any]]:
-    """Let Ctrl-C stop samplers that run long loops in compiled code, and report their progress.
-
-    Python delivers SIGINT only between bytecodes, so a simulated anneal in
-    C++ would ignore it until done. Samplers that take an
-    ``interrupt_function`` (dwave-samplers' annealer) call it between reads:
-    a SIGINT handler sets a flag, the sampler stops at the next read, and
-    KeyboardInterrupt is raised once it has returned. The same hook counts
-    reads, so a long anneal can print how far it is.
-    """
-    accepted = getattr(sampler, "parameters", None) or {}
-    if "interrupt_function" not in accepted or "interrupt_function" in kwargs or threading.current_thread() is not threading.main_thread():
-        yield kwargs
-        return
-    hit = threading.Event()
-    progress = _ReadProgress(int(kwargs.get("num_reads") or 1), verbose)
-
-    def interrupt() -> bool:
-        progress.tick()
-        return hit.is_set()
-
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: hit.set())
-    try:
-        yield {**kwargs, "interrupt_function": interrupt}
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if hit.is_set():
-        raise KeyboardInterrupt
-
-
-class _ReadProgress:
-    """Prints ``reads done / total`` with an ETA, at most every few seconds."""
-
-    EVERY_SECONDS = 5.0
-
-    def __init__(self, total: int, verbose: int) -> None:
-        self.total, self.verbose = total, verbose
-        self.done = 0
-        self.start = self.last = time.perf_counter()
-
-    def tick(self) -> None:
-        self.done += 1
-        now = time.perf_counter()
-        if self.verbose and now - self.last >= self.EVERY_SECONDS and self.done < self.total:
-            self.last = now
-            elapsed = now - self.start
-            eta = elapsed / self.done * (self.total - self.done)
-            print(f"  sampling: {self.done}/{self.total} reads, {elapsed:.0f} s elapsed, ETA {eta:.0f} s", flush=True)
-
-
-def _sampler_info(sampler: Any, sampleset: dimod.SampleSet) -> dict[str, Any]:
-    info: dict[str, Any] = {"sampler": _sampler_name(sampler), "num_reads": int(sampleset.record.num_occurrences.sum())}
-    if "timing" in sampleset.info:
-        info["timing"] = dict(sampleset.info["timing"])
-    if "chain_break_fraction" in sampleset.record.dtype.names:
-        cbf = sampleset.record.chain_break_fraction
-        info["chain_break_fraction"] = float(np.average(cbf, weights=sampleset.record.num_occurrences))
-    context = sampleset.info.get("embedding_context") or {}
-    if "embedding" in context:
-        lengths = [len(chain) for chain in context["embedding"].values()]
-        info["max_chain_length"] = max(lengths)
-        info["qubits"] = sum(lengths)
-        info["chain_strength"] = context.get("chain_strength")
-    for key in ("problem_id", "problem_label"):
-        if key in sampleset.info:
-            info[key] = sampleset.info[key]
+def _sampler_info(sampler: Any, result: FitResult) -> dict[str, Any]:
+    """Sampler name and what its samplesets reported, over every QUBO of the final fit."""
+    summaries = [sol.summary for sol in result.solutions]
+    last = summaries[-1]
+    info: dict[str, Any] = {"sampler": _sampler_name(sampler), "num_reads": last["num_reads"]}
+    timings = [s["timing"] for s in summaries if "timing" in s]
+    if timings:
+        info["timing"] = _sampling.sum_timings(timings)
+    breaks = [s["chain_break_fraction"] for s in summaries if "chain_break_fraction" in s]
+    if breaks:
+        info["chain_break_fraction"] = float(np.mean(breaks))
+    for key in ("max_chain_length", "qubits"):
+        values = [s[key] for s in summaries if key in s]
+        if values:
+            info[key] = max(values)
+    for key in ("chain_strength", "problem_id", "problem_label"):
+        if key in last:
+            info[key] = last[key]
     return info
-
-
-def _fit_sigmoid(margin: np.ndarray, y_pm: np.ndarray) -> tuple[float, float]:
-    """Platt scaling with an increasing sigmoid (a >= 0)."""
-    n_pos = int(np.sum(y_pm > 0))
-    n_neg = y_pm.size - n_pos
-    target = np.where(y_pm > 0, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))
-
-    def loss(ab: np.ndarray) -> tuple[float, np.ndarray]:
-        z = ab[0] * margin + ab[1]
-        p = expit(z)
-        eps = 1e-15
-        value = -np.sum(target * np.log(p + eps) + (1 - target) * np.log(1 - p + eps))
-        grad_z = p - target
-        return float(value), np.array([grad_z @ margin, grad_z.sum()])
-
-    prior = np.log((n_pos + 1.0) / (n_neg + 1.0))
-    result = minimize(loss, x0=np.array([1.0, prior]), jac=True, method="L-BFGS-B", bounds=[(0.0, None), (None, None)])
-    a, b = result.x
-    return float(a), float(b)

@@ -4,17 +4,21 @@ Notation: ``S`` samples, ``M`` candidate learners with outputs
 ``h_i(x_s) in {-1, +1}``, labels ``y_s in {-1, +1}``, ``b`` weight bits.
 Each learner's weight is the fixed-point number
 
-    w_i = c * sum_k 2**k * q_ik,        c = 1 / (M * (2**b - 1)),   q_ik in {0, 1}
+    w_i = c * sum_k 2**k * q_ik,        c = W / (2**b - 1),   q_ik in {0, 1}
 
-so ``w_i`` takes the ``2**b`` levels ``0, c, 2c, ..., 1/M`` (``b = 1`` gives
-``{0, 1/M}``, the weights of D-Wave's demo). The objective is
+so ``w_i`` takes the ``2**b`` levels ``0, c, 2c, ..., W`` up to the largest
+weight ``W`` (``W = 1/M`` with ``b = 1`` gives ``{0, 1/M}``, the weights of
+D-Wave's demo). The objective is
 
-    E(q) = (1/S) * sum_s (sum_i w_i h_i(x_s) - y_s)**2  +  lam * #{i : w_i > 0}
+    E(q) = (1/S) * sum_s (m_s + sum_i w_i h_i(x_s) - y_s)**2  +  lam * #{i : w_i > 0}
 
-Expanding the square with ``q**2 = q`` and ``y**2 = 1`` gives, with the Gram
-statistics ``G_ij = (1/S) sum_s h_i h_j`` and ``g_i = (1/S) sum_s h_i y_s``:
+where ``m_s`` is a fixed margin that the new learners add to: 0 for a one-shot
+QUBO, the strong classifier built so far for a window of iterative QBoost.
+With the residual ``r_s = y_s - m_s`` (``r = y`` when ``m = 0``), expanding the
+square with ``q**2 = q`` gives, with the Gram statistics
+``G_ij = (1/S) sum_s h_i h_j`` and ``g_i = (1/S) sum_s h_i r_s``:
 
-    offset                = 1
+    offset                = (1/S) sum_s r_s**2           (1 when r = y)
     linear   (i, k)       = c**2 * 4**k * G_ii - 2 * c * 2**k * g_i
     quadratic (i,k),(j,l) = 2 * c**2 * 2**(k+l) * G_ij      (each unordered pair once)
 
@@ -84,14 +88,30 @@ class PackedPredictions:
         on = np.unpackbits(self.bits, axis=1, count=self.n_samples).T
         return on.astype(np.int8) * 2 - 1
 
+    def subset(self, learners: np.ndarray) -> "PackedPredictions":
+        """The predictions of some learners only (rows ``learners``)."""
+        return PackedPredictions(self.bits[learners], self.n_samples)
+
+    def combine(self, learners: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """``sum_i weights_i h_i(x_s)`` over ``learners``, for every sample (float64)."""
+        out = np.zeros(self.n_samples)
+        for i, w in zip(learners, weights):
+            out += w * (2.0 * np.unpackbits(self.bits[i], count=self.n_samples) - 1.0)
+        return out
+
 
 @dataclass(frozen=True)
 class GramStatistics:
-    """Everything the QUBO needs from the data: ``G = H'H / S`` and ``g = H'y / S``."""
+    """Everything the QUBO needs from the data: ``G = H'H / S``, ``g = H'r / S`` and ``r'r / S``.
+
+    ``r`` is the target the new learners fit: the labels ``y`` (then
+    ``residual_sq = 1``), or ``y`` minus a fixed margin (a window of iterative QBoost).
+    """
 
     hh: np.ndarray  # (M, M) float64
     hy: np.ndarray  # (M,) float64
     n_samples: int
+    residual_sq: float = 1.0
 
     @property
     def n_learners(self) -> int:
@@ -150,6 +170,29 @@ def gram_statistics(predictions: PackedPredictions, y: np.ndarray) -> GramStatis
     return GramStatistics(hh=full[:m, :m].copy(), hy=full[:m, m].copy(), n_samples=n_samples)
 
 
+def residual_statistics(
+    predictions: PackedPredictions, y: np.ndarray, margin: np.ndarray, hh: np.ndarray | None = None
+) -> GramStatistics:
+    """Gram statistics for learners that add to a fixed ``margin``: the target is ``r = y - margin``.
+
+    ``G`` comes exactly from :func:`gram_statistics` (or is ``hh``, computed
+    before: it does not depend on the margin); ``H'r`` and ``r'r`` are float
+    sums over samples, computed chunk by chunk from the packed bits.
+    """
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    residual = y - np.asarray(margin, dtype=np.float64).reshape(-1)
+    if hh is None:
+        hh = gram_statistics(predictions, y).hh
+    hr = np.zeros(predictions.n_learners)
+    step = 8 * _CHUNK_BYTES
+    for first in range(0, predictions.n_samples, step):
+        stop = min(first + step, predictions.n_samples)
+        bits = np.unpackbits(predictions.bits[:, first // 8 : (stop + 7) // 8], axis=1, count=stop - first)
+        hr += (2.0 * bits - 1.0) @ residual[first:stop]
+    n = predictions.n_samples
+    return GramStatistics(hh=hh, hy=hr / n, n_samples=n, residual_sq=float(residual @ residual / n))
+
+
 @dataclass(frozen=True)
 class QuboLayout:
     """How BQM variables map back to learners: variable ``i*b + k`` is bit ``k`` of learner ``i``;
@@ -171,15 +214,25 @@ class QuboLayout:
         return self.scale * bits @ (2.0 ** np.arange(b))
 
 
-def weight_scale(n_learners: int, weight_bits: int) -> float:
-    """The least significant weight ``c = 1 / (M (2**b - 1))``."""
-    return 1.0 / (n_learners * (2**weight_bits - 1))
+def weight_scale(max_weight: float, weight_bits: int) -> float:
+    """The least significant weight ``c = W / (2**b - 1)`` for the largest weight ``W``."""
+    return max_weight / (2**weight_bits - 1)
 
 
-def build_bqm(stats: GramStatistics, lam: float, weight_bits: int = 1) -> tuple[dimod.BinaryQuadraticModel, QuboLayout]:
-    """The QBoost BQM for sparsity penalty ``lam`` (see the module docstring for the formula)."""
+def build_bqm(
+    stats: GramStatistics, lam: float | np.ndarray, weight_bits: int = 1, max_weight: float | None = None
+) -> tuple[dimod.BinaryQuadraticModel, QuboLayout]:
+    """The QBoost BQM for the sparsity penalty ``lam`` (see the module docstring for the formula).
+
+    ``lam`` is the energy a selected learner costs: one number, or one per
+    learner (iterative QBoost charges nothing more for a learner that other
+    windows already pay for). ``max_weight`` is the largest weight ``W``;
+    ``None`` means D-Wave's ``1/M``.
+    """
     m, b = stats.n_learners, weight_bits
-    c = weight_scale(m, b) if m else 1.0
+    if max_weight is None:
+        max_weight = 1.0 / m if m else 1.0
+    c = weight_scale(max_weight, b)
     layout = QuboLayout(n_learners=m, weight_bits=b, scale=c)
     n = layout.n_variables
     a = c * 2.0 ** np.arange(b)  # value of each bit
@@ -198,27 +251,29 @@ def build_bqm(stats: GramStatistics, lam: float, weight_bits: int = 1) -> tuple[
             block *= 2.0
     for r in range(mb):
         matrix[r, : r + 1] = 0.0
+    lam_each = np.broadcast_to(np.asarray(lam, dtype=np.float64), (m,))
     if b == 1:
-        linear = linear + lam
-    elif lam != 0:
-        penalty = 2.0 * lam
+        linear = linear + lam_each
+    elif np.any(lam_each != 0):
+        penalty = np.repeat(2.0 * lam_each, b)
         linear = linear + penalty
         rows = np.arange(mb)
         matrix[rows, mb + rows // b] = -penalty
     diag = np.zeros(n)
     diag[:mb] = linear
     if b > 1:
-        diag[mb:] = lam
+        diag[mb:] = lam_each
     matrix[np.arange(n), np.arange(n)] = diag
     bqm = dimod.BinaryQuadraticModel(matrix, "BINARY")
-    bqm.offset = 1.0
+    bqm.offset = stats.residual_sq
     return bqm, layout
 
 
-def qboost_objective(weights: np.ndarray, h: np.ndarray, y: np.ndarray, lam: float) -> float:
+def qboost_objective(weights: np.ndarray, h: np.ndarray, y: np.ndarray, lam: float | np.ndarray, margin: np.ndarray | float = 0.0) -> float:
     """The QBoost objective evaluated directly (reference implementation for checks).
 
-    ``h`` is the dense ``(S, M)`` matrix of learner outputs and ``y`` the +-1 labels.
+    ``h`` is the dense ``(S, M)`` matrix of learner outputs, ``y`` the +-1
+    labels and ``margin`` a fixed margin the learners add to.
     """
-    residual = h @ weights - y
-    return float(residual @ residual / len(y) + lam * np.count_nonzero(weights))
+    residual = margin + h @ weights - y
+    return float(residual @ residual / len(y) + np.sum(np.broadcast_to(lam, weights.shape) * (weights != 0)))

@@ -104,20 +104,55 @@ def sample_params(sampler_cfg: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in (node.get("params") or {}).items() if v is not None}
 
 
+# Estimator parameter -> the config key a user sets (for error messages).
+_QUBO_KEYS = {
+    "strategy": "strategy", "weight_bits": "weight_bits", "max_weight": "max_weight",
+    "max_weight_grid": "max_weight_grid", "lam_grid": "lambda_grid", "cv_rule": "cv_rule",
+    "refit": "refit", "window": "window", "max_rounds": "max_rounds",
+    "n_iter_no_change": "n_iter_no_change", "validation_fraction": "validation_fraction",
+}
+
+
+def _read_cv(value: Any, seed: int) -> Any:
+    """``qubo.cv``: k folds (an integer >= 2) or one held-out split of that fraction."""
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"qubo.cv must be an integer >= 2 (folds) or a fraction in (0, 1) (one validation split), got {value!r}")
+    if isinstance(value, int):
+        if value < 2:
+            raise ConfigError(f"qubo.cv must be an integer >= 2 (folds) or a fraction in (0, 1) (one validation split), got {value}")
+        return value
+    if not 0 < value < 1:
+        raise ConfigError(f"qubo.cv must be an integer >= 2 (folds) or a fraction in (0, 1) (one validation split), got {value}")
+    return StratifiedShuffleSplit(n_splits=1, test_size=value, random_state=seed)
+
+
 def make_estimator(cfg: Mapping[str, Any], sampler: dimod.Sampler | None = None) -> QBoostClassifier:
-    """The QBoostClassifier a composed config describes."""
+    """The QBoostClassifier a composed config describes (its parameters checked, errors naming config keys)."""
     qubo = to_plain(cfg["qubo"], "qubo")
-    return QBoostClassifier(
+    seed = int(cfg.get("seed", 0))
+    options = {param: qubo[key] for param, key in _QUBO_KEYS.items() if key in qubo}
+    model = QBoostClassifier(
         weak_learners=build_weak_learners(cfg["weak_learners"]),
         sampler=sampler if sampler is not None else build_sampler(cfg["sampler"]),
         sampler_params=sample_params(cfg["sampler"]),
         lam=read_lambda(cfg),
-        weight_bits=qubo.get("weight_bits", 1),
-        lam_grid=qubo.get("lambda_grid"),
-        cv=qubo.get("cv", 5),
-        random_state=int(cfg.get("seed", 0)),
+        cv=_read_cv(qubo.get("cv", 5), seed),
+        random_state=seed,
         verbose=int(cfg.get("verbose", 1)),
+        **options,
     )
+    try:
+        model._check_params()
+    except ConfigError as exc:
+        message = str(exc)
+        for param, key in _QUBO_KEYS.items():
+            if message.startswith(f"{param} "):
+                message = f"qubo.{key} {message[len(param) + 1:]}"
+                break
+        raise ConfigError(message) from None
+    return model
 
 
 def load_data(cfg: Mapping[str, Any], base_dir: str | None = None) -> Dataset:
@@ -170,6 +205,9 @@ def fit_and_score(model: QBoostClassifier, data: Dataset, load_seconds: float = 
         selected=float(len(model.selected_indices_)),
         best_energy=model.best_energy_,
         lambda_value=model.lam_,
+        max_weight_value=model.max_weight_,
+        penalty=model.penalty_,
+        qubos=float(model.n_qubos_),
     )
     timings = {"data": load_seconds, **model.timings_}
     return ExperimentResult(model=model, dataset=data, metrics=metrics, timings=timings)

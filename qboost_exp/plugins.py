@@ -100,7 +100,16 @@ def make_sampler(name: str, **init: Any) -> dimod.Sampler:
 
 
 def make_weak_learner_set(name: str, **params: Any) -> WeakLearnerSet:
-    """Build the weak-learner set registered as ``name`` with parameters ``params``."""
+    """Build the weak-learner set registered as ``name`` with parameters ``params``.
+
+    A ``members`` list (the ``mixed`` set's, or a plugin's that takes the same
+    shape) is resolved first: names and ``{name, params}`` mappings become
+    sets; classifiers and set instances pass through.
+    """
+    if isinstance(params.get("members"), (list, tuple)):
+        params["members"] = [
+            m if hasattr(m, "fit") and hasattr(m, "predict") else resolve_weak_learner_set(m) for m in params["members"]
+        ]
     learner_set = _build("weak-learner set", name, available_weak_learner_sets(), params)
     if not callable(getattr(learner_set, "fit_candidates", None)):
         raise ConfigError(f"weak-learner set '{name}' has no fit_candidates(X, y, random_state) method")

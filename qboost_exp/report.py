@@ -12,16 +12,25 @@ def format_report(cfg: Mapping[str, Any], result: ExperimentResult) -> str:
     m, d, model = result.metrics, result.dataset, result.model
     lam = cfg["lambda"]
     lam_text = f"auto -> {model.lam_:g}" if isinstance(lam, str) else f"{model.lam_:g}"
+    mw = model.max_weight
+    weight_text = f"{mw} -> {model.max_weight_:.4g}" if isinstance(mw, str) else f"{model.max_weight_:.4g}"
+    n_selected = len(model.selected_indices_)
+    selected_text = str(n_selected)
+    if n_selected == 0:
+        label = model.classes_[int(model.intercept_ > 0)].item()
+        selected_text = f"0: EMPTY MODEL, it predicts {label!r} for every sample; use a smaller lambda"
     t = result.timings
     rows = [
         ("dataset", f"{d.name}: {len(d.y_train)} train / {len(d.y_val)} validation / {len(d.y_test)} test, {d.X_train.shape[1]} features"),
         ("weak learners", f"{cfg['weak_learners']['name']}"),
         ("sampler", f"{cfg['sampler']['name']}"),
         ("lambda", lam_text),
-        ("weight bits", f"{model.weight_bits}"),
+        ("max weight", weight_text),
+        ("weight bits", f"{model.weight_bits}" + (f", refit {model.refit}" if model.refit != "none" else "")),
         ("candidates", f"{model.n_candidates_}"),
-        ("selected", f"{len(model.selected_indices_)}"),
-        ("QUBO", f"{model.n_qubo_variables_} variables, {model.n_qubo_interactions_} interactions"),
+        ("selected", selected_text),
+        ("QUBO", f"{model.n_qubo_variables_} variables, {model.n_qubo_interactions_} interactions"
+         + (f" ({model.n_qubos_} QUBOs, iterative)" if model.strategy == "iterative" else "")),
         ("best energy", f"{model.best_energy_:.6g}"),
         ("accuracy", "  ".join(f"{split} {m[split + '_accuracy']:.4f}" for split in ("train", "validation", "test") if split + "_accuracy" in m)),
     ]

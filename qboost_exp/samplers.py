@@ -10,34 +10,82 @@ of ``sample()`` (``num_reads``, ``chain_strength``, ...) live in
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import numbers
+from typing import Any, Mapping, Sequence
 
 import dimod
 
-from .errors import CredentialsError, SamplerError
+from .errors import ConfigError, CredentialsError, SamplerError
 
 OFFLINE_HINT = "To run offline use sampler=mock_qpu (the QPU path on a simulated Pegasus graph) or sampler=neal."
+EMBEDDINGS = ("clique", "heuristic")
+
+
+def _require(params: Mapping[str, Any], key: str, sampler: str, what: str, ok: Any) -> None:
+    if key in params and params[key] is not None:
+        value = params[key]
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not ok(value):
+            raise ConfigError(f"sampler={sampler}: sampler.params.{key} must be {what}, got {value!r}")
+
+
+def _check_reads(params: Mapping[str, Any], sampler: str) -> None:
+    _require(params, "num_reads", sampler, "an integer >= 1", lambda v: isinstance(v, numbers.Integral) and v >= 1)
+
+
+class _Validated:
+    """Checks the ``sample()`` options the sampler itself does not check before it runs.
+
+    The estimator calls :meth:`validate_parameters` before any training work;
+    ``sample`` calls it again, for direct use.
+    """
+
+    config_name = ""
+
+    def validate_parameters(self, params: Mapping[str, Any]) -> None:
+        _check_reads(params, self.config_name)
+
+    def sample(self, bqm, **parameters):
+        self.validate_parameters(parameters)
+        return super().sample(bqm, **parameters)
 
 
 def neal() -> dimod.Sampler:
     """Simulated annealing: dwave-samplers' ``SimulatedAnnealingSampler`` (the successor of dwave-neal)."""
     from dwave.samplers import SimulatedAnnealingSampler
 
-    return SimulatedAnnealingSampler()
+    class Neal(_Validated, SimulatedAnnealingSampler):
+        config_name = "neal"
+
+        def validate_parameters(self, params):
+            super().validate_parameters(params)
+            _require(params, "num_sweeps", "neal", "an integer >= 1", lambda v: isinstance(v, numbers.Integral) and v >= 1)
+
+    return Neal()
 
 
 def tabu() -> dimod.Sampler:
-    """Tabu search: dwave-samplers' ``TabuSampler``."""
+    """Tabu search: dwave-samplers' ``TabuSampler``, with its time limit checked (a negative one never ends)."""
     from dwave.samplers import TabuSampler
 
-    return TabuSampler()
+    class Tabu(_Validated, TabuSampler):
+        config_name = "tabu"
+
+        def validate_parameters(self, params):
+            super().validate_parameters(params)
+            _require(params, "timeout", "tabu", "a number of milliseconds > 0 (per read)", lambda v: v > 0)
+            _require(params, "num_restarts", "tabu", "an integer >= 0", lambda v: isinstance(v, numbers.Integral) and v >= 0)
+
+    return Tabu()
 
 
 def steepest() -> dimod.Sampler:
     """Steepest-descent local search: dwave-samplers' ``SteepestDescentSolver``."""
     from dwave.samplers import SteepestDescentSolver
 
-    return SteepestDescentSolver()
+    class Steepest(_Validated, SteepestDescentSolver):
+        config_name = "steepest"
+
+    return Steepest()
 
 
 class BoundedExactSolver(dimod.Sampler):
@@ -97,17 +145,34 @@ def _connect(sampler_name: str, make: Any) -> Any:
         ) from None
 
 
-def qpu(**client_config: Any) -> dimod.Sampler:
-    """A D-Wave QPU behind minor-embedding: ``EmbeddingComposite(DWaveSampler(**client_config))``.
+def _embedded(name: str, child: dimod.Sampler, embedding: str) -> dimod.Sampler:
+    if embedding == "clique":
+        from ._clique import CliqueEmbeddingComposite
 
-    ``client_config`` is passed to ``DWaveSampler`` (``solver``, ``region``,
-    ``profile``, ...). The token comes the usual Ocean way: ``DWAVE_API_TOKEN``
-    or dwave.conf.
+        return CliqueEmbeddingComposite(child)
+    if embedding == "heuristic":
+        from dwave.system import EmbeddingComposite
+
+        return EmbeddingComposite(child)
+    raise ConfigError(f"sampler={name}: sampler.init.embedding must be one of {', '.join(EMBEDDINGS)}, got {embedding!r}")
+
+
+def qpu(embedding: str = "clique", **client_config: Any) -> dimod.Sampler:
+    """A D-Wave QPU behind an embedding of the dense QBoost QUBO.
+
+    ``embedding="clique"`` (default) embeds it as a clique with minorminer's
+    busclique, cached per solver and size, as Ocean's ``DWaveCliqueSampler``
+    does; ``"heuristic"`` is ``EmbeddingComposite`` (minorminer's general
+    heuristic: slower and unreliable for dense QUBOs). ``client_config`` is
+    passed to ``DWaveSampler`` (``solver``, ``region``, ``profile``, ...). The
+    token comes the usual Ocean way: ``DWAVE_API_TOKEN`` or dwave.conf.
     """
+    if embedding not in EMBEDDINGS:
+        _embedded("qpu", None, embedding)
     _require_token("qpu", client_config)
-    from dwave.system import DWaveSampler, EmbeddingComposite
+    from dwave.system import DWaveSampler
 
-    return EmbeddingComposite(_connect("qpu", lambda: DWaveSampler(**client_config)))
+    return _embedded("qpu", _connect("qpu", lambda: DWaveSampler(**client_config)), embedding)
 
 
 def hybrid(**client_config: Any) -> dimod.Sampler:
@@ -118,18 +183,19 @@ def hybrid(**client_config: Any) -> dimod.Sampler:
     return _connect("hybrid", lambda: LeapHybridSampler(**client_config))
 
 
-def mock_qpu(topology_type: str = "pegasus", topology_shape: Sequence[int] = (16,)) -> dimod.Sampler:
-    """The QPU path offline: ``EmbeddingComposite`` over dwave-system's ``MockDWaveSampler``.
+def mock_qpu(topology_type: str = "pegasus", topology_shape: Sequence[int] = (16,), embedding: str = "clique") -> dimod.Sampler:
+    """The QPU path offline: the same embedding as ``qpu`` over dwave-system's ``MockDWaveSampler``.
 
-    Minor-embedding, chain strength, unembedding, chain-break fractions and
+    Clique embedding, chain strength, unembedding, chain-break fractions and
     timing info all run as on a QPU; the annealing itself is replaced by
     steepest descent. A ``seed`` sample parameter makes it reproducible.
     """
-    from dwave.system import EmbeddingComposite
-
     from ._mock_qpu import SeededMockDWaveSampler
 
-    return EmbeddingComposite(SeededMockDWaveSampler(topology_type=topology_type, topology_shape=list(topology_shape)))
+    if embedding not in EMBEDDINGS:
+        _embedded("mock_qpu", None, embedding)
+    child = SeededMockDWaveSampler(topology_type=topology_type, topology_shape=list(topology_shape))
+    return _embedded("mock_qpu", child, embedding)
 
 
 BUILTIN_SAMPLERS = {

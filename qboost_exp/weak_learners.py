@@ -4,9 +4,14 @@ A set is a small object whose constructor stores parameters and whose
 :meth:`WeakLearnerSet.fit_candidates` returns fitted learners. Every learner
 is trained on labels in ``{-1, +1}`` and must predict in ``{-1, +1}``.
 
-Built-in sets: ``stumps``, ``trees``, ``adaboost``, ``estimators`` and
-``mixed``. Third-party sets register a factory under the entry-point group
-``qboost_exp.weak_learners`` (see :mod:`qboost_exp.plugins`).
+Built-in sets: ``adaboost`` (the default), ``trees``, ``stumps``,
+``estimators`` and ``mixed``. Third-party sets register a factory under the
+entry-point group ``qboost_exp.weak_learners`` (see :mod:`qboost_exp.plugins`).
+
+This module depends on nothing else in the package but its errors: the
+registry (:mod:`qboost_exp.plugins`) imports it, never the other way round,
+so ``mixed`` members given by name are resolved by the registry before they
+reach :class:`Mixed`.
 """
 
 from __future__ import annotations
@@ -21,6 +26,11 @@ from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils import check_random_state
 
 from .errors import ConfigError
+
+try:  # where scikit-learn raises its parameter-validation errors (a ValueError and TypeError subclass)
+    from sklearn.utils._param_validation import InvalidParameterError
+except ImportError:  # pragma: no cover - scikit-learn < 1.2
+    InvalidParameterError = ValueError  # type: ignore[misc,assignment]
 
 
 class WeakLearnerSet(ABC):
@@ -51,7 +61,34 @@ class WeakLearnerSet(ABC):
         return f"{type(self).__name__}({args})"
 
 
-class SubspaceLearner(BaseEstimator, ClassifierMixin):
+def fit_candidates(learner_set: Any, X: np.ndarray, y: np.ndarray, random_state: np.random.RandomState) -> list[Any]:
+    """``learner_set.fit_candidates(...)``, with scikit-learn's parameter errors made config errors.
+
+    A learner parameter that scikit-learn rejects (``max_depth=0``,
+    ``n_estimators=-1``, ``max_depth='abc'``) surfaces when the learners are
+    fitted; the message names the set and, where the set has a parameter of
+    that name, the key to fix: ``weak_learners.params.NAME``.
+    """
+    try:
+        return learner_set.fit_candidates(X, y, random_state)
+    except InvalidParameterError as exc:
+        import re
+
+        found = re.search(r"The '(\w+)' parameter", str(exc))
+        params = vars(learner_set) if hasattr(learner_set, "__dict__") else {}
+        if found and found.group(1) in params:
+            key = found.group(1)
+            raise ConfigError(f"weak_learners.params.{key}={params[key]!r} is invalid: {exc}") from None
+        raise ConfigError(f"weak-learner set {learner_set!r}: {exc}") from None
+
+
+def _positive_int(set_name: str, key: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ConfigError(f"weak_learners.params.{key}={value!r} is invalid: {set_name} needs an integer >= 1")
+    return int(value)
+
+
+class SubspaceLearner(ClassifierMixin, BaseEstimator):
     """A fitted classifier that looks only at some columns of ``X``.
 
     Parameters
@@ -114,12 +151,11 @@ class Trees(WeakLearnerSet):
         return min(int(mf), n_total)
 
     def fit_candidates(self, X, y, random_state):
-        if int(self.n_estimators) < 1:
-            raise ConfigError(f"trees: n_estimators must be >= 1, got {self.n_estimators}")
+        n_estimators = _positive_int("trees", "n_estimators", self.n_estimators)
         n_samples, n_total = X.shape
         k = self._n_features(n_total)
         learners = []
-        for _ in range(int(self.n_estimators)):
+        for _ in range(n_estimators):
             features = np.sort(random_state.choice(n_total, size=k, replace=False))
             rows = random_state.randint(0, n_samples, n_samples) if self.bootstrap else slice(None)
             tree = DecisionTreeClassifier(max_depth=self.max_depth, random_state=random_state.randint(2**31 - 1))
@@ -129,16 +165,20 @@ class Trees(WeakLearnerSet):
 
 
 class AdaBoostLearners(WeakLearnerSet):
-    """The learners of an AdaBoost run (the candidates of D-Wave's original demo).
+    """The learners of an AdaBoost run: the default dictionary (and the candidates of D-Wave's original demo).
+
+    Boosting makes the candidates complementary: each is trained where the
+    ones before it are wrong, so a sparse subset covers the data. Depth-2 trees
+    capture pairwise interactions and suit any tabular data.
 
     Parameters
     ----------
-    n_estimators : int, default=50
-    max_depth : int, default=1
+    n_estimators : int, default=60
+    max_depth : int, default=2
     learning_rate : float, default=1.0
     """
 
-    def __init__(self, n_estimators: int = 50, max_depth: int = 1, learning_rate: float = 1.0) -> None:
+    def __init__(self, n_estimators: int = 60, max_depth: int = 2, learning_rate: float = 1.0) -> None:
         self.n_estimators = n_estimators
         self.max_depth = max_depth
         self.learning_rate = learning_rate
@@ -146,7 +186,7 @@ class AdaBoostLearners(WeakLearnerSet):
     def fit_candidates(self, X, y, random_state):
         boost = AdaBoostClassifier(
             DecisionTreeClassifier(max_depth=self.max_depth),
-            n_estimators=int(self.n_estimators),
+            n_estimators=_positive_int("adaboost", "n_estimators", self.n_estimators),
             learning_rate=self.learning_rate,
             random_state=random_state.randint(2**31 - 1),
         ).fit(X, y)
@@ -184,21 +224,27 @@ class Mixed(WeakLearnerSet):
     Parameters
     ----------
     members : list
-        Each a :class:`WeakLearnerSet`, a registered set name, or a
-        scikit-learn classifier (fitted once on the whole training set).
+        Each a :class:`WeakLearnerSet` or a scikit-learn classifier (fitted
+        once on the whole training set). Built by name (``weak_learners=mixed``,
+        or ``{"name": "mixed", "params": {"members": [...]}}``), members may
+        also be registered set names or ``{name, params}`` mappings: the
+        registry resolves them first.
     """
 
     def __init__(self, members: Sequence[Any] = ()) -> None:
         self.members = members
 
     def fit_candidates(self, X, y, random_state):
-        from .plugins import resolve_weak_learner_set
-
         learners: list[Any] = []
         for member in self.members:
             if hasattr(member, "fit") and hasattr(member, "predict"):
                 member = Estimators([member])
-            learners.extend(resolve_weak_learner_set(member).fit_candidates(X, y, random_state))
+            if not callable(getattr(member, "fit_candidates", None)):
+                raise ConfigError(
+                    f"mixed: member {member!r} is neither a WeakLearnerSet nor a classifier; give set names as "
+                    "QBoostClassifier(weak_learners={'name': 'mixed', 'params': {'members': [...]}}) so the registry resolves them"
+                )
+            learners.extend(fit_candidates(member, X, y, random_state))
         return learners
 
 

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import pytest
 
-from clirun import REPO, run_module
+from clirun import QUICK, REPO, run_module
 from services import STARTUP_TIMES, skip_or_fail
 
 ENGINE_PACKAGES = ("podman", "runc", "mmdebstrap")
@@ -47,7 +47,7 @@ BASE_PACKAGES = ("python3", "python3-pip", "python3-venv", "python-is-python3", 
 ULIMITS = ("nofile=20000:20000", "nproc=32768:32768")
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 IMAGE_TAG = "localhost/qboost-sagemaker-test:session"
-FAST = ("sampler.params.num_reads=10",)
+FAST = ("sampler.params.num_reads=10", *QUICK)
 
 #: Seconds each step took in this session (reported in the terminal summary).
 DURATIONS: dict[str, float] = {}

@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from clirun import REPO, accuracy, report_values, run_module
+from clirun import QUICK, REPO, accuracy, report_values, run_module
 
 
 def test_defaults_train_and_report(tmp_path):
@@ -14,18 +14,46 @@ def test_defaults_train_and_report(tmp_path):
     assert result.returncode == 0, result.stderr
     report = report_values(result.stdout)
     assert report["dataset"].startswith("wisc: 342 train / 85 validation / 142 test, 30 features")
-    assert report["weak learners"] == "stumps" and report["sampler"] == "neal" and report["lambda"] == "0.01"
-    assert report["candidates"] == "30" and 0 < int(report["selected"]) < 30
-    assert report["QUBO"] == "30 variables, 435 interactions"
-    assert accuracy(result.stdout, "test") > 0.9
-    for phase in ("weak learners", "QUBO build", "sampling"):
+    assert report["weak learners"] == "adaboost" and report["sampler"] == "neal"
+    assert report["lambda"].startswith("auto -> ") and report["max weight"].startswith("auto -> ")
+    assert report["candidates"] == "60" and 0 < int(report["selected"]) < 60
+    assert report["QUBO"].startswith("60 variables, ")  # a pair of learners that are exactly uncorrelated has no interaction
+    assert accuracy(result.stdout, "test") > 0.93
+    for phase in ("weak learners", "QUBO build", "sampling", "lambda search"):
         assert phase in report["time"]
     # Hydra's own outputs go under the launch directory
     assert list(tmp_path.glob("outputs/*/*/.hydra/config.yaml"))
 
 
+def test_an_empty_model_is_reported_as_such(tmp_path):
+    result = run_module("qboost_exp", "lambda=100", "qubo.max_weight=0.125", "mlflow.enabled=false", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert report_values(result.stdout)["selected"] == "0: EMPTY MODEL, it predicts 1 for every sample; use a smaller lambda"
+
+
+def test_dwave_demo_formulation_is_one_option_away(tmp_path):
+    result = run_module("qboost_exp", "qubo=dwave_demo", "weak_learners=stumps", "mlflow.enabled=false", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = report_values(result.stdout)
+    assert report["max weight"] == "1/M -> 0.03333" and report["candidates"] == "30"
+    assert 0.0 <= float(report["lambda"].split()[-1]) <= 0.5  # the demo's normalised grid
+    assert accuracy(result.stdout, "test") > 0.85
+
+
+def test_iterative_strategy_from_the_command_line(tmp_path):
+    result = run_module(
+        "qboost_exp", "qubo=iterative", "qubo.window=20", "lambda=0.05", "qubo.max_weight=0.0625",
+        "sampler.params.num_reads=20", "mlflow.enabled=false", cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    report = report_values(result.stdout)
+    assert report["QUBO"] == "20 variables, 190 interactions (3 QUBOs, iterative)"
+    assert "iterative QBoost: 60 candidates in 3 windows of 20" in result.stdout
+    assert accuracy(result.stdout, "test") > 0.9
+
+
 def test_seeded_runs_repeat(tmp_path):
-    args = ("weak_learners=trees", "weak_learners.params.n_estimators=15", "seed=5")
+    args = ("weak_learners=trees", "weak_learners.params.n_estimators=15", "seed=5", *QUICK)
     first, second = (run_module("qboost_exp", *args, cwd=tmp_path) for _ in range(2))
     assert first.returncode == 0 and second.returncode == 0
     drop_time = lambda out: {k: v for k, v in report_values(out).items() if k != "time"}  # noqa: E731
@@ -33,13 +61,11 @@ def test_seeded_runs_repeat(tmp_path):
 
 
 def test_mock_qpu_with_trees_and_two_weight_bits(tmp_path):
-    result = run_module(
-        "qboost_exp", "sampler=mock_qpu", "weak_learners=trees", "qubo.weight_bits=2",
-        "weak_learners.params.n_estimators=10", "sampler.params.num_reads=20", cwd=tmp_path,
-    )
+    # the README's example, as written there
+    result = run_module("qboost_exp", "sampler=mock_qpu", "weak_learners=trees", "qubo.weight_bits=2", "lambda=0.1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = report_values(result.stdout)
-    assert report["QUBO"].startswith("30 variables")  # 10 learners x 2 bits + 10 indicators
+    assert report["QUBO"].startswith("150 variables")  # 50 learners x 2 bits + 50 indicators, one clique
     assert report["weight bits"] == "2"
     assert report["chains"].startswith("break fraction ")
     assert float(report["QPU access"].split()[0]) > 0
@@ -58,7 +84,7 @@ def test_qpu_without_token_stops_before_training(no_dwave_credentials, tmp_path)
 def test_csv_dataset_in_sagemaker_layout(tmp_path):
     made = run_module("qboost_exp.data", "wisc", "--out", "data", cwd=tmp_path)
     assert made.returncode == 0, made.stderr
-    result = run_module("qboost_exp", "dataset=csv", "dataset.path=data/train.csv", cwd=tmp_path)
+    result = run_module("qboost_exp", "dataset=csv", "dataset.path=data/train.csv", *QUICK, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = report_values(result.stdout)
     assert report["dataset"].startswith("csv: ") and "30 features" in report["dataset"]
@@ -66,10 +92,10 @@ def test_csv_dataset_in_sagemaker_layout(tmp_path):
 
 
 def test_lambda_auto_reports_the_choice(tmp_path):
-    result = run_module("qboost_exp", "lambda=auto", "qubo.cv=3", "qubo.lambda_grid=[0.001,0.01,0.1]", "sampler.params.num_reads=20", cwd=tmp_path)
+    result = run_module("qboost_exp", "lambda=auto", "qubo.cv=3", "qubo.lambda_grid=[0.01,0.1,0.2]", "qubo.max_weight=0.0625", "sampler.params.num_reads=20", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     lam = report_values(result.stdout)["lambda"]
-    assert lam.startswith("auto -> ") and float(lam.split()[-1]) in (0.001, 0.01, 0.1)
+    assert lam.startswith("auto -> ") and float(lam.split()[-1]) in (0.01, 0.1, 0.2)
     assert "lambda search" in report_values(result.stdout)["time"]
 
 
@@ -79,16 +105,76 @@ def test_lambda_auto_reports_the_choice(tmp_path):
         (("lambda=-0.5",), "error: lambda must be a number >= 0 or 'auto', got -0.5"),
         (("dataset=csv",), "error: the config value dataset.path is required but not set"),
         (("dataset=csv", "dataset.path=nowhere.csv"), "nowhere.csv"),
-        (("sampler=exact", "weak_learners=trees"), "accepts at most 24 variables; this QUBO has 50"),
+        (("sampler=exact", "weak_learners=trees"), "takes QUBOs of at most 24 variables; one QUBO over 50 candidates"),
         (("+sampler.params.num_sweep=3",), "does not take the parameter(s) num_sweep"),
         (("sampler=nope",), "Available options in 'sampler':"),
+        (("weak_learners=trees", "weak_learners.params.max_depth=0"), "error: weak_learners.params.max_depth=0 is invalid: The 'max_depth' parameter"),
+        (("weak_learners=trees", "weak_learners.params.max_depth=-1"), "error: weak_learners.params.max_depth=-1 is invalid"),
+        (("weak_learners=trees", "weak_learners.params.max_depth=abc"), "error: weak_learners.params.max_depth='abc' is invalid"),
+        (("weak_learners=adaboost", "weak_learners.params.n_estimators=0"), "error: weak_learners.params.n_estimators=0 is invalid"),
+        (("sampler=tabu", "sampler.params.timeout=-5"), "error: sampler=tabu: sampler.params.timeout must be a number of milliseconds > 0"),
+        (("qubo.max_weight=0",), "error: qubo.max_weight must be a number > 0, '1/M' or 'auto', got 0"),
+        (("qubo.refit=ridge",), "error: qubo.refit must be one of none, least_squares, logistic"),
+        (("qubo.cv=1",), "error: qubo.cv must be an integer >= 2 (folds) or a fraction in (0, 1)"),
+        (("sampler=mock_qpu", "sampler.init.embedding=fast"), "error: sampler=mock_qpu: sampler.init.embedding must be one of clique, heuristic"),
     ],
 )
 def test_user_mistakes_get_one_message_and_no_traceback(tmp_path, args, message):
-    result = run_module("qboost_exp", *args, cwd=tmp_path)
-    assert result.returncode != 0
+    result = run_module("qboost_exp", *args, "mlflow.enabled=false", cwd=tmp_path)
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+    if message.startswith("error:"):  # ours: exit 2 and one line (Hydra's own config errors are Hydra's)
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    else:
+        assert result.returncode != 0
+
+
+def test_a_user_mistake_inside_a_sweep_names_the_key(tmp_path):
+    result = run_module("qboost_exp", "-m", "weak_learners=trees", "weak_learners.params.max_depth=0,2", "lambda=0.1",
+                        "qubo.max_weight=0.125", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "error: job 0: weak_learners.params.max_depth=0 is invalid: The 'max_depth' parameter" in result.stderr
+    assert "[sweep] 2 jobs: 1 finished, 1 failed" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("sampler_args", [
+    ("sampler=tabu", "sampler.params.timeout=100000", "sampler.params.num_reads=3"),  # one read: 100 s in C++
+    ("sampler=steepest", "sampler.params.num_reads=100000000"),
+    ("sampler=mock_qpu", "sampler.params.num_reads=10000000"),
+])
+def test_ctrl_c_stops_every_local_sampler_and_ends_the_run_killed(tmp_path, sampler_args):
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "DWAVE_API_TOKEN")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qboost_exp", *sampler_args, "lambda=0.1", "qubo.max_weight=0.125"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    db = tmp_path / "mlflow.db"
+    deadline = time.time() + 120
+    while time.time() < deadline:  # read-only: MLflow here would race the CLI's migrations
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+                if con.execute("SELECT count(*) FROM runs").fetchone()[0]:
+                    break
+        except sqlite3.Error:
+            pass
+        time.sleep(0.5)
+    time.sleep(6)  # into the sampling phase
+    sent = time.time()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert time.time() - sent < 20
+    assert "error: interrupted" in err
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+        assert [row[0] for row in con.execute("SELECT status FROM runs")] == ["KILLED"]
 
 
 def test_wheel_ships_the_configs(tmp_path):

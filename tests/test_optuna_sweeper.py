@@ -7,9 +7,9 @@ import pytest
 from mlflow import MlflowClient
 from optuna.trial import TrialState
 
-from clirun import run_module
+from clirun import QUICK, run_module
 
-FAST = ("sampler.params.num_reads=10", "sampler.params.num_sweeps=200")
+FAST = ("sampler.params.num_reads=10", "sampler.params.num_sweeps=200", *QUICK)
 
 
 def _runs(uri: str, experiment: str = "qboost") -> tuple:

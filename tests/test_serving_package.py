@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clirun import REPO, run_module
+from clirun import QUICK, REPO, run_module
 from services import free_port, log_tail, skip_or_fail, wait_for_http
 
-FAST = ("sampler.params.num_reads=10",)
+FAST = ("sampler.params.num_reads=10", *QUICK)
 PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==[^=\s;]+$")
 
 
@@ -366,7 +366,10 @@ def test_pins_follow_this_environment_and_report_a_model_logged_elsewhere(tmp_pa
 
 
 def test_package_works_from_the_installed_wheel(tmp_path):
-    """pip install of the project's wheel (no source tree): `python -m serving package` still writes a build context."""
+    """pip install of the project's wheel (no source tree): `python -m qboost_serving package` writes a build context.
+
+    Installed, the serving package is `qboost_serving` (a top-level `serving` could collide); a checkout keeps `serving/`.
+    """
     import sysconfig
 
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(REPO)],
@@ -374,7 +377,8 @@ def test_package_works_from_the_installed_wheel(tmp_path):
     assert built.returncode == 0, built.stderr
     (wheel,) = (tmp_path / "dist").glob("qboost_exp-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "serving/_docker/Dockerfile" in names and "serving/_docker/build_and_push.sh" in names
+    assert "qboost_serving/_docker/Dockerfile" in names and "qboost_serving/_docker/build_and_push.sh" in names
+    assert not any(name.startswith("serving/") for name in names)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     site = Path(subprocess.run([str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -389,19 +393,41 @@ def test_package_works_from_the_installed_wheel(tmp_path):
     work = tmp_path / "elsewhere"
     work.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "MLFLOW_TRACKING_URI")}
-    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import serving, qboost_exp; print(serving.__file__); print(qboost_exp.__file__)"],
+    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import qboost_serving, qboost_exp; print(qboost_serving.__file__); print(qboost_exp.__file__)"],
                            cwd=work, env=env, capture_output=True, text=True, timeout=120)
-    assert where.stdout.split() == [str(site / "serving" / "__init__.py"), str(site / "qboost_exp" / "__init__.py")], where.stderr
-    result = subprocess.run([str(venv / "bin" / "python"), "-m", "serving", "package", "--model-uri", str(model), "--out", str(work / "build")],
+    assert where.stdout.split() == [str(site / "qboost_serving" / "__init__.py"), str(site / "qboost_exp" / "__init__.py")], where.stderr
+    usage = subprocess.run([str(venv / "bin" / "python"), "-m", "qboost_serving", "--help"], cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    assert usage.returncode == 0 and usage.stdout.startswith("usage: python -m qboost_serving"), usage.stderr
+    result = subprocess.run([str(venv / "bin" / "python"), "-m", "qboost_serving", "package", "--model-uri", str(model), "--out", str(work / "build")],
                             cwd=work, env={**env, "MLFLOW_DISABLE_TELEMETRY": "true"}, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     out = work / "build"
     assert (out / "Dockerfile").read_bytes() == (REPO / "docker" / "Dockerfile").read_bytes()
     (repacked,) = (out / "wheels").glob("qboost_exp-*.whl")
     inside = set(zipfile.ZipFile(repacked).namelist())
-    assert {"qboost_exp/_estimator.py", "qboost_exp/conf/config.yaml", "serving/container/serve.py", "serving/_docker/Dockerfile"} <= inside
+    assert {"qboost_exp/_estimator.py", "qboost_exp/conf/config.yaml", "qboost_serving/container/serve.py", "qboost_serving/_docker/Dockerfile"} <= inside
     assert not any(name.endswith(".pyc") for name in inside)
     assert (out / "model" / "MLmodel").is_file() and (out / "serving" / "container" / "bin" / "serve").is_file()
+    # The installed `serve` (gunicorn imports the app by the installed package's name) refuses a missing model at once.
+    served = subprocess.run([str(venv / "bin" / "python"), "-m", "qboost_serving.container.serve", "--opt-ml", str(work), "--port", "1"],
+                            cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    assert served.returncode == 2 and f"no MLflow model at {work / 'model'}" in served.stderr
+    port = free_port()
+    server = subprocess.Popen([str(venv / "bin" / "python"), "-m", "qboost_serving", "serve", "--model-dir", str(out / "model"), "--port", str(port)],
+                              cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/ping", timeout=90, process=server)
+        X = breast_cancer_features()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=X.to_csv(index=False).encode(),
+                                         headers={"Content-Type": "text/csv"})
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            got = [int(v) for v in answer.read().decode().split()]
+        import mlflow.pyfunc
+
+        assert got == [int(v) for v in mlflow.pyfunc.load_model(str(out / "model")).predict(X)]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        assert server.wait(timeout=60) == 0, server.stderr.read().decode()[-2000:]
 
 
 def _small_model(tmp_path: Path) -> Path:

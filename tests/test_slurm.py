@@ -8,9 +8,9 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from clirun import run_module
+from clirun import QUICK, run_module
 
-SWEEP = ("-m", "hydra/launcher=submitit_slurm", "hydra.launcher.partition=cpu", "sampler.params.num_reads=10")
+SWEEP = ("-m", "hydra/launcher=submitit_slurm", "hydra.launcher.partition=cpu", "sampler.params.num_reads=10", *QUICK)
 
 
 def _runs(tmp_path: Path) -> list:

@@ -16,9 +16,9 @@ from mlflow import MlflowClient
 
 from qboost_exp.tracking import tracking_uri
 
-from clirun import accuracy, report_values, run_module
+from clirun import QUICK, accuracy, report_values, run_module
 
-FAST = ("sampler.params.num_reads=20", "sampler.params.num_sweeps=200")
+FAST = ("sampler.params.num_reads=20", "sampler.params.num_sweeps=200", *QUICK)
 
 
 def store(path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import tempfile
 import time
 from importlib.metadata import PackageNotFoundError, version
@@ -117,10 +118,12 @@ def model_flavor_kwargs(result: ExperimentResult, cfg: Mapping[str, Any]) -> dic
 
     import qboost_exp
 
-    model, data = result.model, result.dataset
+    data = result.dataset
     # The trained model is independent of the live sampler (on QPU paths a
-    # cloud client that cannot be pickled): keep the sampler's name only.
-    model.set_params(sampler=str(cfg["sampler"]["name"]))
+    # cloud client that cannot be pickled): the logged copy keeps the
+    # sampler's name only. A shallow copy, so the caller's model is untouched.
+    model = copy.copy(result.model)
+    model.sampler = str(cfg["sampler"]["name"])
     example = pd.DataFrame(data.X_train[:5], columns=data.feature_names)
     return {
         "sk_model": model,

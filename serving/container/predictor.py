@@ -131,7 +131,7 @@ class CompiledQBoost:
     ----------
     model : QBoostClassifier
         Fitted: ``classes_``, ``n_features_in_``, ``estimators_``,
-        ``estimator_weights_``, ``calibration_``.
+        ``estimator_weights_``, ``intercept_``, ``proba_slope_``.
 
     Attributes
     ----------
@@ -147,8 +147,8 @@ class CompiledQBoost:
         self.feature_names = _feature_names(model)
         self.classes = np.asarray(model.classes_)
         self._weights = np.asarray(model.estimator_weights_, dtype=np.float64)
-        a, b = model.calibration_
-        self._a, self._b = float(a), float(b)
+        self._intercept = float(model.intercept_)
+        self._model = model  # its proba_from_decision: one definition of the probabilities
         parts, self._fallback = [], []
         for position, learner in enumerate(model.estimators_):
             found = _tree_parts(learner)
@@ -172,20 +172,22 @@ class CompiledQBoost:
             (400) If a value lies outside float32's range, which the trees cannot compare.
         """
         n, k = X.shape[0], len(self._weights)
+        # Column 0 is the intercept: the model's decision starts from it and adds
+        # w * h left to right, and a cumulative sum adds in the same order (a
+        # matrix product or np.sum may not), so the results are bit-identical.
+        H = np.empty((n, k + 1))
+        H[:, 0] = self._intercept
         if k == 0:
-            return np.zeros(n)
-        H = np.empty((n, k))
+            return H[:, 0]
         if self._trees is not None:
             with np.errstate(over="ignore"):
                 X32 = X.astype(np.float32)
             if not np.isfinite(X32).all():
                 raise float32_range_error(X)
-            self._trees.evaluate(X32, H)
+            self._trees.evaluate(X32, H[:, 1:])
         for position, learner in self._fallback:
-            H[:, position] = np.asarray(learner.predict(X), dtype=np.float64)
-        H *= self._weights
-        # A cumulative sum adds left to right, exactly like the model's
-        # `margin += w * h` loop; a matrix product or np.sum may not.
+            H[:, 1 + position] = np.asarray(learner.predict(X), dtype=np.float64)
+        H[:, 1:] *= self._weights
         return np.cumsum(H, axis=1)[:, -1]
 
     def labels(self, X: np.ndarray) -> np.ndarray:
@@ -193,10 +195,8 @@ class CompiledQBoost:
         return self.classes[(self.margin(X) > 0).astype(np.intp)]
 
     def probabilities(self, X: np.ndarray) -> np.ndarray:
-        """``predict_proba(X)[:, 1]``: P(``classes_[1]``), a sigmoid of the margin."""
-        from scipy.special import expit
-
-        return expit(self._a * self.margin(X) + self._b)
+        """``predict_proba(X)[:, 1]``: P(``classes_[1]``), a sigmoid of the decision."""
+        return self._model.proba_from_decision(self.margin(X))[:, 1]
 
 
 def float32_range_error(X: np.ndarray) -> RequestError:
@@ -259,6 +259,6 @@ class GenericPredictor:
 
 def compile_model(model: Any) -> CompiledQBoost | GenericPredictor:
     """The fastest faithful predictor for a fitted model: compiled if it is QBoost-like."""
-    if all(hasattr(model, a) for a in ("estimators_", "estimator_weights_", "calibration_", "classes_", "n_features_in_")):
+    if all(hasattr(model, a) for a in ("estimators_", "estimator_weights_", "intercept_", "proba_from_decision", "classes_", "n_features_in_")):
         return CompiledQBoost(model)
     return GenericPredictor(model)

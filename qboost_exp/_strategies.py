@@ -1,0 +1,140 @@
+"""How the annealer chooses the weights: one QUBO over every candidate, or iterative QBoost.
+
+A *fitter* holds the candidates' packed predictions on the data it fits and
+answers ``fit(lam, max_weight, solve)`` with weights for every candidate.
+``solve(stats, lam, max_weight)`` solves one QUBO (see :mod:`._sampling`), so
+the fitters are independent of the sampler.
+
+Iterative QBoost (Neven, Denchev, Rose and Macready, ACML 2012) takes a
+dictionary larger than one QUBO: the candidates in windows of ``window``
+learners, each window's weights solved as a QUBO *given the strong classifier
+built so far*, whose margin enters the linear terms as a residual. The first
+pass over the windows is the paper's algorithm: every earlier window is a
+fixed prefix. Later passes (``max_rounds`` beyond the number of windows)
+re-solve each window given all the others, a block-coordinate descent on the
+same objective. Every round's QUBO has exactly the energy of the full
+objective, up to the constant penalty of the learners outside the window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ._qubo import GramStatistics, PackedPredictions, gram_statistics, residual_statistics
+from ._sampling import Solution
+from .errors import QBoostError
+
+STRATEGIES = ("one_shot", "iterative")
+
+Solve = Callable[[GramStatistics, float, float], Solution]
+
+
+@dataclass
+class FitResult:
+    weights: np.ndarray
+    solutions: list[Solution]
+    rounds: list[dict[str, Any]] | None = field(default=None)
+
+
+def packed_predictions(candidates: Sequence[Any], X: np.ndarray) -> PackedPredictions:
+    """Every candidate's +-1 predictions on ``X``, one bit each, checked on the way."""
+
+    def rows():
+        for i, learner in enumerate(candidates):
+            h = np.asarray(learner.predict(X))
+            if h.shape != (X.shape[0],) or not np.all((h == 1) | (h == -1)):
+                raise QBoostError(f"candidate learner {i} ({learner!r}) must predict -1 or +1 for every sample")
+            yield h
+
+    return PackedPredictions.from_rows(rows(), X.shape[0])
+
+
+class OneShot:
+    """One QUBO over all candidates (QBoost as D-Wave's demo solves it)."""
+
+    def __init__(self, predictions: PackedPredictions, y_pm: np.ndarray) -> None:
+        self.predictions, self.y = predictions, y_pm
+        self.stats = gram_statistics(predictions, y_pm)
+
+    def fit(self, lam: float, max_weight: float, solve: Solve) -> FitResult:
+        solution = solve(self.stats, lam, max_weight)
+        return FitResult(weights=solution.weights, solutions=[solution])
+
+
+class Iterative:
+    """Iterative QBoost over windows of ``window`` candidates (see the module docstring).
+
+    Parameters
+    ----------
+    predictions, y_pm
+        The candidates' packed predictions and the +-1 labels of the data fitted.
+    window : int
+        Candidates per QUBO.
+    max_rounds : int or None
+        QUBOs solved at most; ``None`` means one pass over the windows.
+    n_iter_no_change : int or None
+        Stop when the objective has not improved for this many rounds (on
+        ``validation`` when given, else on the fitted data).
+    validation : tuple (dense +-1 predictions (n_val, M), +-1 labels) or None
+    """
+
+    def __init__(
+        self,
+        predictions: PackedPredictions,
+        y_pm: np.ndarray,
+        window: int,
+        max_rounds: int | None = None,
+        n_iter_no_change: int | None = None,
+        validation: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        self.predictions, self.y = predictions, y_pm
+        m = predictions.n_learners
+        self.windows = [np.arange(start, min(start + window, m)) for start in range(0, m, window)]
+        self.max_rounds = max_rounds
+        self.n_iter_no_change = n_iter_no_change
+        self.validation = validation
+        # G of each window does not depend on the margin: computed once, reused by every round and grid point.
+        self._hh = [gram_statistics(predictions.subset(w), y_pm).hh for w in self.windows]
+
+    def fit(self, lam: float, max_weight: float, solve: Solve) -> FitResult:
+        m = self.predictions.n_learners
+        weights = np.zeros(m)
+        margin = np.zeros(self.predictions.n_samples)
+        solutions, rounds = [], []
+        best = (np.inf, weights.copy())
+        stalled = 0
+        n_rounds = self.max_rounds or len(self.windows)
+        for r in range(n_rounds):
+            k = r % len(self.windows)
+            window = self.windows[k]
+            old = weights[window]
+            used = np.flatnonzero(old)
+            rest = margin - self.predictions.combine(window[used], old[used])
+            stats = residual_statistics(self.predictions.subset(window), self.y, rest, hh=self._hh[k])
+            solution = solve(stats, lam, max_weight)
+            solutions.append(solution)
+            weights[window] = solution.weights
+            new = np.flatnonzero(solution.weights)
+            margin = rest + self.predictions.combine(window[new], solution.weights[new])
+            outside = np.count_nonzero(weights) - len(new)
+            objective = solution.energy + lam * outside
+            if self.validation is not None:
+                h_val, y_val = self.validation
+                residual = h_val @ weights - y_val
+                objective = float(residual @ residual / len(y_val) + lam * np.count_nonzero(weights))
+            rounds.append({
+                "round": r + 1,
+                "window": [int(window[0]), int(window[-1]) + 1],
+                "selected": int(np.count_nonzero(weights)),
+                "objective": float(objective),
+            })
+            if objective < best[0] - 1e-12:
+                best, stalled = (objective, weights.copy()), 0
+            else:
+                stalled += 1
+            if self.n_iter_no_change and stalled >= self.n_iter_no_change:
+                break
+        return FitResult(weights=best[1], solutions=solutions, rounds=rounds)
