@@ -190,3 +190,33 @@ def test_wheel_ships_the_configs(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "qboost_exp/conf/config.yaml" in names
     assert {"qboost_exp/conf/sampler/neal.yaml", "qboost_exp/conf/dataset/wisc.yaml"} <= names
+
+
+@pytest.mark.parametrize("sampler", ["neal", "tabu", "steepest", "exact", "mock_qpu"])
+def test_a_logged_model_from_every_local_sampler_loads_with_pyfunc(tmp_path, sampler):
+    # qpu and hybrid are covered offline in test_estimator (stand-ins for the cloud classes)
+    import mlflow
+    import numpy as np
+    import pandas as pd
+    from mlflow.tracking import MlflowClient
+
+    extra = ("weak_learners.params.n_estimators=12",) if sampler == "exact" else ()
+    params = {"tabu": ("sampler.params.num_reads=2", "sampler.params.timeout=20")}.get(sampler, ())
+    result = run_module("qboost_exp", f"sampler={sampler}", "lambda=0.05", "qubo.max_weight=0.125", *extra, *params, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    (experiment,) = [e for e in client.search_experiments() if e.name == "qboost"]
+    (run,) = client.search_runs([experiment.experiment_id])
+    mlflow.set_tracking_uri(uri)
+    try:
+        model = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model")
+        estimator = mlflow.sklearn.load_model(f"runs:/{run.info.run_id}/model")
+    finally:
+        mlflow.set_tracking_uri(None)
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer(as_frame=True)
+    frame = pd.DataFrame(data.data.to_numpy()[:50], columns=list(model.metadata.get_input_schema().input_names()))
+    np.testing.assert_array_equal(model.predict(frame), estimator.predict(frame))
+    assert estimator.sampler == sampler and not hasattr(estimator, "sampleset_")
