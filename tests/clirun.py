@@ -44,3 +44,23 @@ def report_values(stdout: str) -> dict[str, str]:
 def accuracy(stdout: str, split: str) -> float:
     words = report_values(stdout)["accuracy"].split()
     return float(words[words.index(split) + 1])
+
+
+def wait_for_a_run(db: Path, timeout: float = 120.0) -> None:
+    """Wait until the SQLite tracking store ``db`` holds a run.
+
+    Watches with plain sqlite3, read-only: opening the store with MLflow here
+    would run schema migrations concurrently with the CLI's.
+    """
+    import sqlite3
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+                if con.execute("SELECT count(*) FROM runs").fetchone()[0]:
+                    return
+        except sqlite3.Error:
+            pass
+        time.sleep(0.5)

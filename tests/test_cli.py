@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from clirun import QUICK, REPO, accuracy, report_values, run_module
+from clirun import QUICK, REPO, accuracy, report_values, run_module, wait_for_a_run
 
 
 def test_defaults_train_and_report(tmp_path):
@@ -157,15 +157,7 @@ def test_ctrl_c_stops_every_local_sampler_and_ends_the_run_killed(tmp_path, samp
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     db = tmp_path / "mlflow.db"
-    deadline = time.time() + 120
-    while time.time() < deadline:  # read-only: MLflow here would race the CLI's migrations
-        try:
-            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
-                if con.execute("SELECT count(*) FROM runs").fetchone()[0]:
-                    break
-        except sqlite3.Error:
-            pass
-        time.sleep(0.5)
+    wait_for_a_run(db)
     time.sleep(6)  # into the sampling phase
     sent = time.time()
     proc.send_signal(signal.SIGINT)

@@ -16,7 +16,7 @@ from mlflow import MlflowClient
 
 from qboost_exp.tracking import tracking_uri
 
-from clirun import QUICK, accuracy, report_values, run_module
+from clirun import QUICK, accuracy, report_values, run_module, wait_for_a_run
 
 FAST = ("sampler.params.num_reads=20", "sampler.params.num_sweeps=200", *QUICK)
 
@@ -127,20 +127,7 @@ def test_ctrl_c_ends_the_run_killed(tmp_path):
         ],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    # Watch the store with plain sqlite3, read-only: opening it with MLflow
-    # here would run schema migrations concurrently with the CLI's.
-    import sqlite3
-
-    db = tmp_path / "mlflow.db"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
-                if con.execute("SELECT count(*) FROM runs").fetchone()[0]:
-                    break
-        except sqlite3.Error:
-            pass
-        time.sleep(0.5)
+    wait_for_a_run(tmp_path / "mlflow.db")
     time.sleep(5)  # into the sampling phase
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
