@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.base import is_classifier
 from sklearn.datasets import load_breast_cancer, load_wine
-from sklearn.model_selection import KFold, StratifiedShuffleSplit, train_test_split
+from sklearn.model_selection import KFold, train_test_split
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
