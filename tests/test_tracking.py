@@ -50,13 +50,15 @@ def test_one_run_logs_params_metrics_artifacts_and_a_loadable_model(tmp_path):
     (run,) = runs_of(client)
     assert run.info.status == "FINISHED"
     params, metrics, tags = run.data.params, run.data.metrics, run.data.tags
-    assert params["lambda"] == "0.01" and params["sampler.name"] == "neal" and params["qubo.weight_bits"] == "1"
+    assert params["lambda"] == "auto" and params["sampler.name"] == "neal" and params["qubo.weight_bits"] == "1"
     assert params["dataset.path"] == "data/train.csv" and params["sampler.params.num_reads"] == "100"
-    assert tags["sampler"] == "neal" and tags["weak_learners"] == "stumps" and tags["dataset"] == "csv"
+    assert tags["sampler"] == "neal" and tags["weak_learners"] == "adaboost" and tags["dataset"] == "csv"
     assert tags["qboost.role"] == "single"
     assert tags["hydra.overrides"] == "dataset=csv dataset.path=data/train.csv dataset.test_path=data/test.csv"
     assert metrics["test_accuracy"] == pytest.approx(accuracy(result.stdout, "test"), abs=5e-5)
-    assert metrics["candidates"] == 30 and 0 < metrics["selected"] < 30 and metrics["lambda_value"] == 0.01
+    assert metrics["candidates"] == 60 and 0 < metrics["selected"] < 60 and metrics["lambda_value"] in (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
+    assert metrics["max_weight_value"] in (0.03125, 0.0625, 0.125)
+    assert metrics["penalty"] == pytest.approx(metrics["lambda_value"] * metrics["max_weight_value"])
     for name in ("test_balanced_accuracy", "test_f1", "test_roc_auc", "best_energy", "time_sampling", "time_qubo_build", "time_total"):
         assert name in metrics
     assert 0.9 < metrics["test_roc_auc"] <= 1.0
@@ -113,7 +115,7 @@ def test_a_failing_run_ends_failed_with_its_error(no_dwave_credentials, tmp_path
     (run,) = runs_of(store(tmp_path))
     assert run.info.status == "FAILED"
     assert message in run.data.tags["error"]
-    assert run.data.params["lambda"] == "0.01"  # what was logged stays
+    assert run.data.params["lambda"] == "auto"  # what was logged stays
     assert "error.txt" in {a.path for a in MlflowClient().list_artifacts(run.info.run_id)}
 
 
