@@ -47,7 +47,7 @@ def _role_option(p: argparse.ArgumentParser) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     p = OneLineErrorParser(
-        prog="python -m serving",
+        prog=f"python -m {__package__}",  # `serving` in a checkout, `qboost_serving` when installed from the wheel
         description="Package qboost-exp models for Amazon SageMaker, serve them locally, and drive SageMaker from the command line.",
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineErrorParser)

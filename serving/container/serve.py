@@ -296,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "--limit-request-fields", "32768",
                 "--limit-request-field_size", "0",
                 "--error-logfile", "-",
-                "serving.container.wsgi:app",
+                f"{__package__}.wsgi:app",  # serving.container from a checkout, qboost_serving.container installed
             ],
             env,
         )
