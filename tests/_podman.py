@@ -38,7 +38,7 @@ from pathlib import Path
 import pytest
 
 from clirun import QUICK, REPO, run_module
-from services import STARTUP_TIMES, skip_or_fail
+from services import STARTUP_TIMES, apt_install, skip_or_fail
 
 ENGINE_PACKAGES = ("podman", "runc", "mmdebstrap")
 #: What the base holds: what python:3.11-slim gives a Dockerfile (python, pip, CA roots).
@@ -117,15 +117,7 @@ class Podman:
 
 
 def _apt_install(packages: tuple[str, ...]) -> None:
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages]):
-        progress(" ".join(cmd))
-        try:
-            result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            skip_or_fail(f"{' '.join(cmd)} did not finish within 15 minutes")
-        if result.returncode != 0:
-            skip_or_fail(f"{' '.join(cmd)} failed: {result.stderr[-2000:]}")
+    apt_install(packages, progress)
 
 
 def containers_conf(path: Path) -> Path:

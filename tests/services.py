@@ -111,6 +111,36 @@ def skip_or_fail(reason: str):
     pytest.skip(reason)
 
 
+def apt_install(packages: tuple[str, ...] | list[str], progress=None) -> None:
+    """``apt-get update`` then ``apt-get install`` of ``packages`` (root); a failure skips or fails the test.
+
+    ``progress(text)``, if given, is told each command before it runs (a long first install is never silent).
+    """
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages]):
+        if progress is not None:
+            progress(" ".join(cmd))
+        try:
+            result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            skip_or_fail(f"{' '.join(cmd)} did not finish within 15 minutes")
+        if result.returncode != 0:
+            skip_or_fail(f"{' '.join(cmd)} failed: {result.stderr[-2000:]}")
+
+
+def http_request(port: int, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None, timeout: float = 60):
+    """One HTTP request to ``127.0.0.1:port``: ``(status, headers, body)``."""
+    import http.client
+
+    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        conn.close()
+
+
 def _run(cmd: list[str], *, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
     """Run cmd; on failure raise RuntimeError with its output."""
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, **kwargs)

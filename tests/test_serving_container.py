@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from clirun import accuracy
-from services import free_port, skip_or_fail, wait_for_http
+from services import apt_install, free_port, http_request, skip_or_fail, wait_for_http
 
 REPO = Path(__file__).resolve().parent.parent
 # `serving` lives at the repository root and is not part of the installed
@@ -73,14 +73,7 @@ def server_software():
         pass
     if os.geteuid() != 0:
         skip_or_fail("nginx is not installed and we are not root: apt-get install -y nginx")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "--no-install-recommends", "nginx"]):
-        try:
-            result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            skip_or_fail(f"{' '.join(cmd)} did not finish within 15 minutes")
-        if result.returncode != 0:
-            skip_or_fail(f"{' '.join(cmd)} failed: {result.stderr[-2000:]}")
+    apt_install(["nginx"])
     return find_nginx()
 
 
@@ -148,13 +141,7 @@ class Server:
         return f"http://{LOOPBACK}:{self.port}"
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None, timeout: float = 60):
-        conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=timeout)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            response = conn.getresponse()
-            return response.status, dict(response.getheaders()), response.read()
-        finally:
-            conn.close()
+        return http_request(self.port, method, path, body, headers, timeout)
 
     def invoke(self, body: bytes | str, content_type: str | None = "text/csv", headers: dict[str, str] | None = None):
         sent = dict(headers or {})

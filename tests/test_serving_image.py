@@ -24,7 +24,7 @@ import pytest
 
 from _podman import build_image
 from clirun import REPO
-from services import free_port, wait_for_http
+from services import free_port, http_request, wait_for_http
 
 LOOPBACK = "127.0.0.1"
 SCRIPT = REPO / "docker" / "build_and_push.sh"
@@ -37,13 +37,7 @@ class Container:
         self.podman, self.name, self.port = podman, name, port
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None, timeout: float = 60):
-        conn = http.client.HTTPConnection(LOOPBACK, self.port, timeout=timeout)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            response = conn.getresponse()
-            return response.status, dict(response.getheaders()), response.read()
-        finally:
-            conn.close()
+        return http_request(self.port, method, path, body, headers, timeout)
 
     def logs(self) -> str:
         done = self.podman("logs", self.name, check=False)
