@@ -420,3 +420,87 @@ def test_python_dash_m(store, tmp_path, monkeypatch, capsys):
     assert exited.value.code == 0
     assert "| tabu-auto |" in out and "wrote compare/pareto_accuracy_vs_selected.png" in out
     _assert_png(tmp_path / "compare" / "accuracy_vs_lambda.png")
+
+
+# --------------------------------------------------------------------------
+# Readable figures: series kept apart, labels that do not overprint, empty models flagged
+
+
+def _crowded_runs() -> pd.DataFrame:
+    """Two samplers with identical results (one would hide the other), two learner sets and bit widths,
+    a dense Pareto front (labels would collide) and two empty models (0 selected, 37 %)."""
+    rows = []
+    lambdas = [0.0001, 0.001, 0.01, 0.1]
+    for sampler in ("neal", "tabu"):
+        for learners, bits in (("stumps", "1"), ("trees", "1"), ("trees", "3")):
+            for i, lam in enumerate(lambdas):
+                acc = 0.90 + 0.01 * i + (0.02 if learners == "trees" else 0) + (0.01 if bits == "3" else 0)
+                rows.append((sampler, learners, bits, lam, acc, 30 - 6 * i - (2 if learners == "trees" else 0) - int(bits)))
+    # a dense front: one more learner, a hair more accuracy, many times over
+    for k in range(14):
+        rows.append(("neal", "trees", "2", 0.002, 0.95 + 0.003 * k, 4 + k))
+    rows += [("neal", "stumps", "1", 1.0, 0.37, 0), ("tabu", "stumps", "1", 3.0, 0.37, 0)]
+    return pd.DataFrame(
+        {
+            "run_id": [f"{i:08x}{'0' * 24}" for i in range(len(rows))],
+            "status": "FINISHED",
+            "sampler": [r[0] for r in rows],
+            "weak_learners": [r[1] for r in rows],
+            "weight_bits": [r[2] for r in rows],
+            "lambda": [r[3] for r in rows],
+            "metrics.test_accuracy": [r[4] for r in rows],
+            "metrics.selected": [float(r[5]) for r in rows],
+            "experiment": "crowded",
+        }
+    )
+
+
+def test_one_series_per_sampler_learner_set_and_weight_bits(tmp_path):
+    runs = _crowded_runs()
+    summary = metric_by_lambda(runs, "test_accuracy")
+    series = summary[["sampler", "weak_learners", "weight_bits"]].drop_duplicates()
+    assert len(series) == 7  # 2 samplers x 3 (learners, bits) + the (neal, trees, 2) runs
+    fig = _figures._figure_metric_vs_lambda(runs, "test_accuracy")
+    ax = fig.axes[0]
+    lines = [c.lines[0] for c in ax.containers]
+    labels = [c.get_label() for c in ax.containers]
+    assert "neal / trees / 3 bit (4 runs)" in labels and "tabu / trees / 3 bit (4 runs)" in labels
+    # neal and tabu have identical numbers: their marks must differ to both be seen
+    styles = {(line.get_marker(), str(line.get_linestyle()), line.get_markersize()) for line in lines}
+    assert len(styles) == len(lines)
+    neal, tabu = (lines[labels.index(f"{s} / trees / 3 bit (4 runs)")] for s in ("neal", "tabu"))
+    assert list(neal.get_ydata()) == list(tabu.get_ydata())
+    assert (neal.get_marker(), neal.get_linestyle()) != (tabu.get_marker(), tabu.get_linestyle())
+    _assert_png(plot_metric_vs_lambda(runs, "test_accuracy", tmp_path / "lam.png"))
+
+
+def test_pareto_labels_never_overlap_and_empty_models_stay_off_the_front(tmp_path):
+    runs = _crowded_runs()
+    front = pareto_front(runs, "test_accuracy")
+    assert (front["metrics.selected"] > 0).all() and len(front) >= 10
+    fig = _figures._figure_pareto(runs, "test_accuracy")
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    fig.draw_without_rendering()
+    labels = [t for t in ax.texts]
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    assert 3 <= len(labels) <= len(front)  # labels for front runs only, where they fit
+    front_ids = {str(r)[:8] for r in front["run_id"]}
+    assert {t.get_text() for t in labels} <= front_ids
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), (a, b)
+    # nor do they cover a plotted point (a 7-pixel radius around each)
+    points = ax.transData.transform([tuple(o) for coll in ax.collections for o in coll.get_offsets()])
+    for box in boxes:
+        assert not any(box.x0 - 7 < px < box.x1 + 7 and box.y0 - 7 < py < box.y1 + 7 for px, py in points)
+    legend = ax.get_legend()
+    assert all(not box.overlaps(legend.get_window_extent(renderer)) for box in boxes)
+    inside = ax.get_window_extent(renderer)
+    assert all(inside.x0 <= b.x0 and b.x1 <= inside.x1 and inside.y0 <= b.y0 and b.y1 <= inside.y1 for b in boxes)
+    # the empty models: named in the legend, not plotted, not stretching the axis
+    assert "2 empty models (0 learners) not shown" in [t.get_text() for t in legend.get_texts()]
+    plotted_x = [x for line in ax.get_lines() for x in line.get_xdata()]
+    plotted_x += [x for coll in ax.collections for x, _ in coll.get_offsets()]
+    assert 0 not in plotted_x and ax.get_ylim()[0] > 0.8
+    _assert_png(plot_pareto(runs, "test_accuracy", tmp_path / "pareto.png"))

@@ -171,14 +171,22 @@ def _label_where_it_fits(fig: Figure, ax: Any, points: list[tuple[float, float, 
     renderer = fig.canvas.get_renderer()
     fig.draw_without_rendering()  # final layout (constrained), so the boxes measured are the saved ones
     inside = ax.get_window_extent(renderer)
+    from matplotlib.transforms import Bbox
+
     legend = ax.get_legend()
     placed: list[Any] = [legend.get_window_extent(renderer)] if legend is not None else []
-    offsets = ((6, 6), (6, -12), (-6, 6), (-6, -12), (8, 16), (8, -22), (-8, 16), (-8, -22))
+    # Every plotted point is an obstacle too: a label must not cover a mark.
+    xy = [tuple(o) for coll in ax.collections for o in coll.get_offsets()]
+    xy += [(x, y) for line in ax.get_lines() for x, y in zip(line.get_xdata(), line.get_ydata())]
+    radius = 7.0  # pixels: the front's rings have markersize 10 (points) at 100 dpi
+    for px, py in ax.transData.transform(xy) if xy else []:
+        placed.append(Bbox([[px - radius, py - radius], [px + radius, py + radius]]))
+    offsets = ((7, 7), (7, -7), (-7, 7), (-7, -7), (10, 18), (10, -18), (-10, 18), (-10, -18), (0, 26), (0, -26))
     for x, y, text in points:
         for dx, dy in offsets:
             label = ax.annotate(
                 text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=7,
-                ha="left" if dx > 0 else "right", va="bottom" if dy > 0 else "top",
+                ha="left" if dx > 0 else "right" if dx < 0 else "center", va="bottom" if dy > 0 else "top",
             )
             box = label.get_window_extent(renderer)
             if _overlaps(box, placed, inside):
