@@ -411,9 +411,10 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         if self.n_iter_no_change:
             h_val = np.column_stack([np.asarray(c.predict(X_val), dtype=np.float64) for c in candidates])
             validation = (h_val, y_val.astype(np.float64))
-        fitter = Iterative(predictions, y_pm, self._window(sampler), self.max_rounds, self.n_iter_no_change, validation)
+        window = self._window(sampler)
+        fitter = Iterative(predictions, y_pm, window, self.max_rounds, self.n_iter_no_change, validation)
         if self.verbose:
-            print(f"  iterative QBoost: {len(candidates)} candidates in {len(fitter.windows)} windows of {self._window(sampler)}", flush=True)
+            print(f"  iterative QBoost: {len(candidates)} candidates in {len(fitter.windows)} windows of {window}", flush=True)
         return candidates, fitter
 
     def _finish(self, fitter: Any, weights: np.ndarray, max_weight: float) -> tuple[np.ndarray, float]:

@@ -145,7 +145,12 @@ def _connect(sampler_name: str, make: Any) -> Any:
         ) from None
 
 
-def _embedded(name: str, child: dimod.Sampler, embedding: str) -> dimod.Sampler:
+def _check_embedding(name: str, embedding: str) -> None:
+    if embedding not in EMBEDDINGS:
+        raise ConfigError(f"sampler={name}: sampler.init.embedding must be one of {', '.join(EMBEDDINGS)}, got {embedding!r}")
+
+
+def _embedded(child: dimod.Sampler, embedding: str) -> dimod.Sampler:
     if embedding == "clique":
         from ._clique import CliqueEmbeddingComposite
 
@@ -153,8 +158,7 @@ def _embedded(name: str, child: dimod.Sampler, embedding: str) -> dimod.Sampler:
     if embedding == "heuristic":
         from dwave.system import EmbeddingComposite
 
-        return EmbeddingComposite(child)
-    raise ConfigError(f"sampler={name}: sampler.init.embedding must be one of {', '.join(EMBEDDINGS)}, got {embedding!r}")
+    return EmbeddingComposite(child)
 
 
 def qpu(embedding: str = "clique", **client_config: Any) -> dimod.Sampler:
@@ -167,12 +171,11 @@ def qpu(embedding: str = "clique", **client_config: Any) -> dimod.Sampler:
     passed to ``DWaveSampler`` (``solver``, ``region``, ``profile``, ...). The
     token comes the usual Ocean way: ``DWAVE_API_TOKEN`` or dwave.conf.
     """
-    if embedding not in EMBEDDINGS:
-        _embedded("qpu", None, embedding)
+    _check_embedding("qpu", embedding)
     _require_token("qpu", client_config)
     from dwave.system import DWaveSampler
 
-    return _embedded("qpu", _connect("qpu", lambda: DWaveSampler(**client_config)), embedding)
+    return _embedded(_connect("qpu", lambda: DWaveSampler(**client_config)), embedding)
 
 
 def hybrid(**client_config: Any) -> dimod.Sampler:
@@ -192,10 +195,9 @@ def mock_qpu(topology_type: str = "pegasus", topology_shape: Sequence[int] = (16
     """
     from ._mock_qpu import SeededMockDWaveSampler
 
-    if embedding not in EMBEDDINGS:
-        _embedded("mock_qpu", None, embedding)
+    _check_embedding("mock_qpu", embedding)
     child = SeededMockDWaveSampler(topology_type=topology_type, topology_shape=list(topology_shape))
-    return _embedded("mock_qpu", child, embedding)
+    return _embedded(child, embedding)
 
 
 BUILTIN_SAMPLERS = {
