@@ -65,15 +65,13 @@ def log(msg: str) -> None:
 
 
 def train_model(model_dir: Path) -> None:
-    from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from qboost_exp._paths import config_dir
+    from qboost_exp.config import compose
     from qboost_exp.experiment import run_experiment
     from qboost_exp.tracking import save_model
 
-    with initialize_config_dir(config_dir=str(config_dir()), version_base=None):
-        cfg = compose("config", overrides=["sampler.params.num_reads=20", "mlflow.enabled=false"])
+    cfg = compose(["sampler.params.num_reads=20", "mlflow.enabled=false"])
     result = run_experiment(cfg)
     save_model(result, OmegaConf.to_container(cfg, resolve=True), str(model_dir))
 

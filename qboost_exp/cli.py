@@ -6,32 +6,10 @@ import sys
 from typing import Any
 
 import hydra
-from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
 
-from ._paths import config_dir
-from .errors import ConfigError, QBoostError
-from .plugins import available_samplers, available_weak_learner_sets, factory_defaults
-
-
-def register_plugin_configs() -> None:
-    """Give every registered plugin without a YAML file a config node, so
-    ``sampler=NAME`` / ``weak_learners=NAME`` select it like a built-in."""
-    store = ConfigStore.instance()
-    conf = config_dir()
-    groups = (
-        ("sampler", available_samplers(), lambda name, d: {"name": name, "init": d, "params": {}}),
-        ("weak_learners", available_weak_learner_sets(), lambda name, d: {"name": name, "params": d}),
-    )
-    for group, registry, node in groups:
-        for name, factory in registry.items():
-            if (conf / group / f"{name}.yaml").is_file():
-                continue
-            try:
-                defaults = factory_defaults(factory)
-            except ConfigError:
-                defaults = {}  # a broken plugin: selecting it reports the load error
-            store.store(group=group, name=name, node=node(name, defaults))
+from .config import config_dir, register_plugin_configs
+from .errors import QBoostError
 
 
 def _task(cfg: DictConfig) -> Any:

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from qboost_exp._argparse import OneLineErrorParser, positive_int
+from qboost_exp.cli_args import OneLineErrorParser, positive_int
 
 from ._errors import ServingError
 

@@ -258,15 +258,13 @@ class Context:
 
 def _train_model(model_dir: Path) -> None:
     """A QBoost model trained in-process and saved as an MLflow model directory (as `train` writes it)."""
-    from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from qboost_exp._paths import config_dir
+    from qboost_exp.config import compose
     from qboost_exp.experiment import run_experiment
     from qboost_exp.tracking import save_model
 
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose("config", overrides=list(FAST))
+    cfg = compose(list(FAST))
     save_model(run_experiment(cfg), OmegaConf.to_container(cfg, resolve=True), model_dir)
 
 

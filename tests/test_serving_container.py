@@ -78,14 +78,12 @@ def server_software():
 
 
 def _train_mixed_model():
-    from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from qboost_exp._paths import config_dir
+    from qboost_exp.config import compose
     from qboost_exp.experiment import run_experiment
 
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose("config", overrides=OVERRIDES)
+    cfg = compose(OVERRIDES)
     return run_experiment(cfg), OmegaConf.to_container(cfg, resolve=True)
 
 

@@ -432,14 +432,12 @@ def test_package_works_from_the_installed_wheel(tmp_path):
 
 def _small_model(tmp_path: Path) -> Path:
     """A QBoost model directory saved in-process (no tracking store needed)."""
-    from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from qboost_exp._paths import config_dir
+    from qboost_exp.config import compose
     from qboost_exp.experiment import run_experiment
     from qboost_exp.tracking import save_model
 
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose("config", overrides=list(FAST))
+    cfg = compose(list(FAST))
     save_model(run_experiment(cfg), OmegaConf.to_container(cfg, resolve=True), tmp_path / "saved")
     return tmp_path / "saved"

@@ -188,12 +188,10 @@ def test_parallel_joblib_sweep_loses_no_run(tmp_path):
 
 
 def test_slurm_launcher_config_composes():
-    from hydra import compose, initialize_config_dir
 
-    from qboost_exp._paths import config_dir
+    from qboost_exp.config import compose
 
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose("config", overrides=["hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu"], return_hydra_config=True)
+    cfg = compose(["hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu"], return_hydra_config=True)
     launcher = cfg.hydra.launcher
     assert launcher._target_ == "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"
     assert launcher.partition == "gpu" and launcher.timeout_min > 0

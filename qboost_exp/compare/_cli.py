@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from .._argparse import OneLineErrorParser, positive_int
+from ..cli_args import OneLineErrorParser, positive_int
 from .._metrics import higher_is_better
 from ..tracking import DEFAULT_TRACKING_URI
 from ._figures import LAMBDA_PLOT, PARETO_PLOT, plot_metric_vs_lambda, plot_pareto

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import yaml
 
-from .._argparse import OneLineErrorParser
+from ..cli_args import OneLineErrorParser
 from ..errors import DataError
 from ._conf import dataset_names, read_group
 from ._load import load_dataset

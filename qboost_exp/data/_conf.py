@@ -1,7 +1,7 @@
 """Finding the dataset and split configs (conf/dataset, conf/split) outside Hydra.
 
 The data CLI reads its defaults from the same YAML files as the experiments.
-Unlike :func:`qboost_exp._paths.config_dir` this does not need
+Unlike :func:`qboost_exp.config.config_dir` this does not need
 conf/config.yaml: it looks for conf/dataset in ``qboost_exp/conf`` (a wheel)
 and then in ``../conf`` (a source checkout).
 """

@@ -73,25 +73,21 @@ def compose_config(overrides: list[str]) -> Any:
     ConfigError
         With Hydra's message on one line, for an unknown option or key or bad override syntax.
     """
-    from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from qboost_exp._paths import config_dir
-    from qboost_exp.cli import register_plugin_configs
+    from qboost_exp.config import compose
     from qboost_exp.errors import ConfigError
 
-    register_plugin_configs()  # plugin samplers / weak-learner sets are selectable by name, as on the CLI
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        try:
-            return compose("config", overrides=overrides)
-        except (HydraException, OmegaConfBaseException) as exc:
-            unknown = re.search(r"Could not override '([^']+)'", str(exc))
-            if unknown:
-                # Hydra's hint (`+key=...` appends a key) is wrong for a SageMaker user, who
-                # mistyped or shortened a setting: name the settings that exist.
-                raise ConfigError(f"hyperparameters: {unknown_key_message(unknown.group(1), compose('config'))}") from None
-            raise ConfigError(f"hyperparameters: {_one_line(str(exc))}") from None
+    try:
+        return compose(overrides)
+    except (HydraException, OmegaConfBaseException) as exc:
+        unknown = re.search(r"Could not override '([^']+)'", str(exc))
+        if unknown:
+            # Hydra's hint (`+key=...` appends a key) is wrong for a SageMaker user, who
+            # mistyped or shortened a setting: name the settings that exist.
+            raise ConfigError(f"hyperparameters: {unknown_key_message(unknown.group(1), compose())}") from None
+        raise ConfigError(f"hyperparameters: {_one_line(str(exc))}") from None
 
 
 def unknown_key_message(key: str, cfg: Any) -> str:

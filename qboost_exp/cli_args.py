@@ -1,4 +1,4 @@
-"""Shared pieces of the package's argparse command lines."""
+"""Pieces of argparse command lines shared by qboost_exp.compare, qboost_exp.ui and serving (public: no heavy imports)."""
 
 from __future__ import annotations
 
