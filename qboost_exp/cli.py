@@ -15,7 +15,7 @@ from .errors import QBoostError
 def _task(cfg: DictConfig) -> Any:
     """One job: train, track, report. Returns the objective (for sweepers such as Optuna).
 
-    In a multirun a failed job returns a :class:`~qboost_exp.tracking.JobFailure`
+    In a multirun a failed job returns a :class:`~qboost_exp.sweep.JobFailure`
     instead of raising: Hydra's grid sweeper would stop the whole sweep at the
     first exception. A job that runs in a process of its own under a scheduler
     (submitit: SLURM) also exits non-zero, so the scheduler records it as failed.
@@ -46,21 +46,21 @@ def _task(cfg: DictConfig) -> Any:
         print(f"error: {job}crashed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return _failed_job(f"{type(exc).__name__}: {exc}")
     from .report import format_report
-    from .tracking._log import result_metrics
+    from .tracking import DEFAULT_OBJECTIVE
 
     print(format_report(cfg, result))
     for line in lines:
         print(f"  {line}")
     # Every metric a run logs can be the objective (time_total too, which is
     # computed for tracking); NaN tells a sweeper the job has no such value.
-    return float(result_metrics(result).get(str(cfg.get("objective", "validation_accuracy")), float("nan")))
+    return float(result.all_metrics().get(str(cfg.get("objective", DEFAULT_OBJECTIVE)), float("nan")))
 
 
 def _failed_job(message: str) -> Any:
     import atexit
     import os
 
-    from .tracking import JobFailure
+    from .sweep import JobFailure
 
     if os.environ.get("SUBMITIT_FOLDER"):
         # submitit saves what the job returned, then the process ends; the exit
@@ -127,8 +127,6 @@ def main() -> None:
         print(f"error: {missing}", file=sys.stderr)
         sys.exit(2)
     register_plugin_configs()
+    # A sweep with a failed job ends in the sweep callback, with exit status 1
+    # after its summary (qboost_exp.sweep.MLflowSweepCallback.on_multirun_end).
     hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task)()
-    from .tracking._sweep import last_sweep_failures
-
-    if last_sweep_failures:
-        sys.exit(1)

@@ -80,3 +80,98 @@ def compose(overrides: Sequence[str] = (), *, return_hydra_config: bool = False)
     register_plugin_configs()
     with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
         return hydra_compose("config", overrides=list(overrides), return_hydra_config=return_hydra_config)
+
+
+# -- the schema of a composed config -------------------------------------------
+#: Experiment config key -> the QBoostClassifier parameter it sets. The
+#: estimator declares each parameter's valid values once
+#: (``QBoostClassifier._parameter_constraints``); the config checks its keys
+#: against those same declarations, so the two can never disagree.
+ESTIMATOR_KEYS = {
+    "lambda": "lam",
+    "lambda_grid": "lam_grid",
+    "qubo.strategy": "strategy",
+    "qubo.weight_bits": "weight_bits",
+    "qubo.max_weight": "max_weight",
+    "qubo.max_weight_grid": "max_weight_grid",
+    "qubo.cv_rule": "cv_rule",
+    "qubo.refit": "refit",
+    "qubo.window": "window",
+    "qubo.max_rounds": "max_rounds",
+    "qubo.n_iter_no_change": "n_iter_no_change",
+    "qubo.validation_fraction": "validation_fraction",
+}
+
+_CALLER = "the experiment config"
+
+
+def _own_constraints() -> dict[str, list[Any]]:
+    """The keys that belong to the experiment itself, with scikit-learn's declarative constraints."""
+    from numbers import Integral
+
+    from ._seeds import MAX_SEED
+    from ._sklearn_private import Interval
+
+    return {
+        "seed": [Interval(Integral, 0, MAX_SEED, closed="left")],
+        "verbose": [Interval(Integral, 0, None, closed="left")],
+        "objective": [str],
+        "register": ["boolean"],
+        "promote": ["boolean"],
+        "mlflow.enabled": ["boolean"],
+        "mlflow.tracking_uri": [str, None],
+        "mlflow.experiment": [str],
+        "mlflow.log_model": ["boolean"],
+        "mlflow.model_name": [str],
+        "mlflow.promote_metric": [str],
+    }
+
+
+def _lookup(cfg: Any, dotted: str) -> tuple[bool, Any]:
+    node = cfg
+    for part in dotted.split("."):
+        if not hasattr(node, "get") or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def check_config(cfg: Any) -> None:
+    """Check every typed key of a composed (plain) config; the first bad one raises.
+
+    The experiment's own keys (``seed``, ``verbose``, ``objective``,
+    ``register``, ``promote``, ``mlflow.*``) and the keys that set
+    estimator parameters (``lambda``, ``lambda_grid``, ``qubo.*``: see
+    :data:`ESTIMATOR_KEYS`) are checked against scikit-learn-style declarative
+    constraints, the latter against the estimator's own declarations.
+
+    Raises
+    ------
+    ConfigError
+        Naming the key, the value, what it must be and how to set it.
+    """
+    from ._estimator import QBoostClassifier
+    from ._sklearn_private import first_invalid_parameter
+    from .errors import ConfigError
+
+    constraints = {**_own_constraints(), **{key: QBoostClassifier._parameter_constraints[param] for key, param in ESTIMATOR_KEYS.items()}}
+    values = {}
+    for key in constraints:
+        found, value = _lookup(cfg, key)
+        if found:
+            values[key] = _as_number(value) if key == "lambda" else value
+    bad = first_invalid_parameter(constraints, values, caller_name=_CALLER)
+    if bad is not None:
+        key, message = bad
+        reason = message.removeprefix(f"The {key!r} parameter of {_CALLER} ")
+        raise ConfigError(f"{key} {reason} Set it on the command line as {key}=VALUE.")
+
+
+def _as_number(value: Any) -> Any:
+    """``lambda`` as the estimator takes it: "auto", or a number (a quoted number, e.g. from SageMaker, is read as one)."""
+    if isinstance(value, str) and value.strip().lower() != "auto":
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value.strip().lower() if isinstance(value, str) else value

@@ -1,13 +1,16 @@
-"""One experiment: a composed config in, a fitted model and its scores out.
+"""The run layer: a composed config in, a fitted model and its scores out, handed to tracking.
 
 This is the CLI's work without the CLI, so tests, sweeps and the SageMaker
-``train`` program all run the very same steps.
+``train`` program all run the very same steps. It composes the domain
+(estimator, samplers, weak learners) and the data from a config, and gives
+the result to :mod:`qboost_exp.tracking`; nothing below it imports it.
 """
 
 from __future__ import annotations
 
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence, Union
 
@@ -25,12 +28,30 @@ from .weak_learners import WeakLearnerSet
 
 @dataclass
 class ExperimentResult:
-    """What one run produced."""
+    """What one run produced (tracking takes it as a :class:`qboost_exp.tracking.Trained`)."""
 
     model: QBoostClassifier
     dataset: Dataset
     metrics: dict[str, float]
     timings: dict[str, float] = field(default_factory=dict)
+
+    def frame(self, split: str) -> "pd.DataFrame":
+        """The features of ``split`` ("train", "val" or "test") as a DataFrame, see :func:`as_frame`."""
+        return as_frame(self.dataset, split)
+
+    def all_metrics(self) -> dict[str, float]:
+        """Every number worth comparing across runs, flat: the scores, the phase timings
+        (``time_*`` and ``time_total``) and what the sampler reported; finite values only."""
+        metrics = dict(self.metrics)
+        metrics.update({f"time_{phase}": float(seconds) for phase, seconds in self.timings.items()})
+        metrics["time_total"] = float(sum(self.timings.values()))
+        info = self.model.sampler_info_
+        if "chain_break_fraction" in info:
+            metrics["chain_break_fraction"] = float(info["chain_break_fraction"])
+        timing = info.get("timing") or {}
+        if "qpu_access_time" in timing:
+            metrics["qpu_access_time"] = float(timing["qpu_access_time"])  # microseconds, as D-Wave reports it
+        return {k: v for k, v in metrics.items() if np.isfinite(v)}
 
 
 def to_plain(cfg: Any, where: str) -> Any:
@@ -45,20 +66,14 @@ def to_plain(cfg: Any, where: str) -> Any:
 
 
 def read_lambda(cfg: Mapping[str, Any]) -> float | str:
-    """The top-level ``lambda`` (a Python keyword, hence ``cfg["lambda"]``)."""
+    """The top-level ``lambda`` (a Python keyword, hence ``cfg["lambda"]``), checked: a number >= 0 or "auto"."""
+    from .config import _as_number, check_config
+
     if "lambda" not in cfg:
         raise ConfigError("the config has no top-level `lambda`; set it, e.g. lambda=0.01 or lambda=auto")
-    lam = cfg["lambda"]
-    if isinstance(lam, str):
-        if lam.strip().lower() == "auto":
-            return "auto"
-        try:
-            lam = float(lam)
-        except ValueError:
-            raise ConfigError(f"lambda must be a number >= 0 or 'auto', got '{lam}'") from None
-    if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not np.isfinite(lam) or lam < 0:
-        raise ConfigError(f"lambda must be a number >= 0 or 'auto', got {lam!r}")
-    return float(lam)
+    check_config({"lambda": cfg["lambda"]})
+    lam = _as_number(cfg["lambda"])
+    return lam if isinstance(lam, str) else float(lam)
 
 
 def _instantiate_targets(node: Any) -> Any:
@@ -104,15 +119,6 @@ def sample_params(sampler_cfg: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in (node.get("params") or {}).items() if v is not None}
 
 
-# Estimator parameter -> the config key a user sets (for error messages).
-_QUBO_KEYS = {
-    "strategy": "strategy", "weight_bits": "weight_bits", "max_weight": "max_weight",
-    "max_weight_grid": "max_weight_grid", "lam_grid": "lambda_grid", "cv_rule": "cv_rule",
-    "refit": "refit", "window": "window", "max_rounds": "max_rounds",
-    "n_iter_no_change": "n_iter_no_change", "validation_fraction": "validation_fraction",
-}
-
-
 def _read_cv(value: Any, seed: int) -> Any:
     """``qubo.cv``: k folds (an integer >= 2) or one held-out split of that fraction."""
     from sklearn.model_selection import StratifiedShuffleSplit
@@ -129,30 +135,39 @@ def _read_cv(value: Any, seed: int) -> Any:
 
 
 def make_estimator(cfg: Mapping[str, Any], sampler: dimod.Sampler | None = None) -> QBoostClassifier:
-    """The QBoostClassifier a composed config describes (its parameters checked, errors naming config keys)."""
-    qubo = to_plain(cfg["qubo"], "qubo")
-    seed = int(cfg.get("seed", 0))
-    options = {param: qubo[key] for param, key in _QUBO_KEYS.items() if key in qubo}
-    model = QBoostClassifier(
+    """The QBoostClassifier a composed config describes, the config checked first (errors name config keys).
+
+    Raises
+    ------
+    ConfigError
+        A key holds a value it cannot take (see :func:`qboost_exp.config.check_config`).
+    """
+    from .config import ESTIMATOR_KEYS, _lookup, check_config
+
+    plain = dict(to_plain(cfg, "config"))
+    qubo = dict(plain.get("qubo") or {})
+    if qubo.pop("lambda_grid", None) is not None:
+        warnings.warn(
+            "qubo.lambda_grid is deprecated and goes away in the next release: the grid lives beside lambda, "
+            "as the top-level lambda_grid (lambda_grid=[0.01,0.1] on the command line)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        plain["lambda_grid"] = to_plain(cfg["qubo"], "qubo")["lambda_grid"]
+    plain["qubo"] = qubo
+    check_config(plain)
+    options = {param: _lookup(plain, key)[1] for key, param in ESTIMATOR_KEYS.items() if key != "lambda" and _lookup(plain, key)[0]}
+    seed = int(plain.get("seed", 0))
+    return QBoostClassifier(
         weak_learners=build_weak_learners(cfg["weak_learners"]),
         sampler=sampler if sampler is not None else build_sampler(cfg["sampler"]),
         sampler_params=sample_params(cfg["sampler"]),
-        lam=read_lambda(cfg),
+        lam=read_lambda(plain),
         cv=_read_cv(qubo.get("cv", 5), seed),
         random_state=seed,
-        verbose=int(cfg.get("verbose", 1)),
+        verbose=int(plain.get("verbose", 1)),
         **options,
     )
-    try:
-        model._check_params()
-    except ConfigError as exc:
-        message = str(exc)
-        for param, key in _QUBO_KEYS.items():
-            if message.startswith(f"{param} "):
-                message = f"qubo.{key} {message[len(param) + 1:]}"
-                break
-        raise ConfigError(message) from None
-    return model
 
 
 def load_data(cfg: Mapping[str, Any], base_dir: str | None = None) -> Dataset:
@@ -218,13 +233,28 @@ def fit_and_score(model: QBoostClassifier, data: Dataset, load_seconds: float = 
 DataSource = Union[Dataset, Callable[[], Dataset], None]
 
 
-def run_experiment(
-    cfg: Mapping[str, Any], base_dir: str | None = None, data: DataSource = None, sampler: dimod.Sampler | None = None
-) -> ExperimentResult:
-    """Build everything the config names, train, and score.
+@dataclass
+class PreparedExperiment:
+    """Everything a config names, built and checked, before any training work: what :func:`prepare` returns."""
 
-    The sampler is built first, so a missing D-Wave token stops the run before
-    any data is loaded or any learner trained.
+    model: QBoostClassifier
+    data: Dataset
+    load_seconds: float
+
+    def run(self) -> ExperimentResult:
+        """Fit the model on the training split and score it on every split."""
+        return fit_and_score(self.model, self.data, self.load_seconds)
+
+
+def prepare(
+    cfg: Mapping[str, Any], base_dir: str | None = None, data: DataSource = None, sampler: dimod.Sampler | None = None
+) -> PreparedExperiment:
+    """Build and check everything the config names: sampler, estimator, data.
+
+    Every user mistake that can be found without training (a bad value, an
+    unknown plugin, missing D-Wave credentials, a missing data file) raises
+    here, before a tracked run is opened. The sampler is built first, so a
+    missing D-Wave token stops the run before any data is loaded.
 
     Parameters
     ----------
@@ -238,6 +268,11 @@ def run_experiment(
         function is called only once the sampler is built.
     sampler : dimod.Sampler, optional
         An already built sampler (default: built from ``cfg.sampler``).
+
+    Raises
+    ------
+    QBoostError
+        For any such mistake, with a message naming the config key.
     """
     sampler = sampler if sampler is not None else build_sampler(cfg["sampler"])
     model = make_estimator(cfg, sampler=sampler)
@@ -246,7 +281,17 @@ def run_experiment(
         data = load_data(cfg, base_dir)
     elif callable(data):
         data = data()
-    return fit_and_score(model, data, time.perf_counter() - t0)
+    return PreparedExperiment(model=model, data=data, load_seconds=time.perf_counter() - t0)
+
+
+def run_experiment(
+    cfg: Mapping[str, Any], base_dir: str | None = None, data: DataSource = None, sampler: dimod.Sampler | None = None
+) -> ExperimentResult:
+    """Build everything the config names, train, and score (untracked): :func:`prepare`, then run it.
+
+    Parameters are those of :func:`prepare`.
+    """
+    return prepare(cfg, base_dir=base_dir, data=data, sampler=sampler).run()
 
 
 def run_tracked(
@@ -263,9 +308,11 @@ def run_tracked(
     """One configured experiment, as ``python -m qboost_exp`` runs it: tracked in MLflow unless ``mlflow.enabled`` is false.
 
     The one way to run a configured experiment (the CLI's jobs and the
-    SageMaker ``train`` program both call it): :func:`run_experiment` inside
-    :func:`qboost_exp.tracking.tracked_run`, then the run's metrics, plots
-    and model are logged.
+    SageMaker ``train`` program both call it): :func:`prepare`, then the
+    training inside :func:`qboost_exp.tracking.tracked_run`, then the run's
+    metrics, plots and model are logged. A mistake :func:`prepare` finds
+    opens no run in a single run; in a sweep it is recorded as the job's
+    FAILED run, so that the sweep's summary counts it.
 
     Parameters
     ----------
@@ -276,7 +323,7 @@ def run_tracked(
     sampler : dimod.Sampler, optional
         As for :func:`run_experiment` (build it first to fail before a run is opened).
     base_dir, overrides, output_dir, sweep_dir, job_num
-        Passed to :func:`~qboost_exp.tracking.tracked_run`: the launch
+        The job's :class:`~qboost_exp.tracking.RunContext`: the launch
         directory, the overrides given, Hydra's output directory, and for a
         sweep job its sweep directory and job number.
 
@@ -285,20 +332,26 @@ def run_tracked(
     (ExperimentResult, list of str)
         The result and the lines saying where it was logged (empty when not tracked).
     """
+    from . import tracking
+
+    from .errors import QBoostError
+
     plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False) if isinstance(cfg, DictConfig) else dict(cfg)
     if not (plain.get("mlflow") or {}).get("enabled", True):
         return run_experiment(cfg, base_dir=base_dir, data=data, sampler=sampler), []
 
-    import mlflow
-
-    from .tracking import _sweep, tracked_run
-    from .tracking._log import log_result
-
-    with tracked_run(
-        plain, base_dir=base_dir or os.getcwd(), output_dir=output_dir, overrides=list(overrides), sweep_dir=sweep_dir, job_num=job_num
-    ) as run:
-        _sweep.current_parent_run_id = run.data.tags.get("mlflow.parentRunId")
-        result = run_experiment(cfg, base_dir=base_dir, data=data, sampler=sampler)
-        lines = log_result(result, plain)
-        lines.insert(0, f"MLflow run {run.info.run_id} (experiment {run.info.experiment_id}) at {mlflow.get_tracking_uri()}")
+    context = tracking.RunContext.for_job(
+        plain, base_dir or os.getcwd(), output_dir=output_dir, overrides=tuple(overrides), sweep_dir=sweep_dir, job_num=job_num
+    )
+    try:
+        prepared = prepare(cfg, base_dir=base_dir, data=data, sampler=sampler)
+    except QBoostError:
+        if sweep_dir is None:
+            raise  # a usage error of a single run leaves the store as it was
+        with tracking.tracked_run(plain, context):
+            raise
+    with tracking.tracked_run(plain, context) as run:
+        result = prepared.run()
+        lines = tracking.log_result(result, result.all_metrics(), plain, context.tracking_uri)
+        lines.insert(0, f"MLflow run {run.info.run_id} (experiment {run.info.experiment_id}) at {context.tracking_uri}")
     return result, lines

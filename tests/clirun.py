@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 #: Overrides that keep a CLI run's auto search to 4 small anneals (2 folds x 2 λ, one largest
 #: weight) for tests about something else than the search; the defaults take ~20 s per run.
-QUICK = ("qubo.max_weight_grid=[0.125]", "qubo.lambda_grid=[0.0,0.1]", "qubo.cv=2")
+QUICK = ("qubo.max_weight_grid=[0.125]", "lambda_grid=[0.0,0.1]", "qubo.cv=2")
 
 
 def run_module(module: str, *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:

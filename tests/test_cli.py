@@ -92,7 +92,7 @@ def test_csv_dataset_in_sagemaker_layout(tmp_path):
 
 
 def test_lambda_auto_reports_the_choice(tmp_path):
-    result = run_module("qboost_exp", "lambda=auto", "qubo.cv=3", "qubo.lambda_grid=[0.01,0.1,0.2]", "qubo.max_weight=0.0625", "sampler.params.num_reads=20", cwd=tmp_path)
+    result = run_module("qboost_exp", "lambda=auto", "qubo.cv=3", "lambda_grid=[0.01,0.1,0.2]", "qubo.max_weight=0.0625", "sampler.params.num_reads=20", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     lam = report_values(result.stdout)["lambda"]
     assert lam.startswith("auto -> ") and float(lam.split()[-1]) in (0.01, 0.1, 0.2)

@@ -44,7 +44,7 @@ def redacted(url: str) -> str:
 
 def direction_of(objective: str) -> str:
     """Optuna's direction for ``objective``, by the project's one rule."""
-    from qboost_exp._metrics import higher_is_better
+    from qboost_exp.tracking import higher_is_better
 
     return "maximize" if higher_is_better(objective) else "minimize"
 
@@ -79,14 +79,10 @@ class OptunaSweep:
 
     def _abort(self, message: str) -> None:
         """Close the sweep's MLflow parent run as FAILED (on_multirun_end never runs after an error)."""
-        from qboost_exp.tracking._sweep import annotate_parent
+        from qboost_exp.sweep import close_parent
 
         try:
-            run_id = annotate_parent(self.config, tags={"error": message})
-            if run_id:
-                from mlflow import MlflowClient
-
-                MlflowClient().set_terminated(run_id, status="FAILED")
+            close_parent(self.config, "FAILED", error=message)
         except Exception:  # noqa: BLE001 - the store may be what failed; the error line still prints
             pass
 
@@ -94,12 +90,13 @@ class OptunaSweep:
         import optuna
         from hydra.utils import instantiate
 
-        from qboost_exp.tracking._sweep import annotate_parent, set_expected_jobs
+        from qboost_exp.sweep import annotate_parent
+        from qboost_exp.tracking import DEFAULT_OBJECTIVE, JOBS_TAG
 
         assert self.config is not None
         if self.n_trials < 1 or self.n_jobs < 1:
             raise ConfigError(f"hydra.sweeper.n_trials and hydra.sweeper.n_jobs must be >= 1, got {self.n_trials} and {self.n_jobs}")
-        objective = str(OmegaConf.select(self.config, "objective", default="validation_accuracy"))
+        objective = str(OmegaConf.select(self.config, "objective", default=DEFAULT_OBJECTIVE))
         direction = direction_of(objective)
         space, fixed = search_space(self.params, arguments)
         if not space:
@@ -131,11 +128,10 @@ class OptunaSweep:
         finished = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
         done = len(study.get_trials(deepcopy=False, states=finished))
         remaining = max(0, self.n_trials - done)
-        set_expected_jobs(remaining)
         annotate_parent(
             self.config,
             run_name=f"optuna study {self.study_name} ({shown})",
-            tags={"optuna.study_name": self.study_name, "optuna.storage": shown, "optuna.direction": direction, "qboost.jobs": str(remaining)},
+            tags={"optuna.study_name": self.study_name, "optuna.storage": shown, "optuna.direction": direction, JOBS_TAG: str(remaining)},
         )
         print(
             f"[optuna] study {self.study_name!r} in {shown}: {direction} {objective}; {done} of n_trials={self.n_trials} trials done, "
@@ -160,8 +156,10 @@ class OptunaSweep:
                 results = self.launcher.launch(overrides, initial_job_idx=batch[0].number)
                 self._tell(study, batch, results, objective)
             except BaseException:
-                for trial in batch:  # never leave a trial RUNNING in the stored study
-                    if study._storage.get_trial(trial._trial_id).state == TrialState.RUNNING:
+                # Never leave a trial RUNNING in the stored study.
+                running = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+                for trial in batch:
+                    if trial.number in running:
                         study.tell(trial, state=TrialState.FAIL)
                 raise
             returns.append(results)
@@ -172,7 +170,7 @@ class OptunaSweep:
     def _tell(self, study: Any, batch: Sequence[Any], results: Sequence[Any], objective: str) -> None:
         from optuna.trial import TrialState
 
-        from qboost_exp.tracking import job_failed
+        from qboost_exp.sweep import job_failed
 
         runs = self._child_runs()
         for trial, result in zip(batch, results):
@@ -192,18 +190,16 @@ class OptunaSweep:
 
     def _child_runs(self) -> dict[int, str]:
         """{job number: MLflow run id} of this sweep's child runs so far (empty without tracking)."""
-        from qboost_exp.tracking._sweep import annotate_parent
+        from qboost_exp.sweep import parent_run_of
+        from qboost_exp.tracking import JOB_NUM_TAG, child_runs
 
         try:
-            parent = annotate_parent(self.config)
-            if parent is None:
+            found = parent_run_of(self.config)
+            if found is None:
                 return {}
-            from mlflow import MlflowClient
-
-            client = MlflowClient()
-            experiment = client.get_run(parent).info.experiment_id
-            children = client.search_runs([experiment], filter_string=f"tags.`mlflow.parentRunId` = '{parent}'", max_results=5000)
-            return {int(r.data.tags["qboost.job_num"]): r.info.run_id for r in children if "qboost.job_num" in r.data.tags}
+            client, parent = found
+            children = child_runs(client, parent.info.run_id)
+            return {int(r.data.tags[JOB_NUM_TAG]): r.info.run_id for r in children if JOB_NUM_TAG in r.data.tags}
         except Exception:  # noqa: BLE001 - the link is a convenience; the trial's result does not depend on it
             return {}
 

@@ -8,30 +8,52 @@ exactly as MLflow stored it, so the report agrees with the MLflow UI.
 
 One module per job: :mod:`._load` (runs from the store), :mod:`._rank`
 (order and Pareto front), :mod:`._figures`, :mod:`._tables`, :mod:`._cli`.
-The building blocks are public so the sweep code can reuse them.
+The building blocks are public so the sweep code can reuse them; they are
+loaded on first use, so ``--help`` does not import pandas or MLflow.
 """
 
-from ._cli import build_parser, main
-from ._figures import LAMBDA_PLOT, PARETO_PLOT, metric_by_lambda, plot_metric_vs_lambda, plot_pareto
-from ._load import CompareError, load_runs
-from ._rank import DEFAULT_SORT, available_metrics, pareto_front, sort_runs
-from ._tables import format_csv, format_markdown, format_text
+from __future__ import annotations
 
-__all__ = [
-    "CompareError",
-    "DEFAULT_SORT",
-    "LAMBDA_PLOT",
-    "PARETO_PLOT",
-    "available_metrics",
-    "build_parser",
-    "format_csv",
-    "format_markdown",
-    "format_text",
-    "load_runs",
-    "main",
-    "metric_by_lambda",
-    "pareto_front",
-    "plot_metric_vs_lambda",
-    "plot_pareto",
-    "sort_runs",
-]
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "build_parser": "._cli",
+    "main": "._cli",
+    "DEFAULT_SORT": "._defaults",
+    "LAMBDA_PLOT": "._figures",
+    "PARETO_PLOT": "._figures",
+    "metric_by_lambda": "._figures",
+    "plot_metric_vs_lambda": "._figures",
+    "plot_pareto": "._figures",
+    "CompareError": "._load",
+    "load_runs": "._load",
+    "available_metrics": "._rank",
+    "pareto_front": "._rank",
+    "sort_runs": "._rank",
+    "format_csv": "._tables",
+    "format_markdown": "._tables",
+    "format_text": "._tables",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from ._cli import build_parser, main
+    from ._defaults import DEFAULT_SORT
+    from ._figures import LAMBDA_PLOT, PARETO_PLOT, metric_by_lambda, plot_metric_vs_lambda, plot_pareto
+    from ._load import CompareError, load_runs
+    from ._rank import available_metrics, pareto_front, sort_runs
+    from ._tables import format_csv, format_markdown, format_text
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -5,19 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..cli_args import OneLineErrorParser, positive_int
-from .._metrics import higher_is_better
-from ..tracking import DEFAULT_TRACKING_URI
-from ._figures import LAMBDA_PLOT, PARETO_PLOT, plot_metric_vs_lambda, plot_pareto
-from ._load import DEFAULT_EXPERIMENT, CompareError, _load, _one_line
-from ._rank import DEFAULT_SORT, sort_runs
-from ._tables import _FORMATTERS
+from ..tracking import DEFAULT_EXPERIMENT, DEFAULT_TRACKING_URI, higher_is_better
 
-DEFAULT_OUT = "compare"
+if TYPE_CHECKING:
+    import pandas as pd
+
+from ._defaults import DEFAULT_OUT, DEFAULT_SORT
+
+# pandas, MLflow and matplotlib are imported only once the arguments parse
+# (--help and usage errors answer at once): see main().
+#: Table formats: ``--format NAME`` prints with ``qboost_exp.compare.format_NAME``.
+FORMATS = ("csv", "markdown", "text")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="directory for the PNG figures (default: ./%(default)s/)")
     parser.add_argument("--limit", type=positive_int, default=None, metavar="N", help="print only the first N rows (figures use all runs)")
     parser.add_argument("--all", action="store_true", dest="include_failed", help="also list FAILED/KILLED runs (never plotted)")
-    parser.add_argument("--format", choices=sorted(_FORMATTERS), default="text", help="table format (default: %(default)s)")
+    parser.add_argument("--format", choices=FORMATS, default="text", help="table format (default: %(default)s)")
     return parser
 
 
@@ -63,6 +64,9 @@ def _no_runs_message(args: argparse.Namespace, dropped: dict[str, int]) -> str:
 
 def _write_figures(runs: pd.DataFrame, out: Path, stream: Any) -> None:
     """Write both PNGs; a figure with nothing to show is skipped with a note, not an error."""
+    from ._figures import LAMBDA_PLOT, PARETO_PLOT, plot_metric_vs_lambda, plot_pareto
+    from ._load import CompareError
+
     for name, plot in ((LAMBDA_PLOT, plot_metric_vs_lambda), (PARETO_PLOT, plot_pareto)):
         path = out / name
         try:
@@ -92,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # --help, or a usage error already printed
         return int(exit_.code or 0)
+    from . import _tables
+    from ._load import CompareError, _load, _one_line
+    from ._rank import sort_runs
+
     try:
         runs, dropped = _load(args.experiment, args.tracking_uri, args.parent, args.include_failed)
         if runs.empty:
@@ -108,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         count = f"{len(shown)} of {len(ordered)}" if len(shown) < len(ordered) else f"{len(ordered)}"
         scope = f", children of {args.parent}" if args.parent else ""
         print(f"experiment {args.experiment!r}{scope}: {count} training runs, sorted by {metric} ({direction})\n")
-    print(_FORMATTERS[args.format](shown, metric), end="" if args.format == "csv" else "\n")
+    print(getattr(_tables, f"format_{args.format}")(shown, metric), end="" if args.format == "csv" else "\n")
 
     out = Path(args.out)
     try:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .._metrics import higher_is_better
+from ..tracking import higher_is_better
 from ._load import CompareError, _column, _metric_column, _with_derived_columns
 from ._rank import _plottable, pareto_front
 

@@ -7,14 +7,23 @@ import warnings
 import pandas as pd
 
 from ..errors import QBoostError
-from ..tracking import FAILED_STATUSES, PARENT_ROLE, ROLE_TAG, TRAINING_ROLES, TrackingStoreError, resolve_tracking_uri
-
-DEFAULT_EXPERIMENT = "qboost"
+from ..tracking import (
+    DEFAULT_EXPERIMENT,
+    FAILED_STATUSES,
+    PARENT_ROLE,
+    PARENT_RUN_TAG,
+    ROLE_TAG,
+    TRAINING_ROLES,
+    TrackingStoreError,
+    client_for,
+    get_experiment,
+    resolve_tracking_uri,
+)
 # mlflow.search_runs pages through the store itself (1000 runs per request);
 # this only bounds memory for a pathological experiment.
 _MAX_RUNS = 100_000
 _ROLE_TAG = f"tags.{ROLE_TAG}"
-_PARENT_TAG = "tags.mlflow.parentRunId"
+_PARENT_TAG = f"tags.{PARENT_RUN_TAG}"
 
 
 class CompareError(QBoostError):
@@ -80,17 +89,16 @@ def _load(experiment: str, tracking_uri: str | None, parent: str | None, include
     except TrackingStoreError as exc:
         raise CompareError(str(exc)) from None
     import mlflow
-    from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    # mlflow.search_runs has no URI argument and reads the process-wide one.
+    # mlflow.search_runs (the one call that returns runs as a DataFrame) has no
+    # URI argument and reads the process-wide one: set it, explicitly, here.
     mlflow.set_tracking_uri(uri)
     try:
-        client = MlflowClient(tracking_uri=uri)
-        exp = client.get_experiment_by_name(experiment)
-        if exp is None or exp.lifecycle_stage == "deleted":
-            names = sorted(e.name for e in client.search_experiments())
-            raise CompareError(f"no experiment named {experiment!r} in {uri}; existing experiments: {', '.join(names) or '(none)'}")
+        try:
+            exp = get_experiment(client_for(uri), experiment)
+        except TrackingStoreError as exc:
+            raise CompareError(f"{exc} ({uri})") from None
         runs = mlflow.search_runs(
             experiment_ids=[exp.experiment_id],
             max_results=_MAX_RUNS,

@@ -11,11 +11,9 @@ from typing import Any
 
 import pandas as pd
 
-from .._metrics import higher_is_better
-from ..tracking import FAILED_STATUSES
+from ..tracking import FAILED_STATUSES, higher_is_better, rank_key
+from ._defaults import DEFAULT_SORT
 from ._load import CompareError, _column, _metric_column
-
-DEFAULT_SORT = "test_accuracy"
 
 
 def available_metrics(runs: pd.DataFrame) -> list[str]:
@@ -38,8 +36,22 @@ def sort_runs(runs: pd.DataFrame, metric: str = DEFAULT_SORT) -> pd.DataFrame:
     name = metric.removeprefix("metrics.")
     if name not in available_metrics(runs):
         raise CompareError(f"unknown metric {name!r} to sort by; available metrics: {', '.join(available_metrics(runs)) or '(none)'}")
-    # mergesort is stable, so ties stay in start-time order.
-    return runs.sort_values(_metric_column(name), ascending=not higher_is_better(name), na_position="last", kind="mergesort")
+    # The one "best" rule (qboost_exp.tracking.rank_key): the metric's direction, ties to the earlier run.
+    values = pd.to_numeric(runs[_metric_column(name)], errors="coerce")
+    starts = _column(runs, "start_time")
+    keys = [
+        (1, 0.0, 0) if pd.isna(value) else (0, *rank_key(float(value), _millis(start), name))
+        for value, start in zip(values, starts)
+    ]
+    order = sorted(range(len(runs)), key=lambda i: (keys[i], i))
+    return runs.iloc[order]
+
+
+def _millis(start: Any) -> int:
+    """A run's start time as MLflow's milliseconds (search_runs gives a Timestamp)."""
+    if start is None or pd.isna(start):
+        return 0
+    return int(pd.Timestamp(start).value // 1_000_000)
 
 
 def _plottable(runs: pd.DataFrame) -> pd.DataFrame:

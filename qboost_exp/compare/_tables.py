@@ -7,9 +7,9 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from .._metrics import higher_is_better
+from ..tracking import higher_is_better
 from ._load import _column, _metric_column
-from ._rank import DEFAULT_SORT
+from ._defaults import DEFAULT_SORT
 
 _NAME_COLUMN_WIDTH = 40
 
@@ -116,4 +116,3 @@ def format_csv(runs: pd.DataFrame, sort_metric: str = DEFAULT_SORT) -> str:
     return out.to_csv(index=False, lineterminator="\n")
 
 
-_FORMATTERS = {"text": format_text, "markdown": format_markdown, "csv": format_csv}

@@ -6,67 +6,89 @@ Writing runs:
 - :func:`tracking_uri` / :func:`prepare_store`: where a job's runs go (config,
   then ``MLFLOW_TRACKING_URI``, then ``sqlite:///mlflow.db`` in the launch
   directory) and creating that store once.
-- :func:`tracked_run`: the context manager around one training job.
-- :class:`MLflowSweepCallback`: the Hydra callback that opens and closes the
-  parent run of a sweep; :class:`JobFailure` is what a failed sweep job returns.
+- :class:`RunContext` and :func:`tracked_run`: the context manager around one
+  training job, told explicitly where and as what it is tracked.
+- :func:`log_result`: what a finished job logs into its run.
 - :func:`save_model`: the same MLflow model, written to a directory (the
   SageMaker ``train`` program writes /opt/ml/model with it).
 
-Reading them back (``compare``, ``serving package --best``):
+Reading them back (the runs API: ``compare``, the sweep callback, the Optuna
+sweeper, ``serving package --best``):
 
+- the tags and their values (:data:`ROLE_TAG`, :data:`PARENT_ROLE`, ...),
+  :data:`DEFAULT_EXPERIMENT` and :data:`DEFAULT_OBJECTIVE`;
 - :func:`resolve_tracking_uri`: the store to read, refusing a local one that
-  does not exist.
-- :func:`training_runs`: the training runs (not sweep parents) of an experiment.
-- :func:`best_run`, :func:`is_better`, :func:`rank_key`: the one rule for
-  "best" (direction from the metric's name, ties to the earliest run).
+  does not exist; :func:`client_for`: a client for exactly that store;
+- :func:`training_runs`, :func:`child_runs`, :func:`find_parent_run`,
+  :func:`get_experiment`: the queries;
+- :func:`best_run`, :func:`is_better`, :func:`rank_key`,
+  :func:`higher_is_better`: the one rule for "best" (direction from the
+  metric's name, ties to the earliest run).
+
+Names are loaded on first use, so reading runs does not import scikit-learn,
+dimod or Hydra (nor MLflow until a query runs).
 """
 
-from ._log import save_model
-from ._run import tracked_run
-from ._runs import (
-    CHILD_ROLE,
-    FAILED_STATUSES,
-    PARENT_ROLE,
-    ROLE_TAG,
-    SINGLE_ROLE,
-    TRAINING_ROLES,
-    best_run,
-    is_better,
-    metric_value,
-    rank_key,
-    training_runs,
-)
-from ._store import (
-    DEFAULT_EXPERIMENT,
-    DEFAULT_TRACKING_URI,
-    TrackingStoreError,
-    prepare_store,
-    resolve_tracking_uri,
-    tracking_uri,
-)
-from ._sweep import JobFailure, MLflowSweepCallback, job_failed
+from __future__ import annotations
 
-__all__ = [
-    "CHILD_ROLE",
-    "DEFAULT_EXPERIMENT",
-    "DEFAULT_TRACKING_URI",
-    "FAILED_STATUSES",
-    "JobFailure",
-    "MLflowSweepCallback",
-    "PARENT_ROLE",
-    "ROLE_TAG",
-    "SINGLE_ROLE",
-    "TRAINING_ROLES",
-    "TrackingStoreError",
-    "best_run",
-    "is_better",
-    "job_failed",
-    "metric_value",
-    "prepare_store",
-    "rank_key",
-    "resolve_tracking_uri",
-    "save_model",
-    "tracked_run",
-    "tracking_uri",
-    "training_runs",
-]
+import warnings
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "save_model": "._log",
+    "log_result": "._log",
+    "Trained": "._log",
+    "RunContext": "._run",
+    "tracked_run": "._run",
+    **dict.fromkeys(
+        (
+            "CHILD_ROLE", "DEFAULT_EXPERIMENT", "DEFAULT_OBJECTIVE", "FAILED_STATUSES", "JOB_NUM_TAG", "JOBS_TAG",
+            "PARENT_ROLE", "PARENT_RUN_TAG", "ROLE_TAG", "SINGLE_ROLE", "SWEEP_DIR_TAG", "SWEPT_TAG", "TRAINING_ROLES",
+            "best_run", "child_runs", "children_filter", "client_for", "find_parent_run", "get_experiment",
+            "higher_is_better", "higher_is_better_for", "is_better", "metric_value", "rank_key", "search_all",
+            "swept_keys", "training_runs",
+        ),
+        "._runs",
+    ),
+    **dict.fromkeys(
+        ("DEFAULT_TRACKING_URI", "TrackingStoreError", "prepare_store", "quiet", "resolve_tracking_uri", "tracking_uri"),
+        "._store",
+    ),
+}
+
+# Moved to qboost_exp.sweep (orchestration sits above tracking); the old names
+# work for one release. Loaded by name, so tracking itself imports nothing above it.
+_MOVED = {"MLflowSweepCallback": "qboost_exp.sweep", "JobFailure": "qboost_exp.sweep", "job_failed": "qboost_exp.sweep"}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from ._log import Trained, log_result, save_model
+    from ._run import RunContext, tracked_run
+    from ._runs import (
+        CHILD_ROLE, DEFAULT_EXPERIMENT, DEFAULT_OBJECTIVE, FAILED_STATUSES, JOB_NUM_TAG, JOBS_TAG, PARENT_ROLE,
+        PARENT_RUN_TAG, ROLE_TAG, SINGLE_ROLE, SWEEP_DIR_TAG, SWEPT_TAG, TRAINING_ROLES, best_run, child_runs,
+        children_filter, client_for, find_parent_run, get_experiment, higher_is_better, higher_is_better_for,
+        is_better, metric_value, rank_key, search_all, swept_keys, training_runs,
+    )
+    from ._store import DEFAULT_TRACKING_URI, TrackingStoreError, prepare_store, quiet, resolve_tracking_uri, tracking_uri
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value
+        return value
+    if name in _MOVED:
+        warnings.warn(
+            f"qboost_exp.tracking.{name} moved to {_MOVED[name]}.{name}; the old name goes away in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

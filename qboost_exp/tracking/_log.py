@@ -1,4 +1,9 @@
-"""What a finished training job logs: metrics, data inputs, figures, the model."""
+"""What a finished training job logs: metrics, data inputs, figures, the model.
+
+The run layer (:mod:`qboost_exp.experiment`) hands over what a job produced
+as any object with the attributes of :class:`Trained`; tracking never
+imports the run layer.
+"""
 
 from __future__ import annotations
 
@@ -7,34 +12,27 @@ import tempfile
 import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Protocol
 
-import numpy as np
-
-from ..experiment import ExperimentResult
 from . import _plots
-from ._runs import is_better
+from ._runs import DEFAULT_OBJECTIVE, client_for, is_better
 from ._store import quiet
 
 CHAMPION = "champion"
+DEFAULT_MODEL_NAME = "qboost"
 
 
-def result_metrics(result: ExperimentResult) -> dict[str, float]:
-    """Every number worth comparing across runs, flat."""
-    model = result.model
-    metrics = dict(result.metrics)
-    metrics.update({f"time_{phase}": float(seconds) for phase, seconds in result.timings.items()})
-    metrics["time_total"] = float(sum(result.timings.values()))
-    info = model.sampler_info_
-    if "chain_break_fraction" in info:
-        metrics["chain_break_fraction"] = float(info["chain_break_fraction"])
-    timing = info.get("timing") or {}
-    if "qpu_access_time" in timing:
-        metrics["qpu_access_time"] = float(timing["qpu_access_time"])  # microseconds, as D-Wave reports it
-    return {k: v for k, v in metrics.items() if np.isfinite(v)}
+class Trained(Protocol):
+    """What tracking needs of a finished job (:class:`qboost_exp.experiment.ExperimentResult` is one)."""
+
+    model: Any  # a fitted QBoostClassifier (or any fitted scikit-learn classifier)
+    dataset: Any  # the qboost_exp.data.Dataset it was trained and scored on
+
+    def frame(self, split: str) -> Any:
+        """The features of ``split`` ("train", "val" or "test") as a DataFrame with the dataset's column names."""
 
 
-def log_inputs(result: ExperimentResult) -> None:
+def log_inputs(result: Trained) -> None:
     import mlflow
 
     data = result.dataset
@@ -70,15 +68,13 @@ def _log_input_once_registered(dataset: Any, context: str, attempts: int = 3) ->
             time.sleep(0.2 * (attempt + 1))
 
 
-def log_figures(result: ExperimentResult) -> None:
+def log_figures(result: Trained) -> None:
     import mlflow
     import pandas as pd
 
     model, data = result.model, result.dataset
-    from ..experiment import as_frame
-
     split = "test" if len(data.y_test) else "train"
-    X, y = as_frame(data, split), getattr(data, f"y_{split}")
+    X, y = result.frame(split), getattr(data, f"y_{split}")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         _plots.plot_weights(model, out / "weights.png")
@@ -103,7 +99,7 @@ def _requirements() -> list[str]:
     return pins
 
 
-def model_flavor_kwargs(result: ExperimentResult, cfg: Mapping[str, Any]) -> dict[str, Any]:
+def model_flavor_kwargs(result: Trained, cfg: Mapping[str, Any]) -> dict[str, Any]:
     """How every QBoost model is written in MLflow format (shared by logging and saving).
 
     Serialisation is cloudpickle: MLflow's default, skops, refuses tree models
@@ -135,7 +131,7 @@ def model_flavor_kwargs(result: ExperimentResult, cfg: Mapping[str, Any]) -> dic
     }
 
 
-def log_model(result: ExperimentResult, cfg: Mapping[str, Any]) -> Any:
+def log_model(result: Trained, cfg: Mapping[str, Any]) -> Any:
     """Log the fitted estimator as the run's MLflow model (sklearn flavour, pyfunc-loadable)."""
     import mlflow
 
@@ -145,12 +141,12 @@ def log_model(result: ExperimentResult, cfg: Mapping[str, Any]) -> Any:
     with quiet("mlflow.sklearn"):
         return mlflow.sklearn.log_model(
             name="model",
-            registered_model_name=(mlflow_cfg.get("model_name") or "qboost") if register else None,
+            registered_model_name=(mlflow_cfg.get("model_name") or DEFAULT_MODEL_NAME) if register else None,
             **model_flavor_kwargs(result, cfg),
         )
 
 
-def save_model(result: ExperimentResult, cfg: Mapping[str, Any], path: str | Path) -> Path:
+def save_model(result: Trained, cfg: Mapping[str, Any], path: str | Path) -> Path:
     """Write the fitted estimator as an MLflow model directory at ``path`` (which must not exist)."""
     import mlflow
 
@@ -159,24 +155,23 @@ def save_model(result: ExperimentResult, cfg: Mapping[str, Any], path: str | Pat
     return Path(path)
 
 
-def maybe_promote(model_info: Any, result_metrics_: Mapping[str, float], cfg: Mapping[str, Any]) -> str | None:
+def maybe_promote(model_info: Any, metrics: Mapping[str, float], cfg: Mapping[str, Any], tracking_uri: str) -> str | None:
     """Move the ``champion`` alias to the new version if it beats the current champion.
 
     Returns a one-line account of what happened, or None when promotion is off.
     """
     if not cfg.get("promote"):
         return None
-    from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     mlflow_cfg = cfg.get("mlflow") or {}
-    name = mlflow_cfg.get("model_name") or "qboost"
-    metric = mlflow_cfg.get("promote_metric") or "validation_accuracy"
+    name = mlflow_cfg.get("model_name") or DEFAULT_MODEL_NAME
+    metric = mlflow_cfg.get("promote_metric") or DEFAULT_OBJECTIVE
     new_version = str(model_info.registered_model_version)
-    if metric not in result_metrics_:
+    if metric not in metrics:
         return f"not promoted: this run has no metric '{metric}' (mlflow.promote_metric)"
-    new = result_metrics_[metric]
-    client = MlflowClient()
+    new = metrics[metric]
+    client = client_for(tracking_uri)
     try:
         current = client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
@@ -190,20 +185,22 @@ def maybe_promote(model_info: Any, result_metrics_: Mapping[str, float], cfg: Ma
     return f"{name} v{new_version} is now @{CHAMPION} ({metric} {new:.4g})"
 
 
-def log_result(result: ExperimentResult, cfg: Mapping[str, Any]) -> list[str]:
-    """Log everything about a finished job into the active run; returns report lines."""
+def log_result(result: Trained, metrics: Mapping[str, float], cfg: Mapping[str, Any], tracking_uri: str) -> list[str]:
+    """Log everything about a finished job into the active run (of the store ``tracking_uri``); returns report lines.
+
+    ``metrics`` are the job's flat metrics (finite numbers only).
+    """
     import mlflow
 
-    metrics = result_metrics(result)
-    mlflow.log_metrics(metrics)
+    mlflow.log_metrics(dict(metrics))
     log_inputs(result)
     log_figures(result)
     lines = []
     if (cfg.get("mlflow") or {}).get("log_model", True):
         info = log_model(result, cfg)
         if info.registered_model_version is not None:
-            lines.append(f"registered {(cfg.get('mlflow') or {}).get('model_name') or 'qboost'} v{info.registered_model_version}")
-        promoted = maybe_promote(info, metrics, cfg)
+            lines.append(f"registered {(cfg.get('mlflow') or {}).get('model_name') or DEFAULT_MODEL_NAME} v{info.registered_model_version}")
+        promoted = maybe_promote(info, metrics, cfg, tracking_uri)
         if promoted:
             lines.append(promoted)
     return lines

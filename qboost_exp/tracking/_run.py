@@ -1,19 +1,23 @@
-"""One training job as one MLflow run: start, log, and always end with a status."""
+"""One training job as one MLflow run: start, log, and always end with a status.
+
+What a job needs to know about where and as what it is tracked travels in
+one explicit :class:`RunContext`, never in module globals or environment
+variables.
+"""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import traceback
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import QBoostError
-from ._runs import CHILD_ROLE, JOB_NUM_TAG, ROLE_TAG, SINGLE_ROLE
-from ._store import DEFAULT_EXPERIMENT, prepare_store, tracking_uri
-
-#: Tag of a sweep's parent run: the config keys its jobs vary, space-separated.
-SWEPT_TAG = "qboost.swept"
+from ._runs import CHILD_ROLE, DEFAULT_EXPERIMENT, JOB_NUM_TAG, ROLE_TAG, SINGLE_ROLE, client_for, find_parent_run, swept_keys
+from ._store import prepare_store, tracking_uri
 
 # MLflow's limits: a tag value and a param value hold at most this many characters.
 _MAX_VALUE = 5000
@@ -56,12 +60,6 @@ def run_tags(cfg: Mapping[str, Any], overrides: Sequence[str], base_dir: str, ro
     return tags
 
 
-def swept_keys(parent: Any) -> list[str] | None:
-    """The keys a sweep varies, from its parent run's tag (None for a parent without it)."""
-    text = parent.data.tags.get(SWEPT_TAG)
-    return None if text is None else text.split()
-
-
 def override_key(override: str) -> str:
     """The config key an override sets: ``lambda`` for ``lambda=0.1``, ``a.b`` for ``+a.b=1``."""
     return override.split("=", 1)[0].lstrip("+~")
@@ -80,16 +78,53 @@ def run_name(cfg: Mapping[str, Any], job_num: int | None, overrides: Sequence[st
     return f"{job_num}:{base} {' '.join(named)}".strip()[:_MAX_NAME]
 
 
+@dataclass(frozen=True)
+class RunContext:
+    """Where and as what one training job is tracked.
+
+    Parameters
+    ----------
+    tracking_uri : str
+        The store (already resolved: see :func:`resolve_tracking_uri`).
+    experiment : str
+        The MLflow experiment's name.
+    base_dir : str
+        The directory the command was launched from (relative paths, git commit).
+    output_dir : str or None
+        Hydra's output directory of the job; its ``.hydra`` folder is logged.
+    overrides : tuple of str
+        The command-line overrides of the job.
+    sweep_dir : str or None
+        For a multirun job, the sweep's directory: the job's run is nested
+        under the parent run tagged with it.
+    job_num : int or None
+        For a multirun job, its number in the sweep.
+    """
+
+    tracking_uri: str
+    experiment: str = DEFAULT_EXPERIMENT
+    base_dir: str = "."
+    output_dir: str | None = None
+    overrides: tuple[str, ...] = ()
+    sweep_dir: str | None = None
+    job_num: int | None = None
+
+    @classmethod
+    def for_job(cls, cfg: Mapping[str, Any], base_dir: str | os.PathLike[str], **job: Any) -> "RunContext":
+        """The context of a job whose composed (plain) config is ``cfg``: its ``mlflow`` node names the store and experiment."""
+        mlflow_cfg = cfg.get("mlflow") or {}
+        overrides = tuple(job.pop("overrides", ()) or ())
+        return cls(
+            tracking_uri=tracking_uri(mlflow_cfg, base_dir),
+            experiment=mlflow_cfg.get("experiment") or DEFAULT_EXPERIMENT,
+            base_dir=str(base_dir),
+            overrides=overrides,
+            **job,
+        )
+
+
 @contextmanager
-def tracked_run(
-    cfg: Mapping[str, Any],
-    *,
-    base_dir: str,
-    output_dir: str | None = None,
-    overrides: Sequence[str] = (),
-    sweep_dir: str | None = None,
-    job_num: int | None = None,
-) -> Iterator[Any]:
+def tracked_run(cfg: Mapping[str, Any], context: RunContext) -> Iterator[Any]:
     """Open an MLflow run for one job and close it with the right status.
 
     Parameters are the composed config (``hydra`` excluded), flattened; the
@@ -105,28 +140,28 @@ def tracked_run(
     """
     import mlflow
 
-    mlflow_cfg = cfg.get("mlflow") or {}
-    uri = tracking_uri(mlflow_cfg, base_dir)
-    experiment_id = prepare_store(uri, mlflow_cfg.get("experiment") or DEFAULT_EXPERIMENT)
+    experiment_id = prepare_store(context.tracking_uri, context.experiment)
     parent = None
-    if sweep_dir is not None:
-        from ._sweep import find_parent_run
-
-        parent = find_parent_run(experiment_id, sweep_dir)
+    if context.sweep_dir is not None:
+        parent = find_parent_run(client_for(context.tracking_uri), experiment_id, context.sweep_dir)
     parent_run_id = parent.info.run_id if parent is not None else None
     role = CHILD_ROLE if parent is not None else SINGLE_ROLE
     swept = swept_keys(parent) if parent is not None else None
+    # The model is logged with MLflow's fluent API (mlflow.sklearn.log_model), which
+    # works on the process's active run and URI: both are set here, from the context.
+    mlflow.set_tracking_uri(context.tracking_uri)
     run = mlflow.start_run(
         experiment_id=experiment_id,
-        run_name=run_name(cfg, job_num, overrides, swept),
+        run_name=run_name(cfg, context.job_num, context.overrides, swept),
         parent_run_id=parent_run_id,
-        tags=run_tags(cfg, overrides, base_dir, role, job_num),
+        tags=run_tags(cfg, context.overrides, context.base_dir, role, context.job_num),
     )
     try:
         params = flatten({k: v for k, v in cfg.items() if k != "hydra"})
         mlflow.log_params(params)
-        if output_dir and (Path(output_dir) / ".hydra").is_dir():
-            mlflow.log_artifacts(str(Path(output_dir) / ".hydra"), ".hydra")
+        hydra_dir = Path(context.output_dir) / ".hydra" if context.output_dir else None
+        if hydra_dir is not None and hydra_dir.is_dir():
+            mlflow.log_artifacts(str(hydra_dir), ".hydra")
         yield run
     except KeyboardInterrupt:
         _record_failure(mlflow, "interrupted (Ctrl-C)", traceback.format_exc())

@@ -1,16 +1,28 @@
-"""Finding runs again: which runs are training runs, and which one is best.
+"""The runs API: the tags that say what a run is, the queries that find runs again, and the one rule for "best".
 
-One rule for "best", used by the sweep summary, champion promotion,
-``python -m qboost_exp.compare`` and ``python -m serving package --best``:
-the metric's direction comes from :func:`qboost_exp._metrics.higher_is_better`
-(accuracy-like scores up, everything else down), runs without a finite value
-are never best, and a tie goes to the run that started first.
+Every reader and writer of runs (the run layer, the sweep callback, the
+Optuna sweeper, ``python -m qboost_exp.compare``, ``python -m serving package
+--best``) takes its tag names, its queries and its ranking from here.
+
+One rule for "best", used by the sweep summary, champion promotion, compare
+and ``package --best``: the metric's direction comes from
+:func:`higher_is_better` (accuracy-like scores up, everything else down),
+runs without a finite value are never best, and a tie goes to the run that
+started first.
+
+Every query takes an explicit tracking URI (or an explicit client): nothing
+here relies on a process-wide URI set elsewhere.
 """
 
 from __future__ import annotations
 
 import math
 from typing import Any, Iterable, Sequence
+
+#: The experiment runs go to unless ``mlflow.experiment`` says otherwise.
+DEFAULT_EXPERIMENT = "qboost"
+#: The metric sweeps optimise and "best" means unless ``objective`` says otherwise.
+DEFAULT_OBJECTIVE = "validation_accuracy"
 
 # The tag that says what a run is, and its values.
 ROLE_TAG = "qboost.role"
@@ -20,7 +32,88 @@ CHILD_ROLE = "child"  # one job of a sweep
 TRAINING_ROLES = (SINGLE_ROLE, CHILD_ROLE)
 PARENT_RUN_TAG = "mlflow.parentRunId"
 JOB_NUM_TAG = "qboost.job_num"
+#: Tag of a sweep's parent run: the sweep directory, by which its jobs find it.
+SWEEP_DIR_TAG = "qboost.sweep_dir"
+#: Tag of a sweep's parent run: the config keys its jobs vary, space-separated.
+SWEPT_TAG = "qboost.swept"
+#: Tag of a sweep's parent run: how many jobs it will run (a sweeper may correct it).
+JOBS_TAG = "qboost.jobs"
 FAILED_STATUSES = ("FAILED", "KILLED")
+
+# Quality scores; every other metric (time_*, selected, best_energy,
+# chain_break_fraction, qpu_access_time, ...) is better when smaller.
+_HIGHER_IS_BETTER = ("accuracy", "auc", "f1", "precision", "recall")
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether larger values of ``metric`` are better (accuracy, AUC, F1); else smaller is better."""
+    name = metric.removeprefix("metrics.").lower()
+    return any(word in name for word in _HIGHER_IS_BETTER)
+
+
+def client_for(tracking_uri: str) -> Any:
+    """An ``MlflowClient`` for exactly ``tracking_uri`` (never the process-wide default)."""
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri)
+
+
+def get_experiment(client: Any, name: str) -> Any:
+    """The live experiment called ``name``.
+
+    Raises
+    ------
+    TrackingStoreError
+        No such experiment, or it is deleted (the message lists the existing ones).
+    """
+    from ._store import TrackingStoreError
+
+    found = client.get_experiment_by_name(name)
+    if found is None or found.lifecycle_stage == "deleted":
+        names = sorted(e.name for e in client.search_experiments())
+        raise TrackingStoreError(f"no experiment named {name!r} in the tracking store; existing experiments: {', '.join(names) or '(none)'}")
+    return found
+
+
+def search_all(client: Any, experiment_ids: Sequence[str], filter_string: str = "", order_by: Sequence[str] = ("attributes.start_time ASC",)) -> list[Any]:
+    """Every run matching ``filter_string``, all pages (MLflow returns at most 1000 a page)."""
+    runs: list[Any] = []
+    token = None
+    while True:
+        page = client.search_runs(list(experiment_ids), filter_string=filter_string, max_results=1000, order_by=list(order_by), page_token=token)
+        runs.extend(page)
+        token = page.token
+        if not token:
+            return runs
+
+
+def children_filter(parent_run_id: str) -> str:
+    """The search filter for the child runs of a sweep's parent run."""
+    return f"tags.`{PARENT_RUN_TAG}` = '{parent_run_id}'"
+
+
+def child_runs(client: Any, parent_run_id: str, *, finished_only: bool = False) -> list[Any]:
+    """The child runs of the parent run ``parent_run_id``, oldest first (any role, any status unless ``finished_only``)."""
+    experiment_id = client.get_run(parent_run_id).info.experiment_id
+    query = children_filter(parent_run_id) + (" AND attributes.status != 'RUNNING'" if finished_only else "")
+    return search_all(client, [experiment_id], query)
+
+
+def find_parent_run(client: Any, experiment_id: str, sweep_dir: str) -> Any | None:
+    """The RUNNING parent run (``mlflow.entities.Run``) of the sweep that owns ``sweep_dir``, or None."""
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{ROLE_TAG}` = '{PARENT_ROLE}' AND tags.`{SWEEP_DIR_TAG}` = '{sweep_dir}' AND attributes.status = 'RUNNING'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return runs[0] if runs else None
+
+
+def swept_keys(parent: Any) -> list[str] | None:
+    """The keys a sweep varies, from its parent run's tag (None for a parent without it)."""
+    text = parent.data.tags.get(SWEPT_TAG)
+    return None if text is None else text.split()
 
 
 def metric_value(run: Any, metric: str) -> float | None:
@@ -36,8 +129,6 @@ def is_better(new: float, old: float, metric: str) -> bool:
 
 def higher_is_better_for(metric: str, order: str | None = None) -> bool:
     """The direction of ``metric``: ``order`` ("max"/"min") when given, else the project's rule by name."""
-    from .._metrics import higher_is_better
-
     if order is None:
         return higher_is_better(metric)
     if order not in ("max", "min"):
@@ -75,7 +166,7 @@ def best_run(runs: Iterable[Any], metric: str, order: str | None = None) -> Any 
 def training_runs(
     experiment: str,
     *,
-    tracking_uri: str | None = None,
+    tracking_uri: str,
     parent_run_id: str | None = None,
     statuses: Sequence[str] | None = ("FINISHED",),
     with_model: bool = False,
@@ -86,8 +177,8 @@ def training_runs(
     ----------
     experiment : str
         MLflow experiment name.
-    tracking_uri : str or None
-        Store to read; None: MLflow's current URI.
+    tracking_uri : str
+        The store to read (see :func:`resolve_tracking_uri`).
     parent_run_id : str or None
         Only the children of this sweep's parent run.
     statuses : sequence of str or None
@@ -104,31 +195,14 @@ def training_runs(
     TrackingStoreError
         No such experiment (the message lists the existing ones).
     """
-    from mlflow import MlflowClient
-
-    from ._store import TrackingStoreError
-
-    client = MlflowClient(tracking_uri=tracking_uri)
-    found = client.get_experiment_by_name(experiment)
-    if found is None or found.lifecycle_stage == "deleted":
-        names = sorted(e.name for e in client.search_experiments())
-        raise TrackingStoreError(f"no experiment named {experiment!r} in the tracking store; existing experiments: {', '.join(names) or '(none)'}")
+    client = client_for(tracking_uri)
+    found = get_experiment(client, experiment)
     filters = []
     if parent_run_id is not None:
-        filters.append(f"tags.`{PARENT_RUN_TAG}` = '{parent_run_id}'")
+        filters.append(children_filter(parent_run_id))
     if statuses is not None and len(statuses) == 1:
         filters.append(f"attributes.status = '{statuses[0]}'")
-    runs: list[Any] = []
-    token = None
-    while True:
-        page = client.search_runs(
-            [found.experiment_id], filter_string=" AND ".join(filters), max_results=1000,
-            order_by=["attributes.start_time ASC"], page_token=token,
-        )
-        runs.extend(run for run in page if run.data.tags.get(ROLE_TAG) in TRAINING_ROLES)
-        token = page.token
-        if not token:
-            break
+    runs = [run for run in search_all(client, [found.experiment_id], " AND ".join(filters)) if run.data.tags.get(ROLE_TAG) in TRAINING_ROLES]
     if statuses is not None:
         runs = [run for run in runs if run.info.status in statuses]
     if with_model:

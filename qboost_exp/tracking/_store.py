@@ -11,7 +11,6 @@ from urllib.parse import unquote, urlparse
 
 from ..errors import ConfigError, QBoostError
 
-DEFAULT_EXPERIMENT = "qboost"
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # MLflow 3's own default, relative to the launch directory
 
 # MLflow 3's UI opens an experiment in the mode this tag names; without it, in
@@ -164,7 +163,7 @@ def check_reachable(uri: str) -> None:
 
 
 def prepare_store(uri: str, experiment: str) -> str:
-    """Point MLflow at ``uri``, create the store and the experiment if needed, return its id.
+    """Create the store at ``uri`` and the experiment if needed, return the experiment's id.
 
     Creating a fresh SQLite store runs MLflow's schema migrations; parallel jobs
     doing that at once race. The CLI and the sweep callback call this once,
@@ -177,16 +176,15 @@ def prepare_store(uri: str, experiment: str) -> str:
     ConfigError
         The experiment is deleted, or the store cannot be reached or used.
     """
-    import mlflow
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     check_reachable(uri)
-    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(tracking_uri=uri)
     try:
         # A fresh SQLite store announces its schema migration at INFO level.
         with quiet("mlflow.store.db.utils"):
-            found = mlflow.get_experiment_by_name(experiment)
+            found = client.get_experiment_by_name(experiment)
         if found is not None:
             if found.lifecycle_stage == "deleted":
                 raise ConfigError(
@@ -194,13 +192,13 @@ def prepare_store(uri: str, experiment: str) -> str:
                     f"(`mlflow experiments restore`) or choose another with mlflow.experiment=NAME"
                 )
             if EXPERIMENT_KIND_TAG not in (found.tags or {}):
-                MlflowClient(tracking_uri=uri).set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+                client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
             return found.experiment_id
         try:
-            return mlflow.create_experiment(experiment, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
+            return client.create_experiment(experiment, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
         except MlflowException:
             # another process created it between our lookup and our create
-            return mlflow.get_experiment_by_name(experiment).experiment_id
+            return client.get_experiment_by_name(experiment).experiment_id
     except QBoostError:
         raise
     except Exception as exc:

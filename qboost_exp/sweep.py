@@ -1,12 +1,18 @@
 """Hydra multirun <-> MLflow: one parent run per sweep, one nested child run per job.
 
-The callback runs in the launching process. It creates the tracking store and
-the parent run before any job starts (so parallel jobs never race on a fresh
-SQLite schema), and closes the parent after the last job with the best
-child's metrics, a plot of the objective against λ per sampler and a summary
-that names failed jobs. Jobs find their parent by the sweep directory tag, so
-this works with any launcher whose jobs reach the same tracking store
-(basic, joblib, Ray, SLURM).
+:class:`MLflowSweepCallback` (configured under ``hydra.callbacks``) runs in
+the launching process. It creates the tracking store and the parent run
+before any job starts (so parallel jobs never race on a fresh SQLite schema),
+and closes the parent after the last job with the best child's metrics, a
+plot of the objective against λ and a summary that names failed jobs. Jobs
+find their parent by the sweep directory tag, so this works with any
+launcher whose jobs reach the same tracking store (basic, joblib, Ray,
+SLURM).
+
+This module is orchestration (it sits above tracking and compare and uses
+only their public APIs). Everything a job or the callback needs to know
+travels explicitly: the config, the parent run's tags (the number of jobs,
+the swept keys), never module globals or environment variables.
 """
 
 from __future__ import annotations
@@ -23,17 +29,30 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from ..errors import QBoostError
-from ._run import SWEPT_TAG
-from ._runs import FAILED_STATUSES, JOB_NUM_TAG, PARENT_ROLE, ROLE_TAG, best_run, metric_value, training_runs
-from ._store import DEFAULT_EXPERIMENT, prepare_store, tracking_uri
+from .errors import QBoostError
+from .tracking import (
+    DEFAULT_EXPERIMENT,
+    DEFAULT_OBJECTIVE,
+    FAILED_STATUSES,
+    JOB_NUM_TAG,
+    JOBS_TAG,
+    PARENT_ROLE,
+    ROLE_TAG,
+    SWEEP_DIR_TAG,
+    SWEPT_TAG,
+    best_run,
+    child_runs,
+    client_for,
+    find_parent_run,
+    higher_is_better,
+    metric_value,
+    prepare_store,
+    tracking_uri,
+    training_runs,
+)
 
-SWEEP_DIR_TAG = "qboost.sweep_dir"
-_TOTAL_ENV = "QBOOST_SWEEP_TOTAL"
-_START_ENV = "QBOOST_SWEEP_START"
-
-# Read by the CLI after Hydra returns, to exit non-zero when a job failed.
-last_sweep_failures: list[str] = []
+#: The exit status of a sweep in which a job failed (Hydra's own is 0).
+FAILED_SWEEP_EXIT = 1
 
 
 class JobFailure:
@@ -62,25 +81,22 @@ def job_failed(job_return: Any) -> str | None:
     return None
 
 
-def _plain(config: DictConfig) -> dict[str, Any]:
-    return OmegaConf.to_container(config, resolve=True)  # type: ignore[return-value]
-
-
 def _tracking_enabled(config: DictConfig) -> bool:
     return bool(OmegaConf.select(config, "mlflow.enabled", default=True))
 
 
-def find_parent_run(experiment_id: str, sweep_dir: str) -> Any | None:
-    """The RUNNING parent run (``mlflow.entities.Run``) of the sweep that owns ``sweep_dir``."""
-    from mlflow import MlflowClient
+def _store_of(config: DictConfig) -> tuple[str, str]:
+    """(tracking URI, experiment name) of a sweep's config, resolved against the launch directory."""
+    mlflow_cfg = OmegaConf.to_container(config.mlflow, resolve=True) if "mlflow" in config else {}
+    return tracking_uri(mlflow_cfg, _launch_dir()), (mlflow_cfg or {}).get("experiment") or DEFAULT_EXPERIMENT
 
-    runs = MlflowClient().search_runs(
-        [experiment_id],
-        filter_string=f"tags.`{ROLE_TAG}` = '{PARENT_ROLE}' AND tags.`{SWEEP_DIR_TAG}` = '{sweep_dir}' AND attributes.status = 'RUNNING'",
-        order_by=["attributes.start_time DESC"],
-        max_results=1,
-    )
-    return runs[0] if runs else None
+
+def _launch_dir() -> str:
+    # The launching process runs in the directory the command was started from
+    # (hydra.job.chdir is false); jobs know it as hydra.runtime.cwd.
+    if HydraConfig.initialized():
+        return str(HydraConfig.get().runtime.cwd)
+    return os.getcwd()
 
 
 def _sweep_overrides(config: DictConfig) -> list[Any]:
@@ -111,41 +127,62 @@ def _count_jobs(config: DictConfig) -> int | None:
     return total
 
 
-def set_expected_jobs(total: int | None) -> None:
-    """How many jobs this sweep will run (for the progress line's ETA); a sweeper may correct it."""
-    if total:
-        os.environ[_TOTAL_ENV] = str(total)
-    else:
-        os.environ.pop(_TOTAL_ENV, None)
+def parent_run_of(config: DictConfig) -> tuple[Any, Any] | None:
+    """(client, parent run) of the RUNNING sweep ``config`` belongs to; None without tracking or parent."""
+    if not _tracking_enabled(config):
+        return None
+    uri, name = _store_of(config)
+    client = client_for(uri)
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        return None
+    parent = find_parent_run(client, experiment.experiment_id, str(config.hydra.sweep.dir))
+    return None if parent is None else (client, parent)
 
 
 def annotate_parent(config: DictConfig, *, run_name: str | None = None, tags: dict[str, str] | None = None) -> str | None:
-    """Name and tag the parent run of the sweep ``config`` belongs to (for sweepers); returns its id."""
-    if not _tracking_enabled(config):
-        return None
-    import mlflow
-    from mlflow import MlflowClient
+    """Name and tag the parent run of the sweep ``config`` belongs to (for sweepers); returns its id.
 
-    mlflow_cfg = _plain(config.mlflow)
-    experiment = mlflow.get_experiment_by_name(mlflow_cfg.get("experiment") or DEFAULT_EXPERIMENT)
-    if experiment is None:
+    A sweeper that knows better how many jobs will run sets the
+    ``qboost.jobs`` tag (:data:`qboost_exp.tracking.JOBS_TAG`); the jobs'
+    progress lines read it.
+    """
+    found = parent_run_of(config)
+    if found is None:
         return None
-    parent = find_parent_run(experiment.experiment_id, str(config.hydra.sweep.dir))
-    if parent is None:
-        return None
-    client = MlflowClient()
+    client, parent = found
     for key, value in {**(tags or {}), **({"mlflow.runName": run_name[:250]} if run_name else {})}.items():
         client.set_tag(parent.info.run_id, key, value[:5000])
     return parent.info.run_id
 
 
+def close_parent(config: DictConfig, status: str, error: str | None = None) -> None:
+    """End the parent run of ``config``'s sweep with ``status`` (a sweeper stopping on an error)."""
+    found = parent_run_of(config)
+    if found is None:
+        return
+    client, parent = found
+    if error:
+        client.set_tag(parent.info.run_id, "error", error[:5000])
+    client.set_terminated(parent.info.run_id, status=status)
+
+
 class MLflowSweepCallback(Callback):
-    """Hydra callback (configured under ``hydra.callbacks``) that manages the sweep's parent run."""
+    """Hydra callback (configured under ``hydra.callbacks``) that manages the sweep's parent run.
+
+    When any job failed, :meth:`on_multirun_end` ends the process with exit
+    status 1 after the summary: Hydra gives callbacks no other way to say that
+    a sweep failed, and its own status would be 0.
+    """
 
     def __init__(self) -> None:
         self.parent_run_id: str | None = None
-        self.experiment_id: str | None = None
         self.uri: str | None = None
+        # Progress without a tracking store: counted by this instance, which the
+        # basic launcher keeps for every job of the sweep.
+        self._started = time.time()
+        self._total: int | None = None
+        self._done_here = 0
 
     # -- launching process ---------------------------------------------------
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
@@ -158,63 +195,57 @@ class MLflowSweepCallback(Callback):
             sys.exit(2)
 
     def _open_parent(self, config: DictConfig) -> None:
-        from mlflow import MlflowClient
-
-        last_sweep_failures.clear()
         # ${hydra:...} only resolves here once the singleton holds this config.
         HydraConfig.instance().set_config(config)
-        total = _count_jobs(config)
-        os.environ[_START_ENV] = str(time.time())
-        set_expected_jobs(total)
+        self._started = time.time()
+        self._total = _count_jobs(config)
         if not _tracking_enabled(config):
             return
-        mlflow_cfg = _plain(config.mlflow)
-        self.uri = tracking_uri(mlflow_cfg, os.getcwd())
-        self.experiment_id = prepare_store(self.uri, mlflow_cfg.get("experiment") or DEFAULT_EXPERIMENT)
-        sweep_dir = str(config.hydra.sweep.dir)
+        self.uri, experiment = _store_of(config)
+        experiment_id = prepare_store(self.uri, experiment)
         overrides = " ".join(config.hydra.overrides.task)
-        run = MlflowClient().create_run(
-            self.experiment_id,
+        run = client_for(self.uri).create_run(
+            experiment_id,
             run_name=f"sweep {overrides}"[:250],
             tags={
                 ROLE_TAG: PARENT_ROLE,
-                SWEEP_DIR_TAG: sweep_dir,
+                SWEEP_DIR_TAG: str(config.hydra.sweep.dir),
                 SWEPT_TAG: " ".join(swept_keys_of(config)),
                 "hydra.overrides": overrides[:5000],
                 "hydra.sweeper": str(OmegaConf.select(config, "hydra.sweeper._target_", default="")),
                 "hydra.launcher": str(OmegaConf.select(config, "hydra.launcher._target_", default="")),
-                "objective": str(OmegaConf.select(config, "objective", default="validation_accuracy")),
-                **({"qboost.jobs": str(total)} if total else {}),
+                "objective": _objective(config),
+                **({JOBS_TAG: str(self._total)} if self._total else {}),
             },
         )
         self.parent_run_id = run.info.run_id
-        print(f"[sweep] MLflow parent run {self.parent_run_id} in {self.uri}" + (f"; {total} jobs" if total else ""), flush=True)
+        print(f"[sweep] MLflow parent run {self.parent_run_id} in {self.uri}" + (f"; {self._total} jobs" if self._total else ""), flush=True)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        if not (self.parent_run_id and self.experiment_id):
+        if not (self.parent_run_id and self.uri):
             return
-        import mlflow
-        from mlflow import MlflowClient
+        client = client_for(self.uri)
+        experiment = client.get_experiment(client.get_run(self.parent_run_id).info.experiment_id).name
+        objective = _objective(config)
 
-        client = MlflowClient()
-        experiment = mlflow.get_experiment(self.experiment_id).name
-        children = training_runs(experiment, parent_run_id=self.parent_run_id, statuses=None)
-        objective = str(OmegaConf.select(config, "objective", default="validation_accuracy"))
-        stale = [run for run in children if run.info.status == "RUNNING"]
+        def children() -> list[Any]:
+            return training_runs(experiment, tracking_uri=self.uri, parent_run_id=self.parent_run_id, statuses=None)
+
+        runs = children()
+        stale = [run for run in runs if run.info.status == "RUNNING"]
         for run in stale:
             # Every job has returned: a run still open belongs to a job that
             # was killed from outside (a scheduler's time limit, the OOM killer).
             client.set_tag(run.info.run_id, "error", "the job ended without closing its run (killed from outside)")
             client.set_terminated(run.info.run_id, status="KILLED")
         if stale:
-            children = training_runs(experiment, parent_run_id=self.parent_run_id, statuses=None)
-        finished = [r for r in children if r.info.status == "FINISHED"]
-        failed = [r for r in children if r.info.status in FAILED_STATUSES]
-        lines = [f"[sweep] {len(children)} jobs: {len(finished)} finished, {len(failed)} failed"]
+            runs = children()
+        finished = [r for r in runs if r.info.status == "FINISHED"]
+        failed = [r for r in runs if r.info.status in FAILED_STATUSES]
+        lines = [f"[sweep] {len(runs)} jobs: {len(finished)} finished, {len(failed)} failed"]
         for run in sorted(failed, key=lambda r: int(r.data.tags.get(JOB_NUM_TAG, "0"))):
             what = f"job {run.data.tags.get(JOB_NUM_TAG, '?')} ({run.data.tags.get('hydra.overrides', '')}): {run.data.tags.get('error', run.info.status)}"
             lines.append(f"[sweep] FAILED {what}")
-            last_sweep_failures.append(what)
         without = [r for r in finished if metric_value(r, objective) is None]
         if without:
             lines.append(f"[sweep] {len(without)} finished jobs logged no objective {objective!r}")
@@ -222,8 +253,6 @@ class MLflowSweepCallback(Callback):
         best = best_run(finished, objective)
         if best is not None:
             from mlflow.entities import Metric
-
-            from .._metrics import higher_is_better
 
             now = int(time.time() * 1000)
             client.log_batch(self.parent_run_id, metrics=[Metric(k, v, now, 0) for k, v in best.data.metrics.items()])
@@ -234,21 +263,18 @@ class MLflowSweepCallback(Callback):
                 f"[sweep] best {objective} ({direction}) {best.data.metrics[objective]:.4g}: job {best.data.tags.get(JOB_NUM_TAG, '?')} "
                 f"({best.data.tags.get('hydra.overrides', '')}), run {best.info.run_id}"
             )
-            self._log_lambda_plot(objective)
-        elif children and not finished:
+            self._log_lambda_plot(experiment, objective)
+        elif runs and not finished:
             status = "FAILED"
         client.set_terminated(self.parent_run_id, status=status)
         print("\n".join(lines), flush=True)
+        if failed:
+            sys.stdout.flush()
+            sys.exit(FAILED_SWEEP_EXIT)
 
-    def _log_lambda_plot(self, objective: str) -> None:
-        try:
-            from ..compare import load_runs, plot_metric_vs_lambda
-        except ImportError:  # the comparison module is optional for the sweep itself
-            return
-        import mlflow
-        from mlflow import MlflowClient
+    def _log_lambda_plot(self, experiment: str, objective: str) -> None:
+        from .compare import load_runs, plot_metric_vs_lambda
 
-        experiment = mlflow.get_experiment(self.experiment_id).name
         runs = load_runs(experiment, tracking_uri=self.uri, parent=self.parent_run_id)
         if runs.empty:
             return
@@ -257,51 +283,41 @@ class MLflowSweepCallback(Callback):
                 path = plot_metric_vs_lambda(runs, objective, Path(tmp) / f"{objective}_vs_lambda.png")
             except QBoostError:
                 return  # nothing to plot (no numeric λ): the summary says enough
-            MlflowClient().log_artifact(self.parent_run_id, str(path), "plots")
+            client_for(self.uri).log_artifact(self.parent_run_id, str(path), "plots")
 
     # -- job process (wherever the launcher runs it) --------------------------
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         hydra_cfg = HydraConfig.get() if HydraConfig.initialized() else None
         if hydra_cfg is None or str(hydra_cfg.mode) != "RunMode.MULTIRUN":
             return
-        total = os.environ.get(_TOTAL_ENV)
-        start = float(os.environ.get(_START_ENV, time.time()))
-        done = _finished_jobs()
-        elapsed = time.time() - start
+        self._done_here += 1
+        total, started, done = self._progress(config)
         status = "failed" if job_failed(job_return) is not None else "completed"
         text = f"[sweep] job {hydra_cfg.job.num} {status} ({' '.join(hydra_cfg.overrides.task)})"
         if total and done:
-            remaining = max(0, int(total) - done)
+            elapsed = time.time() - started
+            remaining = max(0, total - done)
             text += f" | {done}/{total} done, {elapsed:.0f} s elapsed, ETA {math.ceil(elapsed / done * remaining)} s"
         print(text, flush=True)
 
+    def _progress(self, config: DictConfig) -> tuple[int | None, float, int]:
+        """(jobs in the sweep, when it started, jobs done).
 
-# The parent run of the sweep this process's current job belongs to (set by the CLI).
-current_parent_run_id: str | None = None
-_jobs_done_here = 0
+        From the parent run when the sweep is tracked, so that jobs running in
+        other processes or on other machines count too; else this instance's
+        own count (exact for the basic launcher).
+        """
+        try:
+            found = parent_run_of(config)
+        except Exception:  # noqa: BLE001 - progress is a convenience; the job's result does not depend on it
+            found = None
+        if found is None:
+            return self._total, self._started, self._done_here
+        client, parent = found
+        total = parent.data.tags.get(JOBS_TAG)
+        done = len(child_runs(client, parent.info.run_id, finished_only=True))
+        return (int(total) if total else None), parent.info.start_time / 1000.0, done
 
 
-def _finished_jobs() -> int:
-    """Jobs of this sweep finished so far.
-
-    Counted in MLflow (child runs no longer RUNNING) so that jobs running in
-    other processes or on other machines count too; without tracking, counted
-    in this process (exact for the basic launcher).
-    """
-    global _jobs_done_here
-    _jobs_done_here += 1
-    if current_parent_run_id is None:
-        return _jobs_done_here
-    try:
-        from mlflow import MlflowClient
-
-        client = MlflowClient()
-        parent = client.get_run(current_parent_run_id)
-        children = client.search_runs(
-            [parent.info.experiment_id],
-            filter_string=f"tags.`mlflow.parentRunId` = '{current_parent_run_id}' AND attributes.status != 'RUNNING'",
-            max_results=5000,
-        )
-        return len(children)
-    except Exception:
-        return _jobs_done_here
+def _objective(config: DictConfig) -> str:
+    return str(OmegaConf.select(config, "objective", default=DEFAULT_OBJECTIVE))
