@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from qboost_exp.data import Dataset, load_csv, load_dataset, write_sagemaker_csv
+from qboost_exp.data import CsvGroup, CsvOptions, Dataset, load_csv, load_csv_splits, load_dataset, write_sagemaker_csv
 from qboost_exp.data.__main__ import main as data_main
 from qboost_exp.data._conf import conf_dir
 from qboost_exp.data._load import DEFAULTS as DATASET_DEFAULTS
@@ -235,7 +235,7 @@ def test_csv_label_types(tmp_path):
 def test_csv_crlf_bom_blank_lines_and_delimiter(tmp_path):
     path = _write(tmp_path, b"\xef\xbb\xbfname;x;label\r\n\r\nA;1.5;0\r\nB;2.5;1\r\n\r\n\r\n")
     # Line numbers count the blank line and ignore the BOM.
-    with pytest.raises(DataError, match=r"line 3, column 1: feature value 'A' is not a number"):
+    with pytest.raises(DataError, match=r"line 3, column 1 \('name'\): feature value 'A' is not a number"):
         load_csv(path, label=-1, delimiter=";")
     path = _write(tmp_path, b"\xef\xbb\xbfx;label\r\n1.5;0\r\n\r\n2.5;1\r\n\r\n")
     X, y, names = load_csv(path, label="label", delimiter=";")
@@ -247,7 +247,7 @@ def test_csv_dataset_relative_path_base_dir_and_source(tmp_path):
     _write(tmp_path, rows, "train.csv")
     d = load_dataset({"name": "csv", "path": "train.csv", "base_dir": str(tmp_path)}, SPLIT, 0)
     assert [len(y) for _, y in _splits(d)] == [24, 6, 10]
-    assert d.source == str(tmp_path / "train.csv")
+    assert d.source == f"the training file {tmp_path / 'train.csv'}: 40 rows"
     assert d.feature_names == ["f0", "f1"]
     for _, y in _splits(d):
         assert abs(_counts(y)[0] - len(y) / 2) < 1
@@ -274,10 +274,36 @@ def test_csv_test_path_mismatch(tmp_path):
     _write(tmp_path, "0,1\n1,2\n", "narrow.csv")
     _write(tmp_path, "0,1,1\n5,2,2\n", "unseen.csv")
     base = {"name": "csv", "path": "train.csv", "base_dir": str(tmp_path)}
-    with pytest.raises(DataError, match=r"narrow.csv: has 1 feature columns but the training file .*train.csv has 2"):
+    with pytest.raises(DataError, match=r"narrow.csv: has 1 feature columns but .*train.csv has 2"):
         load_dataset({**base, "test_path": "narrow.csv"}, SPLIT, 0)
     with pytest.raises(DataError, match=r"unseen.csv: line 2: label 5 does not occur in the training file"):
         load_dataset({**base, "test_path": "unseen.csv"}, SPLIT, 0)
+
+
+def test_load_csv_splits_groups_columns_and_classes(tmp_path):
+    a = _write(tmp_path, "x,y,label\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n", "a.csv")
+    b = _write(tmp_path, "x,y,label\n9,10,1\n11,12,0\n", "b.csv")
+    options = CsvOptions(label="label")
+    d, rows = load_csv_splits(CsvGroup([a], "the training files"), CsvGroup([b], "the validation files"), split=NO_SPLIT, seed=0, options=options)
+    assert rows == {"train": 4, "validation": 2}
+    assert sorted(d.X_train.tolist()) == [[1, 2], [3, 4], [5, 6], [7, 8]]
+    assert d.X_val.tolist() == [[9, 10], [11, 12]] and d.y_val.tolist() == [1, 0]
+    assert d.feature_names == ["x", "y"] and d.source == "the training files: 4 rows; the validation files: 2 rows"
+
+    renamed = _write(tmp_path, "x,z,label\n1,2,0\n", "renamed.csv")
+    with pytest.raises(DataError, match=r"renamed.csv: the validation files: its column names differ from those of .*a.csv: feature 2 is 'z' here but 'y' there"):
+        load_csv_splits(CsvGroup([a], "the training files"), CsvGroup([renamed], "the validation files"), split=NO_SPLIT, seed=0, options=options)
+    wide = _write(tmp_path, "x,y,w,label\n1,2,3,0\n", "wide.csv")
+    with pytest.raises(DataError, match=r"wide.csv: has 3 feature columns but .*a.csv has 2"):
+        load_csv_splits(CsvGroup([a, wide], "the training files"), split=NO_SPLIT, seed=0, options=options)
+
+    three = _write(tmp_path, "0,1\n1,2\n2,3\n", "three.csv")
+    with pytest.raises(DataError, match=r"the training files holds 3 classes \(0, 1, 2\) in its label column \(column 1\); QBoost is a binary classifier"):
+        load_csv_splits(CsvGroup([three], "the training files"), split=NO_SPLIT, seed=0)
+    d, _ = load_csv_splits(CsvGroup([three], "the training files"), split=NO_SPLIT, seed=0, binary=False)
+    assert sorted(d.y_train.tolist()) == [0, 1, 2]
+    with pytest.raises(DataError, match="the training files holds no files"):
+        load_csv_splits(CsvGroup([], "the training files"), split=NO_SPLIT, seed=0)
 
 
 def _few_per_class() -> str:
@@ -292,16 +318,17 @@ BAD_CSV = [
     ("blank-lines-only", "\n\n  \n\r\n", {}, None, "the file is empty"),
     ("header-only", "label,a,b\n", {}, 1, "only a header"),
     ("ragged", "0,1,2\n1,3,4\n0,5\n", {}, 3, "line 3 has 2 fields, expected 3"),
-    ("non-numeric", "y,a,b\n0,1,2\n1,3,abc\n", {}, 3, "line 3, column 3: feature value 'abc' is not a number"),
-    ("nan", "0,1,2\n1,nan,4\n", {}, 2, "line 2, column 2: feature value nan is not a finite number"),
-    ("inf", "0,1,2\n1,3,-inf\n", {}, 2, "line 2, column 3: feature value -inf is not a finite number"),
+    ("non-numeric", "y,a,b\n0,1,2\n1,3,abc\n", {}, 3, "line 3, column 3 ('b'): feature value 'abc' is not a number; write numbers as ASCII"),
+    ("nan", "0,1,2\n1,nan,4\n", {}, 2, "line 2, column 2: feature value 'nan' is NaN (a missing value); remove or impute"),
+    ("inf", "0,1,2\n1,3,-inf\n", {}, 2, "line 2, column 3: feature value '-inf' is infinite"),
+    ("overflow", "0,1,2\n1,3,-1e999\n", {}, 2, "line 2, column 3: the feature value is beyond float64's range"),
     ("empty-cell", "0,1,2\n1,,4\n", {}, 2, "line 2, column 2: the feature cell is empty"),
     ("empty-label", "0,1,2\n ,3,4\n", {}, 2, "line 2, column 1: the label cell is empty"),
     ("label-index-out-of-range", "0,1,2\n1,3,4\n", {"label": 3}, 1, "label column 3 does not exist: line 1 has 3 columns"),
     ("label-negative-out-of-range", "0,1,2\n1,3,4\n", {"label": -4}, 1, "label column -4 does not exist"),
     ("label-name-missing", "a,b,y\n0,1,2\n", {"label": "target"}, 1, "no column named 'target' in the header (line 1); the columns are: 'a', 'b', 'y'"),
     ("label-name-without-header", "a,b,y\n0,1,2\n", {"label": "y", "header": False}, None, "header is false"),
-    ("single-class", "a,y\n1,x\n2,x\n3,x\n", {"label": -1}, None, "holds a single class, 'x', in all 3 rows"),
+    ("single-class", "a,y\n1,x\n2,x\n3,x\n", {"label": -1}, None, "holds a single class, 'x', in its label column (column 2); a classifier needs at least two classes"),
     ("one-sample-class", _few_per_class(), {}, None, "class 1 has only 1 sample; a stratified split needs at least 2"),
     ("not-utf8", b"0,1,2\n1,3,4\n0,\xe9t\xe9,5\n", {}, 3, "line 3: byte 0xe9 is not valid UTF-8"),
     ("bad-quoting", '0,1,2\n1,"3"x,4\n', {}, 2, "cannot parse CSV"),

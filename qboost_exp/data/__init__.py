@@ -5,15 +5,51 @@
 :func:`load_csv_splits` turns groups of labelled CSV files (:class:`CsvGroup`:
 train, and optionally validation and test) into a :class:`Dataset`, cutting
 the splits no group provides (the SageMaker ``train`` program's channels);
-:func:`write_sagemaker_csv` writes a split in SageMaker's layout (label
-first, no header). ``python -m qboost_exp.data NAME --out DIR`` writes the
-splits of a configured data set to files.
+:class:`CsvOptions` is the layout of those files (label column, header,
+delimiter) and holds its defaults; :func:`write_sagemaker_csv` writes a split
+in SageMaker's layout (label first, no header). ``python -m qboost_exp.data
+NAME --out DIR`` writes the splits of a configured data set to files.
+
+:mod:`qboost_exp.data.cells` is the grammar of a numeric CSV cell, shared
+with the serving container. The names below are loaded on first use (module
+``__getattr__``), so that ``import qboost_exp.data.cells`` needs numpy only,
+not scikit-learn (the built-in data sets) or PyYAML.
 """
 
-from ._assemble import CsvGroup, load_csv_splits
-from ._csv import load_csv
-from ._dataset import Dataset
-from ._load import load_dataset
-from ._write import write_sagemaker_csv
+from __future__ import annotations
 
-__all__ = ["Dataset", "load_dataset", "load_csv", "load_csv_splits", "CsvGroup", "write_sagemaker_csv"]
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+# public name -> the module that defines it
+_EXPORTS = {
+    "Dataset": "._dataset",
+    "load_dataset": "._load",
+    "load_csv": "._csv",
+    "load_csv_splits": "._assemble",
+    "CsvGroup": "._assemble",
+    "CsvOptions": "._options",
+    "write_sagemaker_csv": "._write",
+}
+
+__all__ = list(_EXPORTS)
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ loads them
+    from ._assemble import CsvGroup, load_csv_splits
+    from ._csv import load_csv
+    from ._dataset import Dataset
+    from ._load import load_dataset
+    from ._options import CsvOptions
+    from ._write import write_sagemaker_csv
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(import_module(_EXPORTS[name], __name__), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -7,18 +7,20 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
-
 from ..errors import DataError
+from ._assemble import CsvGroup, load_csv_splits
 from ._builtin import DEFAULTS as BUILTIN_DEFAULTS
 from ._builtin import LOADERS
-from ._csv import check_two_classes, decode_labels, read_table
 from ._dataset import Dataset
+from ._options import DEFAULT_OPTIONS, CsvOptions
 from ._split import split_fractions, stratified_split
 
-# The csv data set's keys and defaults (conf/dataset/csv.yaml holds the same).
+# The csv data set's keys and defaults (conf/dataset/csv.yaml holds the same,
+# which tests/test_data.py checks); the format keys come from CsvOptions.
 # "???" is OmegaConf's mark for a mandatory value that was not given.
-CSV_DEFAULTS: dict[str, Any] = {"path": "???", "label": 0, "header": "auto", "delimiter": ",", "test_path": None}
+CSV_DEFAULTS: dict[str, Any] = {"path": "???", **DEFAULT_OPTIONS.as_dict(), "test_path": None}
+
+DEFAULTS: dict[str, Any] = {"path": "???", "label": 0, "header": "auto", "delimiter": ",", "test_path": None}
 
 DEFAULTS: dict[str, dict[str, Any]] = {**BUILTIN_DEFAULTS, "csv": CSV_DEFAULTS}
 
@@ -71,7 +73,7 @@ def load_dataset(dataset: Mapping[str, Any], split: Mapping[str, Any], seed: int
     test_size, validation_size = split_fractions(split)
 
     if name == "csv":
-        return _load_csv(options, base_dir, test_size, validation_size, seed)
+        return _load_csv(options, base_dir, split, seed)
 
     X, y, feature_names, source = LOADERS[name](options, seed)
     train, val, test = stratified_split(y, test_size, validation_size, seed, f"dataset {name}")
@@ -89,37 +91,14 @@ def _resolve(path: Any, base_dir: Any, key: str) -> Path:
     return p
 
 
-def _load_csv(options: dict[str, Any], base_dir: Any, test_size: float, validation_size: float, seed: int) -> Dataset:
-    fmt = {k: options[k] for k in ("label", "header", "delimiter")}
+def _load_csv(options: dict[str, Any], base_dir: Any, split: Mapping[str, Any], seed: int) -> Dataset:
+    """The csv data set through the one CSV loader: ``path`` is train, ``test_path`` (if set) the test split."""
+    fmt = CsvOptions.from_config(options)
     path = _resolve(options["path"], base_dir, "path")
-    table = read_table(path, **fmt)
-
-    if options["test_path"] is None:
-        y = decode_labels(table.labels)
-        check_two_classes(y, path, table)
-        train, val, test = stratified_split(y, test_size, validation_size, seed, str(path))
-        X = table.X
-        return Dataset("csv", X[train], y[train], X[val], y[val], X[test], y[test], table.feature_names, str(path))
-
-    test_path = _resolve(options["test_path"], base_dir, "test_path")
-    test_table = read_table(test_path, **fmt)
-    n_features = table.X.shape[1]
-    if test_table.X.shape[1] != n_features:
-        raise DataError(f"{test_path}: has {test_table.X.shape[1]} feature columns but the training file {path} has {n_features}")
-    if table.has_header and test_table.has_header and test_table.feature_names != table.feature_names:
-        raise DataError(f"{test_path}: its column names differ from those of the training file {path}")
-    # Decode both files' labels together so "1" is the same class in each.
-    y_all = decode_labels(table.labels + test_table.labels)
-    y, y_test = y_all[: len(table.labels)], y_all[len(table.labels) :]
-    check_two_classes(y, path, table)
-    unseen = ~np.isin(y_test, np.unique(y))
-    if unseen.any():
-        i = int(np.argmax(unseen))
-        raise DataError(
-            f"{test_path}: line {test_table.label_lines[i]}: label {y_test[i].item()!r} does not occur in the training file {path}"
-        )
-    train, val, _ = stratified_split(y, 0.0, validation_size, seed, str(path))
-    X = table.X
-    return Dataset(
-        "csv", X[train], y[train], X[val], y[val], test_table.X, y_test, table.feature_names, f"{path}; test: {test_path}"
-    )
+    test = None
+    if options["test_path"] is not None:
+        test_path = _resolve(options["test_path"], base_dir, "test_path")
+        test = CsvGroup([test_path], f"the test file {test_path}")
+    # binary=False: the data CLI writes splits of any classification data; QBoost itself refuses more than two classes.
+    dataset, _ = load_csv_splits(CsvGroup([path], f"the training file {path}"), test=test, split=split, seed=seed, options=fmt, binary=False)
+    return dataset

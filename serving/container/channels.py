@@ -10,10 +10,12 @@ Channels (File input mode; each a directory under ``/opt/ml/input/data``):
   ``training`` (``split.test_size``).
 
 Files are CSV in SageMaker's layout by default (label in the first column, no
-header); ``dataset.label``, ``dataset.header`` and ``dataset.delimiter`` say
-otherwise. Each file is parsed by qboost_exp's CSV reader, so a bad file
-stops with its message naming the file, line and column. Labels of all
-channels are decoded together, so ``1`` is the same class in every file.
+header: :class:`qboost_exp.data.CsvOptions`); ``dataset.label``,
+``dataset.header`` and ``dataset.delimiter`` say otherwise. Each file is
+parsed by qboost_exp's one CSV loader, with the cell grammar the endpoint
+uses (:mod:`qboost_exp.data.cells`), so a bad file stops with its message
+naming the file, line and column. Labels of all channels are decoded
+together, so ``1`` is the same class in every file.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from qboost_exp.data import CsvGroup, Dataset, load_csv_splits
+from qboost_exp.data import CsvGroup, CsvOptions, Dataset, load_csv_splits
 from qboost_exp.errors import DataError
 
 from .paths import OptMl
@@ -82,7 +84,7 @@ def load_channels(layout: OptMl, dataset_cfg: Mapping[str, Any], split_cfg: Mapp
         mismatched columns between files, fewer or more than two classes in
         training, or validation/test labels that training does not have.
     """
-    fmt = {k: dataset_cfg.get(k, d) for k, d in (("label", 0), ("header", "auto"), ("delimiter", ","))}
+    options = CsvOptions.from_config(dataset_cfg)
     if dataset_cfg.get("test_path"):
         raise DataError("dataset.test_path cannot be set in a training job; give the job a 'test' channel instead")
     training_dir = layout.channel("training")
@@ -95,7 +97,7 @@ def load_channels(layout: OptMl, dataset_cfg: Mapping[str, Any], split_cfg: Mapp
         if not channel.files:
             raise DataError(f"the {channel.name} channel {channel.directory} holds no files; upload CSV files to its S3 prefix")
     groups = {SPLITS[c.name]: CsvGroup(c.files, _description(c)) for c in channels}
-    dataset, rows = load_csv_splits(groups.pop("train"), **groups, split=split_cfg, seed=seed, **fmt)
+    dataset, rows = load_csv_splits(groups.pop("train"), **groups, split=split_cfg, seed=seed, options=options)
     for channel in channels:
         channel.rows = rows[SPLITS[channel.name]]
     return dataset, channels

@@ -18,9 +18,11 @@ cells are the model's feature names (a data row with a typo is reported as
 a bad cell, not as a wrong header); a header must name exactly the model's
 features (``feature_names_in_``) and may list them in any order. A cell is a
 number only in the strict ASCII grammar ``[+-]digits[.digits][e[+-]digits]``
-(:data:`NUMBER`; surrounding spaces allowed): no ``1_000``, no non-ASCII
-digits, no hexadecimal, ``inf`` or ``nan``. Numbers are parsed with
-``np.fromstring`` (C ``strtod``, the same correctly rounded values as
+(:data:`qboost_exp.data.cells.NUMBER`; surrounding spaces allowed): no
+``1_000``, no non-ASCII digits, no hexadecimal, ``inf`` or ``nan``. Training
+reads its CSV files with the same grammar (:mod:`qboost_exp.data.cells`), so
+a value the model was trained on is never refused here. Numbers are parsed
+with ``np.fromstring`` (C ``strtod``, the same correctly rounded values as
 Python's ``float``) once the body is known to hold only the characters that
 grammar uses.
 
@@ -38,11 +40,15 @@ import csv
 import io
 import json
 import operator
-import re
 from itertools import repeat
 from typing import Any, Sequence
 
 import numpy as np
+
+# The cell grammar is qboost_exp's, so training refuses what this endpoint refuses.
+# NUMBER is re-exported: it was defined here before and is documented as this module's.
+from qboost_exp.data.cells import NUMBER  # noqa: F401
+from qboost_exp.data.cells import INFINITE_REASON, NAN_REASON, NUMERIC_BYTES, is_number, parse_numeric_bytes, reason
 
 from .errors import RequestError
 
@@ -50,10 +56,6 @@ _BOM = b"\xef\xbb\xbf"
 _CHARSETS = {"utf-8", "utf8", "us-ascii", "ascii"}
 _JSON_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 _MAX_NAMES = 5  # names listed in one message
-#: A feature value in CSV: optional sign, decimal digits, optional fraction and exponent (ASCII only).
-NUMBER = re.compile(rb"[ ]*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[ ]*")
-#: Every byte a CSV body of numbers can hold; with any other byte the strict per-cell check runs.
-_NUMERIC_BYTES = b"0123456789.+-eE, \n"
 #: Deepest JSON nesting accepted; MLflow's deepest form, dataframe_split, needs 4.
 MAX_JSON_DEPTH = 32
 #: Longest JSON integer literal accepted (a float64 holds at most 309 integer digits).
@@ -118,12 +120,6 @@ def check_charset(charset: str | None) -> None:
         raise RequestError(415, f"charset {charset!r} is not supported; send the body as UTF-8")
 
 
-def _is_number(cell: str | bytes) -> bool:
-    """``cell`` in the strict grammar of :data:`NUMBER`."""
-    raw = cell.encode() if isinstance(cell, str) else cell
-    return raw.isascii() and NUMBER.fullmatch(raw) is not None
-
-
 def _is_header(cells: Sequence[str | bytes], schema: Schema) -> bool:
     """Whether a first row names columns rather than holding values.
 
@@ -135,20 +131,11 @@ def _is_header(cells: Sequence[str | bytes], schema: Schema) -> bool:
     texts = [c.decode(errors="replace").strip() if isinstance(c, bytes) else c.strip() for c in cells]
     if schema.feature_names is not None and sorted(texts) == sorted(schema.feature_names):
         return True
-    return any(texts) and not any(_is_number(t) for t in texts if t)
+    return any(texts) and not any(is_number(t) for t in texts if t)
 
 
 def _cell_error(cell: str, where: str) -> RequestError:
-    text = cell.strip()
-    if not text:
-        return RequestError(400, f"{where}: the cell is empty")
-    word = text.lower().lstrip("+-")
-    if word in ("nan", "inf", "infinity"):
-        kind = "NaN (a missing value)" if word == "nan" else "infinite"
-        return RequestError(400, f"{where}: the value is {kind}; every feature value must be a finite number")
-    return RequestError(
-        400, f"{where}: {text[:40]!r} is not a number; write numbers as ASCII decimals such as -12, 0.5 or 1.5e-3"
-    )
+    return RequestError(400, f"{where}: {reason(cell)}")
 
 
 def _width_error(got: int, expected: int, where: str) -> RequestError:
@@ -160,8 +147,8 @@ def _finite(X: np.ndarray, where: Any) -> np.ndarray:
     """Refuse NaN and infinity, naming the first such cell; ``where(r)`` describes row ``r`` (0-based)."""
     if not np.isfinite(X).all():
         r, c = (int(i[0]) for i in np.nonzero(~np.isfinite(X)))
-        kind = "NaN (a missing value)" if np.isnan(X[r, c]) else "infinite"
-        raise RequestError(400, f"{where(r)}, column {c + 1}: the value is {kind}; every feature value must be a finite number")
+        why = NAN_REASON if np.isnan(X[r, c]) else INFINITE_REASON
+        raise RequestError(400, f"{where(r)}, column {c + 1}: {why}")
     return X
 
 
@@ -190,7 +177,7 @@ def parse_csv(body: bytes, schema: Schema) -> np.ndarray:
         raise RequestError(400, "the request body is empty; send one CSV row of feature values per line")
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n")
-    if not data.translate(None, _NUMERIC_BYTES) or (data.isascii() and b'"' not in data and b"\n" in data):
+    if not data.translate(None, NUMERIC_BYTES) or (data.isascii() and b'"' not in data and b"\n" in data):
         X = _csv_fast(data, schema)
         if X is not None:
             return X
@@ -204,17 +191,17 @@ def _csv_fast(data: bytes, schema: Schema) -> np.ndarray | None:
         return None  # ragged, blank lines, or a header of another width: the slow path says which
     width = lines[0].count(b",") + 1
     header = False
-    if data.translate(None, _NUMERIC_BYTES):
+    if data.translate(None, NUMERIC_BYTES):
         # Other characters than numbers use: a header line over numeric rows is the only
         # form handled here; anything else (a bad cell) goes to the slow path, which names it.
         rest = data[len(lines[0]) + 1 :]
-        if len(lines) == 1 or rest.translate(None, _NUMERIC_BYTES) or not _is_header(lines[0].split(b","), schema):
+        if len(lines) == 1 or rest.translate(None, NUMERIC_BYTES) or not _is_header(lines[0].split(b","), schema):
             return None
         header, names = True, [c.strip().decode() for c in lines[0].split(b",")]
         lines = lines[1:]
         data = rest
-    X = _numbers(data if len(lines) == 1 else data.replace(b"\n", b","), len(lines) * width)
-    if X is None or not _strict_cells(data):
+    X = parse_numeric_bytes(data, len(lines) * width)
+    if X is None:
         return None
     X = X.reshape(len(lines), width)
     order = schema.order_of(names, "the CSV header") if header else None
@@ -223,33 +210,6 @@ def _csv_fast(data: bytes, schema: Schema) -> np.ndarray | None:
     if order is not None:
         X = X[:, order]
     return _finite(X, lambda r: f"row {r + 1} (line {r + 1 + header})")
-
-
-def _strict_cells(data: bytes) -> bool:
-    """Whether every cell of an all-numeric-bytes body is in the :data:`NUMBER` grammar.
-
-    ``strtod`` also reads ``1e`` or ``+.`` prefixes; the patterns that let it
-    are few and cheap to look for: an ``e`` not followed by a digit or sign,
-    a sign not at a cell's start or after ``e``, a cell without any digit.
-    """
-    if b"e" not in data and b"E" not in data and b"+" not in data and b"-" not in data and b"." not in data:
-        return True  # integers only: strtod and the grammar agree
-    # The rare shapes strtod accepts but the grammar does not; the slow path names the cell.
-    return _LOOSE.search(data) is None
-
-
-#: What strtod would read in a body of numeric bytes that :data:`NUMBER` refuses.
-_LOOSE = re.compile(rb"[eE](?![+-]?[0-9])|(?<![eE, \n])[+-]|(?:^|[, \n])[+-]?\.?(?=[ ]*(?:[, \n]|$|[eE]))|\.[0-9]*\.|[eE][+-]?[0-9]+[.eE]")
-
-
-def _numbers(text: bytes, expected: int) -> np.ndarray | None:
-    """``expected`` comma-separated numbers, or None if that is not what ``text`` holds."""
-    try:
-        X = np.fromstring(text, sep=",")
-    except ValueError:
-        return None
-    # fromstring accepts a trailing comma; a count check catches it and any short read.
-    return X if X.size == expected else None
 
 
 def _csv_slow(data: bytes, schema: Schema) -> np.ndarray:
@@ -286,7 +246,7 @@ def _csv_slow(data: bytes, schema: Schema) -> np.ndarray:
     X = np.empty((len(rows), width))
     for r, (line, row) in enumerate(rows):
         for c, cell in enumerate(row):
-            if not _is_number(cell):
+            if not is_number(cell):
                 raise _cell_error(cell, f"row {r + 1} (line {line}), column {c + 1}")
             X[r, c] = float(cell)
     if order is not None:
