@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import copy
-import numbers
 import time
 import warnings
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping
+from numbers import Integral, Real
+from typing import Any, Sequence
 
 import dimod
 import numpy as np
@@ -17,8 +18,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _decision, _sampling
-from ._qubo import weight_scale
+from ._qubo import dwave_max_weight, qboost_objective, selection_penalty, variables_per_learner, weight_scale
 from ._search import CV_RULES, GridPoint, cross_validate
+from ._seeds import draw_seed
+from ._sklearn_private import HasMethods, Interval, InvalidParameterError, StrOptions, validate_parameter_constraints
 from ._strategies import STRATEGIES, FitResult, Iterative, OneShot, packed_predictions
 from .errors import ConfigError, SamplerError
 from .plugins import resolve_sampler, resolve_weak_learner_set
@@ -30,7 +33,14 @@ DEFAULT_LAMBDA_GRID = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
 DEFAULT_MAX_WEIGHT_GRID = (1 / 32, 1 / 16, 1 / 8)
 DWAVE_MAX_WEIGHT = "1/M"
 DEFAULT_NUM_READS = 100  # dimod samplers default to one read, too few to trust the best
-_MAX_SEED = 2**31 - 1
+# A number for lam and max_weight, and each element of their grids. An open
+# right end excludes inf (and Interval excludes NaN): an infinite penalty or
+# weight would make the QUBO's energies meaningless.
+_LAM = Interval(Real, 0, None, closed="left")  # >= 0
+_MAX_WEIGHT = Interval(Real, 0, None, closed="neither")  # > 0
+#: What every element of a grid parameter must be. scikit-learn's constraints
+#: cannot look inside a sequence, so fit checks these itself (see validate_parameter).
+_GRID_ELEMENTS = {"lam_grid": _LAM, "max_weight_grid": _MAX_WEIGHT}
 
 
 class QBoostClassifier(ClassifierMixin, BaseEstimator):
@@ -186,7 +196,36 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         counts, their means, the rule and the chosen point.
     proba_slope_ : float
         The slope ``a >= 0`` of :meth:`predict_proba`.
+
+    Notes
+    -----
+    Parameters are checked when :meth:`fit` starts, as scikit-learn checks its
+    own estimators' (``_parameter_constraints``): an invalid one raises
+    scikit-learn's ``InvalidParameterError`` (a ``ValueError`` and
+    ``TypeError``) naming it. :func:`validate_parameter` runs the same check
+    for one parameter.
     """
+
+    _parameter_constraints: dict[str, list[Any]] = {
+        "weak_learners": [str, Mapping, HasMethods(["fit_candidates"])],
+        "sampler": [str, HasMethods(["sample"])],
+        "sampler_params": [Mapping, None],
+        "lam": [_LAM, StrOptions({"auto"})],
+        "max_weight": [_MAX_WEIGHT, StrOptions({"auto", DWAVE_MAX_WEIGHT})],
+        "weight_bits": [Interval(Integral, 1, 8, closed="both")],
+        "refit": [StrOptions(set(_decision.REFITS))],
+        "strategy": [StrOptions(set(STRATEGIES))],
+        "window": [Interval(Integral, 1, None, closed="left"), None],
+        "max_rounds": [Interval(Integral, 1, None, closed="left"), None],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "lam_grid": ["array-like", None],  # and each element as _GRID_ELEMENTS says
+        "max_weight_grid": ["array-like", None],
+        "cv": ["cv_object"],
+        "cv_rule": [StrOptions(set(CV_RULES))],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
 
     def __init__(
         self,
@@ -241,7 +280,15 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         self
+
+        Raises
+        ------
+        sklearn.utils._param_validation.InvalidParameterError
+            A parameter is invalid (before any work is done).
         """
+        self._validate_params()
+        for name in _GRID_ELEMENTS:
+            _check_grid(name, getattr(self, name), _GRID_ELEMENTS[name])
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)
         self.classes_ = np.unique(y)
@@ -254,7 +301,6 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
                 f"Only binary classification is supported. QBoostClassifier got y with {len(self.classes_)} classes. "
                 "For a multi-class problem wrap it: sklearn.multiclass.OneVsRestClassifier(QBoostClassifier(...))."
             )
-        self._check_params()
         y_pm = np.where(y == self.classes_[1], 1, -1).astype(np.int8)
         rng = check_random_state(self.random_state)
         learner_set = resolve_weak_learner_set(self.weak_learners)
@@ -279,7 +325,7 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         self.timings_["weak_learners"] = time.perf_counter() - t0
         max_weight = self._resolve_max_weight(point.max_weight, len(candidates))
         self.lam_, self.max_weight_ = float(point.lam), max_weight
-        self.penalty_ = self.lam_ * max_weight
+        self.penalty_ = selection_penalty(self.lam_, max_weight)
         result = fitter.fit(self.penalty_, max_weight, self._solver(sampler, rng, self.verbose))
         for sol in result.solutions:
             self.timings_["qubo_build"] += sol.build_seconds
@@ -287,7 +333,7 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
 
         self.n_candidates_ = len(candidates)
         self.selected_indices_ = np.flatnonzero(result.weights)
-        self.best_energy_ = _objective(fitter, result.weights, self.penalty_)
+        self.best_energy_ = qboost_objective(result.weights, fitter.predictions, fitter.y, self.penalty_)
         weights, self.intercept_ = self._finish(fitter, result.weights, max_weight)
         self.weights_ = weights
         self.estimators_ = [candidates[i] for i in self.selected_indices_]
@@ -308,32 +354,6 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         self.proba_slope_ = _decision.fit_sigmoid(self._decision(X), y_pm)
         return self
 
-    def _check_params(self) -> None:
-        bits = self.weight_bits
-        if not _is_int(bits) or not 1 <= bits <= 8:
-            raise ConfigError(f"weight_bits must be an integer from 1 to 8, got {bits!r}")
-        _check_number_or_auto("lam", self.lam, extra=())
-        _check_number_or_auto("max_weight", self.max_weight, extra=(DWAVE_MAX_WEIGHT,), positive=True)
-        for name, grid, positive in (("lam_grid", self.lam_grid, False), ("max_weight_grid", self.max_weight_grid, True)):
-            if grid is not None and (
-                len(grid) == 0 or any(not _is_number(v) or v < 0 or (positive and v == 0) for v in grid)
-            ):
-                kind = "numbers > 0" if positive else "numbers >= 0"
-                raise ConfigError(f"{name} must be a non-empty list of {kind}, got {list(grid)!r}")
-        if self.refit not in _decision.REFITS:
-            raise ConfigError(f"refit must be one of {', '.join(_decision.REFITS)}, got {self.refit!r}")
-        if self.strategy not in STRATEGIES:
-            raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
-        if self.cv_rule not in CV_RULES:
-            raise ConfigError(f"cv_rule must be one of {', '.join(CV_RULES)}, got {self.cv_rule!r}")
-        for name in ("window", "max_rounds", "n_iter_no_change"):
-            value = getattr(self, name)
-            if value is not None and (not _is_int(value) or value < 1):
-                raise ConfigError(f"{name} must be an integer >= 1 or None, got {value!r}")
-        vf = self.validation_fraction
-        if not _is_number(vf) or not 0 < vf < 1:
-            raise ConfigError(f"validation_fraction must be a number in (0, 1), got {vf!r}")
-
     def _grid(self) -> list[GridPoint]:
         lams = (DEFAULT_LAMBDA_GRID if self.lam_grid is None else self.lam_grid) if self.lam == "auto" else (self.lam,)
         if self.max_weight == "auto":
@@ -344,7 +364,7 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
 
     @staticmethod
     def _resolve_max_weight(value: float | str, n_candidates: int) -> float:
-        return 1.0 / max(n_candidates, 1) if value == DWAVE_MAX_WEIGHT else float(value)
+        return dwave_max_weight(n_candidates) if value == DWAVE_MAX_WEIGHT else float(value)
 
     def _sample_kwargs(self, sampler: dimod.Sampler, rng: np.random.RandomState) -> dict[str, Any]:
         kwargs = dict(self.sampler_params or {})
@@ -356,7 +376,7 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
                     f"sampler {_sampler_name(self.sampler)} does not take the parameter(s) {', '.join(unknown)}; "
                     f"it takes: {', '.join(sorted(accepted)) or 'none'}"
                 )
-            seed = int(rng.randint(_MAX_SEED))
+            seed = draw_seed(rng)
             if "num_reads" in accepted:
                 kwargs.setdefault("num_reads", DEFAULT_NUM_READS)
             if "seed" in accepted:
@@ -375,36 +395,33 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
 
         return solve
 
-    def _variables_per_learner(self) -> int:
-        return self.weight_bits + (1 if self.weight_bits > 1 else 0)
-
     def _window(self, sampler: dimod.Sampler) -> int:
         if self.window is not None:
             return int(self.window)
         limit = _sampling.capacity(sampler)
         if limit is None:
             return _sampling.DEFAULT_CLASSICAL_CAPACITY
-        return max(1, limit // self._variables_per_learner())
+        return max(1, limit // variables_per_learner(self.weight_bits))
 
     def _prepare(self, learner_set: Any, X: np.ndarray, y_pm: np.ndarray, rng: np.random.RandomState, sampler: dimod.Sampler):
         """Fit the candidates and the fitter of ``strategy`` on ``(X, y_pm)``."""
         validation = None
         if self.strategy == "iterative" and self.n_iter_no_change:
             X, X_val, y_pm, y_val = train_test_split(
-                X, y_pm, test_size=self.validation_fraction, stratify=y_pm, random_state=rng.randint(_MAX_SEED)
+                X, y_pm, test_size=self.validation_fraction, stratify=y_pm, random_state=draw_seed(rng)
             )
         candidates = fit_candidates(learner_set, X, y_pm, rng)
         if not candidates:
             raise ConfigError(f"weak-learner set {learner_set!r} produced no candidate learners")
         predictions = packed_predictions(candidates, X)
         if self.strategy == "one_shot":
-            needed = len(candidates) * self._variables_per_learner()
+            needed = len(candidates) * variables_per_learner(self.weight_bits)
             limit = _sampling.capacity(sampler)
             if limit is not None and needed > limit:
                 raise SamplerError(
                     f"sampler {_sampler_name(self.sampler)} takes QUBOs of at most {limit} variables; one QUBO over "
                     f"{len(candidates)} candidates with weight_bits={self.weight_bits} needs {needed}. Use "
-                    f"strategy='iterative' (qubo=iterative: windows of {max(1, limit // self._variables_per_learner())} "
+                    f"strategy='iterative' (qubo=iterative: windows of {max(1, limit // variables_per_learner(self.weight_bits))} "
                     "candidates), fewer candidates or fewer weight bits."
                 )
             return candidates, OneShot(predictions, y_pm)
@@ -435,7 +452,7 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         splitter = check_cv(self.cv, y_pm, classifier=True)
         if hasattr(splitter, "random_state") and getattr(splitter, "shuffle", True) and splitter.random_state is None:
             splitter = copy.deepcopy(splitter)  # fit must not change the caller's splitter
-            splitter.random_state = int(rng.randint(_MAX_SEED))
+            splitter.random_state = draw_seed(rng)
         solve = self._solver(sampler, rng, 0)
 
         def fit_split(train: np.ndarray, val: np.ndarray):
@@ -444,7 +461,7 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
 
             def score(point: GridPoint) -> tuple[float, int]:
                 w = self._resolve_max_weight(point.max_weight, len(candidates))
-                result = fitter.fit(point.lam * w, w, solve)
+                result = fitter.fit(selection_penalty(point.lam, w), w, solve)
                 weights, intercept = self._finish(fitter, result.weights, w)
                 predicted = np.where(h_val @ weights + intercept > 0, 1, -1)
                 return float(np.mean(predicted == y_pm[val])), int(np.count_nonzero(result.weights))
@@ -521,31 +538,45 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+def validate_parameter(name: str, value: Any, *, key: str | None = None, caller_name: str = "QBoostClassifier") -> None:
+    """Check one constructor parameter as :meth:`QBoostClassifier.fit` does.
+
+    Parameters
+    ----------
+    name : str
+        A constructor parameter of :class:`QBoostClassifier`.
+    value : object
+        The value to check.
+    key : str, default=None
+        The name the message gives the parameter (e.g. the config key that
+        sets it); ``None`` means ``name``.
+    caller_name : str, default="QBoostClassifier"
+        Who the message says takes the parameter.
+
+    Raises
+    ------
+    sklearn.utils._param_validation.InvalidParameterError
+        ``"The 'KEY' parameter of CALLER must be ... Got VALUE instead."``
+    """
+    key = name if key is None else key
+    validate_parameter_constraints({key: QBoostClassifier._parameter_constraints[name]}, {key: value}, caller_name=caller_name)
+    if name in _GRID_ELEMENTS:
+        _check_grid(key, value, _GRID_ELEMENTS[name], caller_name)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and np.isfinite(value)
-
-
-def _check_number_or_auto(name: str, value: Any, extra: tuple[str, ...], positive: bool = False) -> None:
-    if isinstance(value, str) and value in ("auto", *extra):
+def _check_grid(key: str, values: Any, element: Interval, caller_name: str = "QBoostClassifier") -> None:
+    """A grid is ``None`` or a non-empty sequence whose every element satisfies ``element``."""
+    if values is None:
         return
-    if not _is_number(value) or value < 0 or (positive and value == 0):
-        words = ["a number > 0" if positive else "a number >= 0", *(repr(e) for e in extra), "'auto'"]
-        raise ConfigError(f"{name} must be {', '.join(words[:-1])} or {words[-1]}, got {value!r}")
+    if len(values) == 0 or not all(element.is_satisfied_by(v) for v in values):
+        raise InvalidParameterError(
+            f"The {key!r} parameter of {caller_name} must be None or a non-empty sequence, each element "
+            f"{element}. Got {values!r} instead."
+        )
 
 
 def _sampler_name(sampler: Any) -> str:
     return sampler if isinstance(sampler, str) else type(sampler).__name__
-
-
-def _objective(fitter: Any, weights: np.ndarray, penalty: float) -> float:
-    """The QBoost objective of fixed-point ``weights`` on the data ``fitter`` fitted."""
-    selected = np.flatnonzero(weights)
-    residual = fitter.predictions.combine(selected, weights[selected]) - fitter.y
-    return float(residual @ residual / len(residual) + penalty * len(selected))
 
 
 def _sampler_info(sampler: Any, result: FitResult) -> dict[str, Any]:

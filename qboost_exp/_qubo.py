@@ -10,10 +10,13 @@ so ``w_i`` takes the ``2**b`` levels ``0, c, 2c, ..., W`` up to the largest
 weight ``W`` (``W = 1/M`` with ``b = 1`` gives ``{0, 1/M}``, the weights of
 D-Wave's demo). The objective is
 
-    E(q) = (1/S) * sum_s (m_s + sum_i w_i h_i(x_s) - y_s)**2  +  lam * #{i : w_i > 0}
+    E(q) = (1/S) * sum_s (m_s + sum_i w_i h_i(x_s) - y_s)**2  +  penalty * #{i : w_i > 0}
 
-where ``m_s`` is a fixed margin that the new learners add to: 0 for a one-shot
-QUBO, the strong classifier built so far for a window of iterative QBoost.
+where ``penalty = lam * W`` is the energy a selected learner costs (the
+user's ``lam`` is in units of the largest weight, see :func:`selection_penalty`;
+everything in this module takes the ``penalty``) and ``m_s`` is a fixed margin
+that the new learners add to: 0 for a one-shot QUBO, the strong classifier
+built so far for a window of iterative QBoost.
 With the residual ``r_s = y_s - m_s`` (``r = y`` when ``m = 0``), expanding the
 square with ``q**2 = q`` gives, with the Gram statistics
 ``G_ij = (1/S) sum_s h_i h_j`` and ``g_i = (1/S) sum_s h_i r_s``:
@@ -22,24 +25,28 @@ square with ``q**2 = q`` gives, with the Gram statistics
     linear   (i, k)       = c**2 * 4**k * G_ii - 2 * c * 2**k * g_i
     quadratic (i,k),(j,l) = 2 * c**2 * 2**(k+l) * G_ij      (each unordered pair once)
 
-For ``b = 1`` the sparsity term is linear: ``lam`` on every variable. For
+For ``b = 1`` the sparsity term is linear: ``penalty`` on every variable. For
 ``b > 1`` "learner i is used" is an OR of its bits, which is not quadratic, so
-one indicator ``z_i`` per learner carries ``lam`` and the penalty
-``P * q_ik * (1 - z_i)`` with ``P = 2 * lam`` forbids a set bit without its
+one indicator ``z_i`` per learner carries ``penalty`` and the constraint term
+``P * q_ik * (1 - z_i)`` with ``P = 2 * penalty`` forbids a set bit without its
 indicator. For every ``q``, ``min over z`` of the energy equals ``E(q)``
-exactly (``P > lam`` suffices: paying ``lam`` once beats paying ``P`` per set
-bit), and the energy equals ``E(q)`` whenever ``z_i = OR_k q_ik``.
+exactly (``P > penalty`` suffices: paying ``penalty`` once beats paying ``P``
+per set bit), and the energy equals ``E(q)`` whenever ``z_i = OR_k q_ik``.
+So a learner takes ``variables_per_learner(b)`` variables: ``b`` bits, plus its
+indicator when ``b > 1``.
 
-The Gram statistics are independent of ``lam``: they are computed once and a
-BQM for any ``lam`` costs only ``O((M b)**2)``. They are computed from bit-packed
+The Gram statistics are independent of the penalty: they are computed once and a
+BQM for any penalty costs only ``O((M b)**2)``. They are computed from bit-packed
 predictions in chunks of samples, so the ``S x M`` matrix of predictions is
 never held as floats.
 """
 
 from __future__ import annotations
 
+import functools
+import warnings
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 import dimod
 import numpy as np
@@ -193,6 +200,25 @@ def residual_statistics(
     return GramStatistics(hh=hh, hy=hr / n, n_samples=n, residual_sq=float(residual @ residual / n))
 
 
+def variables_per_learner(weight_bits: int) -> int:
+    """BQM variables one learner takes: its ``weight_bits`` bits, and for ``b > 1`` its "used" indicator."""
+    return weight_bits + (1 if weight_bits > 1 else 0)
+
+
+def dwave_max_weight(n_learners: int) -> float:
+    """D-Wave's demo largest weight ``W = 1/M`` for ``M`` candidates (1 for an empty dictionary)."""
+    return 1.0 / n_learners if n_learners else 1.0
+
+
+def selection_penalty(lam: float, max_weight: float) -> float:
+    """The energy a selected learner costs, ``lam * W``: the user's ``lam`` is in units of the largest weight.
+
+    With this unit a learner joins (alone) if ``2 corr(h_i, r) - W > lam``, so
+    one ``lam`` means the same for every largest weight and every data set.
+    """
+    return lam * max_weight
+
+
 @dataclass(frozen=True)
 class QuboLayout:
     """How BQM variables map back to learners: variable ``i*b + k`` is bit ``k`` of learner ``i``;
@@ -204,8 +230,7 @@ class QuboLayout:
 
     @property
     def n_variables(self) -> int:
-        m, b = self.n_learners, self.weight_bits
-        return m * b + (m if b > 1 else 0)
+        return self.n_learners * variables_per_learner(self.weight_bits)
 
     def weights(self, sample: np.ndarray) -> np.ndarray:
         """Learner weights from one sample (array over variables 0..n_variables-1)."""
@@ -219,19 +244,59 @@ def weight_scale(max_weight: float, weight_bits: int) -> float:
     return max_weight / (2**weight_bits - 1)
 
 
-def build_bqm(
-    stats: GramStatistics, lam: float | np.ndarray, weight_bits: int = 1, max_weight: float | None = None
-) -> tuple[dimod.BinaryQuadraticModel, QuboLayout]:
-    """The QBoost BQM for the sparsity penalty ``lam`` (see the module docstring for the formula).
+def _renamed(old: str, new: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Accept the keyword ``old`` for ``new`` for one release, with a DeprecationWarning."""
 
-    ``lam`` is the energy a selected learner costs: one number, or one per
-    learner (iterative QBoost charges nothing more for a learner that other
-    windows already pay for). ``max_weight`` is the largest weight ``W``;
-    ``None`` means D-Wave's ``1/M``.
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if old in kwargs:
+                if new in kwargs:
+                    raise TypeError(f"{function.__name__}() got both {new!r} and its deprecated name {old!r}")
+                warnings.warn(
+                    f"{function.__name__}({old}=...) is deprecated and will be removed in the next release; "
+                    f"pass {new}= (the energy a selected learner costs, lam * max_weight)",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+                kwargs[new] = kwargs.pop(old)
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+@_renamed("lam", "penalty")
+def build_bqm(
+    stats: GramStatistics, penalty: float | np.ndarray, weight_bits: int = 1, max_weight: float | None = None
+) -> tuple[dimod.BinaryQuadraticModel, QuboLayout]:
+    """The QBoost BQM for a sparsity penalty (see the module docstring for the formula).
+
+    Parameters
+    ----------
+    stats : GramStatistics
+        The data's Gram statistics (for the labels, or a residual).
+    penalty : float or ndarray of shape (n_learners,)
+        The energy a selected learner costs (``lam * max_weight``, see
+        :func:`selection_penalty`): one number, or one per learner (iterative
+        QBoost charges nothing more for a learner that other windows already
+        pay for).
+    weight_bits : int, default=1
+        Bits per learner weight.
+    max_weight : float, default=None
+        The largest weight ``W``; ``None`` means D-Wave's ``1/M`` (:func:`dwave_max_weight`).
+
+    Returns
+    -------
+    bqm : dimod.BinaryQuadraticModel
+        BINARY, with the offset that makes its energy the objective.
+    layout : QuboLayout
+        How to read learner weights back from a sample.
     """
     m, b = stats.n_learners, weight_bits
     if max_weight is None:
-        max_weight = 1.0 / m if m else 1.0
+        max_weight = dwave_max_weight(m)
     c = weight_scale(max_weight, b)
     layout = QuboLayout(n_learners=m, weight_bits=b, scale=c)
     n = layout.n_variables
@@ -251,29 +316,62 @@ def build_bqm(
             block *= 2.0
     for r in range(mb):
         matrix[r, : r + 1] = 0.0
-    lam_each = np.broadcast_to(np.asarray(lam, dtype=np.float64), (m,))
+    penalty_each = np.broadcast_to(np.asarray(penalty, dtype=np.float64), (m,))
     if b == 1:
-        linear = linear + lam_each
-    elif np.any(lam_each != 0):
-        penalty = np.repeat(2.0 * lam_each, b)
-        linear = linear + penalty
+        linear = linear + penalty_each
+    elif np.any(penalty_each != 0):
+        forbid = np.repeat(2.0 * penalty_each, b)  # P = 2 * penalty: a set bit without its indicator
+        linear = linear + forbid
         rows = np.arange(mb)
-        matrix[rows, mb + rows // b] = -penalty
+        matrix[rows, mb + rows // b] = -forbid
     diag = np.zeros(n)
     diag[:mb] = linear
     if b > 1:
-        diag[mb:] = lam_each
+        diag[mb:] = penalty_each
     matrix[np.arange(n), np.arange(n)] = diag
     bqm = dimod.BinaryQuadraticModel(matrix, "BINARY")
     bqm.offset = stats.residual_sq
     return bqm, layout
 
 
-def qboost_objective(weights: np.ndarray, h: np.ndarray, y: np.ndarray, lam: float | np.ndarray, margin: np.ndarray | float = 0.0) -> float:
-    """The QBoost objective evaluated directly (reference implementation for checks).
+@_renamed("lam", "penalty")
+def qboost_objective(
+    weights: np.ndarray,
+    h: np.ndarray | PackedPredictions,
+    y: np.ndarray,
+    penalty: float | np.ndarray,
+    margin: np.ndarray | float = 0.0,
+) -> float:
+    """The QBoost objective ``E(w)`` evaluated directly: the one definition every caller uses.
 
-    ``h`` is the dense ``(S, M)`` matrix of learner outputs, ``y`` the +-1
-    labels and ``margin`` a fixed margin the learners add to.
+    Parameters
+    ----------
+    weights : ndarray of shape (n_learners,)
+        Every learner's weight (0 for the unselected).
+    h : ndarray of shape (n_samples, n_learners) or PackedPredictions
+        The learners' +-1 outputs, dense or bit-packed.
+    y : ndarray of shape (n_samples,)
+        The +-1 labels.
+    penalty : float or ndarray of shape (n_learners,)
+        The energy a selected learner costs (``lam * max_weight``).
+    margin : float or ndarray of shape (n_samples,), default=0.0
+        A fixed margin the learners add to.
+
+    Returns
+    -------
+    float
+        ``mean((margin + h w - y)**2) + penalty * #{i : w_i != 0}``.
     """
-    residual = margin + h @ weights - y
-    return float(residual @ residual / len(y) + np.sum(np.broadcast_to(lam, weights.shape) * (weights != 0)))
+    weights = np.asarray(weights, dtype=np.float64)
+    used = weights != 0
+    if isinstance(h, PackedPredictions):
+        selected = np.flatnonzero(used)
+        vote = h.combine(selected, weights[selected])  # never unpacks the unselected learners
+    else:
+        vote = h @ weights
+    residual = margin + vote - np.asarray(y, dtype=np.float64)
+    if np.ndim(penalty) == 0:
+        cost = float(penalty) * int(np.count_nonzero(used))
+    else:
+        cost = float(np.sum(np.broadcast_to(penalty, weights.shape)[used]))
+    return float(residual @ residual / len(residual) + cost)

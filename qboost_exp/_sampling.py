@@ -19,6 +19,7 @@ import dimod
 import numpy as np
 
 from ._qubo import GramStatistics, QuboLayout, build_bqm
+from ._seeds import MAX_SEED
 from .errors import QBoostError, SamplerError
 
 #: Learners in a QUBO (a window of iterative QBoost) for samplers that state no
@@ -43,16 +44,35 @@ class Solution:
 
 def solve(
     stats: GramStatistics,
-    lam: float,
+    penalty: float | np.ndarray,
     weight_bits: int,
     max_weight: float,
     sampler: dimod.Sampler,
     kwargs: dict[str, Any],
     verbose: int = 0,
 ) -> Solution:
-    """Build the BQM, sample it, and decode the lowest-energy sample into weights."""
+    """Build the BQM, sample it, and decode the lowest-energy sample into weights.
+
+    Parameters
+    ----------
+    stats : GramStatistics
+    penalty : float or ndarray
+        The energy a selected learner costs (``lam * max_weight``), see :func:`~._qubo.build_bqm`.
+    weight_bits : int
+    max_weight : float
+        The largest weight ``W``.
+    sampler : dimod.Sampler
+    kwargs : dict
+        Keyword arguments of ``sampler.sample``.
+    verbose : int, default=0
+        ``> 0`` reports the reads' progress.
+
+    Returns
+    -------
+    Solution
+    """
     t0 = time.perf_counter()
-    bqm, layout = build_bqm(stats, lam, weight_bits, max_weight)
+    bqm, layout = build_bqm(stats, penalty, weight_bits, max_weight)
     build_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
     try:
@@ -150,7 +170,7 @@ def _sample_in_batches(
         size = min(batch, total - done)
         call = {**kwargs, "num_reads": size}
         if seed is not None:
-            call["seed"] = (int(seed) + len(parts)) % (2**31 - 1)
+            call["seed"] = (int(seed) + len(parts)) % MAX_SEED
         t0 = time.perf_counter()
         part = _in_worker_thread(lambda: _resolved(sampler.sample(bqm, **call)))
         elapsed = time.perf_counter() - t0

@@ -1,9 +1,10 @@
 """How the annealer chooses the weights: one QUBO over every candidate, or iterative QBoost.
 
 A *fitter* holds the candidates' packed predictions on the data it fits and
-answers ``fit(lam, max_weight, solve)`` with weights for every candidate.
-``solve(stats, lam, max_weight)`` solves one QUBO (see :mod:`._sampling`), so
-the fitters are independent of the sampler.
+answers ``fit(penalty, max_weight, solve)`` with weights for every candidate;
+``penalty`` is the energy a selected learner costs (``lam * max_weight``, see
+:func:`._qubo.selection_penalty`). ``solve(stats, penalty, max_weight)`` solves
+one QUBO (see :mod:`._sampling`), so the fitters are independent of the sampler.
 
 Iterative QBoost (Neven, Denchev, Rose and Macready, ACML 2012) takes a
 dictionary larger than one QUBO: the candidates in windows of ``window``
@@ -23,12 +24,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ._qubo import GramStatistics, PackedPredictions, gram_statistics, residual_statistics
+from ._qubo import GramStatistics, PackedPredictions, gram_statistics, qboost_objective, residual_statistics
 from ._sampling import Solution
 from .errors import QBoostError
 
 STRATEGIES = ("one_shot", "iterative")
 
+#: ``solve(stats, penalty, max_weight) -> Solution``: one QUBO, solved.
 Solve = Callable[[GramStatistics, float, float], Solution]
 
 
@@ -59,8 +61,9 @@ class OneShot:
         self.predictions, self.y = predictions, y_pm
         self.stats = gram_statistics(predictions, y_pm)
 
-    def fit(self, lam: float, max_weight: float, solve: Solve) -> FitResult:
-        solution = solve(self.stats, lam, max_weight)
+    def fit(self, penalty: float, max_weight: float, solve: Solve) -> FitResult:
+        """Weights for every candidate: one QUBO with ``penalty`` per selected learner."""
+        solution = solve(self.stats, penalty, max_weight)
         return FitResult(weights=solution.weights, solutions=[solution])
 
 
@@ -99,7 +102,14 @@ class Iterative:
         # G of each window does not depend on the margin: computed once, reused by every round and grid point.
         self._hh = [gram_statistics(predictions.subset(w), y_pm).hh for w in self.windows]
 
-    def fit(self, lam: float, max_weight: float, solve: Solve) -> FitResult:
+    def fit(self, penalty: float, max_weight: float, solve: Solve) -> FitResult:
+        """Weights for every candidate, window by window; ``rounds`` holds each round's objective.
+
+        A round's objective is the full objective with ``penalty`` per
+        selected learner: from the QUBO's energy (whose penalty covers the
+        window only) plus the learners outside the window, or on
+        ``validation`` when given.
+        """
         m = self.predictions.n_learners
         weights = np.zeros(m)
         margin = np.zeros(self.predictions.n_samples)
@@ -114,17 +124,16 @@ class Iterative:
             used = np.flatnonzero(old)
             rest = margin - self.predictions.combine(window[used], old[used])
             stats = residual_statistics(self.predictions.subset(window), self.y, rest, hh=self._hh[k])
-            solution = solve(stats, lam, max_weight)
+            solution = solve(stats, penalty, max_weight)
             solutions.append(solution)
             weights[window] = solution.weights
             new = np.flatnonzero(solution.weights)
             margin = rest + self.predictions.combine(window[new], solution.weights[new])
             outside = np.count_nonzero(weights) - len(new)
-            objective = solution.energy + lam * outside
+            objective = solution.energy + penalty * outside
             if self.validation is not None:
                 h_val, y_val = self.validation
-                residual = h_val @ weights - y_val
-                objective = float(residual @ residual / len(y_val) + lam * np.count_nonzero(weights))
+                objective = qboost_objective(weights, h_val, y_val, penalty)
             rounds.append({
                 "round": r + 1,
                 "window": [int(window[0]), int(window[-1]) + 1],

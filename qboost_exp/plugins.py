@@ -13,26 +13,50 @@ points in their ``pyproject.toml``::
 Every registered name is then usable as ``sampler=my_annealer`` or
 ``weak_learners=my_learners`` on the command line, and as
 ``QBoostClassifier(sampler="my_annealer")``.
+
+The built-ins are registered the same way, by ``module:attribute`` reference,
+and every factory is imported only when it is used: listing the registries
+(which the CLI does at every start) imports neither dimod nor scikit-learn.
 """
 
 from __future__ import annotations
 
 import inspect
-from importlib.metadata import entry_points
-from typing import Any, Callable, Mapping
-
-import dimod
+from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from .errors import ConfigError
-from .samplers import BUILTIN_SAMPLERS
-from .weak_learners import BUILTIN_WEAK_LEARNER_SETS, WeakLearnerSet
+
+if TYPE_CHECKING:
+    import dimod
 
 SAMPLER_GROUP = "qboost_exp.samplers"
 WEAK_LEARNER_GROUP = "qboost_exp.weak_learners"
 
+#: The built-in factories, as entry points would name them.
+_BUILTINS: dict[str, dict[str, str]] = {
+    SAMPLER_GROUP: {
+        "neal": "qboost_exp.samplers:neal",
+        "tabu": "qboost_exp.samplers:tabu",
+        "steepest": "qboost_exp.samplers:steepest",
+        "exact": "qboost_exp.samplers:exact",
+        "qpu": "qboost_exp.samplers:qpu",
+        "hybrid": "qboost_exp.samplers:hybrid",
+        "mock_qpu": "qboost_exp.samplers:mock_qpu",
+    },
+    WEAK_LEARNER_GROUP: {
+        "stumps": "qboost_exp.weak_learners:Stumps",
+        "trees": "qboost_exp.weak_learners:Trees",
+        "adaboost": "qboost_exp.weak_learners:AdaBoostLearners",
+        "estimators": "qboost_exp.weak_learners:Estimators",
+        "mixed": "qboost_exp.weak_learners:Mixed",
+    },
+}
 
-def _registry(group: str, builtins: Mapping[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
-    found: dict[str, Callable[..., Any]] = dict(builtins)
+
+def _registry(group: str) -> dict[str, Callable[..., Any]]:
+    builtins = _BUILTINS[group]
+    found: dict[str, Callable[..., Any]] = {name: _LazyEntryPoint(EntryPoint(name, value, group)) for name, value in builtins.items()}
     for ep in entry_points(group=group):
         if ep.name in builtins:
             continue  # built-in names cannot be hijacked by an installed package
@@ -40,8 +64,13 @@ def _registry(group: str, builtins: Mapping[str, Callable[..., Any]]) -> dict[st
     return found
 
 
+def _builtin_factories(group: str) -> dict[str, Callable[..., Any]]:
+    """The built-in factories of ``group``, imported (for the deprecated ``BUILTIN_*`` dicts)."""
+    return {name: _LazyEntryPoint(EntryPoint(name, value, group)).load() for name, value in _BUILTINS[group].items()}
+
+
 class _LazyEntryPoint:
-    """Loads a plugin only when it is used, so one broken plugin cannot break the others."""
+    """A factory that is imported only when it is used, so one broken plugin cannot break the others."""
 
     def __init__(self, ep: Any) -> None:
         self.ep = ep
@@ -59,17 +88,21 @@ class _LazyEntryPoint:
 
 
 def available_samplers() -> dict[str, Callable[..., dimod.Sampler]]:
-    """All sampler names, built-in and from entry points, with their factories."""
-    return _registry(SAMPLER_GROUP, BUILTIN_SAMPLERS)
+    """All sampler names, built-in and from entry points, with their factories (imported when called)."""
+    return _registry(SAMPLER_GROUP)
 
 
-def available_weak_learner_sets() -> dict[str, Callable[..., WeakLearnerSet]]:
-    """All weak-learner-set names, built-in and from entry points, with their factories."""
-    return _registry(WEAK_LEARNER_GROUP, BUILTIN_WEAK_LEARNER_SETS)
+def available_weak_learner_sets() -> dict[str, Callable[..., Any]]:
+    """All weak-learner-set names, built-in and from entry points, with their factories (imported when called)."""
+    return _registry(WEAK_LEARNER_GROUP)
 
 
 def factory_defaults(factory: Callable[..., Any]) -> dict[str, Any]:
-    """The keyword arguments a factory accepts, with their defaults (for generated configs)."""
+    """The keyword arguments a factory accepts, with their defaults (for generated configs).
+
+    Reads only the factory's signature; a registry entry is imported for it,
+    the sampler or set is not built.
+    """
     if isinstance(factory, _LazyEntryPoint):
         factory = factory.load()
     out: dict[str, Any] = {}
@@ -93,13 +126,15 @@ def _build(kind: str, name: str, registry: Mapping[str, Callable[..., Any]], opt
 
 def make_sampler(name: str, **init: Any) -> dimod.Sampler:
     """Build the sampler registered as ``name`` with construction options ``init``."""
+    import dimod
+
     sampler = _build("sampler", name, available_samplers(), init)
     if not isinstance(sampler, dimod.Sampler):
         raise ConfigError(f"sampler '{name}' did not build a dimod.Sampler (got {type(sampler).__name__})")
     return sampler
 
 
-def make_weak_learner_set(name: str, **params: Any) -> WeakLearnerSet:
+def make_weak_learner_set(name: str, **params: Any) -> Any:
     """Build the weak-learner set registered as ``name`` with parameters ``params``.
 
     A ``members`` list (the ``mixed`` set's, or a plugin's that takes the same
@@ -120,12 +155,12 @@ def resolve_sampler(sampler: str | dimod.Sampler) -> dimod.Sampler:
     """A sampler from a registered name or an instance."""
     if isinstance(sampler, str):
         return make_sampler(sampler)
-    if isinstance(sampler, dimod.Sampler) or callable(getattr(sampler, "sample", None)):
+    if callable(getattr(sampler, "sample", None)):  # a dimod.Sampler, or anything that samples a BQM the same way
         return sampler
     raise ConfigError(f"sampler must be a registered name or a dimod.Sampler, got {sampler!r}")
 
 
-def resolve_weak_learner_set(spec: Any) -> WeakLearnerSet:
+def resolve_weak_learner_set(spec: Any) -> Any:
     """A weak-learner set from a name, a ``{"name": ..., "params": {...}}`` mapping, or an instance."""
     if isinstance(spec, str):
         return make_weak_learner_set(spec)

@@ -11,7 +11,9 @@ Run them in your plugin's test suite::
         check_weak_learner_set(MyLearnerSet(n=10))
 
 Each function raises ``AssertionError`` with a message that says which rule
-was broken, and returns nothing when the plugin conforms.
+was broken, and returns nothing when the plugin conforms. The sampler rules
+that dimod states for every sampler are checked with dimod's own kit
+(:mod:`dimod.testing`); the rest are QBoost's.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import copy
 from typing import Any
 
 import dimod
+import dimod.testing
 import numpy as np
 from sklearn.datasets import make_classification
 
@@ -30,18 +33,28 @@ def _small_qboost_bqm(n_learners: int = 6, seed: int = 0) -> dimod.BinaryQuadrat
     rng = np.random.default_rng(seed)
     y = rng.choice([-1, 1], size=40)
     h = np.where(rng.random((40, n_learners)) < 0.7, y[:, None], -y[:, None])
-    bqm, _ = build_bqm(gram_statistics(PackedPredictions.from_rows(h.T, 40), y), lam=0.01)
+    bqm, _ = build_bqm(gram_statistics(PackedPredictions.from_rows(h.T, 40), y), penalty=0.01)
     return bqm
+
+
+def _dimod_rule(rule: str, check: Any, *args: Any) -> None:
+    """Run one of dimod's asserts, saying which rule of this kit it checks."""
+    try:
+        check(*args)
+    except AssertionError as exc:
+        raise AssertionError(f"{rule} ({exc})" if str(exc) else rule) from exc
 
 
 def check_sampler(sampler: Any, **sample_params: Any) -> None:
     """Check that ``sampler`` can solve QBoost QUBOs.
 
-    Rules: it is a :class:`dimod.Sampler` (``sample``, ``parameters``,
-    ``properties``); ``sample`` on a dense BINARY BQM with integer labels
+    Rules: it follows dimod's sampler API (a :class:`dimod.Sampler` with
+    ``sample``, ``parameters`` and ``properties``; a composite also dimod's
+    composite API); ``sample`` on a dense BINARY BQM with integer labels
     returns a non-empty :class:`dimod.SampleSet` over exactly the BQM's
     variables, in the BINARY vartype, whose energies are the BQM's energies of
-    its samples; a declared ``seed`` parameter makes results repeat; and on a
+    its samples, and leaves the BQM unchanged; a declared ``seed`` parameter
+    makes results repeat; and on a
     6-variable QBoost QUBO the best sample is within 0.05 of the true optimum
     (a sampler that cannot get near an optimum that small is of no use here).
 
@@ -51,10 +64,11 @@ def check_sampler(sampler: Any, **sample_params: Any) -> None:
     **sample_params
         Extra keyword arguments for ``sample`` (e.g. ``num_reads``).
     """
-    assert isinstance(sampler, dimod.Sampler), f"{type(sampler).__name__} is not a dimod.Sampler subclass"
-    assert isinstance(sampler.parameters, dict), "sampler.parameters must be a dict of parameter names"
-    assert isinstance(sampler.properties, dict), "sampler.properties must be a dict"
+    _dimod_rule("the sampler does not follow dimod's Sampler API", dimod.testing.assert_sampler_api, sampler)
+    if isinstance(sampler, dimod.Composite):
+        _dimod_rule("the composite does not follow dimod's Composite API", dimod.testing.assert_composite_api, sampler)
     bqm = _small_qboost_bqm()
+    original = copy.deepcopy(bqm)
     params = dict(sample_params)
     if "seed" in sampler.parameters:
         params.setdefault("seed", 1234)
@@ -63,7 +77,8 @@ def check_sampler(sampler: Any, **sample_params: Any) -> None:
     assert len(result) > 0, "sample() returned an empty SampleSet"
     assert set(result.variables) == set(bqm.variables), f"SampleSet variables {sorted(result.variables)} differ from the BQM's {sorted(bqm.variables)}"
     assert result.vartype is dimod.BINARY, f"SampleSet vartype is {result.vartype.name}; a BINARY BQM needs BINARY samples"
-    np.testing.assert_allclose(result.record.energy, bqm.energies(result), atol=1e-6, err_msg="SampleSet energies are not the BQM's energies of its samples")
+    _dimod_rule("SampleSet energies are not the BQM's energies of its samples", dimod.testing.assert_sampleset_energies, result, bqm, 6)
+    _dimod_rule("sample() modified the BQM it was given", dimod.testing.assert_bqm_almost_equal, bqm, original)
     optimum = dimod.ExactSolver().sample(bqm).first.energy
     assert result.first.energy <= optimum + 0.05, f"best energy {result.first.energy:.4f} is far from the optimum {optimum:.4f}"
     if "seed" in sampler.parameters:

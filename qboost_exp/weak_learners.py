@@ -8,15 +8,22 @@ Built-in sets: ``adaboost`` (the default), ``trees``, ``stumps``,
 ``estimators`` and ``mixed``. Third-party sets register a factory under the
 entry-point group ``qboost_exp.weak_learners`` (see :mod:`qboost_exp.plugins`).
 
-This module depends on nothing else in the package but its errors: the
-registry (:mod:`qboost_exp.plugins`) imports it, never the other way round,
-so ``mixed`` members given by name are resolved by the registry before they
-reach :class:`Mixed`.
+A set declares the valid values of its parameters as scikit-learn estimators
+do, in ``_parameter_constraints`` (a parameter passed straight to a
+scikit-learn estimator declares that estimator's own constraints), and
+:func:`invalid_parameter` checks them before any learner is fitted.
+
+This module depends on nothing else in the package but its errors, seeds and
+the scikit-learn validation helpers (and, for the deprecated
+``BUILTIN_WEAK_LEARNER_SETS``, the registry). The registry
+(:mod:`qboost_exp.plugins`) names these classes without importing them, and
+resolves ``mixed`` members given by name before they reach :class:`Mixed`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from numbers import Integral, Real
 from typing import Any, Sequence
 
 import numpy as np
@@ -24,19 +31,23 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import AdaBoostClassifier
 from sklearn.tree import DecisionTreeClassifier
 
+from ._seeds import draw_seed
+from ._sklearn_private import Interval, InvalidParameterError, estimator_constraints, first_invalid_parameter
 from .errors import ConfigError
-
-try:  # where scikit-learn raises its parameter-validation errors (a ValueError and TypeError subclass)
-    from sklearn.utils._param_validation import InvalidParameterError
-except ImportError:  # pragma: no cover - scikit-learn < 1.2
-    InvalidParameterError = ValueError  # type: ignore[misc,assignment]
 
 
 class WeakLearnerSet(ABC):
     """The contract of a weak-learner set (subclass it in a plugin).
 
     Constructors only store their parameters, as scikit-learn estimators do.
+    ``_parameter_constraints`` maps parameter names to scikit-learn
+    constraints (``Interval``, ``StrOptions``, ``"boolean"``, ...); a
+    parameter that breaks them is reported by name before any fitting, as
+    ``weak_learners.params.NAME=VALUE is invalid: ...``. Undeclared
+    parameters are not checked.
     """
+
+    _parameter_constraints: dict[str, list[Any]] = {}
 
     @abstractmethod
     def fit_candidates(self, X: np.ndarray, y: np.ndarray, random_state: np.random.RandomState) -> list[Any]:
@@ -60,31 +71,53 @@ class WeakLearnerSet(ABC):
         return f"{type(self).__name__}({args})"
 
 
-def fit_candidates(learner_set: Any, X: np.ndarray, y: np.ndarray, random_state: np.random.RandomState) -> list[Any]:
-    """``learner_set.fit_candidates(...)``, with scikit-learn's parameter errors made config errors.
+def invalid_parameter(learner_set: Any) -> tuple[str, str] | None:
+    """The first parameter of ``learner_set`` that breaks its declared constraints.
 
-    A learner parameter that scikit-learn rejects (``max_depth=0``,
-    ``n_estimators=-1``, ``max_depth='abc'``) surfaces when the learners are
-    fitted; the message names the set and, where the set has a parameter of
-    that name, the key to fix: ``weak_learners.params.NAME``.
+    Parameters
+    ----------
+    learner_set : WeakLearnerSet or any object with ``fit_candidates``
+        Its ``_parameter_constraints`` (none: nothing to check) and the
+        parameters its constructor stored (``vars(learner_set)``).
+
+    Returns
+    -------
+    tuple of (str, str) or None
+        ``(parameter name, scikit-learn's message)``, e.g. ``("max_depth",
+        "The 'max_depth' parameter of Trees must be an int in the range [1, inf)
+        or None. Got 0 instead.")``; ``None`` when every declared parameter is valid.
     """
+    constraints = getattr(learner_set, "_parameter_constraints", None) or {}
+    params = vars(learner_set) if hasattr(learner_set, "__dict__") else {}
+    return first_invalid_parameter(constraints, params, caller_name=type(learner_set).__name__)
+
+
+def check_parameters(learner_set: Any) -> None:
+    """Raise a :class:`ConfigError` naming the key to fix if a declared parameter of ``learner_set`` is invalid.
+
+    The key is the one a ``{"name": ..., "params": {...}}`` specification (and
+    the config's ``weak_learners`` node) sets: ``weak_learners.params.NAME``.
+    :class:`Mixed` checks its members the same way when it fits them.
+    """
+    found = invalid_parameter(learner_set)
+    if found is not None:
+        name, message = found
+        raise ConfigError(f"weak_learners.params.{name}={vars(learner_set)[name]!r} is invalid: {message}")
+
+
+def fit_candidates(learner_set: Any, X: np.ndarray, y: np.ndarray, random_state: np.random.RandomState) -> list[Any]:
+    """``learner_set.fit_candidates(...)``, its parameters checked first, scikit-learn's errors made config errors.
+
+    A declared parameter that is invalid fails before any learner is fitted
+    (see :func:`check_parameters`). A parameter scikit-learn rejects while
+    fitting (an undeclared one: a plugin's, or an ``estimators`` member's) is
+    reported with the set it came from.
+    """
+    check_parameters(learner_set)
     try:
         return learner_set.fit_candidates(X, y, random_state)
     except InvalidParameterError as exc:
-        import re
-
-        found = re.search(r"The '(\w+)' parameter", str(exc))
-        params = vars(learner_set) if hasattr(learner_set, "__dict__") else {}
-        if found and found.group(1) in params:
-            key = found.group(1)
-            raise ConfigError(f"weak_learners.params.{key}={params[key]!r} is invalid: {exc}") from None
         raise ConfigError(f"weak-learner set {learner_set!r}: {exc}") from None
-
-
-def _positive_int(set_name: str, key: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ConfigError(f"weak_learners.params.{key}={value!r} is invalid: {set_name} needs an integer >= 1")
-    return int(value)
 
 
 class SubspaceLearner(ClassifierMixin, BaseEstimator):
@@ -131,6 +164,14 @@ class Trees(WeakLearnerSet):
         Draw each tree's samples with replacement; otherwise every tree sees all samples.
     """
 
+    _parameter_constraints = {
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "max_depth": estimator_constraints(DecisionTreeClassifier, "max_depth"),
+        # a count of features, or a fraction of them (a float, so that 1 and 1.0 differ)
+        "max_features": [Interval(Integral, 1, None, closed="left"), Interval(Real, 0, 1, closed="right")],
+        "bootstrap": ["boolean"],
+    }
+
     def __init__(self, n_estimators: int = 50, max_depth: int = 2, max_features: float | int = 0.5, bootstrap: bool = True) -> None:
         self.n_estimators = n_estimators
         self.max_depth = max_depth
@@ -139,25 +180,18 @@ class Trees(WeakLearnerSet):
 
     def _n_features(self, n_total: int) -> int:
         mf = self.max_features
-        if isinstance(mf, bool) or not isinstance(mf, (int, float, np.integer, np.floating)):
-            raise ConfigError(f"trees: max_features must be a fraction in (0, 1] or a count >= 1, got {mf!r}")
-        if isinstance(mf, (float, np.floating)):
-            if not 0.0 < mf <= 1.0:
-                raise ConfigError(f"trees: max_features={mf} is not a fraction in (0, 1]")
-            return max(1, int(round(mf * n_total)))
-        if not 1 <= mf:
-            raise ConfigError(f"trees: max_features={mf} must be >= 1")
-        return min(int(mf), n_total)
+        if isinstance(mf, Integral):
+            return min(int(mf), n_total)
+        return max(1, int(round(mf * n_total)))
 
     def fit_candidates(self, X, y, random_state):
-        n_estimators = _positive_int("trees", "n_estimators", self.n_estimators)
         n_samples, n_total = X.shape
         k = self._n_features(n_total)
         learners = []
-        for _ in range(n_estimators):
+        for _ in range(self.n_estimators):
             features = np.sort(random_state.choice(n_total, size=k, replace=False))
             rows = random_state.randint(0, n_samples, n_samples) if self.bootstrap else slice(None)
-            tree = DecisionTreeClassifier(max_depth=self.max_depth, random_state=random_state.randint(2**31 - 1))
+            tree = DecisionTreeClassifier(max_depth=self.max_depth, random_state=draw_seed(random_state))
             tree.fit(X[rows][:, features], y[rows])
             learners.append(SubspaceLearner(tree, features.tolist()))
         return learners
@@ -177,6 +211,12 @@ class AdaBoostLearners(WeakLearnerSet):
     learning_rate : float, default=1.0
     """
 
+    _parameter_constraints = {
+        "n_estimators": estimator_constraints(AdaBoostClassifier, "n_estimators"),
+        "max_depth": estimator_constraints(DecisionTreeClassifier, "max_depth"),
+        "learning_rate": estimator_constraints(AdaBoostClassifier, "learning_rate"),
+    }
+
     def __init__(self, n_estimators: int = 60, max_depth: int = 2, learning_rate: float = 1.0) -> None:
         self.n_estimators = n_estimators
         self.max_depth = max_depth
@@ -185,9 +225,9 @@ class AdaBoostLearners(WeakLearnerSet):
     def fit_candidates(self, X, y, random_state):
         boost = AdaBoostClassifier(
             DecisionTreeClassifier(max_depth=self.max_depth),
-            n_estimators=_positive_int("adaboost", "n_estimators", self.n_estimators),
+            n_estimators=self.n_estimators,
             learning_rate=self.learning_rate,
-            random_state=random_state.randint(2**31 - 1),
+            random_state=draw_seed(random_state),
         ).fit(X, y)
         # AdaBoost fits its learners on the labels it is given, here +-1.
         return list(boost.estimators_)
@@ -202,6 +242,8 @@ class Estimators(WeakLearnerSet):
         Unfitted scikit-learn classifiers (in configs, ``_target_`` nodes).
     """
 
+    _parameter_constraints = {"estimators": ["array-like"]}
+
     def __init__(self, estimators: Sequence[Any] = ()) -> None:
         self.estimators = estimators
 
@@ -212,7 +254,7 @@ class Estimators(WeakLearnerSet):
                 raise ConfigError(f"estimators: {est!r} is not a scikit-learn classifier (needs fit and predict)")
             learner = clone(est)
             if "random_state" in learner.get_params():
-                learner.set_params(random_state=random_state.randint(2**31 - 1))
+                learner.set_params(random_state=draw_seed(random_state))
             learners.append(learner.fit(X, y))
         return learners
 
@@ -229,6 +271,8 @@ class Mixed(WeakLearnerSet):
         also be registered set names or ``{name, params}`` mappings: the
         registry resolves them first.
     """
+
+    _parameter_constraints = {"members": ["array-like"]}
 
     def __init__(self, members: Sequence[Any] = ()) -> None:
         self.members = members
@@ -247,10 +291,17 @@ class Mixed(WeakLearnerSet):
         return learners
 
 
-BUILTIN_WEAK_LEARNER_SETS = {
-    "stumps": Stumps,
-    "trees": Trees,
-    "adaboost": AdaBoostLearners,
-    "estimators": Estimators,
-    "mixed": Mixed,
-}
+def __getattr__(name: str) -> Any:
+    if name == "BUILTIN_WEAK_LEARNER_SETS":  # moved to the registry in 0.2, which lists built-ins without importing them
+        import warnings
+
+        from .plugins import WEAK_LEARNER_GROUP, _builtin_factories
+
+        warnings.warn(
+            "qboost_exp.weak_learners.BUILTIN_WEAK_LEARNER_SETS is deprecated and will be removed in the next release; "
+            "use qboost_exp.plugins.available_weak_learner_sets()",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return _builtin_factories(WEAK_LEARNER_GROUP)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from numbers import Integral
 
 import dimod
 import numpy as np
@@ -11,12 +12,15 @@ from sklearn.base import is_classifier
 from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.model_selection import KFold, train_test_split
 from sklearn.multiclass import OneVsRestClassifier
+from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from qboost_exp import ConfigError, CredentialsError, QBoostClassifier, SamplerError
+from qboost_exp._estimator import validate_parameter
 from qboost_exp._qubo import qboost_objective
 from qboost_exp._search import GridPoint, choose
-from qboost_exp.weak_learners import AdaBoostLearners, SubspaceLearner, Trees
+from qboost_exp._sklearn_private import InvalidParameterError
+from qboost_exp.weak_learners import AdaBoostLearners, Estimators, SubspaceLearner, Trees, invalid_parameter
 
 from conftest import FAST_NEAL, FixedLearnerSet
 
@@ -278,31 +282,93 @@ def test_one_vs_rest_handles_three_classes():
 @pytest.mark.parametrize(
     "params,message",
     [
-        ({"lam": -1}, "lam must be a number >= 0 or 'auto', got -1"),
-        ({"lam": "often"}, "got 'often'"),
-        ({"max_weight": 0}, "max_weight must be a number > 0, '1/M' or 'auto', got 0"),
-        ({"max_weight": "1/N"}, "got '1/N'"),
-        ({"weight_bits": 0}, "weight_bits must be an integer from 1 to 8"),
-        ({"refit": "ridge"}, "refit must be one of none, least_squares, logistic, got 'ridge'"),
-        ({"strategy": "greedy"}, "strategy must be one of one_shot, iterative"),
-        ({"window": 0}, "window must be an integer >= 1"),
-        ({"lam_grid": []}, "lam_grid must be a non-empty list"),
-        ({"max_weight_grid": [0.1, -1]}, "max_weight_grid must be a non-empty list of numbers > 0"),
+        # scikit-learn's declared constraints: the message names the parameter and what it must be
+        ({"lam": -1}, r"The 'lam' parameter of QBoostClassifier must be a float in the range \[0.0, inf\) or a str among \{'auto'\}. Got -1 instead."),
+        ({"lam": "often"}, r"The 'lam' parameter .* Got 'often' instead"),
+        ({"lam": float("inf")}, r"The 'lam' parameter .* Got inf instead"),
+        ({"max_weight": 0}, r"The 'max_weight' parameter of QBoostClassifier must be a float in the range \(0.0, inf\) or a str among .*'1/M'.* Got 0 instead"),
+        ({"max_weight": "1/N"}, r"Got '1/N' instead"),
+        ({"weight_bits": 0}, r"The 'weight_bits' parameter of QBoostClassifier must be an int in the range \[1, 8\]. Got 0 instead."),
+        ({"refit": "ridge"}, r"The 'refit' parameter of QBoostClassifier must be a str among .*'least_squares'.* Got 'ridge' instead"),
+        ({"strategy": "greedy"}, r"The 'strategy' parameter .*'iterative'.* Got 'greedy' instead"),
+        ({"window": 0}, r"The 'window' parameter of QBoostClassifier must be an int in the range \[1, inf\) or None. Got 0 instead."),
+        ({"validation_fraction": 1.0}, r"The 'validation_fraction' parameter .* \(0.0, 1.0\). Got 1.0 instead"),
+        ({"cv": 1}, r"The 'cv' parameter of QBoostClassifier must be an int in the range \[2, inf\)"),
+        ({"sampler_params": [("num_reads", 3)]}, r"The 'sampler_params' parameter"),
+        ({"sampler": 3}, r"The 'sampler' parameter of QBoostClassifier must be an instance of 'str' or an object implementing 'sample'"),
+        ({"weak_learners": 3}, r"The 'weak_learners' parameter .*an object implementing 'fit_candidates'"),
+        # the grids: each element checked as lam / max_weight are
+        ({"lam_grid": []}, r"The 'lam_grid' parameter of QBoostClassifier must be None or a non-empty sequence, each element a float in the range \[0.0, inf\). Got \[\] instead."),
+        ({"max_weight_grid": [0.1, -1]}, r"The 'max_weight_grid' parameter .* each element a float in the range \(0.0, inf\). Got \[0.1, -1\] instead."),
+    ],
+)
+def test_invalid_parameters_raise_scikit_learns_error_naming_them(params, message):
+    X, y = np.zeros((6, 2)), np.array([0, 1] * 3)
+    with pytest.raises(InvalidParameterError, match=message):  # before any work: no data set needed
+        QBoostClassifier(**{**SMALL, **params}).fit(X, y)
+
+
+def test_validate_parameter_checks_one_parameter_under_the_name_given():
+    validate_parameter("max_weight", "1/M")
+    validate_parameter("lam_grid", None)
+    with pytest.raises(InvalidParameterError, match=r"^The 'qubo.max_weight' parameter of the config must be a float"):
+        validate_parameter("max_weight", 0, key="qubo.max_weight", caller_name="the config")
+    with pytest.raises(InvalidParameterError, match=r"^The 'lambda_grid' parameter .* each element"):
+        validate_parameter("lam_grid", [0.1, -0.1], key="lambda_grid")
+
+
+def test_scikit_learn_parameter_validation_still_works():
+    """Fails when scikit-learn changes the private helpers qboost_exp._sklearn_private imports."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    from qboost_exp import _sklearn_private as private
+
+    assert issubclass(private.InvalidParameterError, ValueError) and issubclass(private.InvalidParameterError, TypeError)
+    constraints = {"n": [private.Interval(Integral, 1, None, closed="left")], "kind": [private.StrOptions({"a"})],
+                   "obj": [private.HasMethods(["fit"]), None], "opt": [private.Options(int, {1, 2})]}
+    private.validate_parameter_constraints(constraints, {"n": 3, "kind": "a", "obj": None, "opt": 2}, caller_name="f")
+    with pytest.raises(private.InvalidParameterError, match=r"^The 'n' parameter of f must be an int in the range \[1, inf\). Got 0 instead.$"):
+        private.validate_parameter_constraints(constraints, {"n": 0}, caller_name="f")
+    assert private.first_invalid_parameter(constraints, {"n": 1, "kind": "b"}, "f") == (
+        "kind", "The 'kind' parameter of f must be a str among {'a'}. Got 'b' instead.")
+    assert private.first_invalid_parameter(constraints, {"n": 1, "unknown": 0}, "f") is None
+    # the weak-learner sets declare scikit-learn's own constraints for what they pass through
+    assert private.estimator_constraints(DecisionTreeClassifier, "max_depth")
+    # BaseEstimator._validate_params reads _parameter_constraints (QBoostClassifier.fit relies on it)
+    with pytest.raises(private.InvalidParameterError, match="'weight_bits' parameter of QBoostClassifier"):
+        QBoostClassifier(weight_bits=9)._validate_params()
+
+
+@pytest.mark.parametrize(
+    "params,message",
+    [
         ({"sampler": "nope"}, "unknown sampler 'nope'; available: exact, hybrid, mock_qpu, neal, qpu, steepest, tabu"),
         ({"weak_learners": "nope"}, "unknown weak-learner set 'nope'; available: adaboost, estimators, mixed, stumps, trees"),
         ({"sampler_params": {"num_sweep": 3}}, "does not take the parameter.*num_sweep.*num_sweeps"),
         ({"sampler_params": {"num_reads": 0}}, r"sampler.params.num_reads must be an integer >= 1, got 0"),
         ({"sampler": "tabu", "sampler_params": {"timeout": -5}}, r"sampler=tabu: sampler.params.timeout must be a number of milliseconds > 0 \(per read\), got -5"),
-        ({"weak_learners": Trees(max_depth=0)}, r"weak_learners.params.max_depth=0 is invalid: The 'max_depth' parameter of DecisionTreeClassifier"),
+        ({"weak_learners": Trees(max_depth=0)}, r"weak_learners.params.max_depth=0 is invalid: The 'max_depth' parameter of Trees must be an int in the range \[1, inf\) or None. Got 0 instead."),
         ({"weak_learners": Trees(max_depth="abc")}, r"weak_learners.params.max_depth='abc' is invalid"),
-        ({"weak_learners": AdaBoostLearners(n_estimators=0)}, r"weak_learners.params.n_estimators=0 is invalid"),
+        ({"weak_learners": Trees(max_features=0.0)}, r"weak_learners.params.max_features=0.0 is invalid: The 'max_features' parameter of Trees"),
+        ({"weak_learners": AdaBoostLearners(n_estimators=0)}, r"weak_learners.params.n_estimators=0 is invalid: The 'n_estimators' parameter of AdaBoostLearners"),
         ({"weak_learners": {"name": "adaboost", "params": {"max_depth": -1}}}, r"weak_learners.params.max_depth=-1 is invalid"),
+        ({"weak_learners": {"name": "mixed", "params": {"members": [{"name": "trees", "params": {"n_estimators": 0}}]}}},
+         r"weak_learners.params.n_estimators=0 is invalid: The 'n_estimators' parameter of Trees"),
+        ({"weak_learners": Estimators([DecisionTreeClassifier(max_depth=0)])}, r"weak-learner set Estimators\(.*\): The 'max_depth' parameter of DecisionTreeClassifier"),
     ],
 )
-def test_bad_parameters_get_clear_errors(wisc, params, message):
+def test_bad_plugin_options_get_clear_errors(wisc, params, message):
     X_train, _, y_train, _ = wisc
     with pytest.raises(ConfigError, match=message):
         QBoostClassifier(**{**SMALL, **params}).fit(X_train, y_train)
+
+
+def test_weak_learner_sets_report_an_invalid_parameter_by_name():
+    assert invalid_parameter(Trees()) is None and invalid_parameter(FixedLearnerSet(np.ones((2, 2)))) is None
+    name, message = invalid_parameter(Trees(n_estimators=5, max_depth=0))
+    assert name == "max_depth" and message.startswith("The 'max_depth' parameter of Trees must be")
+    assert invalid_parameter(Trees(max_features=3)) is None and invalid_parameter(Trees(max_features=1.5))[0] == "max_features"
+    assert invalid_parameter(AdaBoostLearners(learning_rate=0))[0] == "learning_rate"
 
 
 @pytest.mark.parametrize("name", ["qpu", "hybrid"])
@@ -422,3 +488,13 @@ def test_batched_samplers_report_progress_and_keep_every_read(wisc, capsys, monk
     assert model.sampleset_summary_["num_reads"] == 3
     out = capsys.readouterr().out
     assert "sampling: 1/3 reads" in out and "sampling: 2/3 reads" in out
+
+
+def test_every_seed_is_drawn_below_the_one_bound():
+    from qboost_exp._seeds import MAX_SEED, draw_seed
+
+    assert MAX_SEED == 2**31 - 1
+    rng, same = np.random.RandomState(5), np.random.RandomState(5)
+    seeds = [draw_seed(rng) for _ in range(100)]
+    assert all(isinstance(s, int) and 0 <= s < MAX_SEED for s in seeds)
+    assert seeds == [int(same.randint(MAX_SEED)) for _ in range(100)]  # the draws seeded runs have always made

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pickle
+import subprocess
 import sys
 
 import pytest
 from sklearn.tree import DecisionTreeClassifier
 
-from qboost_exp.plugins import available_samplers, available_weak_learner_sets, make_sampler, make_weak_learner_set
+from qboost_exp.plugins import available_samplers, available_weak_learner_sets, factory_defaults, make_sampler, make_weak_learner_set
 from qboost_exp.testing import check_sampler, check_weak_learner_set
 
 from clirun import REPO, report_values, run_module
@@ -32,6 +34,69 @@ def test_builtin_samplers_pass_the_kit(name):
 )
 def test_builtin_weak_learner_sets_pass_the_kit(name, params):
     check_weak_learner_set(make_weak_learner_set(name, **params))
+
+
+def test_listing_plugins_and_their_options_imports_neither_dimod_nor_scikit_learn():
+    # the CLI lists every registry at start-up (register_plugin_configs); only a factory used pays for its imports
+    code = (
+        "import sys\n"
+        "from qboost_exp.plugins import available_samplers, available_weak_learner_sets\n"
+        "samplers, sets = available_samplers(), available_weak_learner_sets()\n"
+        "assert {'neal', 'mock_qpu', 'qpu'} <= set(samplers) and {'adaboost', 'mixed'} <= set(sets), (samplers, sets)\n"
+        "heavy = sorted(m for m in ('dimod', 'sklearn', 'dwave.samplers', 'dwave.system') if m in sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def test_factory_defaults_read_the_signatures_of_builtins_and_plugins():
+    samplers, sets = available_samplers(), available_weak_learner_sets()
+    assert factory_defaults(samplers["exact"]) == {"max_variables": 24}
+    assert factory_defaults(samplers["mock_qpu"]) == {"topology_type": "pegasus", "topology_shape": [16], "embedding": "clique"}
+    assert factory_defaults(samplers["neal"]) == {}
+    assert factory_defaults(sets["trees"]) == {"n_estimators": 50, "max_depth": 2, "max_features": 0.5, "bootstrap": True}
+
+
+def test_builtin_sampler_classes_can_be_imported_pickled_and_subclassed():
+    from qboost_exp.samplers import BoundedExactSolver, Neal, Steepest, Tabu
+
+    for name, cls in (("neal", Neal), ("tabu", Tabu), ("steepest", Steepest), ("exact", BoundedExactSolver)):
+        sampler = make_sampler(name)
+        assert type(sampler) is cls
+        assert type(pickle.loads(pickle.dumps(sampler))) is cls
+
+    class FewSweeps(Neal):
+        def sample(self, bqm, **parameters):
+            return super().sample(bqm, **{"num_sweeps": 100, **parameters})
+
+    check_sampler(FewSweeps(), num_reads=20)
+    with pytest.raises(ValueError, match="sampler.params.num_sweeps must be an integer >= 1"):
+        FewSweeps().validate_parameters({"num_sweeps": 0})
+
+
+def test_the_old_builtin_dicts_still_work_with_a_deprecation_warning():
+    import qboost_exp.samplers
+    import qboost_exp.weak_learners
+    from qboost_exp.weak_learners import Trees
+
+    with pytest.warns(DeprecationWarning, match="BUILTIN_SAMPLERS is deprecated"):
+        samplers = qboost_exp.samplers.BUILTIN_SAMPLERS
+    assert samplers["neal"] is qboost_exp.samplers.neal and set(samplers) == set(available_samplers())
+    with pytest.warns(DeprecationWarning, match="BUILTIN_WEAK_LEARNER_SETS is deprecated"):
+        assert qboost_exp.weak_learners.BUILTIN_WEAK_LEARNER_SETS["trees"] is Trees
+
+
+def test_kit_checks_the_sampler_api_with_dimods_own_asserts():
+    class NotASampler:
+        parameters: dict = {}
+        properties: dict = {}
+
+        def sample(self, bqm):
+            raise AssertionError("never called")
+
+    with pytest.raises(AssertionError, match="does not follow dimod's Sampler API.*must be a dimod Sampler"):
+        check_sampler(NotASampler())
 
 
 def test_kit_rejects_a_learner_that_predicts_zero_one():
