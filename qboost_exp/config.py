@@ -150,21 +150,31 @@ def check_config(cfg: Any) -> None:
     ConfigError
         Naming the key, the value, what it must be and how to set it.
     """
-    from ._estimator import QBoostClassifier
-    from ._sklearn_private import first_invalid_parameter
+    from ._estimator import validate_parameter
+    from ._sklearn_private import InvalidParameterError, first_invalid_parameter
     from .errors import ConfigError
 
-    constraints = {**_own_constraints(), **{key: QBoostClassifier._parameter_constraints[param] for key, param in ESTIMATOR_KEYS.items()}}
-    values = {}
-    for key in constraints:
-        found, value = _lookup(cfg, key)
-        if found:
-            values[key] = _as_number(value) if key == "lambda" else value
-    bad = first_invalid_parameter(constraints, values, caller_name=_CALLER)
-    if bad is not None:
-        key, message = bad
+    def fail(key: str, message: str) -> None:
         reason = message.removeprefix(f"The {key!r} parameter of {_CALLER} ")
         raise ConfigError(f"{key} {reason} Set it on the command line as {key}=VALUE.")
+
+    own = {}
+    for key in _own_constraints():
+        found, value = _lookup(cfg, key)
+        if found:
+            own[key] = value
+    bad = first_invalid_parameter(_own_constraints(), own, caller_name=_CALLER)
+    if bad is not None:
+        fail(*bad)
+    for key, param in ESTIMATOR_KEYS.items():
+        found, value = _lookup(cfg, key)
+        if not found:
+            continue
+        try:
+            # The estimator's own check of that parameter: one validator per parameter.
+            validate_parameter(param, _as_number(value) if key == "lambda" else value, key=key, caller_name=_CALLER)
+        except InvalidParameterError as exc:
+            fail(key, str(exc))
 
 
 def _as_number(value: Any) -> Any:

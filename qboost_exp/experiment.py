@@ -59,10 +59,13 @@ def to_plain(cfg: Any, where: str) -> Any:
     try:
         return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True) if isinstance(cfg, DictConfig) or OmegaConf.is_config(cfg) else cfg
     except MissingMandatoryValue as exc:
-        key = f"{where}.{exc.full_key}" if exc.full_key and not exc.full_key.startswith(where) else (exc.full_key or where)
+        if not where:
+            key = exc.full_key or "?"
+        else:
+            key = f"{where}.{exc.full_key}" if exc.full_key and not exc.full_key.startswith(where) else (exc.full_key or where)
         raise ConfigError(f"the config value {key} is required but not set; add `{key}=...` to the command line") from None
     except OmegaConfBaseException as exc:
-        raise ConfigError(f"the config under '{where}' cannot be resolved: {exc}") from None
+        raise ConfigError(f"the config under '{where or '(top level)'}' cannot be resolved: {exc}") from None
 
 
 def read_lambda(cfg: Mapping[str, Any]) -> float | str:
@@ -101,9 +104,13 @@ def build_sampler(sampler_cfg: Mapping[str, Any]) -> dimod.Sampler:
 
 def build_weak_learners(learners_cfg: Mapping[str, Any]) -> WeakLearnerSet:
     """The weak-learner set a ``weak_learners`` config node names."""
+    from .weak_learners import check_parameters
+
     node = to_plain(learners_cfg, "weak_learners")
     params = _instantiate_targets(node.get("params") or {})
-    return make_weak_learner_set(_require_name(node, "weak_learners"), **params)
+    learner_set = make_weak_learner_set(_require_name(node, "weak_learners"), **params)
+    check_parameters(learner_set)  # before any data is loaded, not when fit starts
+    return learner_set
 
 
 def _require_name(node: Mapping[str, Any], group: str) -> str:
@@ -144,7 +151,7 @@ def make_estimator(cfg: Mapping[str, Any], sampler: dimod.Sampler | None = None)
     """
     from .config import ESTIMATOR_KEYS, _lookup, check_config
 
-    plain = dict(to_plain(cfg, "config"))
+    plain = dict(to_plain(cfg, ""))
     qubo = dict(plain.get("qubo") or {})
     if qubo.pop("lambda_grid", None) is not None:
         warnings.warn(

@@ -102,7 +102,7 @@ def test_lambda_auto_reports_the_choice(tmp_path):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (("lambda=-0.5",), "error: lambda must be a number >= 0 or 'auto', got -0.5"),
+        (("lambda=-0.5",), "error: lambda must be a float in the range [0.0, inf) or a str among {'auto'}. Got -0.5 instead."),
         (("dataset=csv",), "error: the config value dataset.path is required but not set"),
         (("dataset=csv", "dataset.path=nowhere.csv"), "nowhere.csv"),
         (("sampler=exact", "weak_learners=trees"), "takes QUBOs of at most 24 variables; one QUBO over 50 candidates"),
@@ -113,9 +113,16 @@ def test_lambda_auto_reports_the_choice(tmp_path):
         (("weak_learners=trees", "weak_learners.params.max_depth=abc"), "error: weak_learners.params.max_depth='abc' is invalid"),
         (("weak_learners=adaboost", "weak_learners.params.n_estimators=0"), "error: weak_learners.params.n_estimators=0 is invalid"),
         (("sampler=tabu", "sampler.params.timeout=-5"), "error: sampler=tabu: sampler.params.timeout must be a number of milliseconds > 0"),
-        (("qubo.max_weight=0",), "error: qubo.max_weight must be a number > 0, '1/M' or 'auto', got 0"),
-        (("qubo.refit=ridge",), "error: qubo.refit must be one of none, least_squares, logistic"),
+        (("qubo.max_weight=0",), "error: qubo.max_weight must be a float in the range (0.0, inf) or a str among {"),
+        (("qubo.refit=ridge",), "error: qubo.refit must be a str among {"),
         (("qubo.cv=1",), "error: qubo.cv must be an integer >= 2 (folds) or a fraction in (0, 1)"),
+        (("seed=abc",), "error: seed must be an int in the range [0, 2147483647). Got 'abc' instead."),
+        (("seed=1.5",), "error: seed must be an int in the range [0, 2147483647). Got 1.5 instead."),
+        (("seed=-1",), "error: seed must be an int in the range [0, 2147483647). Got -1 instead."),
+        (("verbose=x",), "error: verbose must be an int in the range [0, inf). Got 'x' instead."),
+        (("lambda_grid=[]",), "error: lambda_grid must be None or a non-empty sequence, each element a float in the range [0.0, inf). Got [] instead."),
+        (("qubo.max_weight_grid=[0.1,-1]",), "error: qubo.max_weight_grid must be None or a non-empty sequence"),
+        (("objective=7",), "error: objective must be an instance of 'str'"),
         (("sampler=mock_qpu", "sampler.init.embedding=fast"), "error: sampler=mock_qpu: sampler.init.embedding must be one of clique, heuristic"),
     ],
 )
@@ -127,6 +134,21 @@ def test_user_mistakes_get_one_message_and_no_traceback(tmp_path, args, message)
         assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     else:
         assert result.returncode != 0
+
+
+def test_a_usage_error_of_a_single_run_leaves_no_run_in_the_store(tmp_path):
+    # The store exists and holds one good run; a bad value must add nothing to it.
+    fixed = ("lambda=0.1", "qubo.max_weight=0.125", "sampler.params.num_reads=10", "sampler.params.num_sweeps=200")
+    good = run_module("qboost_exp", *fixed, cwd=tmp_path)
+    assert good.returncode == 0, good.stderr
+    for bad in (("seed=1.5",), ("qubo.refit=ridge",), ("weak_learners=trees", "weak_learners.params.max_depth=0")):
+        result = run_module("qboost_exp", *fixed, *bad, cwd=tmp_path)
+        assert result.returncode == 2 and result.stderr.startswith("error: "), result.stderr
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("qboost")
+    assert [r.info.status for r in client.search_runs([experiment.experiment_id])] == ["FINISHED"]
 
 
 def test_a_user_mistake_inside_a_sweep_names_the_key(tmp_path):

@@ -14,6 +14,9 @@ A lazy import (inside a function) counts like any other.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from _import_graph import Edge, cycles, edges, module_files, private_imports
@@ -26,6 +29,7 @@ LAYERS = {
     "qboost_exp.cli_args": BASE,
     "qboost_exp._seeds": BASE,
     "qboost_exp._sklearn_private": BASE,
+    "qboost_exp._lazy": BASE,
     "qboost_exp": DOMAIN,  # the package facade re-exports domain names only
     "qboost_exp._qubo": DOMAIN,
     "qboost_exp._sampling": DOMAIN,
@@ -140,3 +144,32 @@ def test_no_mlflow_client_without_an_explicit_uri(graph):
         if "MlflowClient()" in line
     ]
     assert bare == []
+
+
+@pytest.mark.parametrize(
+    "statement,absent",
+    [
+        # Reading runs, the comparison's and the serving CLI's --help load none of the heavy libraries.
+        ("import qboost_exp.tracking", ("sklearn", "dimod", "hydra", "mlflow", "pandas")),
+        ("import qboost_exp.tracking as t; t.best_run, t.DEFAULT_OBJECTIVE", ("sklearn", "dimod", "hydra", "mlflow", "pandas")),
+        ("import qboost_exp", ("sklearn", "dimod", "hydra", "mlflow", "pandas")),
+        ("import qboost_exp.compare as c; c.build_parser().format_help()", ("sklearn", "dimod", "hydra", "mlflow", "pandas", "matplotlib")),
+        ("import qboost_exp.compiled", ("sklearn", "scipy", "pandas", "dimod", "mlflow", "hydra")),
+        ("import qboost_exp.data.cells", ("sklearn", "scipy", "pandas", "dimod", "mlflow", "hydra")),
+        ("import qboost_exp.plugins as p; p.available_samplers(); p.available_weak_learner_sets()", ("sklearn", "dimod", "mlflow")),
+    ],
+)
+def test_light_imports_stay_light(statement, absent):
+    code = f"import sys\n{statement}\nprint(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
+    assert "qboost_exp" in loaded
+    assert loaded.isdisjoint(absent), sorted(loaded & set(absent))
+
+
+def test_moved_names_still_load_with_a_deprecation_warning():
+    import qboost_exp.sweep
+    import qboost_exp.tracking as tracking
+
+    for name in ("MLflowSweepCallback", "JobFailure", "job_failed"):
+        with pytest.warns(DeprecationWarning, match=f"qboost_exp.tracking.{name} moved to qboost_exp.sweep.{name}"):
+            assert getattr(tracking, name) is getattr(qboost_exp.sweep, name)

@@ -101,7 +101,7 @@ def test_minimised_objective_and_a_failed_trial_on_postgresql(tmp_path, optuna_d
     assert [(t.params["lambda"], t.state) for t in study.trials] == [
         (0.01, TrialState.COMPLETE), (-1, TrialState.FAIL), (0.01, TrialState.COMPLETE),
     ]
-    assert "lambda must be a number >= 0" in study.trials[1].user_attrs["failure"]  # and the study went on
+    assert "lambda must be a float in the range [0.0, inf)" in study.trials[1].user_attrs["failure"]  # and the study went on
 
     parents, children = _runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
     by_job = {int(c.data.tags["qboost.job_num"]): c for c in children}

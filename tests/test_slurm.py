@@ -27,7 +27,7 @@ def test_slurm_sweep_tracks_parent_and_children_and_a_failing_job_fails_in_sacct
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     # our summary names the failed job, and the sweep went on to the other one
     assert "[sweep] 2 jobs: 1 finished, 1 failed" in result.stdout, result.stdout[-3000:]
-    assert "[sweep] FAILED job 1 (" in result.stdout and "lambda must be a number >= 0 or 'auto', got -1" in result.stdout
+    assert "[sweep] FAILED job 1 (" in result.stdout and "lambda must be a float in the range [0.0, inf) or a str among {'auto'}. Got -1 instead." in result.stdout
 
     runs = _runs(tmp_path)
     (parent,) = [r for r in runs if r.data.tags.get("qboost.role") == "parent"]

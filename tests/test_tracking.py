@@ -167,9 +167,9 @@ def test_a_failing_job_does_not_stop_the_sweep(tmp_path):
     result = run_module("qboost_exp", "-m", "lambda=0.01,-1,0.001", "sampler.params.num_reads=10", cwd=tmp_path)
     assert result.returncode == 1
     assert "[sweep] 3 jobs: 2 finished, 1 failed" in result.stdout
-    assert "[sweep] FAILED job 1 (lambda=-1 sampler.params.num_reads=10): lambda must be a number >= 0 or 'auto', got -1" in result.stdout
+    assert "[sweep] FAILED job 1 (lambda=-1 sampler.params.num_reads=10): lambda must be a float in the range [0.0, inf) or a str among {'auto'}. Got -1 instead." in result.stdout
     assert "[sweep] job 1 failed (lambda=-1" in result.stdout
-    assert "error: job 1: lambda must be a number >= 0" in result.stderr
+    assert "error: job 1: lambda must be a float in the range [0.0, inf)" in result.stderr
     children = [r for r in runs_of(store(tmp_path)) if r.data.tags.get("qboost.role") == "child"]
     assert sorted(r.info.status for r in children) == ["FAILED", "FINISHED", "FINISHED"]
 

@@ -31,9 +31,9 @@ dimod or Hydra (nor MLflow until a query runs).
 
 from __future__ import annotations
 
-import warnings
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 
 _EXPORTS = {
     "save_model": "._log",
@@ -75,20 +75,4 @@ if TYPE_CHECKING:
     from ._store import DEFAULT_TRACKING_URI, TrackingStoreError, prepare_store, quiet, resolve_tracking_uri, tracking_uri
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(import_module(_EXPORTS[name], __name__), name)
-        globals()[name] = value
-        return value
-    if name in _MOVED:
-        warnings.warn(
-            f"qboost_exp.tracking.{name} moved to {_MOVED[name]}.{name}; the old name goes away in the next release",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return getattr(import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, _MOVED)
