@@ -12,6 +12,10 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit
 
+# The probability rule lives with the compiled model, which must load without scipy;
+# the estimator and a compiled model share this one definition.
+from .compiled import probabilities  # noqa: F401
+
 REFITS = ("none", "least_squares", "logistic")
 
 
@@ -75,18 +79,3 @@ def fit_sigmoid(decision: np.ndarray, y_pm: np.ndarray) -> float:
 
     result = minimize(loss, x0=np.array([1.0]), jac=True, method="L-BFGS-B", bounds=[(0.0, None)])
     return float(result.x[0])
-
-
-def probabilities(decision: np.ndarray, slope: float) -> np.ndarray:
-    """``P(classes_[1])`` for each decision value, on the same side of 1/2 as the decision.
-
-    Rounding can put ``sigmoid(a * d)`` at exactly 1/2 for a tiny positive
-    ``d`` (or a zero slope), where the argmax would then pick ``classes_[0]``
-    while ``predict`` picks ``classes_[1]``; such values are nudged to the
-    next float above 1/2. A decision of exactly 0 predicts ``classes_[0]``
-    (scikit-learn's ``decision > 0`` rule), so its probability stays 1/2.
-    """
-    p = expit(slope * np.asarray(decision, dtype=np.float64))
-    positive = decision > 0
-    p = np.where(positive & (p <= 0.5), np.nextafter(0.5, 1.0), p)
-    return np.where(~positive & (p > 0.5), 0.5, p)

@@ -49,8 +49,7 @@ from ._errors import ServingError
 __all__ = [
     "PackageResult",
     "package",
-    "resolve_tracking_uri",
-    "best_run_model_uri",
+    "download_model",
     "pinned_requirements",
     "write_model_tarball",
 ]
@@ -107,26 +106,6 @@ class PackageResult:
 # ------------------------------------------------------------------ tracking store
 
 
-def resolve_tracking_uri(explicit: str | None = None, cwd: Path | None = None) -> str:
-    """``explicit``, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db`` in ``cwd``.
-
-    :func:`qboost_exp.tracking.resolve_tracking_uri`: a local store must
-    already exist (MLflow would silently create an empty one).
-
-    Raises
-    ------
-    ServingError
-        If the store is a local file or directory that does not exist.
-    """
-    from qboost_exp.tracking import TrackingStoreError
-    from qboost_exp.tracking import resolve_tracking_uri as resolve
-
-    try:
-        return resolve(explicit, cwd, must_exist=True)
-    except TrackingStoreError as exc:
-        raise ServingError(str(exc)) from None
-
-
 def _redacted(uri: str) -> str:
     """``uri`` without a password (build-info.json is copied around)."""
     parts = urlsplit(uri)
@@ -140,42 +119,6 @@ def _redacted(uri: str) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "message", None) or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _smaller_is_better(metric: str, order: str | None = None) -> bool:
-    # The same rule as the sweep summary, promotion and compare, so "best" means one thing everywhere.
-    from qboost_exp.tracking._runs import higher_is_better_for
-
-    return not higher_is_better_for(metric, order)
-
-
-def best_run_model_uri(experiment: str, metric: str, order: str | None = None) -> tuple[str, Any, float]:
-    """The model URI of the best FINISHED training run of ``experiment`` by ``metric``.
-
-    Training runs are those tagged ``qboost.role`` single or child (a sweep's
-    parent run has no model) that logged a model. ``order`` is ``"max"`` or
-    ``"min"``; by default the metric's name decides (accuracy-like up, times,
-    sizes and energies down). :func:`qboost_exp.tracking.best_run` picks:
-    ties go to the run that started first.
-
-    Returns
-    -------
-    (str, mlflow.entities.Run, float)
-        ``runs:/<id>/model``, the run, its metric value.
-    """
-    from qboost_exp.tracking import TrackingStoreError, best_run, training_runs
-
-    try:
-        runs = training_runs(experiment, with_model=True)
-    except TrackingStoreError as exc:
-        raise ServingError(str(exc)) from None
-    best = best_run(runs, metric, order)
-    if best is None:
-        raise ServingError(
-            f"experiment {experiment!r} has no finished training run with metric {metric!r} and a logged model "
-            "(metrics are e.g. test_accuracy, validation_accuracy)"
-        )
-    return f"runs:/{best.info.run_id}/model", best, best.data.metrics[metric]
 
 
 def download_model(uri: str, dest: Path) -> Path:
@@ -490,7 +433,17 @@ def package(
     _check_out(out, force)
     # A model directory on disk needs no tracking store (MLflow reads it directly).
     local_model = model_uri is not None and tracking_uri is None and _is_local_model(model_uri)
-    uri = None if local_model else resolve_tracking_uri(tracking_uri)
+    if order not in (None, "max", "min"):
+        raise ServingError(f"--order must be max or min, got {order!r}")
+    uri = None
+    if not local_model:
+        from qboost_exp.tracking import TrackingStoreError, resolve_tracking_uri
+
+        try:
+            # must_exist: MLflow would silently create an empty store, and "no such model" would hide the real mistake.
+            uri = resolve_tracking_uri(tracking_uri, must_exist=True)
+        except TrackingStoreError as exc:
+            raise ServingError(str(exc)) from None
     dockerfile = DOCKER_DIR / "Dockerfile"
     if not dockerfile.is_file():
         raise ServingError(f"{dockerfile} is missing: the build context needs it")
@@ -511,15 +464,12 @@ def package(
         mlflow.set_tracking_uri(uri)
     run_id = None
     if best:
-        try:
-            model_uri, run, value = best_run_model_uri(experiment, metric, order)
-        except ServingError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a store that cannot be read
-            raise ServingError(f"cannot search the runs of {experiment!r} at {_redacted(uri)}: {_first_line(exc)}") from None
-        run_id = run.info.run_id
-        direction = "lowest" if _smaller_is_better(metric, order) else "highest"
-        print(f"best run of {experiment!r} by {metric} ({direction}): {run_id} ({metric} {value:.4g})", flush=True)
+        run = _best_training_run(uri, experiment, metric, order)
+        run_id, model_uri = run.info.run_id, f"runs:/{run.info.run_id}/model"
+        from qboost_exp.tracking import higher_is_better_for
+
+        direction = "highest" if higher_is_better_for(metric, order) else "lowest"
+        print(f"best run of {experiment!r} by {metric} ({direction}): {run_id} ({metric} {run.data.metrics[metric]:.4g})", flush=True)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
@@ -569,6 +519,31 @@ def package(
         warnings=warnings,
         wheelhouse=len(list((out / "wheelhouse").glob("*.whl"))),
     )
+
+
+def _best_training_run(uri: str, experiment: str, metric: str, order: str | None) -> Any:
+    """:func:`qboost_exp.tracking.best_run` of the finished training runs with a model; its errors as ServingError.
+
+    Training runs are those tagged ``qboost.role`` single or child (a sweep's
+    parent run has no model); the tracking API's one rule decides "best"
+    (direction from the metric's name unless ``order``, ties to the run that
+    started first).
+    """
+    from qboost_exp.tracking import TrackingStoreError, best_run, training_runs
+
+    try:
+        runs = training_runs(experiment, tracking_uri=uri, with_model=True)
+    except TrackingStoreError as exc:
+        raise ServingError(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - a store that cannot be read
+        raise ServingError(f"cannot search the runs of {experiment!r} at {_redacted(uri)}: {_first_line(exc)}") from None
+    chosen = best_run(runs, metric, order)
+    if chosen is None:
+        raise ServingError(
+            f"experiment {experiment!r} has no finished training run with metric {metric!r} and a logged model "
+            "(metrics are e.g. test_accuracy, validation_accuracy)"
+        )
+    return chosen
 
 
 def _is_local_model(model_uri: str) -> bool:

@@ -1,9 +1,11 @@
 """The SageMaker container programs ``train`` and ``serve``, run for real: nginx, gunicorn, subprocesses.
 
-The served model holds every kind of selected learner the compiled predictor
-handles (stumps and trees inside SubspaceLearner, bare AdaBoost trees) and
-one it does not (GaussianNB, through its own predict). Every answer of the
-server is compared with MLflow's own loading of the same model directory.
+The served model holds every kind of learner a compiled model holds (stumps
+and trees inside SubspaceLearner, bare AdaBoost trees), so the server predicts
+through qboost_exp.compiled; a model with a learner that does not compile
+(GaussianNB) is served through its own predict, tested in-process. Every
+answer of the server is compared with MLflow's own loading of the same model
+directory.
 """
 
 from __future__ import annotations
@@ -32,15 +34,16 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from serving.container.hyperparameters import to_overrides  # noqa: E402
+from serving.container.errors import RequestError  # noqa: E402
 from serving.container.parsing import Schema, parse_csv, parse_json  # noqa: E402
-from serving.container.predictor import CompiledQBoost, GenericPredictor, compile_model  # noqa: E402
+from serving.container.predictor import CompiledPredictor, ModelPredictor, predictor_for  # noqa: E402
 
 BIN = REPO / "serving" / "container" / "bin"
 LOOPBACK = "127.0.0.1"
-# Every learner kind: SubspaceLearner stumps and depth-3 trees, bare AdaBoost trees, and GaussianNB (fallback).
+# Every tree kind: SubspaceLearner stumps and depth-3 trees, bare AdaBoost trees (all compile).
 MIXED_LEARNERS = (
     "weak_learners.params.members=[{name: stumps}, {name: trees, params: {n_estimators: 10, max_depth: 3}}, "
-    "{name: adaboost, params: {n_estimators: 10, max_depth: 2}}, {_target_: sklearn.naive_bayes.GaussianNB}]"
+    "{name: adaboost, params: {n_estimators: 10, max_depth: 2}}]"
 )
 OVERRIDES = ["weak_learners=mixed", MIXED_LEARNERS, "sampler.params.num_reads=10", "lambda=0.002"]
 FAKE_TOKEN = "DEV-fake-token-123"
@@ -226,17 +229,16 @@ def _predictions(status: int, headers: dict, body: bytes, media: str = "applicat
 
 
 @pytest.fixture(scope="module")
-def every_learner_model():
-    """A QBoostClassifier fitted in-process on every learner kind, with a small lambda so most are selected."""
+def tree_model():
+    """A QBoostClassifier fitted in-process on every tree kind, with a small lambda so most are selected."""
     from sklearn.datasets import load_breast_cancer
-    from sklearn.naive_bayes import GaussianNB
     from sklearn.tree import DecisionTreeClassifier
 
     from qboost_exp import QBoostClassifier
     from qboost_exp.weak_learners import AdaBoostLearners, Estimators, Mixed, Stumps, Trees
 
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
-    learners = Mixed([Stumps(), Trees(n_estimators=15, max_depth=4), AdaBoostLearners(n_estimators=10, max_depth=3), Estimators([DecisionTreeClassifier(max_depth=5), GaussianNB()])])
+    learners = Mixed([Stumps(), Trees(n_estimators=15, max_depth=4), AdaBoostLearners(n_estimators=10, max_depth=3), Estimators([DecisionTreeClassifier(max_depth=5)])])
     # a small largest weight: reaching a margin of 1 takes most learners, so most kinds are selected
     model = QBoostClassifier(weak_learners=learners, sampler="neal", sampler_params={"num_reads": 10}, lam=0.0, max_weight=1 / 64, random_state=3)
     return model.fit(X, y), X
@@ -263,21 +265,48 @@ def _edge_rows(model, X: np.ndarray) -> np.ndarray:
     return np.vstack(rows)
 
 
-def test_compiled_predictor_equals_the_model_bit_for_bit(every_learner_model):
-    import pandas as pd
-
-    model, frame = every_learner_model
-    predictor = compile_model(model)
-    assert isinstance(predictor, CompiledQBoost)
-    assert predictor.n_fallback >= 1 and predictor.n_compiled >= 10, (predictor.n_compiled, predictor.n_fallback)
+def _stress_rows(model, frame) -> np.ndarray:
     rng = np.random.default_rng(0)
     X = frame.to_numpy()
-    X = np.vstack([_edge_rows(model, X), X * rng.uniform(0.5, 1.5, X.shape), rng.normal(X.mean(0), X.std(0) * 2, (3000, X.shape[1]))])
+    return np.vstack([_edge_rows(model, X), X * rng.uniform(0.5, 1.5, X.shape), rng.normal(X.mean(0), X.std(0) * 2, (3000, X.shape[1]))])
+
+
+def test_a_tree_model_is_served_compiled_bit_for_bit(tree_model):
+    import pandas as pd
+
+    model, frame = tree_model
+    predictor = predictor_for(model)
+    assert isinstance(predictor, CompiledPredictor) and predictor.description.startswith("compiled")
+    assert predictor.compiled.n_learners >= 10 and predictor.feature_names == tuple(frame.columns)
+    X = _stress_rows(model, frame)
     df = pd.DataFrame(X, columns=frame.columns)
     assert len(X) > 3000
     np.testing.assert_array_equal(predictor.margin(X), model.decision_function(df))
     np.testing.assert_array_equal(predictor.labels(X), model.predict(df))
     np.testing.assert_array_equal(predictor.probabilities(X), model.predict_proba(df)[:, 1])
+    bad = X[:2].copy()
+    bad[1, 4] = 1e39
+    with pytest.raises(RequestError, match=r"row 2, column 5: value 1e\+39 is out of range"):
+        predictor.labels(bad)
+
+
+def test_a_model_that_does_not_compile_is_served_through_its_own_methods(tree_model):
+    import copy
+
+    import pandas as pd
+    from sklearn.naive_bayes import GaussianNB
+
+    model, frame = tree_model
+    # One selected learner that is no tree: the whole model goes through its own predict.
+    mixed = copy.deepcopy(model)
+    mixed.estimators_ = [*mixed.estimators_[:-1], GaussianNB().fit(frame.to_numpy(), np.where(model.predict(frame) == 1, 1, -1))]
+    predictor = predictor_for(mixed)
+    assert isinstance(predictor, ModelPredictor) and "GaussianNB" in predictor.description
+    X = _stress_rows(model, frame)[:2000]
+    df = pd.DataFrame(X, columns=frame.columns)
+    np.testing.assert_array_equal(predictor.margin(X), mixed.decision_function(df))
+    np.testing.assert_array_equal(predictor.labels(X), mixed.predict(df))
+    np.testing.assert_array_equal(predictor.probabilities(X), mixed.predict_proba(df)[:, 1])
 
 
 def test_other_models_are_served_through_their_own_methods():
@@ -286,8 +315,9 @@ def test_other_models_are_served_through_their_own_methods():
 
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
     model = LogisticRegression(max_iter=5000).fit(X, y)
-    predictor = compile_model(model)
-    assert isinstance(predictor, GenericPredictor) and predictor.feature_names == tuple(X.columns)
+    predictor = predictor_for(model)
+    assert isinstance(predictor, ModelPredictor) and predictor.feature_names == tuple(X.columns)
+    assert "is not a QBoostClassifier" in predictor.description
     np.testing.assert_array_equal(predictor.labels(X.to_numpy()), model.predict(X))
     # BLAS may sum in another order for another memory layout: equal to rounding.
     np.testing.assert_allclose(predictor.probabilities(X.to_numpy()), model.predict_proba(X)[:, 1], rtol=1e-12, atol=1e-15)
@@ -352,6 +382,8 @@ def test_ping_and_execution_parameters(server):
     status, headers, body = server.request("GET", "/execution-parameters")
     assert status == 200 and headers["Content-Type"] == "application/json"
     assert json.loads(body) == {"MaxConcurrentTransforms": 2, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6}
+    # The served model is all trees: it predicts through qboost_exp.compiled.
+    assert "predicting compiled: " in server.log.read_text(errors="replace")
 
 
 FORMS = [
@@ -785,7 +817,7 @@ def test_train_program_writes_a_model_that_predicts_as_reported(channels, tmp_pa
 @pytest.mark.parametrize(
     "hyperparameters, bad_file, phrase",
     [
-        ({"lambda": "-1"}, None, "lambda must be a number >= 0 or 'auto', got -1"),
+        ({"lambda": "-1"}, None, "lambda must be a float in the range [0.0, inf) or a str among {'auto'}. Got -1 instead."),
         ({"sampler": "annealer9000"}, None, "Could not find 'sampler/annealer9000'; Available options in 'sampler': exact"),
         ({}, "1,2.5,3\n0,abc,4\n", "part-9.csv: line 2, column 2: feature value 'abc' is not a number"),
     ],

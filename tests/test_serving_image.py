@@ -101,6 +101,8 @@ def test_serve_answers_ping_and_mlflows_predictions_and_stops_cleanly(podman, sa
 
     status, headers, body = container.request("GET", "/ping")
     assert status == 200, container.logs()
+    # A QBoost model of trees: the image predicts through qboost_exp.compiled (the model's own copy).
+    assert "predicting compiled: " in container.logs()
     X, names = _features()
     expected = _mlflow_labels(image.context.path / "model", X)
     assert len(set(expected)) == 2  # both classes: a constant answer could not pass
@@ -179,7 +181,7 @@ def test_train_with_a_bad_hyperparameter_writes_the_failure_file(podman, sagemak
     done = podman("run", "--rm", "-v", f"{opt_ml}:/opt/ml", sagemaker_image.tag, "train", timeout=300, check=False)
     assert done.returncode == 1, done.stdout + done.stderr
     reason = (opt_ml / "output" / "failure").read_text()
-    assert "lambda must be a number >= 0 or 'auto', got -1" in reason
+    assert "lambda must be a float in the range [0.0, inf) or a str among {'auto'}. Got -1 instead." in reason
     assert "Traceback" not in done.stderr
 
 

@@ -25,6 +25,11 @@ import numpy as np
 import pytest
 
 from clirun import QUICK, REPO, run_module
+
+# MLflow puts a loaded model's code/ directory (its own copy of qboost_exp, without
+# conf/) first on sys.path: import the checkout's package before any model is loaded
+# here, so that later imports of qboost_exp.config find the real one.
+import qboost_exp  # noqa: E402,F401
 from services import free_port, log_tail, skip_or_fail, wait_for_http
 
 FAST = ("sampler.params.num_reads=10", *QUICK)
@@ -243,27 +248,24 @@ def test_package_best_by_a_metric(store, tmp_path):
     assert info["model_uri"] == f"runs:/{single.info.run_id}/model" and info["run_id"] == single.info.run_id
 
 
-def test_best_minimises_cost_metrics_and_skips_parent_runs(store):
-    import mlflow
-
-    from serving.package import best_run_model_uri
-
+def test_best_minimises_cost_metrics_and_skips_parent_runs(store, tmp_path):
     root, by_role = store
     children = {run.info.run_id: run for run in by_role["child"]}
     (parent,) = by_role["parent"]
-    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
-    try:
-        # `selected` is a cost: the fewest learners wins -- a sweep child, never the parent run
-        uri, run, value = best_run_model_uri("qboost", "selected")
-        assert run.info.run_id in children and uri == f"runs:/{run.info.run_id}/model"
-        assert value == min(r.data.metrics["selected"] for r in children.values())
-        # --order max turns it around: the single run has the most learners
-        _, most, _ = best_run_model_uri("qboost", "selected", order="max")
-        assert most.info.run_id == by_role["single"][0].info.run_id
-        # the parent carries the sweep's metrics but no model
-        assert "test_accuracy" in parent.data.metrics and run.info.run_id != parent.info.run_id
-    finally:
-        mlflow.set_tracking_uri(None)
+    (single,) = by_role["single"]
+    # `selected` is a cost: the fewest learners wins -- a sweep child, never the parent run;
+    # --order max turns it around: the single run has the most learners.
+    fewest, most = package_concurrently(
+        (("--best", "--metric", "selected", "--out", str(tmp_path / "fewest")), root),
+        (("--best", "--metric", "selected", "--order", "max", "--out", str(tmp_path / "most")), root),
+    )
+    assert fewest.returncode == 0 and most.returncode == 0, fewest.stderr + most.stderr
+    chosen = re.search(r"best run of 'qboost' by selected \(lowest\): (\w+) \(selected (\S+)\)", fewest.stdout)
+    assert chosen and chosen.group(1) in children, fewest.stdout
+    assert float(chosen.group(2)) == min(r.data.metrics["selected"] for r in children.values())
+    assert f"by selected (highest): {single.info.run_id}" in most.stdout
+    # the parent carries the sweep's metrics but no model
+    assert "test_accuracy" in parent.data.metrics and chosen.group(1) != parent.info.run_id
 
 
 def test_package_refuses_a_non_empty_out_without_force(store, tmp_path):
@@ -288,15 +290,7 @@ def test_package_an_unknown_model_is_one_error_and_leaves_nothing_behind(store, 
     assert not out.exists() and not any(out.parent.iterdir())  # no temp dir either
 
 
-@pytest.mark.parametrize(
-    "call,message",
-    [
-        (lambda p, tmp: p.download_model("runs:/0123456789abcdef0123456789abcdef/model", tmp / "model"), "cannot download the model runs:/0123"),
-        (lambda p, tmp: p.best_run_model_uri("nope", "test_accuracy"), "no experiment named 'nope'"),
-        (lambda p, tmp: p.best_run_model_uri("qboost", "no_such_metric"), "no finished training run with metric 'no_such_metric'"),
-    ],
-)
-def test_package_resolution_errors(store, tmp_path, call, message):
+def test_a_model_that_cannot_be_downloaded_is_one_error_and_leaves_no_scratch(store, tmp_path):
     import mlflow
 
     import serving.package as p
@@ -305,11 +299,22 @@ def test_package_resolution_errors(store, tmp_path, call, message):
     root, _ = store
     mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
     try:
-        with pytest.raises(ServingError, match=re.escape(message)):
-            call(p, tmp_path)
+        with pytest.raises(ServingError, match=re.escape("cannot download the model runs:/0123")):
+            p.download_model("runs:/0123456789abcdef0123456789abcdef/model", tmp_path / "model")
     finally:
         mlflow.set_tracking_uri(None)
     assert list(tmp_path.iterdir()) == []  # the download's scratch dir is gone too
+
+
+def test_best_of_an_unknown_experiment_or_metric_is_one_error(store, tmp_path):
+    root, _ = store
+    no_experiment, no_metric = package_concurrently(
+        (("--best", "--experiment", "nope", "--metric", "test_accuracy", "--out", str(tmp_path / "a")), root),
+        (("--best", "--metric", "no_such_metric", "--out", str(tmp_path / "b")), root),
+    )
+    assert "no experiment named 'nope'" in one_error_line(no_experiment)
+    assert "no finished training run with metric 'no_such_metric'" in one_error_line(no_metric)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_package_refuses_a_missing_store_instead_of_creating_one(tmp_path):
@@ -326,20 +331,6 @@ def test_package_needs_exactly_one_source(tmp_path):
     assert "--model-uri" in one_error_line(neither)
     both = package("--best", "--model-uri", "models:/qboost/1", cwd=tmp_path)
     assert "not allowed with" in one_error_line(both)
-
-
-def test_tracking_uri_precedence(tmp_path, monkeypatch):
-    from serving._errors import ServingError
-    from serving.package import resolve_tracking_uri
-
-    (tmp_path / "mlflow.db").write_bytes(b"")
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    assert resolve_tracking_uri(None, tmp_path) == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5999")
-    assert resolve_tracking_uri(None, tmp_path) == "http://127.0.0.1:5999"
-    assert resolve_tracking_uri("sqlite:///mlflow.db", tmp_path) == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
-    with pytest.raises(ServingError, match="no MLflow store"):
-        resolve_tracking_uri("./mlruns", tmp_path)
 
 
 def test_serve_checks_the_model_dir(tmp_path):
@@ -441,3 +432,19 @@ def _small_model(tmp_path: Path) -> Path:
     cfg = compose(list(FAST))
     save_model(run_experiment(cfg), OmegaConf.to_container(cfg, resolve=True), tmp_path / "saved")
     return tmp_path / "saved"
+
+
+def test_help_parses_before_importing_anything_heavy():
+    """`python -m serving --help` and a usage error import argparse-level modules only (each command imports its own)."""
+    heavy = {"mlflow", "numpy", "pandas", "sklearn", "boto3", "botocore", "flask", "yaml", "packaging", "dimod", "hydra"}
+    code = (
+        "import runpy, sys\n"
+        "try:\n"
+        "    runpy.run_module('serving', run_name='__main__')\n"
+        "except SystemExit as exit:\n"
+        "    code = exit.code\n"
+        f"print(code, sorted({{m.split('.')[0] for m in sys.modules}} & set({sorted(heavy)!r})), file=sys.stderr)\n"
+    )
+    for args, status in ((["--help"], 0), (["deploy", "--help"], 0), (["package"], 2)):
+        done = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, timeout=60)
+        assert done.stderr.splitlines()[-1] == f"{status} []", (args, done.stderr)

@@ -33,7 +33,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import time
 import traceback
 from pathlib import Path
 from typing import Any, Sequence

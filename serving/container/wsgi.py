@@ -40,7 +40,7 @@ from .errors import RequestError
 from .loader import load_sklearn_model
 from .parsing import Schema
 from .paths import OptMl
-from .predictor import compile_model
+from .predictor import predictor_for
 
 MODEL_DIR_ENV = "QBOOST_SERVE_MODEL_DIR"
 WORKERS_ENV = "QBOOST_SERVE_WORKERS"
@@ -137,11 +137,10 @@ def create_app(model_dir: str | None = None, workers: int | None = None) -> Flas
     model_dir = model_dir or os.environ.get(MODEL_DIR_ENV) or str(OptMl.resolve().model)
     workers = workers or int(os.environ.get(WORKERS_ENV) or os.cpu_count() or 1)
     t0 = time.perf_counter()
-    predictor = compile_model(load_sklearn_model(model_dir))
-    detail = f", {predictor.n_compiled} compiled / {predictor.n_fallback} fallback learners" if hasattr(predictor, "n_compiled") else ""
+    predictor = predictor_for(load_sklearn_model(model_dir))
     print(
         f"serve: model {model_dir} loaded in {time.perf_counter() - t0:.2f} s "
-        f"({type(predictor).__name__}, {predictor.n_features} features{detail})",
+        f"({predictor.n_features} features; predicting {predictor.description})",
         file=sys.stderr,
         flush=True,
     )
