@@ -73,8 +73,13 @@ class JobFailure:
 def job_failed(job_return: Any) -> str | None:
     """Why a Hydra ``JobReturn`` failed (its exception or :class:`JobFailure`), or None if it did not."""
     status = getattr(job_return.status, "name", str(job_return.status))
-    value = getattr(job_return, "_return_value", None)
-    if status == "FAILED":
+    if status == "COMPLETED":
+        value = job_return.return_value
+    else:
+        # Hydra keeps a failed job's exception only in the private _return_value: its
+        # public return_value re-raises it after writing a line to stderr.
+        # tests/test_sweep.py fails if Hydra changes this.
+        value = getattr(job_return, "_return_value", None)
         return f"{type(value).__name__}: {value}" if isinstance(value, BaseException) else "failed"
     if isinstance(value, JobFailure):
         return value.message
