@@ -107,15 +107,25 @@ def test_register_and_promote_only_when_better(tmp_path):
         (("sampler=qpu",), "needs a D-Wave Leap API token"),
     ],
 )
-def test_a_failing_run_ends_failed_with_its_error(no_dwave_credentials, tmp_path, args, message):
+def test_a_usage_error_found_before_training_opens_no_run(no_dwave_credentials, tmp_path, args, message):
+    # A missing file or missing credentials are found before any work: the store is left as it was.
     env = {"HOME": str(no_dwave_credentials)}
     result = run_module("qboost_exp", *args, cwd=tmp_path, env=env)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and message in result.stderr
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_run_that_fails_while_training_ends_failed_with_its_error(tmp_path):
+    # exact refuses QUBOs over 24 variables; 50 trees need 50: found once the candidates are fitted.
+    result = run_module("qboost_exp", "sampler=exact", "weak_learners=trees", "lambda=0.1", "qubo.max_weight=0.125", cwd=tmp_path)
+    assert result.returncode == 2
+    message = "takes QUBOs of at most 24 variables"
+    assert result.stderr.strip().count("\n") == 0 and message in result.stderr
     (run,) = runs_of(store(tmp_path))
     assert run.info.status == "FAILED"
     assert message in run.data.tags["error"]
-    assert run.data.params["lambda"] == "auto"  # what was logged stays
+    assert run.data.params["lambda"] == "0.1"  # what was logged stays
     assert "error.txt" in {a.path for a in MlflowClient().list_artifacts(run.info.run_id)}
 
 

@@ -180,10 +180,10 @@ def prepare_store(uri: str, experiment: str) -> str:
     from mlflow.exceptions import MlflowException
 
     check_reachable(uri)
-    client = MlflowClient(tracking_uri=uri)
     try:
-        # A fresh SQLite store announces its schema migration at INFO level.
+        # A fresh SQLite store announces its schema migration at INFO level, when the client first opens it.
         with quiet("mlflow.store.db.utils"):
+            client = MlflowClient(tracking_uri=uri)
             found = client.get_experiment_by_name(experiment)
         if found is not None:
             if found.lifecycle_stage == "deleted":
