@@ -120,13 +120,49 @@ def missing_extra(overrides: list[str]) -> str | None:
     return None
 
 
+def hydra_error_line(exc: BaseException) -> str:
+    """Hydra's (multi-line) config error as one line: what is wrong, and the options that exist."""
+    text = str(exc)
+    if isinstance(exc.__cause__, Exception) and str(exc.__cause__) not in text:
+        text += "\n" + str(exc.__cause__)
+    head, found, options = text.partition("Available options in")
+    if found:
+        group, _, listed = options.partition(":")
+        listed = listed.split("Config search path")[0]
+        return f"{_joined(head)}; available options in{group}: {', '.join(listed.split())}"
+    return _joined(text)
+
+
+def _joined(text: str) -> str:
+    # OmegaConf's context lines (full_key, object_type, ...) say nothing a user needs here.
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith(("full_key:", "object_type=", "reference_type="))]
+    return "; ".join(line.rstrip(".;") for line in lines)
+
+
 def main() -> None:
     """Console entry point (also ``python -m qboost_exp``)."""
+    import os
+
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
     missing = missing_extra(sys.argv[1:])
     if missing:
         print(f"error: {missing}", file=sys.stderr)
         sys.exit(2)
     register_plugin_configs()
-    # A sweep with a failed job ends in the sweep callback, with exit status 1
-    # after its summary (qboost_exp.sweep.MLflowSweepCallback.on_multirun_end).
-    hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task)()
+    # Hydra prints its config errors (an unknown option or key, a bad override) over
+    # several lines and exits 1. With HYDRA_FULL_ERROR it raises them instead, so that
+    # they become one `error:` line and exit 2, like every other usage error. A user
+    # who set HYDRA_FULL_ERROR asked for Hydra's full report and gets it.
+    full_report = os.environ.get("HYDRA_FULL_ERROR") == "1"
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        # A sweep with a failed job ends in the sweep callback, with exit status 1
+        # after its summary (qboost_exp.sweep.MLflowSweepCallback.on_multirun_end).
+        hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task)()
+    except (HydraException, OmegaConfBaseException) as exc:
+        if full_report:
+            raise
+        print(f"error: {hydra_error_line(exc)}", file=sys.stderr, flush=True)
+        sys.exit(2)

@@ -104,6 +104,12 @@ ESTIMATOR_KEYS = {
 
 _CALLER = "the experiment config"
 
+#: The config groups: a top-level key of a composed config that is not one of
+#: these nor one of the typed keys was added by mistake (``+data=digits``).
+GROUPS = ("dataset", "split", "weak_learners", "qubo", "sampler", "model")
+#: Keys of the ``qubo`` node that are not estimator parameters.
+_QUBO_EXTRA = ("cv", "lambda_grid")
+
 
 def _own_constraints() -> dict[str, list[Any]]:
     """The keys that belong to the experiment itself, with scikit-learn's declarative constraints."""
@@ -158,6 +164,7 @@ def check_config(cfg: Any) -> None:
         reason = message.removeprefix(f"The {key!r} parameter of {_CALLER} ")
         raise ConfigError(f"{key} {reason} Set it on the command line as {key}=VALUE.")
 
+    _check_known_keys(cfg)
     own = {}
     for key in _own_constraints():
         found, value = _lookup(cfg, key)
@@ -175,6 +182,35 @@ def check_config(cfg: Any) -> None:
             validate_parameter(param, _as_number(value) if key == "lambda" else value, key=key, caller_name=_CALLER)
         except InvalidParameterError as exc:
             fail(key, str(exc))
+
+
+def _check_known_keys(cfg: Any) -> None:
+    """Refuse a top-level, ``qubo`` or ``mlflow`` key that nothing reads (a typo, or ``+data=digits``)."""
+    import difflib
+
+    from .errors import ConfigError
+
+    typed = [*_own_constraints(), *ESTIMATOR_KEYS]
+    known = {
+        "": {*GROUPS, *(k for k in typed if "." not in k), "mlflow", "hydra"},
+        "qubo": {*(k.split(".", 1)[1] for k in typed if k.startswith("qubo.")), *_QUBO_EXTRA},
+        "mlflow": {k.split(".", 1)[1] for k in typed if k.startswith("mlflow.")},
+    }
+    for node, names in known.items():
+        found, value = (True, cfg) if not node else _lookup(cfg, node)
+        if not found or not hasattr(value, "keys"):
+            continue
+        for key in value.keys():
+            if key in names:
+                continue
+            where = f"{node}.{key}" if node else key
+            close = difflib.get_close_matches(str(key), sorted(names), n=1, cutoff=0.5)
+            hint = f" (did you mean {f'{node}.' if node else ''}{close[0]}?" if close else ""
+            if close and not node and close[0] in GROUPS:
+                hint += f" a config group option is chosen without '+': {close[0]}=NAME"
+            hint += ")" if hint else ""
+            listing = ", ".join(sorted(names - {"hydra"}))
+            raise ConfigError(f"unknown config key {where!r}: nothing reads it{hint}; the keys {'under ' + node + ' ' if node else ''}are: {listing}")
 
 
 def _as_number(value: Any) -> Any:
