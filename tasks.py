@@ -35,10 +35,11 @@ def ensure_env(extras: str) -> None:
     if not PYTHON.exists():
         print(f"creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    print(f"installing qboost-exp{extras} into {VENV}", flush=True)
-    subprocess.run([*pip, "-e", f"{ROOT}{extras}"], check=True)
+    pip = [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check"]
+    subprocess.run([*pip, "-q", "--upgrade", "pip"], check=True)
+    # Not quiet: the first install takes minutes, and pip's line per package is the progress.
+    print(f"installing qboost-exp{extras} into {VENV} (a few minutes the first time; pip lists each package)", flush=True)
+    subprocess.run([*pip, "--progress-bar", "off", "-e", f"{ROOT}{extras}"], check=True)
     stamp.write_text(digest)
 
 
