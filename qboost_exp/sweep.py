@@ -7,7 +7,14 @@ and closes the parent after the last job with the best child's metrics, a
 plot of the objective against λ and a summary that names failed jobs. Jobs
 find their parent by the sweep directory tag, so this works with any
 launcher whose jobs reach the same tracking store (basic, joblib, Ray,
-SLURM).
+SLURM). The sweep prints its MLflow UI link (the parent run's page) when the
+parent opens and again after the summary.
+
+A sweeper that knows better whether and what it will run (our Optuna
+sweeper: a finished study runs nothing) declares ``opens_parent_run = True``
+on its class and opens the parent itself with :func:`open_parent` before its
+first job; the callback then only prepares the store, and a sweep that ran
+nothing leaves no parent run.
 
 This module is orchestration (it sits above tracking and compare and uses
 only their public APIs). Everything a job or the callback needs to know
@@ -49,6 +56,7 @@ from .tracking import (
     prepare_store,
     tracking_uri,
     training_runs,
+    ui_line,
 )
 
 #: The exit status of a sweep in which a job failed (Hydra's own is 0).
@@ -145,6 +153,63 @@ def parent_run_of(config: DictConfig) -> tuple[Any, Any] | None:
     return None if parent is None else (client, parent)
 
 
+#: A sweeper class attribute: True when the sweeper opens the parent run itself (:func:`open_parent`).
+OPENS_PARENT_ATTR = "opens_parent_run"
+
+
+def sweeper_opens_parent(config: DictConfig) -> bool:
+    """Whether the configured sweeper opens the sweep's parent run itself (its class says ``opens_parent_run = True``)."""
+    target = OmegaConf.select(config, "hydra.sweeper._target_", default=None)
+    if not target:
+        return False
+    from hydra.utils import get_class
+
+    try:
+        return bool(getattr(get_class(str(target)), OPENS_PARENT_ATTR, False))
+    except Exception:  # noqa: BLE001 - a sweeper Hydra cannot load fails on its own, in Hydra's words
+        return False
+
+
+def _print_link(uri: str, run_id: str) -> None:
+    client = client_for(uri)
+    print(f"[sweep] {ui_line(uri, client.get_run(run_id).info.experiment_id, run_id)}", flush=True)
+
+
+def open_parent(config: DictConfig, *, run_name: str | None = None, tags: dict[str, str] | None = None, jobs: int | None = None) -> str | None:
+    """Create the RUNNING parent run of the sweep ``config`` belongs to and print its link; None without tracking.
+
+    The callback calls this when the sweep starts; a sweeper with
+    ``opens_parent_run = True`` calls it itself, once it knows there is
+    something to run, before the first job (the jobs find the parent by the
+    sweep directory tag). ``jobs`` is how many jobs will run (the
+    ``qboost.jobs`` tag the jobs' progress lines read).
+    """
+    if not _tracking_enabled(config):
+        return None
+    uri, experiment = _store_of(config)
+    experiment_id = prepare_store(uri, experiment)
+    overrides = " ".join(config.hydra.overrides.task)
+    run = client_for(uri).create_run(
+        experiment_id,
+        run_name=(run_name or f"sweep {overrides}")[:250],
+        tags={
+            ROLE_TAG: PARENT_ROLE,
+            SWEEP_DIR_TAG: str(config.hydra.sweep.dir),
+            SWEPT_TAG: " ".join(swept_keys_of(config)),
+            "hydra.overrides": overrides[:5000],
+            "hydra.sweeper": str(OmegaConf.select(config, "hydra.sweeper._target_", default="")),
+            "hydra.launcher": str(OmegaConf.select(config, "hydra.launcher._target_", default="")),
+            "objective": _objective(config),
+            **({JOBS_TAG: str(jobs)} if jobs else {}),
+            **{key: value[:5000] for key, value in (tags or {}).items()},
+        },
+    )
+    parent_run_id = run.info.run_id
+    print(f"[sweep] MLflow parent run {parent_run_id} in {uri}" + (f"; {jobs} jobs" if jobs else ""), flush=True)
+    _print_link(uri, parent_run_id)
+    return parent_run_id
+
+
 def annotate_parent(config: DictConfig, *, run_name: str | None = None, tags: dict[str, str] | None = None) -> str | None:
     """Name and tag the parent run of the sweep ``config`` belongs to (for sweepers); returns its id.
 
@@ -207,26 +272,17 @@ class MLflowSweepCallback(Callback):
         if not _tracking_enabled(config):
             return
         self.uri, experiment = _store_of(config)
-        experiment_id = prepare_store(self.uri, experiment)
-        overrides = " ".join(config.hydra.overrides.task)
-        run = client_for(self.uri).create_run(
-            experiment_id,
-            run_name=f"sweep {overrides}"[:250],
-            tags={
-                ROLE_TAG: PARENT_ROLE,
-                SWEEP_DIR_TAG: str(config.hydra.sweep.dir),
-                SWEPT_TAG: " ".join(swept_keys_of(config)),
-                "hydra.overrides": overrides[:5000],
-                "hydra.sweeper": str(OmegaConf.select(config, "hydra.sweeper._target_", default="")),
-                "hydra.launcher": str(OmegaConf.select(config, "hydra.launcher._target_", default="")),
-                "objective": _objective(config),
-                **({JOBS_TAG: str(self._total)} if self._total else {}),
-            },
-        )
-        self.parent_run_id = run.info.run_id
-        print(f"[sweep] MLflow parent run {self.parent_run_id} in {self.uri}" + (f"; {self._total} jobs" if self._total else ""), flush=True)
+        if sweeper_opens_parent(config):
+            # The store now, before any job; the parent when the sweeper knows there is something to run.
+            prepare_store(self.uri, experiment)
+            return
+        self.parent_run_id = open_parent(config, jobs=self._total)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.uri and not self.parent_run_id:
+            # The sweeper opened the parent (or, having nothing to run, none).
+            found = parent_run_of(config)
+            self.parent_run_id = found[1].info.run_id if found is not None else None
         if not (self.parent_run_id and self.uri):
             return
         client = client_for(self.uri)
@@ -273,6 +329,7 @@ class MLflowSweepCallback(Callback):
             status = "FAILED"
         client.set_terminated(self.parent_run_id, status=status)
         print("\n".join(lines), flush=True)
+        _print_link(self.uri, self.parent_run_id)
         if failed:
             sys.stdout.flush()
             sys.exit(FAILED_SWEEP_EXIT)

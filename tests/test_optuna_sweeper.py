@@ -5,6 +5,7 @@ from __future__ import annotations
 import optuna
 import pytest
 from mlflow import MlflowClient
+from mlflow.entities import ViewType
 from optuna.trial import TrialState
 
 from clirun import QUICK, run_module
@@ -26,6 +27,17 @@ def test_study_is_stored_beside_mlflow_db_resumes_and_loads_with_optuna(tmp_path
     assert first.returncode == 0, first.stderr[-3000:]
     storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     assert f"[optuna] study 'qboost' in {storage}: maximize validation_accuracy; 0 of n_trials=2 trials done, 2 to run" in first.stdout
+    # the sweeper opened the parent (2 trials to run) and the sweep prints its link when it opens and after the summary
+    (parent,), _ = _runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    link = (
+        f"[sweep] MLflow UI: http://127.0.0.1:5000/#/experiments/{parent.info.experiment_id}/runs/{parent.info.run_id}"
+        "?workflowType=machine_learning (start the UI: python -m qboost_exp.ui)"
+    )
+    lines = first.stdout.splitlines()
+    assert lines.count(link) == 2
+    assert lines[lines.index(link) - 1] == f"[sweep] MLflow parent run {parent.info.run_id} in sqlite:///{tmp_path / 'mlflow.db'}; 2 jobs"
+    assert lines.index(link) < min(i for i, line in enumerate(lines) if line.startswith("[sweep] job ")) < lines.index(link, lines.index(link) + 1)
+    assert parent.data.tags["qboost.jobs"] == "2" and parent.info.status == "FINISHED"
 
     # the same command with a larger budget continues the study: n_trials is the study's total;
     # this time two trials per batch, in parallel through the joblib launcher
@@ -61,11 +73,16 @@ def test_study_is_stored_beside_mlflow_db_resumes_and_loads_with_optuna(tmp_path
         assert parent.data.tags["mlflow.runName"] == f"optuna study qboost ({storage})"
     assert f"[optuna] best trial {study.best_trial.number}: validation_accuracy {study.best_value:.6g}" in second.stdout
 
-    # the budget is spent: a third call runs nothing and says how to continue
+    # the budget is spent: a third call runs nothing, says how to continue, and leaves no empty parent run
     third = run_module("qboost_exp", "-m", "hparams_search=optuna", "hydra.sweeper.n_trials=4", *FAST, cwd=tmp_path)
     assert third.returncode == 0, third.stderr[-3000:]
     assert "nothing to run: raise hydra.sweeper.n_trials above 4" in third.stdout
     assert len(optuna.load_study(study_name="qboost", storage=storage).trials) == 4
+    assert "[sweep]" not in third.stdout
+    assert f"[optuna] best trial {study.best_trial.number}: validation_accuracy {study.best_value:.6g}" in third.stdout
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    every = client.search_runs([parents[0].info.experiment_id], run_view_type=ViewType.ALL, max_results=100)
+    assert len(every) == 6 and sum(r.data.tags.get("qboost.role") == "parent" for r in every) == 2  # none deleted, none added
 
     # a study cannot silently switch direction
     flipped = run_module("qboost_exp", "-m", "hparams_search=optuna", "objective=time_total", "hydra.sweeper.n_trials=5", *FAST, cwd=tmp_path)
@@ -74,6 +91,7 @@ def test_study_is_stored_beside_mlflow_db_resumes_and_loads_with_optuna(tmp_path
         f"error: study 'qboost' in {storage} optimises validation_accuracy (maximize), but objective=time_total (minimize): "
         "choose another hydra.sweeper.study_name"
     )
+    assert len(_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")[0]) == 2  # found before any parent run opened
 
 
 @pytest.fixture

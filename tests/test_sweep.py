@@ -1,10 +1,13 @@
-"""The sweep callback's reading of Hydra's job returns (qboost_exp.sweep)."""
+"""The sweep callback (qboost_exp.sweep): its reading of Hydra's job returns, who opens the parent run, the printed link."""
 
 from __future__ import annotations
 
 from hydra.core.utils import JobReturn, JobStatus
+from mlflow import MlflowClient
+from omegaconf import OmegaConf
 
-from qboost_exp.sweep import JobFailure, job_failed
+from clirun import QUICK, run_module
+from qboost_exp.sweep import JobFailure, job_failed, sweeper_opens_parent
 
 
 def _job(status: JobStatus, value: object) -> JobReturn:
@@ -32,3 +35,31 @@ def test_hydra_still_keeps_a_failed_jobs_exception_where_we_read_it():
     import dataclasses
 
     assert "_return_value" in {f.name for f in dataclasses.fields(JobReturn)}
+
+
+def test_our_optuna_sweeper_opens_the_parent_itself_other_sweepers_leave_it_to_the_callback():
+    def config(target):
+        return OmegaConf.create({"hydra": {"sweeper": {"_target_": target}}})
+
+    assert sweeper_opens_parent(config("hydra_plugins.qboost_optuna_sweeper.optuna_sweeper.OptunaSweeper")) is True
+    assert sweeper_opens_parent(config("hydra._internal.core_plugins.basic_sweeper.BasicSweeper")) is False
+    assert sweeper_opens_parent(config("no.such.Sweeper")) is False  # Hydra itself reports a sweeper it cannot load
+    assert sweeper_opens_parent(OmegaConf.create({})) is False
+
+
+def test_a_grid_sweep_prints_its_parents_link_when_it_opens_and_after_the_summary(tmp_path):
+    fast = ("qubo.max_weight=0.125", "sampler.params.num_reads=10", "sampler.params.num_sweeps=200", *QUICK)
+    result = run_module("qboost_exp", "-m", "lambda=0.05,0.1", *fast, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("qboost")
+    (parent,) = client.search_runs([experiment.experiment_id], "tags.`qboost.role` = 'parent'")
+    link = (
+        f"[sweep] MLflow UI: http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}/runs/{parent.info.run_id}"
+        "?workflowType=machine_learning (start the UI: python -m qboost_exp.ui)"
+    )
+    lines = result.stdout.splitlines()
+    assert lines.count(link) == 2
+    first, last = (i for i, line in enumerate(lines) if line == link)
+    assert lines[first - 1] == f"[sweep] MLflow parent run {parent.info.run_id} in sqlite:///{tmp_path / 'mlflow.db'}; 2 jobs"
+    assert lines[last - 1].startswith("[sweep] best validation_accuracy (highest) ") and lines[last - 2] == "[sweep] 2 jobs: 2 finished, 0 failed"

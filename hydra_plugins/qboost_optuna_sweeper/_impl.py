@@ -90,8 +90,8 @@ class OptunaSweep:
         import optuna
         from hydra.utils import instantiate
 
-        from qboost_exp.sweep import annotate_parent
-        from qboost_exp.tracking import DEFAULT_OBJECTIVE, JOBS_TAG
+        from qboost_exp.sweep import open_parent
+        from qboost_exp.tracking import DEFAULT_OBJECTIVE
 
         assert self.config is not None
         if self.n_trials < 1 or self.n_jobs < 1:
@@ -128,18 +128,22 @@ class OptunaSweep:
         finished = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
         done = len(study.get_trials(deepcopy=False, states=finished))
         remaining = max(0, self.n_trials - done)
-        annotate_parent(
-            self.config,
-            run_name=f"optuna study {self.study_name} ({shown})",
-            tags={"optuna.study_name": self.study_name, "optuna.storage": shown, "optuna.direction": direction, JOBS_TAG: str(remaining)},
-        )
         print(
             f"[optuna] study {self.study_name!r} in {shown}: {direction} {objective}; {done} of n_trials={self.n_trials} trials done, "
             f"{remaining} to run in batches of {self.n_jobs}",
             flush=True,
         )
         if remaining == 0:
+            # No parent run either: a re-run of a finished study leaves the MLflow experiment as it was.
             print(f"[optuna] nothing to run: raise hydra.sweeper.n_trials above {done} to continue the study", flush=True)
+        else:
+            # This sweeper opens the parent (OptunaSweeper.opens_parent_run), now that there is something to run.
+            open_parent(
+                self.config,
+                run_name=f"optuna study {self.study_name} ({shown})",
+                tags={"optuna.study_name": self.study_name, "optuna.storage": shown, "optuna.direction": direction},
+                jobs=remaining,
+            )
         returns: list[Any] = []
         while remaining > 0:
             batch = [study.ask(space) for _ in range(min(self.n_jobs, remaining))]

@@ -42,7 +42,14 @@ class OptunaSweeper(Sweeper):
     The study lives in an RDB storage, so it survives the process and a
     re-run continues it; its direction follows ``objective`` (the project's
     one rule for which way a metric is better).
+
+    It opens the sweep's MLflow parent run itself (``qboost_exp.sweep.open_parent``),
+    once it knows how many trials remain: a finished study runs nothing and
+    leaves no empty parent run.
     """
+
+    #: Read by qboost_exp.sweep.MLflowSweepCallback, which then leaves the parent run to this sweeper.
+    opens_parent_run = True
 
     def __init__(self, study_name: str, storage: Optional[str], n_trials: int, n_jobs: int, sampler: Any, params: Any) -> None:
         from ._impl import OptunaSweep

@@ -9,6 +9,9 @@ Writing runs:
 - :class:`RunContext` and :func:`tracked_run`: the context manager around one
   training job, told explicitly where and as what it is tracked.
 - :func:`log_result`: what a finished job logs into its run.
+- :func:`ui_url` / :func:`ui_line`: the MLflow UI's link to an experiment's
+  runs table (a shared view of :data:`KEY_COLUMNS`, in model-training mode) or
+  to one run; :func:`ensure_runs_view` gives an older experiment that view.
 - :func:`save_model`: the same MLflow model, written to a directory (the
   SageMaker ``train`` program writes /opt/ml/model with it).
 
@@ -52,7 +55,10 @@ _EXPORTS = {
         "._runs",
     ),
     **dict.fromkeys(
-        ("DEFAULT_TRACKING_URI", "TrackingStoreError", "prepare_store", "quiet", "resolve_tracking_uri", "tracking_uri"),
+        (
+            "DEFAULT_TRACKING_URI", "DEFAULT_UI", "KEY_COLUMNS", "SHARED_VIEW_KEY", "TrackingStoreError", "check_reachable", "ensure_runs_view",
+            "is_server", "prepare_store", "quiet", "resolve_tracking_uri", "shared_view_state", "tracking_uri", "ui_line", "ui_url",
+        ),
         "._store",
     ),
 }
@@ -72,7 +78,10 @@ if TYPE_CHECKING:
         children_filter, client_for, find_parent_run, get_experiment, higher_is_better, higher_is_better_for,
         is_better, metric_value, rank_key, search_all, swept_keys, training_runs,
     )
-    from ._store import DEFAULT_TRACKING_URI, TrackingStoreError, prepare_store, quiet, resolve_tracking_uri, tracking_uri
+    from ._store import (
+        DEFAULT_TRACKING_URI, DEFAULT_UI, KEY_COLUMNS, SHARED_VIEW_KEY, TrackingStoreError, check_reachable, ensure_runs_view, is_server,
+        prepare_store, quiet, resolve_tracking_uri, shared_view_state, tracking_uri, ui_line, ui_url,
+    )
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, _MOVED)

@@ -2,21 +2,151 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shlex
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote, unquote, urlparse
 
 from ..errors import ConfigError, QBoostError
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # MLflow 3's own default, relative to the launch directory
 
-# MLflow 3's UI opens an experiment in the mode this tag names; without it, in
-# GenAI mode on an (empty) Traces page. Ours are classic training runs.
+# The experiment's kind: classic training runs. MLflow 3.17's UI no longer opens
+# an experiment by it (its mode is a per-browser toggle, GenAI by default):
+# the links of ui_url() name the mode. Kept for other readers of the tag.
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
+
+#: Where ``mlflow ui`` (and ``python -m qboost_exp.ui``) serves a local store's UI by default.
+DEFAULT_UI = "http://127.0.0.1:5000"
+#: The workflow mode MLflow's UI opens in when a link names it. Without it the
+#: UI opens in the mode last chosen in that browser (GenAI by default: the
+#: Traces overview), whatever the experiment's kind tag says.
+UI_WORKFLOW = "machine_learning"
+
+# MLflow's shared views: the experiment tag mlflow.sharedViewState.<key>, opened
+# by the link parameter viewStateShareKey=<key>. MLflow 3.17's UI
+# (server/js/build/static/js: the hook that reads viewStateShareKey, and the
+# saved-view envelope module) reads the tag as a saved-view envelope, JSON
+# {"name", "createdAt", "updatedAt" (ms), "state": "<JSON text>"}, and falls back
+# to the bare state as JSON. The state holds the runs table's search facets
+# (searchFilter, orderByKey, orderByAsc, ...) and its UI state (selectedColumns,
+# columnOrder, ...); a column is "metrics.`name`", "params.`name`", "tags.`name`".
+SHARED_VIEW_KEY = "qboost-runs"
+SHARED_VIEW_TAG = f"mlflow.sharedViewState.{SHARED_VIEW_KEY}"
+SHARED_VIEW_NAME = "qboost: key columns"
+#: The runs table's columns in the shared view, in order: (kind, name).
+KEY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("metrics", "validation_accuracy"),
+    ("metrics", "test_accuracy"),
+    ("metrics", "selected"),
+    ("params", "lambda"),
+    ("metrics", "lambda_value"),
+    ("metrics", "max_weight_value"),
+    ("tags", "sampler"),
+    ("tags", "weak_learners"),
+    ("tags", "model"),
+    ("tags", "dataset"),
+)
+
+
+def shared_view_state() -> dict[str, Any]:
+    """The runs table of the shared view: the key columns, wide enough for their names, newest runs first."""
+    columns = [f"{kind}.`{name}`" for kind, name in KEY_COLUMNS]
+    return {
+        "searchFilter": "",
+        "orderByKey": "attributes.start_time",
+        "orderByAsc": False,
+        "selectedColumns": columns,
+        "columnOrder": columns,
+        # pixels; the table's default (about 100) cuts "validation_accuracy" to "validation_ac"
+        "columnWidths": {column: max(110, 7 * len(name) + 24) for column, (_, name) in zip(columns, KEY_COLUMNS)},
+        "runListHidden": False,
+        "viewMaximized": False,
+    }
+
+
+def _view_state_of(value: str | None) -> Any:
+    """The state inside a shared-view tag value (envelope or bare JSON); None if unreadable."""
+    try:
+        data = json.loads(value or "")
+        return json.loads(data["state"]) if isinstance(data, dict) and isinstance(data.get("state"), str) else data
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _shared_view_tag() -> str:
+    now = int(time.time() * 1000)
+    return json.dumps({"name": SHARED_VIEW_NAME, "createdAt": now, "updatedAt": now, "state": json.dumps(shared_view_state())})
+
+
+def _write_shared_view(client: Any, experiment_id: str, tags: Mapping[str, str] | None) -> None:
+    """Tag the experiment with the shared view unless it already holds this very state."""
+    if _view_state_of((tags or {}).get(SHARED_VIEW_TAG)) != shared_view_state():
+        client.set_experiment_tag(experiment_id, SHARED_VIEW_TAG, _shared_view_tag())
+
+
+def ensure_runs_view(tracking_uri: str, experiment_id: str) -> None:
+    """Give an existing experiment the shared runs view (:func:`ui_url` opens it), if it lacks it or it changed."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    _write_shared_view(client, experiment_id, client.get_experiment(experiment_id).tags)
+
+
+def ui_url(tracking_uri: str, experiment_id: str, run_id: str | None = None, ui_base: str | None = None) -> str:
+    """The MLflow UI's address of an experiment's runs table (or of one run), in model-training mode.
+
+    Parameters
+    ----------
+    tracking_uri : str
+        The store. A tracking server (http/https) is its own UI; any other
+        store is served by ``mlflow ui`` / ``python -m qboost_exp.ui`` at
+        :data:`DEFAULT_UI`.
+    experiment_id : str
+    run_id : str or None
+        The run's page instead of the experiment's runs table.
+    ui_base : str or None
+        Where the UI is served, when not where the URI implies.
+
+    Returns
+    -------
+    str
+        For the experiment, its runs table opening the shared view
+        (:data:`KEY_COLUMNS`, written onto the experiment by
+        :func:`prepare_store`).
+    """
+    base = (ui_base or (tracking_uri if is_server(tracking_uri) else DEFAULT_UI)).rstrip("/")
+    experiment = quote(str(experiment_id), safe="")
+    if run_id:
+        return f"{base}/#/experiments/{experiment}/runs/{quote(run_id, safe='')}?workflowType={UI_WORKFLOW}"
+    return f"{base}/#/experiments/{experiment}/runs?workflowType={UI_WORKFLOW}&viewStateShareKey={SHARED_VIEW_KEY}"
+
+
+def ui_line(tracking_uri: str, experiment_id: str, run_id: str | None = None) -> str:
+    """``MLflow UI: <link>``, and for a store without a server of its own, how to start one."""
+    line = f"MLflow UI: {ui_url(tracking_uri, experiment_id, run_id)}"
+    if is_server(tracking_uri):
+        return line
+    command = "python -m qboost_exp.ui"
+    try:
+        default = resolve_tracking_uri()
+    except Exception:  # noqa: BLE001 - no default to compare with: name the store
+        default = None
+    if tracking_uri != default:
+        command += f" --tracking-uri {shlex.quote(tracking_uri)}"
+    return f"{line} (start the UI: {command})"
+
+
+def is_server(uri: str) -> bool:
+    """Whether ``uri`` is a tracking server (http/https), which serves its own UI."""
+    return uri.startswith(("http://", "https://"))
+
 
 # Reaching a tracking server at all: one attempt, a short timeout. MLflow's
 # defaults (7 retries with exponential backoff, 120 s timeout) spend minutes
@@ -124,7 +254,7 @@ def check_reachable(uri: str) -> None:
     ------
     TrackingStoreError
     """
-    if not uri.startswith(("http://", "https://")):
+    if not is_server(uri):
         return
     import socket
 
@@ -169,7 +299,9 @@ def prepare_store(uri: str, experiment: str) -> str:
     doing that at once race. The CLI and the sweep callback call this once,
     before any job starts. The experiment carries
     ``mlflow.experimentKind=custom_model_development`` (added to an existing
-    experiment that has no kind), so MLflow's UI opens it on its training runs.
+    experiment that has no kind; MLflow 3.17's UI ignores it, its links need
+    :func:`ui_url`) and the shared runs view that :func:`ui_url` opens
+    (written once, rewritten when :data:`KEY_COLUMNS` change).
 
     Raises
     ------
@@ -193,9 +325,10 @@ def prepare_store(uri: str, experiment: str) -> str:
                 )
             if EXPERIMENT_KIND_TAG not in (found.tags or {}):
                 client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+            _write_shared_view(client, found.experiment_id, found.tags)
             return found.experiment_id
         try:
-            return client.create_experiment(experiment, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND})
+            return client.create_experiment(experiment, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND, SHARED_VIEW_TAG: _shared_view_tag()})
         except MlflowException:
             # another process created it between our lookup and our create
             return client.get_experiment_by_name(experiment).experiment_id
