@@ -3,7 +3,7 @@
 Examples
 --------
 python -m serving package --model-uri models:/qboost@champion --out build/sagemaker
-python -m serving package --best --experiment qboost --metric test_accuracy --out build/sagemaker
+python -m serving package --best --experiment qboost --dataset csv --metric validation_accuracy --out build/sagemaker
 python -m serving serve --model-dir build/sagemaker/model --port 8080
 python -m serving deploy --image-uri URI --model-data build/sagemaker/model.tar.gz --role ARN --endpoint-name qboost
 python -m serving train-job --image-uri URI --role ARN --train s3://b/data/train --hyperparameters sampler=neal lambda=0.1
@@ -57,9 +57,13 @@ def _parser() -> argparse.ArgumentParser:
                                     "code, the model) and model.tar.gz for SageMaker's ModelDataUrl.")
     which = pk.add_mutually_exclusive_group(required=True)
     which.add_argument("--model-uri", help="an MLflow model URI: runs:/ID/model, models:/NAME/VERSION, models:/NAME@ALIAS, or a model directory (no store needed)")
-    which.add_argument("--best", action="store_true", help="the best finished training run of --experiment by --metric")
+    which.add_argument("--best", action="store_true", help="the best finished training run of --experiment by --metric, within one dataset")
     pk.add_argument("--experiment", default="qboost", help="experiment for --best (default qboost)")
-    pk.add_argument("--metric", default="validation_accuracy", help="metric for --best (default validation_accuracy)")
+    pk.add_argument("--metric", default="validation_accuracy",
+                    help="metric for --best (default validation_accuracy); never a test_* metric: choosing on the test split overfits it")
+    pk.add_argument("--dataset", metavar="NAME[@DIGEST]",
+                    help="for --best: choose among the runs of this dataset (name, or name@digest as python -m qboost_exp.compare "
+                         "shows it); needed when the experiment holds runs of several datasets")
     pk.add_argument("--order", choices=("max", "min"),
                     help="max or min of --metric is best (default: min for time_*, selected*, best_energy, ...; max otherwise)")
     pk.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here)")
@@ -158,7 +162,7 @@ def _package(args: argparse.Namespace) -> int:
 
     result = package(
         args.out, model_uri=args.model_uri, best=args.best, experiment=args.experiment, metric=args.metric,
-        order=args.order, tracking_uri=args.tracking_uri, force=args.force,
+        order=args.order, dataset=args.dataset, tracking_uri=args.tracking_uri, force=args.force,
         wheelhouse=args.wheelhouse,
     )
     for warning in result.warnings:

@@ -400,6 +400,7 @@ def package(
     experiment: str = "qboost",
     metric: str = "validation_accuracy",
     order: str | None = None,
+    dataset: str | None = None,
     tracking_uri: str | None = None,
     force: bool = False,
     wheelhouse: bool = False,
@@ -414,7 +415,12 @@ def package(
         Any MLflow model URI; exactly one of ``model_uri`` and ``best``.
     best : bool
         Use the best finished training run of ``experiment`` by ``metric``
-        (``order`` "max"/"min", default by the metric's name).
+        (``order`` "max"/"min", default by the metric's name; never a test
+        metric), among the runs of one dataset.
+    dataset : str, optional
+        With ``best``: ``NAME`` or ``NAME@DIGEST`` of the dataset to choose
+        within (a run's dataset is its name and the digest of its training
+        split); needed when the experiment holds runs of several datasets.
     tracking_uri : str, optional
         MLflow store; default ``MLFLOW_TRACKING_URI``, else ./mlflow.db.
     force : bool
@@ -435,6 +441,10 @@ def package(
     local_model = model_uri is not None and tracking_uri is None and _is_local_model(model_uri)
     if order not in (None, "max", "min"):
         raise ServingError(f"--order must be max or min, got {order!r}")
+    if dataset is not None and not best:
+        raise ServingError("--dataset chooses among the runs for --best; --model-uri names one model already")
+    if best:
+        _check_metric(metric)  # before any store is read
     uri = None
     if not local_model:
         from qboost_exp.tracking import TrackingStoreError, resolve_tracking_uri
@@ -464,12 +474,12 @@ def package(
         mlflow.set_tracking_uri(uri)
     run_id = None
     if best:
-        run = _best_training_run(uri, experiment, metric, order)
+        run, chosen = _best_training_run(uri, experiment, metric, order, dataset)
         run_id, model_uri = run.info.run_id, f"runs:/{run.info.run_id}/model"
         from qboost_exp.tracking import higher_is_better_for
 
         direction = "highest" if higher_is_better_for(metric, order) else "lowest"
-        print(f"best run of {experiment!r} by {metric} ({direction}): {run_id} ({metric} {run.data.metrics[metric]:.4g})", flush=True)
+        print(f"best run of {experiment!r} on dataset {chosen} by {metric} ({direction}): {run_id} ({metric} {run.data.metrics[metric]:.4g})", flush=True)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
@@ -521,29 +531,52 @@ def package(
     )
 
 
-def _best_training_run(uri: str, experiment: str, metric: str, order: str | None) -> Any:
-    """:func:`qboost_exp.tracking.best_run` of the finished training runs with a model; its errors as ServingError.
+def _check_metric(metric: str) -> None:
+    """Refuse a test metric for ``--best`` (the same rule as ``python -m qboost_exp.compare``)."""
+    from qboost_exp.compare import CompareError, check_objective
+
+    try:
+        check_objective(metric, "--metric")
+    except CompareError as exc:
+        raise ServingError(str(exc)) from None
+
+
+def _best_training_run(uri: str, experiment: str, metric: str, order: str | None, dataset: str | None = None) -> tuple[Any, Any]:
+    """The best finished training run with a model, within one dataset, and that dataset; errors as ServingError.
 
     Training runs are those tagged ``qboost.role`` single or child (a sweep's
-    parent run has no model); the tracking API's one rule decides "best"
+    parent run has no model). Runs of different datasets (name and
+    training-split digest, :func:`qboost_exp.compare.dataset_of`) are never
+    ranked against each other: with several, ``dataset`` must name one. The
+    tracking API's one rule decides "best" among that dataset's runs
     (direction from the metric's name unless ``order``, ties to the run that
     started first).
     """
+    from qboost_exp.compare import CompareError, choose_dataset, dataset_of
     from qboost_exp.tracking import TrackingStoreError, best_run, training_runs
 
+    _check_metric(metric)
     try:
         runs = training_runs(experiment, tracking_uri=uri, with_model=True)
     except TrackingStoreError as exc:
         raise ServingError(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - a store that cannot be read
         raise ServingError(f"cannot search the runs of {experiment!r} at {_redacted(uri)}: {_first_line(exc)}") from None
-    chosen = best_run(runs, metric, order)
-    if chosen is None:
+    by_dataset: dict[Any, list[Any]] = {}
+    for run in runs:
+        by_dataset.setdefault(dataset_of(run), []).append(run)
+    try:
+        chosen = choose_dataset({d: len(r) for d, r in by_dataset.items()}, dataset, what=f"experiment {experiment!r}")
+    except CompareError as exc:
+        raise ServingError(str(exc)) from None
+    best = best_run(by_dataset.get(chosen, []), metric, order)
+    if best is None:
+        where = f" on dataset {chosen}" if chosen is not None else ""
         raise ServingError(
-            f"experiment {experiment!r} has no finished training run with metric {metric!r} and a logged model "
-            "(metrics are e.g. test_accuracy, validation_accuracy)"
+            f"experiment {experiment!r} has no finished training run{where} with metric {metric!r} and a logged model "
+            "(metrics are e.g. validation_accuracy, selected)"
         )
-    return chosen
+    return best, chosen
 
 
 def _is_local_model(model_uri: str) -> bool:

@@ -238,14 +238,87 @@ def test_package_by_run_and_by_version_and_force(store, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "version"]  # no temp or old copies left
 
 
+def _wisc(by_role: dict) -> str:
+    """The label of the store's one dataset: wisc and the digest of its training split (the runs' dataset input)."""
+    from qboost_exp.compare import dataset_of
+
+    (label,) = {dataset_of(run).label for role in ("single", "child") for run in by_role[role]}
+    assert label.startswith("wisc@") and len(label) == len("wisc@") + 8
+    return label
+
+
 def test_package_best_by_a_metric(store, tmp_path):
     root, by_role = store
-    (single,) = by_role["single"]
-    best = package("--best", "--experiment", "qboost", "--metric", "test_accuracy", "--out", str(tmp_path / "a"), cwd=root)
+    training = by_role["single"] + by_role["child"]
+    # The one rule: highest validation accuracy, ties to the run that started first.
+    expected = min(training, key=lambda r: (-r.data.metrics["validation_accuracy"], r.info.start_time))
+    best = package("--best", "--experiment", "qboost", "--metric", "validation_accuracy", "--out", str(tmp_path / "a"), cwd=root)
     assert best.returncode == 0, best.stderr
-    assert f"by test_accuracy (highest): {single.info.run_id}" in best.stdout
+    # One dataset in the experiment: no --dataset needed, and the line says which it chose within.
+    assert f"best run of 'qboost' on dataset {_wisc(by_role)} by validation_accuracy (highest): {expected.info.run_id}" in best.stdout
     info = json.loads((tmp_path / "a" / "build-info.json").read_text())
-    assert info["model_uri"] == f"runs:/{single.info.run_id}/model" and info["run_id"] == single.info.run_id
+    assert info["model_uri"] == f"runs:/{expected.info.run_id}/model" and info["run_id"] == expected.info.run_id
+
+
+@pytest.mark.parametrize("metric", ["test_accuracy", "test_f1", "metrics.test_roc_auc"])
+def test_best_never_chooses_on_the_test_split(store, tmp_path, metric):
+    root, _ = store
+    line = one_error_line(package("--best", "--metric", metric, "--out", str(tmp_path / "a"), cwd=root))
+    assert "never ranked or chosen on the test split" in line and "overfits" in line and "validation_accuracy" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def two_datasets(store, tmp_path_factory):
+    """A copy of the store plus one run trained on another dataset (synthetic): the experiment holds two."""
+    root, by_role = store
+    copy = tmp_path_factory.mktemp("two-datasets") / "store"
+    shutil.copytree(root, copy)
+    other = run_module("qboost_exp", *FAST, "dataset=synthetic", "dataset.n_samples=200", cwd=copy)
+    assert other.returncode == 0, other.stderr
+    from mlflow import MlflowClient
+
+    from qboost_exp.compare import dataset_of
+
+    client = MlflowClient(f"sqlite:///{copy / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("qboost")
+    (synthetic,) = [r for r in client.search_runs([experiment.experiment_id]) if r.data.tags.get("dataset") == "synthetic"]
+    import mlflow
+
+    mlflow.set_tracking_uri(None)
+    return copy, _wisc(by_role), dataset_of(synthetic).label, synthetic
+
+
+def test_best_chooses_within_one_dataset(store, two_datasets, tmp_path):
+    copy, wisc, synthetic, synthetic_run = two_datasets
+    assert synthetic.startswith("synthetic@")
+    root, by_role = store
+    training = by_role["single"] + by_role["child"]
+    best_wisc = min(training, key=lambda r: (-r.data.metrics["validation_accuracy"], r.info.start_time))
+    unnamed, nope, wrong_digest, on_synthetic, on_wisc = package_concurrently(
+        (("--best", "--out", str(tmp_path / "unnamed")), copy),
+        (("--best", "--dataset", "iris", "--out", str(tmp_path / "nope")), copy),
+        (("--best", "--dataset", "wisc@ffff", "--out", str(tmp_path / "wrong-digest")), copy),
+        (("--best", "--dataset", "synthetic", "--out", str(tmp_path / "synthetic")), copy),
+        (("--best", "--dataset", wisc, "--out", str(tmp_path / "wisc")), copy),
+    )
+    # Several datasets and none named: refused, listing what there is.
+    line = one_error_line(unnamed)
+    assert "experiment 'qboost' has runs of 2 datasets" in line and "choose one with --dataset NAME[@DIGEST]" in line
+    assert f"{synthetic} (1 run)" in line and f"{wisc} (3 runs)" in line
+    assert f"datasets found: {synthetic} (1 run), {wisc} (3 runs)" in one_error_line(nope)
+    assert "--dataset wisc@ffff: no such dataset" in one_error_line(wrong_digest)
+    # Named: the best within it, whatever the other dataset scores.
+    for result, run, label in ((on_synthetic, synthetic_run, synthetic), (on_wisc, best_wisc, wisc)):
+        assert result.returncode == 0, result.stderr
+        assert f"best run of 'qboost' on dataset {label} by validation_accuracy (highest): {run.info.run_id}" in result.stdout
+    assert json.loads((tmp_path / "synthetic" / "build-info.json").read_text())["run_id"] == synthetic_run.info.run_id
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["synthetic", "wisc"]
+
+
+def test_dataset_is_only_for_best(tmp_path):
+    line = one_error_line(package("--model-uri", "models:/qboost/1", "--dataset", "wisc", "--out", str(tmp_path / "x"), cwd=tmp_path))
+    assert "--dataset chooses among the runs for --best" in line
 
 
 def test_best_minimises_cost_metrics_and_skips_parent_runs(store, tmp_path):
@@ -260,7 +333,7 @@ def test_best_minimises_cost_metrics_and_skips_parent_runs(store, tmp_path):
         (("--best", "--metric", "selected", "--order", "max", "--out", str(tmp_path / "most")), root),
     )
     assert fewest.returncode == 0 and most.returncode == 0, fewest.stderr + most.stderr
-    chosen = re.search(r"best run of 'qboost' by selected \(lowest\): (\w+) \(selected (\S+)\)", fewest.stdout)
+    chosen = re.search(r"best run of 'qboost' on dataset wisc@\w{8} by selected \(lowest\): (\w+) \(selected (\S+)\)", fewest.stdout)
     assert chosen and chosen.group(1) in children, fewest.stdout
     assert float(chosen.group(2)) == min(r.data.metrics["selected"] for r in children.values())
     assert f"by selected (highest): {single.info.run_id}" in most.stdout
@@ -309,11 +382,11 @@ def test_a_model_that_cannot_be_downloaded_is_one_error_and_leaves_no_scratch(st
 def test_best_of_an_unknown_experiment_or_metric_is_one_error(store, tmp_path):
     root, _ = store
     no_experiment, no_metric = package_concurrently(
-        (("--best", "--experiment", "nope", "--metric", "test_accuracy", "--out", str(tmp_path / "a")), root),
+        (("--best", "--experiment", "nope", "--metric", "validation_accuracy", "--out", str(tmp_path / "a")), root),
         (("--best", "--metric", "no_such_metric", "--out", str(tmp_path / "b")), root),
     )
     assert "no experiment named 'nope'" in one_error_line(no_experiment)
-    assert "no finished training run with metric 'no_such_metric'" in one_error_line(no_metric)
+    assert "no finished training run on dataset wisc@" in one_error_line(no_metric) and "with metric 'no_such_metric'" in one_error_line(no_metric)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -25,14 +25,27 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``python -m qboost_exp.compare`` argument parser."""
     parser = OneLineErrorParser(
         prog="python -m qboost_exp.compare",
-        description="Compare the training runs of an MLflow experiment: a table, test accuracy vs λ, and the accuracy/size Pareto front.",
+        description=(
+            "Compare the training runs of an MLflow experiment, one dataset at a time: a table ranked by the objective "
+            "(a validation metric; test metrics are shown, never used to rank), the objective vs λ, and the "
+            "objective/size Pareto front, with the baselines as reference marks."
+        ),
     )
     parser.add_argument("--experiment", default=DEFAULT_EXPERIMENT, help="MLflow experiment name (default: %(default)s)")
     parser.add_argument(
+        "--objective",
         "--sort",
+        dest="objective",
         default=DEFAULT_SORT,
         metavar="METRIC",
-        help="metric to order rows by; accuracy/AUC/F1 descending, others (time, selected, energy) ascending (default: %(default)s)",
+        help="the metric to rank rows by and to plot; accuracy/AUC/F1 descending, others (time, selected, energy) ascending; "
+        "never a test_* metric: choosing on the test split overfits it (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--dataset",
+        default=None,
+        metavar="NAME[@DIGEST]",
+        help="only the runs of this dataset (its name, or name@digest as the table's dataset column shows it; a digest prefix is enough)",
     )
     parser.add_argument(
         "--tracking-uri",
@@ -42,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--parent", default=None, metavar="RUN_ID", help="only the child runs of this sweep's parent run (a unique id prefix is enough)")
     parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR", help="directory for the PNG figures (default: ./%(default)s/)")
-    parser.add_argument("--limit", type=positive_int, default=None, metavar="N", help="print only the first N rows (figures use all runs)")
+    parser.add_argument("--limit", type=positive_int, default=None, metavar="N", help="print only the first N rows of each dataset's table (figures use all runs)")
     parser.add_argument("--all", action="store_true", dest="include_failed", help="also list FAILED/KILLED runs (never plotted)")
     parser.add_argument("--format", choices=FORMATS, default="text", help="table format (default: %(default)s)")
     return parser
@@ -62,21 +75,36 @@ def _no_runs_message(args: argparse.Namespace, dropped: dict[str, int]) -> str:
     return f"{where} has no training runs to compare ({'; '.join(hints) or 'none matched'})"
 
 
-def _write_figures(runs: pd.DataFrame, out: Path, stream: Any) -> None:
-    """Write both PNGs; a figure with nothing to show is skipped with a note, not an error."""
-    from ._figures import LAMBDA_PLOT, PARETO_PLOT, plot_metric_vs_lambda, plot_pareto
-    from ._load import CompareError
+def _write_figures(runs: pd.DataFrame, metric: str, out: Path, dataset: str | None, stream: Any) -> None:
+    """Write one dataset's two PNGs; a figure with nothing to show is skipped with a note, not an error."""
+    from ._figures import figure_names, plot_metric_vs_lambda, plot_pareto
+    from ._select import CompareError
 
-    for name, plot in ((LAMBDA_PLOT, plot_metric_vs_lambda), (PARETO_PLOT, plot_pareto)):
+    for name, plot in zip(figure_names(metric, dataset), (plot_metric_vs_lambda, plot_pareto)):
         path = out / name
         try:
-            plot(runs, "test_accuracy", path)
+            plot(runs, metric, path)
         except CompareError as exc:
             # A PNG left from an earlier report would contradict the table.
             path.unlink(missing_ok=True)
             print(f"note: {name} not written: {exc}", file=sys.stderr)
         else:
             print(f"wrote {path}", file=stream)
+
+
+def _sections(runs: pd.DataFrame, spec: str | None, what: str) -> list[tuple[Any, pd.DataFrame]]:
+    """(DatasetId, its runs) per dataset, by label; ``spec`` (``--dataset``) keeps the datasets it names."""
+    from ._load import dataset_ids
+    from ._select import CompareError, describe, matching
+
+    ids = dataset_ids(runs)
+    counts: dict[Any, int] = {}
+    for dataset in ids:
+        counts[dataset] = counts.get(dataset, 0) + 1
+    chosen = sorted(counts, key=lambda d: d.label) if spec is None else matching(counts, spec)
+    if not chosen:
+        raise CompareError(f"--dataset {spec}: no such dataset in {what}; datasets found: {describe(counts)}")
+    return [(dataset, runs[[d == dataset for d in ids]]) for dataset in chosen]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,27 +124,51 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exit_:  # --help, or a usage error already printed
         return int(exit_.code or 0)
-    from . import _tables
-    from ._load import CompareError, _load, _one_line
-    from ._rank import sort_runs
+    from ._select import CompareError, check_objective
 
+    try:
+        # Before anything is read: ranking on the test split is refused whatever the store holds.
+        metric = check_objective(args.objective, "--objective/--sort")
+    except CompareError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    import pandas as pd
+
+    from . import _tables
+    from ._load import _load, _one_line
+    from ._rank import available_metrics, sort_runs
+
+    where = f"experiment {args.experiment!r}" + (f", children of {args.parent}" if args.parent else "")
     try:
         runs, dropped = _load(args.experiment, args.tracking_uri, args.parent, args.include_failed)
         if runs.empty:
             raise CompareError(_no_runs_message(args, dropped))
-        metric = args.sort.removeprefix("metrics.")
-        ordered = sort_runs(runs, metric)
+        if metric not in available_metrics(runs):
+            sort_runs(runs, metric)  # raises: the message lists the available metrics
+        sections = [(dataset, sort_runs(rows, metric) if metric in available_metrics(rows) else rows) for dataset, rows in _sections(runs, args.dataset, where)]
     except CompareError as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
 
-    shown = ordered if args.limit is None else ordered.head(args.limit)
-    if args.format != "csv":
+    several = len(sections) > 1
+    total = sum(len(rows) for _, rows in sections)
+    shown = [(dataset, rows if args.limit is None else rows.head(args.limit)) for dataset, rows in sections]
+    if args.format == "csv":
+        print(_tables.format_csv(pd.concat([rows for _, rows in shown]), metric), end="")
+    else:
         direction = "descending" if higher_is_better(metric) else "ascending"
-        count = f"{len(shown)} of {len(ordered)}" if len(shown) < len(ordered) else f"{len(ordered)}"
-        scope = f", children of {args.parent}" if args.parent else ""
-        print(f"experiment {args.experiment!r}{scope}: {count} training runs, sorted by {metric} ({direction})\n")
-    print(getattr(_tables, f"format_{args.format}")(shown, metric), end="" if args.format == "csv" else "\n")
+        count = sum(len(rows) for _, rows in shown)
+        count_text = f"{count} of {total}" if count < total else f"{total}"
+        scope = f"{len(sections)} datasets, one table each" if several else f"dataset {sections[0][0].label}"
+        print(f"{where}: {count_text} training runs, sorted by {metric} ({direction}); {scope}\n")
+        tables = []
+        for (dataset, rows), (_, every) in zip(shown, sections):
+            table = getattr(_tables, f"format_{args.format}")(rows, metric)
+            if several:
+                heading = f"dataset {dataset.label}: " + (f"{len(rows)} of {len(every)}" if len(rows) < len(every) else f"{len(every)}") + (" run" if len(every) == 1 else " runs")
+                table = (f"### {heading}" if args.format == "markdown" else heading) + "\n\n" + table
+            tables.append(table)
+        print("\n\n".join(tables))
 
     out = Path(args.out)
     try:
@@ -127,5 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.format != "csv":
         print()
     # With --format csv stdout stays pure CSV (pipe it into a file); paths go to stderr.
-    _write_figures(ordered, out, sys.stderr if args.format == "csv" else sys.stdout)
+    stream = sys.stderr if args.format == "csv" else sys.stdout
+    for dataset, rows in sections:
+        _write_figures(rows, metric, out, dataset.label if several else None, stream)
     return 0

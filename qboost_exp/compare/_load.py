@@ -6,7 +6,6 @@ import warnings
 
 import pandas as pd
 
-from ..errors import QBoostError
 from ..tracking import (
     DEFAULT_EXPERIMENT,
     FAILED_STATUSES,
@@ -18,7 +17,10 @@ from ..tracking import (
     client_for,
     get_experiment,
     resolve_tracking_uri,
+    search_all,
 )
+from ._select import DATASET_TAG, CompareError, DatasetId, training_digest
+
 # mlflow.search_runs pages through the store itself (1000 runs per request);
 # this only bounds memory for a pathological experiment.
 _MAX_RUNS = 100_000
@@ -26,8 +28,11 @@ _ROLE_TAG = f"tags.{ROLE_TAG}"
 _PARENT_TAG = f"tags.{PARENT_RUN_TAG}"
 
 
-class CompareError(QBoostError):
-    """A user mistake or an unusable store: printed as one ``error:`` line, exit 2."""
+#: Tags of the baselines (the ``model`` config group): the option's name, and ``true`` on every baseline run.
+MODEL_TAG = "model"
+BASELINE_TAG = "qboost.baseline"
+#: The ``model`` option of QBoost itself (runs without the tag are QBoost runs too).
+QBOOST_MODEL = "qboost"
 
 
 def _one_line(exc: BaseException) -> str:
@@ -53,13 +58,35 @@ def _lambda_values(runs: pd.DataFrame) -> pd.Series:
     return from_metric.where(from_metric.notna(), from_param).astype(float)
 
 
+def _is_baseline(runs: pd.DataFrame, model: pd.Series) -> pd.Series:
+    flagged = _column(runs, f"tags.{BASELINE_TAG}").astype(str).str.lower() == "true"
+    return flagged | (model.notna() & (model.astype(str) != QBOOST_MODEL))
+
+
+def _dataset_labels(runs: pd.DataFrame) -> pd.Series:
+    return pd.Series([d.label for d in dataset_ids(runs)], index=runs.index, dtype=object)
+
+
+def dataset_ids(runs: pd.DataFrame) -> list[DatasetId]:
+    """Each row's :class:`DatasetId`, from the ``dataset_name`` and ``dataset_digest`` columns (see :func:`load_runs`)."""
+    runs = runs if "dataset_name" in runs.columns else _with_derived_columns(runs)
+    return [
+        DatasetId(None if pd.isna(name) else str(name), None if pd.isna(digest) else str(digest))
+        for name, digest in zip(runs["dataset_name"], _column(runs, "dataset_digest"))
+    ]
+
+
 def _with_derived_columns(runs: pd.DataFrame, experiment: str | None = None) -> pd.DataFrame:
     """Add the convenience columns the table and plots use, keeping every raw MLflow column.
 
     Columns added: ``experiment``, ``run_name``, ``sampler``, ``weak_learners``
     (tag, else the config param), ``lambda`` (float), ``weight_bits`` (the
-    param string). Existing columns of those names are left alone, so frames
-    built elsewhere can be passed to the plotting functions.
+    param string), ``dataset_name`` (tag ``dataset``, else the param),
+    ``dataset_digest`` (None unless the loader read the training input),
+    ``dataset`` (``name@digest``, see :class:`DatasetId`), ``model`` (tag,
+    else the param, else ``qboost``) and ``baseline`` (bool). Existing columns
+    of those names are left alone, so frames built elsewhere can be passed to
+    the plotting functions.
     """
     runs = runs.copy()
 
@@ -73,6 +100,11 @@ def _with_derived_columns(runs: pd.DataFrame, experiment: str | None = None) -> 
         "weak_learners": lambda: tag_else_param("weak_learners", "weak_learners.name"),
         "lambda": lambda: _lambda_values(runs),
         "weight_bits": lambda: _column(runs, "params.qubo.weight_bits"),
+        "dataset_name": lambda: tag_else_param(DATASET_TAG, "dataset.name"),
+        "dataset_digest": lambda: _column(runs, "dataset_digest"),
+        "dataset": lambda: _dataset_labels(runs),
+        "model": lambda: tag_else_param(MODEL_TAG, "model.name").where(lambda m: m.notna(), QBOOST_MODEL),
+        "baseline": lambda: _is_baseline(runs, tag_else_param(MODEL_TAG, "model.name")),
     }
     if experiment is not None and "experiment" not in runs.columns:
         runs["experiment"] = experiment
@@ -105,8 +137,11 @@ def _load(experiment: str, tracking_uri: str | None, parent: str | None, include
             order_by=["attributes.start_time ASC"],  # stable tie order for the sort
             output_format="pandas",
         )
+        # search_runs' DataFrame has no dataset inputs: the training split's digest comes from the runs themselves.
+        digests = {run.info.run_id: training_digest(run) for run in search_all(client_for(uri), [exp.experiment_id])} if len(runs) else {}
     except MlflowException as exc:
         raise CompareError(f"cannot read runs from {uri}: {_one_line(exc)}") from exc
+    runs["dataset_digest"] = pd.Series([digests.get(run_id) for run_id in _column(runs, "run_id")], index=runs.index, dtype=object)
     if len(runs) >= _MAX_RUNS:
         warnings.warn(f"experiment {experiment!r} has at least {_MAX_RUNS} runs; only the oldest {_MAX_RUNS} are compared", stacklevel=3)
 
@@ -173,7 +208,10 @@ def load_runs(
         and ``tags.*`` column MLflow returns (values untouched) plus the
         columns ``experiment``, ``run_name``, ``sampler``, ``weak_learners``,
         ``lambda`` (float: the ``lambda_value`` metric, else the numeric
-        ``lambda`` param, else NaN) and ``weight_bits``. Empty if no run matches.
+        ``lambda`` param, else NaN), ``weight_bits``, ``dataset_name``,
+        ``dataset_digest`` (of the training split's MLflow dataset input; None
+        for a run without inputs), ``dataset`` (``name@digest``), ``model`` and
+        ``baseline``. Empty if no run matches.
 
     Raises
     ------

@@ -1,7 +1,9 @@
-"""Ranking: sorting runs by a metric and the accuracy / model-size Pareto front.
+"""Ranking: sorting runs by the objective and the objective / model-size Pareto front.
 
 The order is the project's one "best" rule (:mod:`qboost_exp.tracking`): the
-metric's direction from its name, ties to the run that started first.
+metric's direction from its name, ties to the run that started first. Both
+refuse a test metric (:func:`qboost_exp.compare._select.check_objective`):
+the test split is shown, never used to order or choose.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import pandas as pd
 
 from ..tracking import FAILED_STATUSES, higher_is_better, rank_key
 from ._defaults import DEFAULT_SORT
-from ._load import CompareError, _column, _metric_column
+from ._load import _column, _metric_column, _with_derived_columns
+from ._select import CompareError, check_objective
 
 
 def available_metrics(runs: pd.DataFrame) -> list[str]:
@@ -22,18 +25,19 @@ def available_metrics(runs: pd.DataFrame) -> list[str]:
 
 
 def sort_runs(runs: pd.DataFrame, metric: str = DEFAULT_SORT) -> pd.DataFrame:
-    """``runs`` ordered best first by ``metric``; runs without it go last.
+    """``runs`` ordered best first by ``metric`` (the objective); runs without it go last.
 
     Descending for accuracy / AUC / F1 metrics, ascending otherwise (time,
-    selected learners, energy). Ties keep the incoming order (oldest first
-    for :func:`load_runs` output).
+    selected learners, energy). Ties go to the run that started first, then
+    keep the incoming order (oldest first for :func:`load_runs` output).
 
     Raises
     ------
     CompareError
-        No run has that metric; the message lists the available ones.
+        ``metric`` is a test metric (runs are never ordered on the test
+        split), or no run has it (the message lists the available ones).
     """
-    name = metric.removeprefix("metrics.")
+    name = check_objective(metric)
     if name not in available_metrics(runs):
         raise CompareError(f"unknown metric {name!r} to sort by; available metrics: {', '.join(available_metrics(runs)) or '(none)'}")
     # The one "best" rule (qboost_exp.tracking.rank_key): the metric's direction, ties to the earlier run.
@@ -59,29 +63,44 @@ def _plottable(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[~_column(runs, "status").isin(FAILED_STATUSES)]
 
 
-def pareto_front(runs: pd.DataFrame, metric: str = DEFAULT_SORT) -> pd.DataFrame:
-    """The runs no other run beats on both ``metric`` and the number of selected learners.
+def _split_baselines(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(QBoost runs, baseline runs) of ``runs``, derived columns added."""
+    data = _with_derived_columns(runs)
+    baseline = data["baseline"].fillna(False).astype(bool)
+    return data[~baseline], data[baseline]
 
-    Fewer selected learners is better; ``metric`` is better higher or lower as
-    :func:`higher_is_better` says. A run is on the front unless another run
-    is at least as good on both and strictly better on one, so identical
-    points are all kept. Failed/killed runs, runs missing either value and
-    empty models (0 selected learners) are ignored.
+
+def pareto_front(runs: pd.DataFrame, metric: str = DEFAULT_SORT) -> pd.DataFrame:
+    """The QBoost runs no other QBoost run beats on both ``metric`` and the number of selected learners.
+
+    Fewer selected learners is better; ``metric`` (the objective: never a
+    test metric) is better higher or lower as :func:`higher_is_better` says.
+    A run is on the front unless another run is at least as good on both and
+    strictly better on one, so identical points are all kept. Baselines
+    (``qboost.baseline=true``: reference marks, not QBoost trade-offs),
+    failed/killed runs, runs missing either value and empty models (0
+    selected learners) are ignored.
 
     Parameters
     ----------
     runs : pandas.DataFrame
         As returned by :func:`load_runs`.
     metric : str
-        Metric name, e.g. ``"test_accuracy"``.
+        Metric name, e.g. ``"validation_accuracy"``.
 
     Returns
     -------
     pandas.DataFrame
-        The front's rows of ``runs``, by number of selected learners ascending.
+        The front's rows of ``runs`` (with the derived columns of
+        :func:`load_runs`), by number of selected learners ascending.
+
+    Raises
+    ------
+    CompareError
+        ``metric`` is a test metric.
     """
-    col = _metric_column(metric)
-    data = _plottable(runs)
+    col = _metric_column(check_objective(metric))
+    data, _ = _split_baselines(_plottable(runs))
     # An empty model (no learner selected) is no trade-off: it is never on the front.
     data = data[_column(data, col).notna() & (pd.to_numeric(_column(data, "metrics.selected"), errors="coerce") > 0)]
     if data.empty:

@@ -1,4 +1,8 @@
-"""Tables: the sorted runs as aligned text, Markdown or exact CSV."""
+"""Tables: the sorted runs of one dataset as aligned text, Markdown or exact CSV.
+
+The objective's column comes first; the test metrics are shown (``test_acc``),
+never used to order (see :mod:`._rank`).
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,16 @@ from typing import Any, Sequence
 import pandas as pd
 
 from ..tracking import higher_is_better
-from ._load import _column, _metric_column
 from ._defaults import DEFAULT_SORT
+from ._load import _column, _metric_column, _with_derived_columns
 
 _NAME_COLUMN_WIDTH = 40
 
 
 # (header, metric) for the metric columns of the table, in order.
 _METRIC_COLUMNS = (
-    ("test_acc", "test_accuracy"),
     ("val_acc", "validation_accuracy"),
+    ("test_acc", "test_accuracy"),
     ("selected", "selected"),
     ("time_s", "time_total"),
 )
@@ -32,6 +36,8 @@ def _fmt_text(value: Any) -> str:
 
 
 def _fmt_lambda(row: pd.Series) -> str:
+    if row["baseline"]:
+        return "-"  # a baseline has no λ (its config still carries the top-level key)
     param = row.get("params.lambda")
     auto = isinstance(param, str) and param.strip().lower() == "auto"
     if pd.isna(row["lambda"]):
@@ -49,15 +55,20 @@ def _table_metrics(sort_metric: str) -> list[tuple[str, str]]:
 
 def _display_rows(runs: pd.DataFrame, sort_metric: str) -> tuple[list[str], list[list[str]], set[int]]:
     """Headers, formatted cells, and the indices of right-aligned (numeric) columns."""
+    runs = _with_derived_columns(runs)
     metrics = _table_metrics(sort_metric)
-    headers = ["run", "name", "sampler", "learners", "lambda", "bits"] + [h for h, _ in metrics] + ["status"]
+    headers = ["run", "name", "dataset", "model", "sampler", "learners", "lambda", "bits"] + [h for h, _ in metrics] + ["status"]
     specs = {"selected": "d", "time_total": ".2f"}
     rows = []
     for _, row in runs.iterrows():
         name = _fmt_text(row["run_name"])
         if len(name) > _NAME_COLUMN_WIDTH:
             name = name[: _NAME_COLUMN_WIDTH - 3] + "..."
-        cells = [str(row["run_id"])[:8], name, _fmt_text(row["sampler"]), _fmt_text(row["weak_learners"]), _fmt_lambda(row), _fmt_text(row["weight_bits"])]
+        qboost_only = "-" if row["baseline"] else None  # a baseline's sampler and weight bits are unused config
+        cells = [
+            str(row["run_id"])[:8], name, _fmt_text(row["dataset"]), _fmt_text(row["model"]),
+            qboost_only or _fmt_text(row["sampler"]), _fmt_text(row["weak_learners"]), _fmt_lambda(row), qboost_only or _fmt_text(row["weight_bits"]),
+        ]
         for _, metric in metrics:
             value = row.get(_metric_column(metric))
             spec = specs.get(metric, ".4f" if higher_is_better(metric) else ".6g")
@@ -67,7 +78,7 @@ def _display_rows(runs: pd.DataFrame, sort_metric: str) -> tuple[list[str], list
             cells.append(_fmt_number(value, spec))
         cells.append(_fmt_text(row["status"]))
         rows.append(cells)
-    numeric = set(range(4, 6 + len(metrics)))
+    numeric = set(range(6, 8 + len(metrics)))
     return headers, rows, numeric
 
 
@@ -99,10 +110,14 @@ def format_csv(runs: pd.DataFrame, sort_metric: str = DEFAULT_SORT) -> str:
     Floats are written in their shortest round-trip form, so parsing a cell
     gives back exactly the value MLflow stored.
     """
+    runs = _with_derived_columns(runs)
     out = pd.DataFrame(
         {
             "run_id": runs["run_id"],
             "run_name": runs["run_name"],
+            "dataset": runs["dataset"],
+            "dataset_digest": runs["dataset_digest"],
+            "model": runs["model"],
             "sampler": runs["sampler"],
             "weak_learners": runs["weak_learners"],
             "lambda": runs["lambda"],
