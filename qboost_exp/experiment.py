@@ -30,10 +30,12 @@ from .weak_learners import WeakLearnerSet
 class ExperimentResult:
     """What one run produced (tracking takes it as a :class:`qboost_exp.tracking.Trained`)."""
 
-    model: QBoostClassifier
+    model: Any  # a fitted QBoostClassifier, or a baseline (any scikit-learn classifier): see model_name
     dataset: Dataset
     metrics: dict[str, float]
     timings: dict[str, float] = field(default_factory=dict)
+    #: The ``model`` config option that built it: ``qboost``, or a baseline (``lasso``, ``adaboost``, ...).
+    model_name: str = "qboost"
 
     def frame(self, split: str) -> "pd.DataFrame":
         """The features of ``split`` ("train", "val" or "test") as a DataFrame, see :func:`as_frame`."""
@@ -45,7 +47,7 @@ class ExperimentResult:
         metrics = dict(self.metrics)
         metrics.update({f"time_{phase}": float(seconds) for phase, seconds in self.timings.items()})
         metrics["time_total"] = float(sum(self.timings.values()))
-        info = self.model.sampler_info_
+        info = getattr(self.model, "sampler_info_", None) or {}
         if "chain_break_fraction" in info:
             metrics["chain_break_fraction"] = float(info["chain_break_fraction"])
         timing = info.get("timing") or {}
@@ -79,8 +81,12 @@ def read_lambda(cfg: Mapping[str, Any]) -> float | str:
     return lam if isinstance(lam, str) else float(lam)
 
 
-def _instantiate_targets(node: Any) -> Any:
-    """Turn every ``_target_`` mapping inside a plain config into its object (Hydra's instantiate)."""
+def _instantiate_targets(node: Any, where: str = "") -> Any:
+    """Turn every ``_target_`` mapping inside a plain config into its object (Hydra's instantiate).
+
+    A target that cannot be instantiated raises one line: ``cannot instantiate
+    TARGET (at WHERE): REASON`` (the first line of Hydra's message).
+    """
     from hydra.utils import instantiate
 
     if isinstance(node, Mapping):
@@ -88,10 +94,12 @@ def _instantiate_targets(node: Any) -> Any:
             try:
                 return instantiate(dict(node))
             except Exception as exc:
-                raise ConfigError(f"cannot instantiate {node['_target_']}: {exc}") from None
-        return {k: _instantiate_targets(v) for k, v in node.items()}
+                reason = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+                at = f" (at {where})" if where else ""
+                raise ConfigError(f"cannot instantiate {node['_target_']}{at}: {reason}") from None
+        return {k: _instantiate_targets(v, f"{where}.{k}" if where else str(k)) for k, v in node.items()}
     if isinstance(node, list):
-        return [_instantiate_targets(v) for v in node]
+        return [_instantiate_targets(v, f"{where}[{i}]") for i, v in enumerate(node)]
     return node
 
 
@@ -177,6 +185,69 @@ def make_estimator(cfg: Mapping[str, Any], sampler: dimod.Sampler | None = None)
     )
 
 
+QBOOST = "qboost"
+
+
+def model_name(cfg: Mapping[str, Any]) -> str:
+    """The ``model`` config option of ``cfg``: ``qboost`` (also when the config has no ``model`` node) or a baseline."""
+    node = cfg.get("model") if hasattr(cfg, "get") else None
+    if node is None:
+        return QBOOST
+    name = node.get("name") if hasattr(node, "get") else None
+    if not isinstance(name, str) or not name:
+        raise ConfigError("the model config has no `name`; choose an option: model=qboost, model=lasso, model=adaboost, ...")
+    return name
+
+
+def make_baseline_model(cfg: Mapping[str, Any]) -> Any:
+    """The unfitted baseline classifier the ``model`` node of a composed config describes.
+
+    ``model.name`` picks it (:data:`qboost_exp.baselines.BASELINES`); every
+    other key of the node is a constructor argument. The dictionary baselines
+    (``lasso``, ``l1_logistic``) take their candidates from the ``weak_learners``
+    group, as QBoost does; ``sklearn`` instantiates ``model._target_`` with Hydra.
+    ``random_state`` is the top-level ``seed`` unless the node sets it.
+
+    Raises
+    ------
+    ConfigError
+        An unknown option, a target that cannot be instantiated or is no
+        classifier, an argument the estimator does not take or a value it refuses.
+    """
+    from .baselines import DICTIONARY_BASELINES, check_estimator_parameters, make_baseline
+    from .config import check_config
+
+    plain = dict(to_plain(cfg, ""))
+    check_config(plain)
+    node = dict(plain.get("model") or {})
+    name = str(node.pop("name", ""))
+    seed = int(plain.get("seed", 0))
+    if name == "sklearn":
+        target = node.get("_target_")
+        if not isinstance(target, str) or not target:
+            raise ConfigError("model=sklearn needs a classifier: model._target_=sklearn.ensemble.RandomForestClassifier (for example)")
+        given = {k for k in node if k != "_target_"}
+        estimator = _instantiate_targets(node, "model")
+        if not (hasattr(estimator, "fit") and hasattr(estimator, "predict") and hasattr(estimator, "get_params")):
+            raise ConfigError(f"model._target_={target} is not a scikit-learn classifier (it needs fit, predict and get_params)")
+        if "random_state" in estimator.get_params(deep=False) and "random_state" not in given:
+            estimator.set_params(random_state=seed)
+        return check_estimator_parameters(estimator, prefix="model")
+    if name in DICTIONARY_BASELINES:
+        node["weak_learners"] = build_weak_learners(cfg["weak_learners"])
+        if "cv" in node:
+            node["cv"] = _read_cv(node["cv"], seed)
+    node.setdefault("random_state", seed)
+    return make_baseline(name, **node)
+
+
+def make_model(cfg: Mapping[str, Any], sampler: dimod.Sampler | None = None) -> Any:
+    """The unfitted model a composed config describes: :func:`make_estimator` for ``model=qboost``, else :func:`make_baseline_model`."""
+    if model_name(cfg) == QBOOST:
+        return make_estimator(cfg, sampler=sampler)
+    return make_baseline_model(cfg)
+
+
 def load_data(cfg: Mapping[str, Any], base_dir: str | None = None) -> Dataset:
     """The dataset and its splits; relative paths resolve against ``base_dir`` (the launch directory)."""
     dataset = dict(to_plain(cfg["dataset"], "dataset"))
@@ -195,33 +266,59 @@ def as_frame(data: Dataset, split: str) -> "pd.DataFrame":
     return pd.DataFrame(getattr(data, f"X_{split}"), columns=list(data.feature_names))
 
 
-def evaluate(model: QBoostClassifier, data: Dataset) -> dict[str, float]:
-    """Accuracy, balanced accuracy, F1 and ROC AUC (of the margin) on each non-empty split.
+def evaluate(model: Any, data: Dataset) -> dict[str, float]:
+    """Accuracy, balanced accuracy, F1 and ROC AUC (of :func:`qboost_exp.baselines.ranking_scores`) on each non-empty split.
 
-    F1 treats ``classes_[1]`` as the positive class. ROC AUC is left out for a
-    split that holds a single class.
+    Works for any fitted binary classifier: the labels are its ``predict``
+    (QBoost's: ``classes_[1]`` where the margin is > 0). F1 treats
+    ``classes_[1]`` as the positive class. ROC AUC is left out for a split
+    that holds a single class, and for a model with neither
+    ``decision_function`` nor ``predict_proba``.
     """
     from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, roc_auc_score
+
+    from .baselines import ranking_scores
 
     metrics = {}
     for split, prefix in (("train", "train"), ("val", "validation"), ("test", "test")):
         X, y = as_frame(data, split), getattr(data, f"y_{split}")
         if not len(y):
             continue
-        margin = model.decision_function(X)
-        predicted = model.classes_[(margin > 0).astype(int)]
+        if isinstance(model, QBoostClassifier):
+            margin = model.decision_function(X)
+            predicted = model.classes_[(margin > 0).astype(int)]
+        else:
+            predicted, margin = np.asarray(model.predict(X)), ranking_scores(model, X)
         metrics[f"{prefix}_accuracy"] = float(accuracy_score(y, predicted))
         metrics[f"{prefix}_balanced_accuracy"] = float(balanced_accuracy_score(y, predicted))
         metrics[f"{prefix}_f1"] = float(f1_score(y, predicted, pos_label=model.classes_[1], zero_division=0.0))
-        if len(np.unique(y)) == 2:
+        if len(np.unique(y)) == 2 and margin is not None:
             metrics[f"{prefix}_roc_auc"] = float(roc_auc_score(y == model.classes_[1], margin))
     return metrics
 
 
-def fit_and_score(model: QBoostClassifier, data: Dataset, load_seconds: float = 0.0) -> ExperimentResult:
-    """Fit ``model`` on the training split and score it on every split."""
+def fit_and_score(model: Any, data: Dataset, load_seconds: float = 0.0, name: str | None = None) -> ExperimentResult:
+    """Fit ``model`` on the training split and score it on every split.
+
+    A QBoost model adds its QUBO metrics (``best_energy``, ``lambda_value``,
+    ``qubos``, ...) and phase timings; a baseline (``name`` its ``model``
+    option) adds ``selected`` (:func:`qboost_exp.baselines.n_learners`, when it
+    has learners), ``candidates`` (dictionary baselines) and ``time_fit``.
+    """
+    t0 = time.perf_counter()
     model.fit(as_frame(data, "train"), data.y_train)
+    fit_seconds = time.perf_counter() - t0
     metrics = evaluate(model, data)
+    if not isinstance(model, QBoostClassifier):
+        from .baselines import n_learners
+
+        learners = n_learners(model)
+        if learners is not None:
+            metrics["selected"] = float(learners)
+        if hasattr(model, "n_candidates_"):
+            metrics["candidates"] = float(model.n_candidates_)
+        timings = {"data": load_seconds, "fit": fit_seconds}
+        return ExperimentResult(model=model, dataset=data, metrics=metrics, timings=timings, model_name=name or type(model).__name__)
     metrics.update(
         candidates=float(model.n_candidates_),
         selected=float(len(model.selected_indices_)),
@@ -244,13 +341,14 @@ DataSource = Union[Dataset, Callable[[], Dataset], None]
 class PreparedExperiment:
     """Everything a config names, built and checked, before any training work: what :func:`prepare` returns."""
 
-    model: QBoostClassifier
+    model: Any  # a QBoostClassifier, or a baseline classifier
     data: Dataset
     load_seconds: float
+    model_name: str = QBOOST
 
     def run(self) -> ExperimentResult:
         """Fit the model on the training split and score it on every split."""
-        return fit_and_score(self.model, self.data, self.load_seconds)
+        return fit_and_score(self.model, self.data, self.load_seconds, name=self.model_name)
 
 
 def prepare(
@@ -261,7 +359,8 @@ def prepare(
     Every user mistake that can be found without training (a bad value, an
     unknown plugin, missing D-Wave credentials, a missing data file) raises
     here, before a tracked run is opened. The sampler is built first, so a
-    missing D-Wave token stops the run before any data is loaded.
+    missing D-Wave token stops the run before any data is loaded. A baseline
+    (``model`` other than ``qboost``) builds no sampler.
 
     Parameters
     ----------
@@ -281,14 +380,18 @@ def prepare(
     QBoostError
         For any such mistake, with a message naming the config key.
     """
-    sampler = sampler if sampler is not None else build_sampler(cfg["sampler"])
-    model = make_estimator(cfg, sampler=sampler)
+    name = model_name(cfg)
+    if name == QBOOST:
+        sampler = sampler if sampler is not None else build_sampler(cfg["sampler"])
+        model = make_estimator(cfg, sampler=sampler)
+    else:
+        model = make_baseline_model(cfg)
     t0 = time.perf_counter()
     if data is None:
         data = load_data(cfg, base_dir)
     elif callable(data):
         data = data()
-    return PreparedExperiment(model=model, data=data, load_seconds=time.perf_counter() - t0)
+    return PreparedExperiment(model=model, data=data, load_seconds=time.perf_counter() - t0, model_name=name)
 
 
 def run_experiment(
@@ -361,4 +464,5 @@ def run_tracked(
         result = prepared.run()
         lines = tracking.log_result(result, result.all_metrics(), plain, context.tracking_uri)
         lines.insert(0, f"MLflow run {run.info.run_id} (experiment {run.info.experiment_id}) at {context.tracking_uri}")
+        lines.insert(1, tracking.ui_line(context.tracking_uri, run.info.experiment_id))
     return result, lines

@@ -311,7 +311,21 @@ class MLflowSweepCallback(Callback):
         if without:
             lines.append(f"[sweep] {len(without)} finished jobs logged no objective {objective!r}")
         status = "FINISHED"
-        best = best_run(finished, objective)
+        by_dataset = _by_dataset(finished)
+        if len(by_dataset) > 1:
+            # Runs of different datasets are never ranked against each other: a best per dataset.
+            direction = "highest" if higher_is_better(objective) else "lowest"
+            for label, group in sorted(by_dataset.items()):
+                best = best_run(group, objective)
+                if best is not None:
+                    client.set_tag(self.parent_run_id, f"best_run_id.{label.replace('@', '-')}"[:250], best.info.run_id)
+                    lines.append(
+                        f"[sweep] best {objective} ({direction}) on {label} {best.data.metrics[objective]:.4g}: job "
+                        f"{best.data.tags.get(JOB_NUM_TAG, '?')} ({best.data.tags.get('hydra.overrides', '')}), run {best.info.run_id}"
+                    )
+            best = None
+        else:
+            best = best_run(finished, objective)
         if best is not None:
             from mlflow.entities import Metric
 
@@ -379,6 +393,16 @@ class MLflowSweepCallback(Callback):
         total = parent.data.tags.get(JOBS_TAG)
         done = len(child_runs(client, parent.info.run_id, finished_only=True))
         return (int(total) if total else None), parent.info.start_time / 1000.0, done
+
+
+def _by_dataset(runs: list[Any]) -> dict[str, list[Any]]:
+    """``runs`` grouped by the dataset each was trained on (name and digest, as compare names it)."""
+    from .compare import dataset_of
+
+    groups: dict[str, list[Any]] = {}
+    for run in runs:
+        groups.setdefault(dataset_of(run).label, []).append(run)
+    return groups
 
 
 def _objective(config: DictConfig) -> str:

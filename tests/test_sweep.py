@@ -63,3 +63,16 @@ def test_a_grid_sweep_prints_its_parents_link_when_it_opens_and_after_the_summar
     first, last = (i for i, line in enumerate(lines) if line == link)
     assert lines[first - 1] == f"[sweep] MLflow parent run {parent.info.run_id} in sqlite:///{tmp_path / 'mlflow.db'}; 2 jobs"
     assert lines[last - 1].startswith("[sweep] best validation_accuracy (highest) ") and lines[last - 2] == "[sweep] 2 jobs: 2 finished, 0 failed"
+
+
+def test_a_sweep_over_datasets_names_a_best_run_per_dataset(tmp_path):
+    from clirun import run_module
+
+    result = run_module("qboost_exp", "-m", "dataset=wisc,digits", "lambda=0.1", "qubo.max_weight=0.125",
+                        "sampler.params.num_reads=10", "sampler.params.num_sweeps=200", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    best = [line for line in result.stdout.splitlines() if line.startswith("[sweep] best ")]
+    assert len(best) == 2, result.stdout
+    assert best[0].startswith("[sweep] best validation_accuracy (highest) on digits@") and "job 1 (dataset=digits" in best[0]
+    assert best[1].startswith("[sweep] best validation_accuracy (highest) on wisc@") and "job 0 (dataset=wisc" in best[1]
+    assert "UserWarning" not in result.stderr
