@@ -26,6 +26,14 @@ Methods (``--methods``):
 * ``adaboost``: ``AdaBoostClassifier(DecisionTreeClassifier(max_depth=2),
   n_estimators=60)``: the same kind and number of learners as the default dictionary.
 * ``gradient-boosting``: ``GradientBoostingClassifier()`` (100 depth-3 trees).
+* ``lasso@k``: :class:`qboost_exp.baselines.LassoClassifier` over the same
+  dictionary (60 AdaBoost depth-2 candidates, fitted by the same code), its
+  path cut at ``k`` = the number of learners ``qboost-default`` selected for
+  that seed, the ``k`` learners then refitted by least squares.
+* ``adaboost@k``: AdaBoost stopped after ``k`` stages (the same ``k``).
+* ``l1-logistic@k``: :class:`qboost_exp.baselines.L1LogisticClassifier`, cut at the same ``k``.
+* ``lasso``, ``l1-logistic``: the same, their penalty by QBoost's CV rule
+  (5 folds, one standard error) instead of a cut.
 * ``dwave-demo``: D-Wave's demo formulation (``qubo=dwave_demo``): one stump per
   feature, weights in {0, 1/M}, λ from ``linspace(0, 0.5, 10)`` (in units of
   1/M, as the demo normalises it) on one stratified 60/40 validation split,
@@ -36,6 +44,7 @@ Usage::
     .venv/bin/python benchmarks/bench_accuracy.py                       # all, test splits (~40 min)
     .venv/bin/python benchmarks/bench_accuracy.py --dev --seeds 0,1,2   # choosing configurations
     .venv/bin/python benchmarks/bench_accuracy.py --datasets wisc --methods qboost-default,adaboost
+    .venv/bin/python benchmarks/bench_accuracy.py --methods qboost-default,adaboost,lasso@k,adaboost@k   # baselines at QBoost's k
 """
 
 from __future__ import annotations
@@ -53,6 +62,7 @@ from sklearn.model_selection import StratifiedShuffleSplit, train_test_split
 from sklearn.tree import DecisionTreeClassifier
 
 from qboost_exp import QBoostClassifier
+from qboost_exp.baselines import L1LogisticClassifier, LassoClassifier, n_learners
 
 SEEDS = tuple(range(10))
 #: The best documented configuration (README, "Choosing a configuration").
@@ -88,15 +98,20 @@ METHODS: dict[str, Callable[[int], Any]] = {
     "adaboost": lambda seed: AdaBoostClassifier(DecisionTreeClassifier(max_depth=2), n_estimators=60, random_state=seed),
     "gradient-boosting": lambda seed: GradientBoostingClassifier(random_state=seed),
     "dwave-demo": dwave_demo,
+    "lasso": lambda seed: LassoClassifier(random_state=seed),
+    "l1-logistic": lambda seed: L1LogisticClassifier(random_state=seed),
+}
+#: Methods at QBoost's learner count: built from (seed, k), k = what `qboost-default` selected for that seed.
+AT_K: dict[str, Callable[[int, int], Any]] = {
+    "lasso@k": lambda seed, k: LassoClassifier(max_learners=max(1, k), random_state=seed),
+    "adaboost@k": lambda seed, k: AdaBoostClassifier(DecisionTreeClassifier(max_depth=2), n_estimators=max(1, k), random_state=seed),
+    "l1-logistic@k": lambda seed, k: L1LogisticClassifier(max_learners=max(1, k), random_state=seed),
 }
 
 
 def learners_used(est: Any) -> int:
-    if isinstance(est, QBoostClassifier):
-        return len(est.selected_indices_)
-    if isinstance(est, GradientBoostingClassifier):
-        return int(est.n_estimators_)
-    return len(est.estimators_)
+    # QBoost and the dictionary baselines: non-zero weights; boosting: stages / trees.
+    return int(n_learners(est))
 
 
 def run(datasets: list[str], methods: list[str], seeds: list[int], dev: bool, log: Callable[[str], None]) -> dict:
@@ -107,8 +122,14 @@ def run(datasets: list[str], methods: list[str], seeds: list[int], dev: bool, lo
             X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.4, stratify=y, random_state=seed)
             if dev:
                 X_tr, X_te, y_tr, y_te = train_test_split(X_tr, y_tr, test_size=0.4, stratify=y_tr, random_state=1000 + seed)
+            k = None
             for m in methods:
-                est = METHODS[m](seed)
+                if m in AT_K:
+                    if k is None:
+                        raise SystemExit(f"{m} needs qboost-default before it in --methods (its k is QBoost's learner count)")
+                    est = AT_K[m](seed, k)
+                else:
+                    est = METHODS[m](seed)
                 t0 = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)
@@ -117,6 +138,8 @@ def run(datasets: list[str], methods: list[str], seeds: list[int], dev: bool, lo
                 r = res.setdefault(ds, {}).setdefault(m, {"acc": [], "n": [], "sec": [], "extra": []})
                 r["acc"].append(float(est.score(X_te, y_te)))
                 r["n"].append(learners_used(est))
+                if m == "qboost-default":
+                    k = r["n"][-1]
                 r["sec"].append(seconds)
                 extra = {}
                 if isinstance(est, QBoostClassifier):
@@ -156,6 +179,22 @@ def verdicts(res: dict) -> list[str]:
             if "dwave-demo" in r:
                 gap = 100 * (mean[q] - mean["dwave-demo"])
                 out.append(f"- {ds}: `{q}` vs D-Wave's demo formulation: {gap:+.2f} pp (target >= +2): {'MET' if gap >= 2 else 'MISSED'}")
+        q = "qboost-default"
+        at_k = [m for m in AT_K if m in r and q in r]
+        for m in at_k:
+            gap = 100 * (mean[q] - mean[m])
+            equal = all(a == b for a, b in zip(r[q]["n"], r[m]["n"]))
+            out.append(
+                f"- {ds}: `{q}` {mean[q]:.4f} vs `{m}` {mean[m]:.4f} at equal k ({size[q]:.1f} learners"
+                f"{'' if equal else f', the baseline {size[m]:.1f}'}): {gap:+.2f} pp (target >= 0): {'MET' if gap >= 0 else 'MISSED'}"
+            )
+        if q in r and "adaboost" in r:
+            gap = 100 * (mean[q] - mean["adaboost"])
+            ok = gap >= -0.5 and size[q] <= size["adaboost"] / 3
+            out.append(
+                f"- {ds}: `{q}` within 0.5 pp of AdaBoost(60) with <= 1/3 of its learners: {gap:+.2f} pp, "
+                f"{size[q]:.1f}/{size['adaboost']:.0f} learners (ratio {size[q] / size['adaboost']:.2f}): {'MET' if ok else 'MISSED'}"
+            )
         if "qboost-default" in r and "qboost-best" in r:
             gap = 100 * (mean["qboost-best"] - mean["qboost-default"])
             out.append(f"- {ds}: default within {gap:.2f} pp of the best configuration (target <= 0.5): {'MET' if gap <= 0.5 else 'MISSED'}")
@@ -165,15 +204,17 @@ def verdicts(res: dict) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--datasets", default="wisc,digits38,hard")
-    ap.add_argument("--methods", default="qboost-default,qboost-best,qboost-iterative,adaboost,gradient-boosting,dwave-demo", help=f"from: {', '.join(METHODS)}")
+    ap.add_argument("--methods", default="qboost-default,qboost-best,qboost-iterative,adaboost,gradient-boosting,dwave-demo", help=f"from: {', '.join([*METHODS, *AT_K])}")
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     ap.add_argument("--dev", action="store_true", help="evaluate on an inner split of each training split (never the test split)")
     ap.add_argument("--json", help="also write the per-seed results to this file")
     args = ap.parse_args(argv)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    bad = [m for m in methods if m not in METHODS]
+    bad = [m for m in methods if m not in METHODS and m not in AT_K]
     if bad:
-        ap.error(f"unknown method(s) {bad}; choose from {list(METHODS)}")
+        ap.error(f"unknown method(s) {bad}; choose from {[*METHODS, *AT_K]}")
+    if any(m in AT_K for m in methods) and ("qboost-default" not in methods or methods.index("qboost-default") > min(methods.index(m) for m in methods if m in AT_K)):
+        ap.error("the @k methods need qboost-default before them in --methods (k is its learner count per seed)")
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
     seeds = [int(s) for s in args.seeds.split(",")]
     t0 = time.perf_counter()

@@ -6,6 +6,8 @@ whose selected learners are all decision trees (the ``stumps``, ``trees`` and
 ``ExtraTreeClassifier`` members of an ``estimators`` set) into a
 :class:`CompiledModel`: the trees' node arrays, the feature subset each tree
 sees, the weights, the intercept, the probability slope and the classes.
+The L1 baselines over QBoost's dictionary (:mod:`qboost_exp.baselines`) have
+the same fitted attributes and rules, and compile the same way.
 Its ``decision_function``, ``predict`` and ``predict_proba`` give exactly what
 the estimator's give:
 
@@ -460,6 +462,26 @@ def _qboost_class() -> type | None:
     return getattr(module, "QBoostClassifier", None)
 
 
+#: Methods of the dictionary baselines (qboost_exp.baselines.DictionaryClassifier) the compiled model reproduces.
+_BASELINE_PREDICTION_METHODS = ("decision_function", "predict", "predict_proba", "_decision")
+
+
+def _compilable_kind(estimator: Any) -> tuple[type, tuple[str, ...]] | None:
+    """``(the class whose predictions compile, its prediction methods)`` for ``estimator``, or None.
+
+    A QBoostClassifier, or a dictionary baseline of :mod:`qboost_exp.baselines`
+    (a sparse weighted vote of the same learners, the same decision and
+    probability rule). Looked up as :func:`_qboost_class` is, for the same reasons.
+    """
+    qboost = _qboost_class()
+    if qboost is not None and isinstance(estimator, qboost):
+        return qboost, _PREDICTION_METHODS
+    baseline = getattr(sys.modules.get(f"{__package__}.baselines"), "DictionaryClassifier", None)
+    if baseline is not None and isinstance(estimator, baseline):
+        return baseline, _BASELINE_PREDICTION_METHODS
+    return None
+
+
 def _tree_of(learner: Any, position: int, n_learners: int, n_features: int) -> tuple[Any, np.ndarray]:
     """``(fitted tree, columns of X it sees)`` of one selected learner; NotCompilable if it is not one."""
     from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
@@ -492,9 +514,13 @@ def _tree_of(learner: Any, position: int, n_learners: int, n_features: int) -> t
 def compile_model(estimator: Any) -> CompiledModel:
     """The compiled form of a fitted QBoostClassifier whose selected learners are decision trees.
 
+    The dictionary baselines of :mod:`qboost_exp.baselines` (``LassoClassifier``,
+    ``L1LogisticClassifier``) compile too: they have the same fitted attributes
+    and the same decision and probability rule.
+
     Parameters
     ----------
-    estimator : QBoostClassifier
+    estimator : QBoostClassifier or qboost_exp.baselines.DictionaryClassifier
         Fitted. Its selected learners (``estimators_``) must be
         ``DecisionTreeClassifier`` or ``ExtraTreeClassifier``, bare (``adaboost``,
         an ``estimators`` member) or inside a ``SubspaceLearner`` (``stumps``, ``trees``).
@@ -507,14 +533,18 @@ def compile_model(estimator: Any) -> CompiledModel:
     Raises
     ------
     NotCompilable
-        If ``estimator`` is not a fitted QBoostClassifier (or is a subclass
+        If ``estimator`` is not a fitted QBoostClassifier or dictionary baseline (or is a subclass
         that changes how it predicts), or a selected learner is not a decision
         tree; the message names it.
     """
-    qboost = _qboost_class()
-    if qboost is None or not isinstance(estimator, qboost):
-        raise NotCompilable(f"{_describe(estimator)} is not a QBoostClassifier; only QBoost models compile")
-    changed = [m for m in _PREDICTION_METHODS if getattr(type(estimator), m, None) is not getattr(qboost, m, None)]
+    kind = _compilable_kind(estimator)
+    if kind is None:
+        raise NotCompilable(
+            f"{_describe(estimator)} is not a QBoostClassifier (nor a dictionary baseline of qboost_exp.baselines); "
+            "only QBoost models and the L1 baselines over its learners compile"
+        )
+    base, methods = kind
+    changed = [m for m in methods if getattr(type(estimator), m, None) is not getattr(base, m, None)]
     if changed:
         raise NotCompilable(f"{type(estimator).__name__} overrides {', '.join(changed)}: its predictions may differ from the compiled ones")
     fitted = ("estimators_", "estimator_weights_", "intercept_", "proba_slope_", "classes_", "n_features_in_")

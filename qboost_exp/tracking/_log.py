@@ -10,16 +10,27 @@ from __future__ import annotations
 import copy
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import Any, Iterator, Mapping, Protocol
 
 from . import _plots
+import numpy as np
+
 from ._runs import DEFAULT_OBJECTIVE, client_for, is_better
 from ._store import quiet
 
 CHAMPION = "champion"
 DEFAULT_MODEL_NAME = "qboost"
+#: Run tag: the ``model`` config option that trained the run (``qboost``, ``lasso``, ``adaboost``, ...).
+MODEL_TAG = "model"
+#: Run tag: ``true`` for a baseline (any model but QBoost), ``false`` for QBoost.
+BASELINE_TAG = "qboost.baseline"
+QBOOST_MODEL = "qboost"
+#: Tags of a registered model version: what it was trained on and the metric that promoted (or would promote) it.
+VERSION_TAGS = ("qboost.dataset", "qboost.dataset_digest", "qboost.model", "qboost.metric", "qboost.metric_value", "qboost.run_id")
 
 
 class Trained(Protocol):
@@ -27,6 +38,7 @@ class Trained(Protocol):
 
     model: Any  # a fitted QBoostClassifier (or any fitted scikit-learn classifier)
     dataset: Any  # the qboost_exp.data.Dataset it was trained and scored on
+    model_name: str  # the ``model`` config option: "qboost" or a baseline's name
 
     def frame(self, split: str) -> Any:
         """The features of ``split`` ("train", "val" or "test") as a DataFrame with the dataset's column names."""
@@ -68,25 +80,93 @@ def _log_input_once_registered(dataset: Any, context: str, attempts: int = 3) ->
             time.sleep(0.2 * (attempt + 1))
 
 
-def log_figures(result: Trained) -> None:
-    import mlflow
-    import pandas as pd
+def run_tags(result: Trained) -> dict[str, str]:
+    """The tags that tell QBoost runs and baselines apart: :data:`MODEL_TAG` and :data:`BASELINE_TAG`."""
+    name = str(getattr(result, "model_name", QBOOST_MODEL) or QBOOST_MODEL)
+    return {MODEL_TAG: name, BASELINE_TAG: "false" if name == QBOOST_MODEL else "true"}
+
+
+def _weights_figure(model: Any) -> tuple[Any, str] | None:
+    """``(every candidate's or stage's weight, title)`` for the weights plot, or None for a model without weights."""
+    weights = getattr(model, "weights_", None)
+    if weights is not None:  # QBoost and the dictionary baselines: every candidate
+        selected = int(len(model.selected_indices_))
+        if hasattr(model, "lam_"):
+            chosen = f"λ={model.lam_:g}"
+        elif hasattr(model, "penalty_"):
+            chosen = f"penalty {model.penalty_:.3g}"
+        else:
+            chosen = ""
+        return weights, f"Learner weights: {selected} of {len(weights)} selected" + (f" ({chosen})" if chosen else "")
+    stages = getattr(model, "estimator_weights_", None)
+    if stages is not None and getattr(model, "estimators_", None) is not None:  # AdaBoost: its stages
+        stages = np.asarray(stages)[: len(model.estimators_)]
+        return stages, f"Stage weights: {len(stages)} stages"
+    return None
+
+
+def _energies(model: Any) -> tuple[Any, Any] | None:
+    """The sampleset's energies and occurrences of a QBoost model, or None for any other model."""
+    if not hasattr(model, "best_energy_"):
+        return None
+    summary = getattr(model, "sampleset_summary_", None)
+    if summary is not None:
+        return summary["energies"], summary["num_occurrences"]
+    sampleset = getattr(model, "sampleset_", None)  # models fitted before the summary existed keep the whole sampleset
+    return (sampleset.record.energy, sampleset.record.num_occurrences) if sampleset is not None else None
+
+
+def render_figures(result: Trained, out: Path) -> list[dict[str, Any]]:
+    """Draw the run's figures into the directory ``out``; returns the rows of ``selected_learners.json``.
+
+    The figures: ``weights.png``, ``confusion_matrix.png``, ``roc_curve.png``
+    and ``energy_histogram.png``, each where the model has what it shows (a
+    baseline has no sampleset; a model without weights no weights plot). Only
+    matplotlib and the model are used, no MLflow, so this may run in a thread
+    of its own while the run's other records are written.
+    """
+    from ..baselines import ranking_scores
 
     model, data = result.model, result.dataset
     split = "test" if len(data.y_test) else "train"
     X, y = result.frame(split), getattr(data, f"y_{split}")
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
-        _plots.plot_weights(model, out / "weights.png")
-        _plots.plot_confusion(model, X, y, split, out / "confusion_matrix.png")
-        _plots.plot_roc(model, X, y, split, out / "roc_curve.png")
-        _plots.plot_energies(model, out / "energy_histogram.png")
-        mlflow.log_artifacts(str(out), "plots")
-    rows = [
+    weights = _weights_figure(model)
+    if weights is not None:
+        _plots.plot_weights(weights[0], weights[1], out / "weights.png")
+    _plots.plot_confusion(y, model.predict(X), model.classes_, split, out / "confusion_matrix.png")
+    scores = ranking_scores(model, X)
+    if scores is not None and len(np.unique(y)) == 2:
+        name = "QBoost margin" if getattr(result, "model_name", QBOOST_MODEL) == QBOOST_MODEL else type(model).__name__
+        _plots.plot_roc(y, scores, model.classes_[1], name, split, out / "roc_curve.png")
+    energies = _energies(model)
+    if energies is not None:
+        _plots.plot_energies(energies[0], energies[1], model.best_energy_, out / "energy_histogram.png")
+    if not _has_learners(model):
+        return []
+    return [
         {"candidate": int(i), "weight": float(w), "learner": repr(learner), "features": str(list(getattr(learner, "features", [])))}
         for i, w, learner in zip(model.selected_indices_, model.estimator_weights_, model.estimators_)
     ]
-    mlflow.log_table(pd.DataFrame(rows, columns=["candidate", "weight", "learner", "features"]), "selected_learners.json")
+
+
+def _log_rendered(out: Path, rows: list[dict[str, Any]], has_learners: bool) -> None:
+    import mlflow
+    import pandas as pd
+
+    mlflow.log_artifacts(str(out), "plots")
+    if has_learners:
+        mlflow.log_table(pd.DataFrame(rows, columns=["candidate", "weight", "learner", "features"]), "selected_learners.json")
+
+
+def _has_learners(model: Any) -> bool:
+    return all(hasattr(model, a) for a in ("selected_indices_", "estimator_weights_", "estimators_"))
+
+
+def log_figures(result: Trained) -> None:
+    """Log ``plots/`` (see :func:`render_figures`) and, for a model with selected learners, ``selected_learners.json``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = render_figures(result, Path(tmp))
+        _log_rendered(Path(tmp), rows, _has_learners(result.model))
 
 
 def _requirements() -> list[str]:
@@ -118,8 +198,10 @@ def model_flavor_kwargs(result: Trained, cfg: Mapping[str, Any]) -> dict[str, An
     # The trained model is independent of the live sampler (on QPU paths a
     # cloud client that cannot be pickled): the logged copy keeps the
     # sampler's name only. A shallow copy, so the caller's model is untouched.
-    model = copy.copy(result.model)
-    model.sampler = str(cfg["sampler"]["name"])
+    model = result.model
+    if hasattr(model, "sampler") and hasattr(model, "sampler_info_"):  # QBoost
+        model = copy.copy(model)
+        model.sampler = str(cfg["sampler"]["name"])
     example = pd.DataFrame(data.X_train[:5], columns=data.feature_names)
     return {
         "sk_model": model,
@@ -131,6 +213,38 @@ def model_flavor_kwargs(result: Trained, cfg: Mapping[str, Any]) -> dict[str, An
     }
 
 
+@contextmanager
+def _pins_trusted() -> Iterator[None]:
+    """Skip MLflow's check that the model's pins match this environment, for the pins :func:`_requirements` wrote.
+
+    Saving a model (and loading it back to validate the input example),
+    MLflow checks every requirement against the installed packages, and to
+    do so maps every installed distribution to its modules by reading each
+    one's file list: 0.5 to 1.5 s once per process, the largest single cost
+    of logging a run. The pins here are the installed versions themselves,
+    so the check can only pass. Where MLflow has no such function (a later
+    release), nothing is skipped and nothing breaks.
+    """
+    import importlib
+
+    name = "warn_dependency_requirement_mismatches"
+    patched = []
+    for module_name in ("mlflow.utils.environment", "mlflow.pyfunc"):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        original = getattr(module, name, None)
+        if callable(original):
+            patched.append((module, original))
+            setattr(module, name, lambda requirements: None)
+    try:
+        yield
+    finally:
+        for module, original in patched:
+            setattr(module, name, original)
+
+
 def log_model(result: Trained, cfg: Mapping[str, Any]) -> Any:
     """Log the fitted estimator as the run's MLflow model (sklearn flavour, pyfunc-loadable)."""
     import mlflow
@@ -138,7 +252,7 @@ def log_model(result: Trained, cfg: Mapping[str, Any]) -> Any:
     mlflow_cfg = cfg.get("mlflow") or {}
     register = bool(cfg.get("register") or cfg.get("promote"))
     # mlflow.sklearn warns on every pickle-based save; the choice is documented in model_flavor_kwargs.
-    with quiet("mlflow.sklearn"):
+    with quiet("mlflow.sklearn"), _pins_trusted():
         return mlflow.sklearn.log_model(
             name="model",
             registered_model_name=(mlflow_cfg.get("model_name") or DEFAULT_MODEL_NAME) if register else None,
@@ -150,14 +264,46 @@ def save_model(result: Trained, cfg: Mapping[str, Any], path: str | Path) -> Pat
     """Write the fitted estimator as an MLflow model directory at ``path`` (which must not exist)."""
     import mlflow
 
-    with quiet("mlflow.sklearn"):
+    with quiet("mlflow.sklearn"), _pins_trusted():
         mlflow.sklearn.save_model(path=str(path), **model_flavor_kwargs(result, cfg))
     return Path(path)
+
+
+def describe_version(result: Trained, metrics: Mapping[str, float], cfg: Mapping[str, Any], model_info: Any, tracking_uri: str) -> None:
+    """Give a newly registered model version its tags (:data:`VERSION_TAGS`) and a one-line description.
+
+    The tags: the dataset (name and digest), the ``model`` option, the
+    promotion metric (``mlflow.promote_metric``) and its value, the run.
+    """
+    mlflow_cfg = cfg.get("mlflow") or {}
+    name = mlflow_cfg.get("model_name") or DEFAULT_MODEL_NAME
+    version = str(model_info.registered_model_version)
+    metric = mlflow_cfg.get("promote_metric") or DEFAULT_OBJECTIVE
+    data = result.dataset
+    model = str(getattr(result, "model_name", QBOOST_MODEL) or QBOOST_MODEL)
+    run_id = getattr(model_info, "run_id", None) or ""
+    tags = {
+        "qboost.dataset": str(data.name),
+        "qboost.dataset_digest": str(getattr(data, "digest", "")),
+        "qboost.model": model,
+        "qboost.metric": metric,
+        "qboost.run_id": str(run_id),
+    }
+    value = metrics.get(metric)
+    if value is not None:
+        tags["qboost.metric_value"] = f"{value:.6g}"
+    client = client_for(tracking_uri)
+    for key, text in tags.items():
+        client.set_model_version_tag(name, version, key, text)
+    score = f"{metric} {value:.4g}" if value is not None else f"no {metric}"
+    client.update_model_version(name, version, description=f"{model} on {data.name}: {score} (run {run_id})")
 
 
 def maybe_promote(model_info: Any, metrics: Mapping[str, float], cfg: Mapping[str, Any], tracking_uri: str) -> str | None:
     """Move the ``champion`` alias to the new version if it beats the current champion.
 
+    A promoted version gets the tag ``qboost.promoted_by`` (the metric, its
+    value and the champion it beat) and the same words in its description.
     Returns a one-line account of what happened, or None when promotion is off.
     """
     if not cfg.get("promote"):
@@ -176,31 +322,51 @@ def maybe_promote(model_info: Any, metrics: Mapping[str, float], cfg: Mapping[st
         current = client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
         current = None
+    beaten = "the first champion"
     if current is not None:
         old = client.get_run(current.run_id).data.metrics.get(metric)
         # The one "best" rule: a tie keeps the earlier run, the current champion.
         if old is not None and not is_better(new, old, metric):
             return f"{name} v{new_version} not promoted: {metric} {new:.4g} does not beat champion v{current.version} ({old:.4g})"
+        beaten = f"beat champion v{current.version} ({old:.4g})" if old is not None else f"replaced champion v{current.version} (no {metric})"
     client.set_registered_model_alias(name, CHAMPION, new_version)
+    reason = f"{metric} {new:.6g}, {beaten}"
+    client.set_model_version_tag(name, new_version, "qboost.promoted_by", reason)
+    description = client.get_model_version(name, new_version).description or ""
+    client.update_model_version(name, new_version, description=f"{description} Promoted to @{CHAMPION}: {reason}.".strip())
     return f"{name} v{new_version} is now @{CHAMPION} ({metric} {new:.4g})"
 
 
 def log_result(result: Trained, metrics: Mapping[str, float], cfg: Mapping[str, Any], tracking_uri: str) -> list[str]:
     """Log everything about a finished job into the active run (of the store ``tracking_uri``); returns report lines.
 
-    ``metrics`` are the job's flat metrics (finite numbers only).
+    ``metrics`` are the job's flat metrics (finite numbers only); they go in
+    one batch with the run's :func:`run_tags`.
     """
     import mlflow
+    from mlflow.entities import Metric, RunTag
 
-    mlflow.log_metrics(dict(metrics))
-    log_inputs(result)
-    log_figures(result)
+    run = mlflow.active_run()
+    now = int(time.time() * 1000)
+    client_for(tracking_uri).log_batch(
+        run.info.run_id,
+        metrics=[Metric(key, float(value), now, 0) for key, value in metrics.items()],
+        tags=[RunTag(key, value) for key, value in run_tags(result).items()],
+    )
     lines = []
-    if (cfg.get("mlflow") or {}).get("log_model", True):
-        info = log_model(result, cfg)
-        if info.registered_model_version is not None:
-            lines.append(f"registered {(cfg.get('mlflow') or {}).get('model_name') or DEFAULT_MODEL_NAME} v{info.registered_model_version}")
-        promoted = maybe_promote(info, metrics, cfg, tracking_uri)
-        if promoted:
-            lines.append(promoted)
+    # The figures are drawn in a thread while the inputs and the model are
+    # written (MLflow's store and file I/O leave the interpreter free); they
+    # are logged from this thread, which holds the active run.
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=1, thread_name_prefix="qboost-figures") as pool:
+        figures = pool.submit(render_figures, result, Path(tmp))
+        log_inputs(result)
+        if (cfg.get("mlflow") or {}).get("log_model", True):
+            info = log_model(result, cfg)
+            if info.registered_model_version is not None:
+                describe_version(result, metrics, cfg, info, tracking_uri)
+                lines.append(f"registered {(cfg.get('mlflow') or {}).get('model_name') or DEFAULT_MODEL_NAME} v{info.registered_model_version}")
+            promoted = maybe_promote(info, metrics, cfg, tracking_uri)
+            if promoted:
+                lines.append(promoted)
+        _log_rendered(Path(tmp), figures.result(), _has_learners(result.model))
     return lines

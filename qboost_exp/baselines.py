@@ -1,0 +1,538 @@
+"""Convex and classical baselines for QBoost, as scikit-learn classifiers.
+
+Two estimators select learners from the **same dictionary** as QBoost (the
+candidates of a weak-learner set, fitted with
+:func:`qboost_exp.weak_learners.fit_candidates` on labels in {-1, +1}) with a
+convex L1 penalty instead of QBoost's count of learners:
+
+* :class:`LassoClassifier`: QBoost's squared loss ``(1/2S) Σ_s (Σ_i w_i h_i(x_s)
+  + b − y_s)² + α Σ_i |w_i|`` over a path of ``α``;
+* :class:`L1LogisticClassifier`: the logistic loss with an L1 penalty
+  (``C = 1/α``) over a path.
+
+Each takes ``α`` by the cross-validation rule QBoost uses for λ
+(:func:`qboost_exp._search.choose`: ``one_se`` by default, ``best``), or, with
+``max_learners=k``, the path point with at most ``k`` non-zero weights, whose
+learners are then re-weighted without a penalty (least squares, or an
+L2-regularised logistic regression as QBoost's ``refit="logistic"``). The
+decision is ``Σ_i w_i h_i(x) + b`` and ``predict_proba`` the same sigmoid of it
+as QBoost's (Platt's slope, no offset), so a fitted model has QBoost's fitted
+attributes (``selected_indices_``, ``estimators_``, ``estimator_weights_``,
+``intercept_``, ``proba_slope_``, ``classes_``) and compiles with
+:func:`qboost_exp.compiled.compile_model`.
+
+:func:`make_baseline` builds the classical ones by name (``adaboost``,
+``gradient_boosting``: scikit-learn's, with the benchmark's defaults), and
+:func:`n_learners` counts the learners of any fitted classifier.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Mapping
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import check_cv
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _decision
+from ._search import CV_RULES, GridPoint, choose
+from ._seeds import draw_seed
+from ._sklearn_private import HasMethods, Interval, StrOptions
+from .compiled import probabilities
+from .errors import ConfigError
+from .plugins import resolve_weak_learner_set
+from .weak_learners import fit_candidates
+
+__all__ = [
+    "BASELINES", "DICTIONARY_BASELINES", "DictionaryClassifier", "L1LogisticClassifier", "LassoClassifier",
+    "check_estimator_parameters", "make_baseline", "n_learners", "ranking_scores",
+]
+
+#: The ``model`` config options that select learners from QBoost's dictionary.
+DICTIONARY_BASELINES = ("lasso", "l1_logistic")
+#: Every built-in baseline ``model`` option (``sklearn``: any classifier given as ``_target_``).
+BASELINES = (*DICTIONARY_BASELINES, "adaboost", "gradient_boosting", "sklearn")
+
+
+def _outputs(learners: list[Any], X: np.ndarray) -> np.ndarray:
+    """The learners' ±1 outputs on ``X`` as the columns of a float64 matrix."""
+    if not learners:
+        return np.zeros((X.shape[0], 0))
+    return np.column_stack([np.asarray(learner.predict(X), dtype=np.float64) for learner in learners])
+
+
+class DictionaryClassifier(ClassifierMixin, BaseEstimator):
+    """The base of the L1 baselines: the dictionary, the penalty path, QBoost's CV rule, the decision.
+
+    Subclasses define the path (``_penalties``, ``_path``) and how a cut's
+    learners are re-weighted (``_refit``); see :class:`LassoClassifier` for the
+    parameters and attributes. :func:`qboost_exp.compiled.compile_model`
+    compiles any fitted subclass that keeps this class's prediction methods.
+    """
+
+    _parameter_constraints: dict[str, list[Any]] = {
+        "weak_learners": [str, Mapping, HasMethods(["fit_candidates"])],
+        "max_learners": [Interval(Integral, 1, None, closed="left"), None],
+        "n_penalties": [Interval(Integral, 2, None, closed="left")],
+        "eps": [Interval(Real, 0, 1, closed="neither")],
+        "cv": ["cv_object"],
+        "cv_rule": [StrOptions(set(CV_RULES))],
+        "random_state": ["random_state"],
+    }
+    #: How the learners selected at a path point are re-weighted under ``max_learners`` (see _decision.refit).
+    _refit = "least_squares"
+
+    def __init__(
+        self,
+        weak_learners: Any = "adaboost",
+        max_learners: int | None = None,
+        n_penalties: int = 50,
+        eps: float = 1e-3,
+        cv: Any = 5,
+        cv_rule: str = "one_se",
+        random_state: Any = None,
+    ) -> None:
+        self.weak_learners = weak_learners
+        self.max_learners = max_learners
+        self.n_penalties = n_penalties
+        self.eps = eps
+        self.cv = cv
+        self.cv_rule = cv_rule
+        self.random_state = random_state
+
+    # -------------------------------------------------------------- subclasses
+    def _penalties(self, H: np.ndarray, y_pm: np.ndarray) -> np.ndarray:
+        """The path's penalties α, from the largest (no learner) down, for the training outputs ``H``."""
+        raise NotImplementedError
+
+    def _path(self, H: np.ndarray, y_pm: np.ndarray, penalties: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(coefs of shape (n_candidates, n_penalties), intercepts of shape (n_penalties,))`` along the path."""
+        raise NotImplementedError
+
+    # --------------------------------------------------------------------- fit
+    def fit(self, X: Any, y: Any) -> "DictionaryClassifier":
+        """Fit the dictionary, run the L1 path and keep the chosen point's learners.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Exactly two distinct labels (any type).
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        sklearn.utils._param_validation.InvalidParameterError
+            A parameter is invalid (before any work is done).
+        """
+        self._validate_params()
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        name = type(self).__name__
+        if len(self.classes_) < 2:
+            raise ValueError(f"{name} needs samples of at least 2 classes in the data; the data contains only one class: {self.classes_[0]!r}")
+        if len(self.classes_) > 2:
+            raise ValueError(
+                f"Only binary classification is supported. {name} got y with {len(self.classes_)} classes. "
+                f"For a multi-class problem wrap it: sklearn.multiclass.OneVsRestClassifier({name}(...))."
+            )
+        y_pm = np.where(y == self.classes_[1], 1, -1).astype(np.int8)
+        rng = check_random_state(self.random_state)
+        learner_set = resolve_weak_learner_set(self.weak_learners)
+
+        t0 = time.perf_counter()
+        candidates = fit_candidates(learner_set, X, y_pm, rng)
+        if not candidates:
+            raise ConfigError(f"weak-learner set {learner_set!r} produced no candidate learners")
+        H = _outputs(candidates, X)
+        self.timings_ = {"weak_learners": time.perf_counter() - t0, "penalty_search": 0.0}
+        penalties = self._penalties(H, y_pm)
+        coefs, intercepts = self._path(H, y_pm, penalties)
+        counts = np.count_nonzero(coefs, axis=0)
+        self.search_ = None
+        if self.max_learners is None:
+            t0 = time.perf_counter()
+            chosen, self.search_ = self._search(X, y_pm, learner_set, rng, penalties)
+            self.timings_["penalty_search"] = time.perf_counter() - t0
+            weights, intercept = coefs[:, chosen].copy(), float(intercepts[chosen])
+        else:
+            # The last (least penalised) point with the most non-zero weights that are at most max_learners.
+            penalty, selected = self._cut(H, y_pm, penalties, coefs, self.max_learners)
+            weights, intercept = self._reweight(H, y_pm, selected)
+        if self.max_learners is None:
+            penalty = penalties[chosen]
+        self.penalty_ = float(penalty)
+        self.path_ = {"penalty": penalties, "n_nonzero": counts}
+        self.n_candidates_ = len(candidates)
+        self.selected_indices_ = np.flatnonzero(weights)
+        self.weights_ = weights
+        self.estimators_ = [candidates[i] for i in self.selected_indices_]
+        self.estimator_weights_ = weights[self.selected_indices_]
+        self.intercept_ = intercept
+        self.proba_slope_ = _decision.fit_sigmoid(self._decision(X), y_pm)
+        return self
+
+    def _cut(self, H: np.ndarray, y_pm: np.ndarray, penalties: np.ndarray, coefs: np.ndarray, k: int) -> tuple[float, np.ndarray]:
+        """The path point with the most non-zero weights that are at most ``k``: ``(penalty, selected indices)``.
+
+        Between the grid point below ``k`` and the next one above it, the
+        penalty is bisected (on a log scale, at most 30 times) until a point
+        with exactly ``k`` non-zero weights is found, if the path has one there.
+        """
+        counts = np.count_nonzero(coefs, axis=0)
+        within = np.flatnonzero(counts <= k)
+        if not len(within):
+            return float(penalties[0]), np.zeros(0, dtype=np.intp)
+        best = int(within[counts[within] == counts[within].max()][-1])
+        penalty, selected = float(penalties[best]), np.flatnonzero(coefs[:, best])
+        above = np.flatnonzero((counts > k) & (np.arange(len(counts)) > best))
+        if len(selected) == k or not len(above):
+            return penalty, selected
+        high, low = penalty, float(penalties[above[0]])  # high penalty: fewer than k; low: more than k
+        for _ in range(30):
+            middle = float(np.sqrt(high * low))
+            coef = self._path(H, y_pm, np.array([middle]))[0][:, 0]
+            count = np.count_nonzero(coef)
+            if count > k:
+                low = middle
+                continue
+            high = middle
+            if count >= len(selected):
+                penalty, selected = middle, np.flatnonzero(coef)
+            if count == k:
+                break
+        return penalty, selected
+
+    def _reweight(self, H: np.ndarray, y_pm: np.ndarray, selected: np.ndarray) -> tuple[np.ndarray, float]:
+        """Unpenalised weights of the ``selected`` learners (zeros elsewhere) and an intercept."""
+        weights = np.zeros(H.shape[1])
+        if not len(selected):
+            return weights, float(np.mean(y_pm))  # no learner: the training majority (0 on an even split: classes_[0])
+        coef, intercept = _decision.refit(H[:, selected], y_pm, self._refit)
+        weights[selected] = coef
+        return weights, float(intercept)
+
+    def _search(self, X, y_pm, learner_set, rng, penalties) -> tuple[int, dict[str, Any]]:
+        """The path point QBoost's CV rule takes: candidates refitted per split, as QBoost's search does."""
+        splitter = check_cv(self.cv, y_pm, classifier=True)
+        if hasattr(splitter, "random_state") and getattr(splitter, "shuffle", True) and splitter.random_state is None:
+            splitter = copy.deepcopy(splitter)  # fit must not change the caller's splitter
+            splitter.random_state = draw_seed(rng)
+        splits = list(splitter.split(X, y_pm))
+        scores = np.zeros((len(splits), len(penalties)))
+        selected = np.zeros((len(splits), len(penalties)))
+        for s, (train, val) in enumerate(splits):
+            candidates = fit_candidates(learner_set, X[train], y_pm[train], rng)
+            coefs, intercepts = self._path(_outputs(candidates, X[train]), y_pm[train], penalties)
+            predicted = np.where(_outputs(candidates, X[val]) @ coefs + intercepts > 0, 1, -1)
+            scores[s] = np.mean(predicted == y_pm[val][:, None], axis=0)
+            selected[s] = np.count_nonzero(coefs, axis=0)
+        # QBoost's rule: the sparsest point within one standard error of the best (ties: the larger penalty).
+        grid = [GridPoint(float(a), 1.0) for a in penalties]
+        chosen = int(choose(scores, selected, grid, self.cv_rule))
+        details = {
+            "penalty": penalties,
+            "split_scores": scores,
+            "split_selected": selected,
+            "mean_score": scores.mean(axis=0),
+            "mean_selected": selected.mean(axis=0),
+            "rule": self.cv_rule,
+            "chosen": chosen,
+        }
+        return chosen, details
+
+    # ----------------------------------------------------------------- predict
+    def _decision(self, X: np.ndarray) -> np.ndarray:
+        # Learner by learner from the intercept, as QBoostClassifier and the compiled model add them.
+        decision = np.full(X.shape[0], self.intercept_)
+        for learner, w in zip(self.estimators_, self.estimator_weights_):
+            decision += w * np.asarray(learner.predict(X), dtype=float)
+        return decision
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """The decision ``Σ_i w_i h_i(x) + b``; positive means ``classes_[1]``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        return self._decision(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Labels: ``classes_[1]`` where the decision is positive, else ``classes_[0]``."""
+        check_is_fitted(self)
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """``[1 - p, p]`` with ``p = sigmoid(proba_slope_ * decision)``, as QBoostClassifier's (columns in the order of ``classes_``)."""
+        p = probabilities(self.decision_function(X), self.proba_slope_)
+        return np.column_stack([1.0 - p, p])
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
+
+
+class LassoClassifier(DictionaryClassifier):
+    r"""L1-penalised least squares over QBoost's dictionary: QBoost's squared loss with ``α Σ|w|`` for its count.
+
+    The candidates are fitted exactly as QBoost fits them (the ``weak_learners``
+    set, labels in {-1, +1}); their ±1 outputs are the features and the ±1
+    labels the targets of a Lasso with an intercept,
+
+    .. math::
+
+        \min_{w, b} \; \frac{1}{2S} \sum_s \Big( \sum_i w_i h_i(x_s) + b - y_s \Big)^2 + \alpha \sum_i |w_i|,
+
+    solved along a path of ``n_penalties`` values of ``α`` from the smallest that
+    selects no learner down to ``eps`` times it (scikit-learn's ``lasso_path``).
+
+    Parameters
+    ----------
+    weak_learners : str, dict or WeakLearnerSet, default="adaboost"
+        The dictionary, as for :class:`~qboost_exp.QBoostClassifier`.
+    max_learners : int, default=None
+        ``None``: ``α`` by cross-validation (``cv``, ``cv_rule``), the Lasso
+        weights kept. A number ``k``: the path point with the most non-zero
+        weights that are at most ``k``, its learners then re-weighted by least
+        squares (no penalty, with an intercept).
+    n_penalties : int, default=50
+        Points on the path.
+    eps : float, default=1e-3
+        The smallest ``α`` as a fraction of the largest.
+    cv : int or cross-validation splitter, default=5
+        How the search splits the training data (candidates are refitted on
+        each split's training part, as QBoost's search does).
+    cv_rule : {"one_se", "best"}, default="one_se"
+        QBoost's rule (:func:`qboost_exp._search.choose`): the sparsest point
+        within one standard error of the best mean accuracy, or the best.
+    random_state : int, RandomState or None, default=None
+        Seeds the candidates and the search splits.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (2,)
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when ``X`` had string column names.
+    n_candidates_ : int
+    weights_ : ndarray of shape (n_candidates_,)
+        Every candidate's weight (0 for the unselected; may be negative).
+    selected_indices_ : ndarray of int
+    estimators_ : list
+        The selected learners, in the order of ``selected_indices_``.
+    estimator_weights_ : ndarray
+    intercept_ : float
+    proba_slope_ : float
+        The slope of :meth:`predict_proba`'s sigmoid (Platt scaling, no offset).
+    penalty_ : float
+        The ``α`` of the chosen path point.
+    path_ : dict
+        The path's ``penalty`` values and ``n_nonzero`` weights at each.
+    search_ : dict or None
+        The search's per-split scores and selected counts, the rule and the chosen point.
+    timings_ : dict
+        Seconds in ``weak_learners`` and ``penalty_search``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> model = LassoClassifier(max_learners=15, random_state=0).fit(X, y)
+    >>> len(model.selected_indices_) <= 15
+    True
+    """
+
+    def _penalties(self, H: np.ndarray, y_pm: np.ndarray) -> np.ndarray:
+        Hc = H - H.mean(axis=0)
+        top = float(np.max(np.abs(Hc.T @ (y_pm - y_pm.mean())))) / len(y_pm)
+        top = top if top > 0 else 1.0
+        return top * np.logspace(0.0, np.log10(self.eps), self.n_penalties)
+
+    def _path(self, H: np.ndarray, y_pm: np.ndarray, penalties: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from sklearn.linear_model import lasso_path
+
+        y = y_pm.astype(np.float64)
+        h_mean, y_mean = H.mean(axis=0), y.mean()
+        _, coefs, _ = lasso_path(np.asfortranarray(H - h_mean), y - y_mean, alphas=penalties)
+        return coefs, y_mean - h_mean @ coefs
+
+
+class L1LogisticClassifier(DictionaryClassifier):
+    r"""L1-penalised logistic regression over QBoost's dictionary.
+
+    As :class:`LassoClassifier` with the logistic loss:
+    ``min_{w,b} Σ_s log(1 + exp(−y_s (Σ_i w_i h_i(x_s) + b))) + (1/C) Σ_i |w_i|``
+    (scikit-learn's ``LogisticRegression(l1_ratio=1, solver="liblinear")``, the
+    intercept scaled so that it is hardly penalised) along a path of
+    ``n_penalties`` values of ``α = 1/C`` from the smallest ``C`` that selects
+    a learner (``l1_min_c``) up to ``1/eps`` times it. With ``max_learners``
+    the selected learners are re-weighted by an L2-regularised logistic
+    regression (``C=1``, as QBoost's ``refit="logistic"``).
+
+    Parameters, attributes
+        As :class:`LassoClassifier`; ``penalty_`` is ``1/C``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> model = L1LogisticClassifier(max_learners=10, random_state=0).fit(X, y)
+    >>> len(model.estimators_) <= 10
+    True
+    """
+
+    _refit = "logistic"
+    _INTERCEPT_SCALING = 100.0
+
+    def _penalties(self, H: np.ndarray, y_pm: np.ndarray) -> np.ndarray:
+        from sklearn.svm import l1_min_c
+
+        Hc = H - H.mean(axis=0)
+        if not np.any(Hc):  # every candidate constant: any C selects nothing
+            return np.logspace(0.0, np.log10(self.eps), self.n_penalties)
+        c_min = l1_min_c(Hc, y_pm, loss="log", fit_intercept=True, intercept_scaling=self._INTERCEPT_SCALING)
+        return 1.0 / (c_min * np.logspace(0.0, -np.log10(self.eps), self.n_penalties))
+
+    def _path(self, H: np.ndarray, y_pm: np.ndarray, penalties: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from sklearn.linear_model import LogisticRegression
+
+        coefs = np.zeros((H.shape[1], len(penalties)))
+        intercepts = np.zeros(len(penalties))
+        if len(np.unique(y_pm)) < 2:  # a split with one class: the constant model
+            intercepts[:] = float(np.sign(np.mean(y_pm)))
+            return coefs, intercepts
+        for j, penalty in enumerate(penalties):
+            fit = LogisticRegression(
+                l1_ratio=1.0, solver="liblinear", C=1.0 / penalty, intercept_scaling=self._INTERCEPT_SCALING, max_iter=1000,
+                random_state=0,  # liblinear shuffles: a fixed seed keeps fits repeatable
+            ).fit(H, y_pm)
+            coefs[:, j], intercepts[j] = fit.coef_[0], fit.intercept_[0]
+        return coefs, intercepts
+
+
+def make_baseline(name: str, *, random_state: Any = None, weak_learners: Any = "adaboost", **params: Any) -> Any:
+    """An unfitted baseline classifier by its ``model`` config name.
+
+    Parameters
+    ----------
+    name : {"lasso", "l1_logistic", "adaboost", "gradient_boosting"}
+        ``adaboost`` is ``AdaBoostClassifier(DecisionTreeClassifier(max_depth),
+        n_estimators=60, learning_rate=1.0)``, the default dictionary's own
+        boosting; ``gradient_boosting`` is ``GradientBoostingClassifier()``
+        (100 depth-3 trees). Both as in ``benchmarks/bench_accuracy.py``.
+    random_state : int or None
+    weak_learners : str, dict or WeakLearnerSet
+        The dictionary of ``lasso`` and ``l1_logistic`` (ignored by the others).
+    **params
+        The estimator's parameters (``max_depth`` is the AdaBoost trees' depth).
+
+    Raises
+    ------
+    ConfigError
+        An unknown name, a parameter the estimator does not take, or a value it refuses.
+    """
+    from ._sklearn_private import first_invalid_parameter
+
+    if name == "lasso":
+        cls: Any = LassoClassifier
+        kwargs = {"weak_learners": weak_learners, **params}
+    elif name == "l1_logistic":
+        cls, kwargs = L1LogisticClassifier, {"weak_learners": weak_learners, **params}
+    elif name == "adaboost":
+        from sklearn.ensemble import AdaBoostClassifier
+        from sklearn.tree import DecisionTreeClassifier
+
+        params = dict(params)
+        depth = params.pop("max_depth", 2)
+        bad = first_invalid_parameter(DecisionTreeClassifier._parameter_constraints, {"max_depth": depth}, "DecisionTreeClassifier")
+        if bad is not None:
+            raise ConfigError(f"model.max_depth: {bad[1]} Set it on the command line as model.max_depth=VALUE.")
+        cls, kwargs = AdaBoostClassifier, {"estimator": DecisionTreeClassifier(max_depth=depth), "n_estimators": 60, **params}
+    elif name == "gradient_boosting":
+        from sklearn.ensemble import GradientBoostingClassifier
+
+        cls, kwargs = GradientBoostingClassifier, dict(params)
+    else:
+        raise ConfigError(f"unknown baseline {name!r}; the built-in ones are {', '.join(b for b in BASELINES if b != 'sklearn')}")
+    try:
+        estimator = cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"model={name}: {exc}") from None
+    if "random_state" in estimator.get_params(deep=False):
+        estimator.set_params(random_state=random_state)
+    return check_estimator_parameters(estimator, prefix="model")
+
+
+def check_estimator_parameters(estimator: Any, prefix: str = "model") -> Any:
+    """``estimator``, once its parameters pass its own ``_parameter_constraints`` (scikit-learn's validation).
+
+    So a value scikit-learn would refuse when ``fit`` starts stops the run
+    before any work, naming the config key (``PREFIX.NAME``).
+
+    Raises
+    ------
+    ConfigError
+        The first invalid parameter, with scikit-learn's message.
+    """
+    from ._sklearn_private import first_invalid_parameter
+
+    constraints = getattr(type(estimator), "_parameter_constraints", None) or {}
+    bad = first_invalid_parameter(constraints, estimator.get_params(deep=False), caller_name=type(estimator).__name__)
+    if bad is not None:
+        raise ConfigError(f"{prefix}.{bad[0]}: {bad[1]} Set it on the command line as {prefix}.{bad[0]}=VALUE.")
+    return estimator
+
+
+def n_learners(model: Any) -> int | None:
+    """How many learners a fitted classifier votes with, or None if it has no such notion.
+
+    QBoost and the dictionary baselines: their selected learners (non-zero
+    weights); gradient boosting: its trees (``n_estimators_``, after early
+    stopping); any other model with ``estimators_`` (AdaBoost: its stages, a
+    random forest: its trees): their number.
+    """
+    if hasattr(model, "selected_indices_"):
+        return int(len(model.selected_indices_))
+    if hasattr(model, "n_estimators_"):
+        return int(model.n_estimators_)
+    estimators = getattr(model, "estimators_", None)
+    if estimators is None:
+        return None
+    return int(np.size(estimators)) if isinstance(estimators, np.ndarray) else len(estimators)
+
+
+def ranking_scores(model: Any, X: Any) -> np.ndarray | None:
+    """One score per sample that ranks ``classes_[1]`` highest (for ROC AUC and ROC curves), or None.
+
+    The margin (``decision_function``) when the model has one, else
+    ``P(classes_[1])`` (``predict_proba``); None for a model with neither, or
+    whose scores are not one value per sample (more than two classes).
+    """
+    if hasattr(model, "decision_function"):
+        values = model.decision_function(X)
+    elif hasattr(model, "predict_proba"):
+        values = np.asarray(model.predict_proba(X))
+        values = values[:, 1] if values.ndim == 2 and values.shape[1] == 2 else values
+    else:
+        return None
+    values = np.asarray(values, dtype=np.float64)
+    return values if values.ndim == 1 else None
