@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import os
+import threading
 import time
 import warnings
 from collections.abc import Mapping
@@ -19,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _decision, _sampling
 from ._qubo import dwave_max_weight, qboost_objective, selection_penalty, variables_per_learner, weight_scale
-from ._search import CV_RULES, GridPoint, cross_validate
+from ._search import CV_RULES, GridPoint, cross_validate, draw_lambdas, plan_message, sampler_calls, weight_groups
 from ._seeds import draw_seed
 from ._sklearn_private import HasMethods, Interval, InvalidParameterError, StrOptions, validate_parameter_constraints
 from ._strategies import STRATEGIES, FitResult, Iterative, OneShot, packed_predictions
@@ -33,6 +35,10 @@ DEFAULT_LAMBDA_GRID = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
 DEFAULT_MAX_WEIGHT_GRID = (1 / 32, 1 / 16, 1 / 8)
 DWAVE_MAX_WEIGHT = "1/M"
 DEFAULT_NUM_READS = 100  # dimod samplers default to one read, too few to trust the best
+#: What the λ search's sampler calls take by default, on local samplers (``search_params=None``):
+#: each call's answers are re-scored at every λ and refined by the local search,
+#: so a few short anneals serve the whole grid (benchmarks/bench_fit_speed.py).
+DEFAULT_SEARCH_PARAMS = {"num_reads": 10, "num_sweeps": 200}
 # A number for lam and max_weight, and each element of their grids. An open
 # right end excludes inf (and Interval excludes NaN): an infinite penalty or
 # weight would make the QUBO's energies meaningless.
@@ -137,6 +143,25 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         ``one_se``: the sparsest grid point whose mean accuracy is within one
         standard error of the best (ties: the larger ``lam``, then the smaller
         ``max_weight``).
+    search_params : dict, default=None
+        Keyword arguments of ``sampler.sample`` for the ``auto`` search's
+        calls, over ``sampler_params``. ``None``: on local samplers
+        ``num_reads=10`` and, where the sampler takes it, ``num_sweeps=200``
+        (``DEFAULT_SEARCH_PARAMS``, or ``sampler_params``' own values where
+        smaller; the local search does the rest); on QPU paths (QPU, hybrid,
+        the mock QPU) nothing changes.
+    local_search : {"pairs", "flips", "none"}, default="pairs"
+        A deterministic descent from the sampler's answers, at every QUBO
+        solved (search and final fit): ``pairs`` takes the best single or
+        pair flip (a swap of two learners, two added or removed) until none
+        lowers the energy; ``flips`` single flips only; ``none`` keeps the
+        sampler's best answer as it is. It never returns a worse solution
+        than the sampler's best.
+    n_jobs : int, default=-1
+        Worker threads for the ``auto`` search: its folds, and the final
+        fit's candidates, run in parallel (the annealer and scikit-learn's
+        tree building release the GIL). ``-1``: one per CPU core; ``1``: all
+        in the calling thread. Results do not depend on it.
     random_state : int, RandomState or None, default=None
         Seeds the weak learners, the search splits and the sampler.
     verbose : int, default=0
@@ -192,8 +217,14 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         Seconds spent in ``weak_learners``, ``qubo_build``, ``sampling`` and
         ``lambda_search``.
     search_ : dict or None
-        For an ``auto`` search: the grid, per-split accuracy and selected
-        counts, their means, the rule and the chosen point.
+        For an ``auto`` search: the grid (``lam``, ``max_weight``), per-split
+        accuracy and selected counts (``split_scores``, ``split_selected``),
+        their means (``mean_score``, ``mean_selected``), the ``rule`` and the
+        ``chosen`` index; and what it cost: ``sampler_calls`` (in all) and
+        ``split_sampler_calls`` (per split), ``draws`` (``"ends"``,
+        ``"middle"``, ``"every"``, or ``None`` for an iterative fitter: see
+        :meth:`search_plan`), ``draw_lams`` (the λ values sampled at, per
+        largest weight) and ``local_search``.
     proba_slope_ : float
         The slope ``a >= 0`` of :meth:`predict_proba`.
 
@@ -223,6 +254,9 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         "max_weight_grid": ["array-like", None],
         "cv": ["cv_object"],
         "cv_rule": [StrOptions(set(CV_RULES))],
+        "search_params": [Mapping, None],
+        "local_search": [StrOptions(set(_sampling.LOCAL_SEARCHES))],
+        "n_jobs": [Integral],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -245,6 +279,9 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         max_weight_grid: Sequence[float] | None = None,
         cv: Any = 5,
         cv_rule: str = "one_se",
+        search_params: Mapping[str, Any] | None = None,
+        local_search: str = "pairs",
+        n_jobs: int = -1,
         random_state: Any = None,
         verbose: int = 0,
     ) -> None:
@@ -264,6 +301,9 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         self.max_weight_grid = max_weight_grid
         self.cv = cv
         self.cv_rule = cv_rule
+        self.search_params = search_params
+        self.local_search = local_search
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
@@ -309,20 +349,22 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         if callable(validate):
             validate(dict(self.sampler_params or {}))
         self._sample_kwargs(sampler, rng)  # unknown parameters fail before any training work
+        grid = self._grid()
+        if len(grid) > 1:
+            self._search_kwargs(sampler, rng)
         self.timings_ = {"lambda_search": 0.0, "weak_learners": 0.0, "qubo_build": 0.0, "sampling": 0.0}
         self.search_ = None
 
-        grid = self._grid()
         if len(grid) > 1:
             t0 = time.perf_counter()
-            point, self.search_ = self._search(X, y_pm, learner_set, sampler, rng, grid)
+            point, self.search_, (candidates, fitter, seconds) = self._search(X, y_pm, learner_set, sampler, rng, grid)
             self.timings_["lambda_search"] = time.perf_counter() - t0
+            self.timings_["weak_learners"] = seconds  # ran alongside the search (in another thread when n_jobs > 1)
         else:
             point = grid[0]
-
-        t0 = time.perf_counter()
-        candidates, fitter = self._prepare(learner_set, X, y_pm, rng, sampler)
-        self.timings_["weak_learners"] = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            candidates, fitter = self._prepare(learner_set, X, y_pm, rng, sampler)
+            self.timings_["weak_learners"] = time.perf_counter() - t0
         max_weight = self._resolve_max_weight(point.max_weight, len(candidates))
         self.lam_, self.max_weight_ = float(point.lam), max_weight
         self.penalty_ = selection_penalty(self.lam_, max_weight)
@@ -387,11 +429,93 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
                 kwargs.setdefault("return_embedding", True)
         return kwargs
 
-    def _solver(self, sampler: dimod.Sampler, rng: np.random.RandomState, verbose: int):
+    def _search_kwargs(self, sampler: dimod.Sampler, rng: np.random.RandomState) -> dict[str, Any]:
+        """``sample()`` arguments of one search call: ``sampler_params``, then ``search_params`` (or the defaults)."""
+        kwargs = self._sample_kwargs(sampler, rng)
+        if self.search_params is not None:
+            extra = dict(self.search_params)
+        elif _sampling.is_qpu_path(sampler):
+            extra = {}
+        else:
+            accepted = getattr(sampler, "parameters", None) or {}
+            # never more effort than the final fit's own settings
+            extra = {k: min(v, int(kwargs[k])) if kwargs.get(k) else v for k, v in DEFAULT_SEARCH_PARAMS.items() if k in accepted}
+        accepted = getattr(sampler, "parameters", None)
+        if accepted is not None:
+            unknown = sorted(set(extra) - set(accepted))
+            if unknown:
+                raise ConfigError(
+                    f"sampler {_sampler_name(self.sampler)} does not take the search parameter(s) {', '.join(unknown)}; "
+                    f"it takes: {', '.join(sorted(accepted)) or 'none'}"
+                )
+        validate = getattr(sampler, "validate_parameters", None)
+        if callable(validate):
+            validate(extra)
+        return {**kwargs, **extra}
+
+    def _draws(self, sampler: dimod.Sampler) -> str | None:
+        """How the search samples each (split, largest weight): see :data:`._search.DRAWS`; ``None`` without a λ path."""
+        if self.strategy != "one_shot":
+            return None
+        if _sampling.is_qpu_path(sampler):
+            return "middle"
+        if "num_reads" in (getattr(sampler, "parameters", None) or {}):
+            return "ends"
+        return "every"
+
+    def _n_splits(self) -> int:
+        if isinstance(self.cv, Integral):
+            return int(self.cv)
+        return int(check_cv(self.cv, classifier=True).get_n_splits())
+
+    def search_plan(self, sampler: Any = None) -> dict[str, Any]:
+        """What the ``auto`` search will cost, before :meth:`fit`: sampler calls and how they are spent.
+
+        Parameters
+        ----------
+        sampler : dimod.Sampler, default=None
+            The sampler the fit will use; ``None`` resolves ``self.sampler``
+            (a cloud sampler by name then needs its credentials).
+
+        Returns
+        -------
+        dict
+            ``folds``, ``max_weights`` and ``lambdas`` (grid sizes),
+            ``draws`` (``"ends"``: the sampler is called at the smallest and
+            the largest λ of each (fold, largest weight); ``"middle"``: once,
+            at the median λ, on remote samplers; ``"every"``: at every λ, on
+            samplers without ``num_reads``; ``None``: iterative QBoost, one
+            fit per grid point), ``search_calls`` (at most; ``None`` for
+            iterative QBoost, whose calls depend on its rounds),
+            ``final_calls`` (one-shot: 1) and ``message`` (the line a verbose
+            fit prints before it starts). A grid of one point means no search
+            (``search_calls`` 0).
+        """
+        if sampler is None:
+            sampler = resolve_sampler(self.sampler)
+        grid = self._grid()
+        draws = self._draws(sampler)
+        folds = self._n_splits() if len(grid) > 1 else 0
+        search_calls = 0 if not folds else (sampler_calls(folds, grid, draws) if draws is not None else None)
+        final_calls = 1 if self.strategy == "one_shot" else None
+        return {
+            "folds": folds,
+            "max_weights": len(weight_groups(grid)),
+            "lambdas": max(len(g) for g in weight_groups(grid)),
+            "draws": draws,
+            "search_calls": search_calls,
+            "final_calls": final_calls,
+            "message": plan_message(folds, grid, draws) if folds else "no lambda search (one grid point)",
+        }
+
+    def _solver(self, sampler: dimod.Sampler, rng: np.random.RandomState, verbose: int, stop: threading.Event | None = None):
         """``solve(stats, penalty, max_weight)`` with this estimator's sampler settings; a fresh seed per QUBO."""
 
         def solve(stats, penalty, max_weight):
-            return _sampling.solve(stats, penalty, self.weight_bits, max_weight, sampler, self._sample_kwargs(sampler, rng), verbose)
+            kwargs = self._sample_kwargs(sampler, rng)
+            return _sampling.solve(
+                stats, penalty, self.weight_bits, max_weight, sampler, kwargs, verbose, refine=self.local_search, stop=stop
+            )
 
         return solve
 
@@ -448,27 +572,86 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         refitted[selected] = coef
         return refitted, intercept
 
-    def _search(self, X, y_pm, learner_set, sampler, rng, grid) -> tuple[GridPoint, dict[str, Any]]:
+    def _search(self, X, y_pm, learner_set, sampler, rng, grid):
+        """The ``auto`` search; returns the chosen point, ``search_`` and the final fit's ``(candidates, fitter, seconds)``.
+
+        Every seed is drawn here, in a fixed order, before any task starts:
+        a fit gives the same result whatever ``n_jobs`` and the threads' timing.
+        """
         splitter = check_cv(self.cv, y_pm, classifier=True)
         if hasattr(splitter, "random_state") and getattr(splitter, "shuffle", True) and splitter.random_state is None:
             splitter = copy.deepcopy(splitter)  # fit must not change the caller's splitter
             splitter.random_state = draw_seed(rng)
-        solve = self._solver(sampler, rng, 0)
+        splits = list(splitter.split(X, y_pm))
+        split_seeds = [draw_seed(rng) for _ in splits]
+        final_seed = draw_seed(rng)
+        draws = self._draws(sampler)
+        groups = weight_groups(grid)
+        remote_lock = threading.Lock() if _sampling.is_qpu_path(sampler) else None  # one QPU call at a time
+        if self.verbose:
+            print("  " + plan_message(len(splits), grid, draws), flush=True)
 
-        def fit_split(train: np.ndarray, val: np.ndarray):
-            candidates, fitter = self._prepare(learner_set, X[train], y_pm[train], rng, sampler)
+        def score_split(s: int, train: np.ndarray, val: np.ndarray, stop: threading.Event):
+            split_rng = np.random.RandomState(split_seeds[s])
+            candidates, fitter = self._prepare(learner_set, X[train], y_pm[train], split_rng, sampler)
             h_val = np.column_stack([np.asarray(c.predict(X[val]), dtype=np.float64) for c in candidates])
+            scores, selected = np.zeros(len(grid)), np.zeros(len(grid))
+            calls = 0
+            for group in groups:
+                w = self._resolve_max_weight(grid[group[0]].max_weight, len(candidates))
+                penalties = [selection_penalty(grid[g].lam, w) for g in group]
+                if draws is None:  # iterative: one fit per grid point
+                    solve = self._solver(sampler, split_rng, 0, stop)
+                    weight_sets = []
+                    for penalty in penalties:
+                        result = fitter.fit(penalty, w, solve)
+                        weight_sets.append(result.weights)
+                        calls += len(result.solutions)
+                else:
+                    draw_at = draw_lambdas([grid[g].lam for g in group], draws)
+                    weight_sets, used = fitter.fit_path(penalties, w, self._path_solver(sampler, split_rng, draw_at, stop, remote_lock))
+                    calls += used
+                for g, weights in zip(group, weight_sets):
+                    final, intercept = self._finish(fitter, weights, w)
+                    predicted = np.where(h_val @ final + intercept > 0, 1, -1)
+                    scores[g], selected[g] = float(np.mean(predicted == y_pm[val])), int(np.count_nonzero(weights))
+            return scores, selected, calls
 
-            def score(point: GridPoint) -> tuple[float, int]:
-                w = self._resolve_max_weight(point.max_weight, len(candidates))
-                result = fitter.fit(selection_penalty(point.lam, w), w, solve)
-                weights, intercept = self._finish(fitter, result.weights, w)
-                predicted = np.where(h_val @ weights + intercept > 0, 1, -1)
-                return float(np.mean(predicted == y_pm[val])), int(np.count_nonzero(result.weights))
+        def prepare_final(stop: threading.Event):
+            t0 = time.perf_counter()
+            candidates, fitter = self._prepare(learner_set, X, y_pm, np.random.RandomState(final_seed), sampler)
+            return candidates, fitter, time.perf_counter() - t0
 
-            return score
+        point, details, (final,) = cross_validate(
+            grid, splits, score_split, self.cv_rule, self.verbose, self._threads(), extra=[prepare_final]
+        )
+        details["draws"] = draws
+        details["draw_lams"] = {
+            str(grid[group[0]].max_weight): [grid[group[i]].lam for i in draw_lambdas([grid[g].lam for g in group], draws)]
+            for group in groups
+        } if draws is not None else None
+        details["local_search"] = self.local_search
+        return point, details, final
 
-        return cross_validate(grid, list(splitter.split(X, y_pm)), fit_split, self.cv_rule, self.verbose)
+    def _path_solver(self, sampler, rng, draw_at, stop, lock):
+        """``solve_path(stats, penalties, max_weight)`` for :meth:`OneShot.fit_path`: the search's sampler calls."""
+
+        def draw(bqm):
+            kwargs = self._search_kwargs(sampler, rng)
+            if lock is None:
+                return _sampling.run_sampler(sampler, bqm, kwargs, 0, stop)
+            with lock:
+                return _sampling.run_sampler(sampler, bqm, kwargs, 0, stop)
+
+        def solve_path(stats, penalties, max_weight):
+            return _sampling.solve_path(stats, penalties, self.weight_bits, max_weight, draw_at, draw, self.local_search)
+
+        return solve_path
+
+    def _threads(self) -> int:
+        n = int(self.n_jobs)
+        cores = os.cpu_count() or 1
+        return max(1, cores + 1 + n if n < 0 else n)
 
     # ------------------------------------------------------------- predict
     def _decision(self, X: np.ndarray) -> np.ndarray:

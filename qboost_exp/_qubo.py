@@ -35,6 +35,11 @@ per set bit), and the energy equals ``E(q)`` whenever ``z_i = OR_k q_ik``.
 So a learner takes ``variables_per_learner(b)`` variables: ``b`` bits, plus its
 indicator when ``b > 1``.
 
+The penalty enters the energy linearly, ``E_p(q) = E_0(q) + p * units(q)``
+(:func:`penalty_units`), so the energy of a sample at one penalty re-scores
+exactly to any other (:func:`rescore`): the λ search draws samples at a few
+penalties and scores every λ of its grid with them.
+
 The Gram statistics are independent of the penalty: they are computed once and a
 BQM for any penalty costs only ``O((M b)**2)``. They are computed from bit-packed
 predictions in chunks of samples, so the ``S x M`` matrix of predictions is
@@ -294,6 +299,31 @@ def build_bqm(
     layout : QuboLayout
         How to read learner weights back from a sample.
     """
+    qubo = qubo_matrix(stats, penalty, weight_bits, max_weight)
+    bqm = dimod.BinaryQuadraticModel(qubo.matrix, "BINARY")
+    bqm.offset = qubo.offset
+    return bqm, qubo.layout
+
+
+@dataclass(frozen=True)
+class QuboMatrix:
+    """A QBoost QUBO as one dense upper-triangular matrix: the energy of a 0/1 vector ``x`` is
+    ``offset + x' matrix x`` (the diagonal holds the linear biases, above it the quadratic ones)."""
+
+    matrix: np.ndarray  # (n, n) float64, upper triangular
+    offset: float
+    layout: QuboLayout
+
+    def energies(self, samples: np.ndarray) -> np.ndarray:
+        """The energy of every row of ``samples`` (0/1, shape ``(k, n)``), offset included."""
+        x = np.asarray(samples, dtype=np.float64).reshape(-1, self.matrix.shape[0])
+        return self.offset + np.einsum("ij,ij->i", x @ self.matrix, x)
+
+
+def qubo_matrix(
+    stats: GramStatistics, penalty: float | np.ndarray, weight_bits: int = 1, max_weight: float | None = None
+) -> QuboMatrix:
+    """The matrix form of :func:`build_bqm`: the same biases and offset, as numpy arrays."""
     m, b = stats.n_learners, weight_bits
     if max_weight is None:
         max_weight = dwave_max_weight(m)
@@ -329,9 +359,31 @@ def build_bqm(
     if b > 1:
         diag[mb:] = penalty_each
     matrix[np.arange(n), np.arange(n)] = diag
-    bqm = dimod.BinaryQuadraticModel(matrix, "BINARY")
-    bqm.offset = stats.residual_sq
-    return bqm, layout
+    return QuboMatrix(matrix=matrix, offset=float(stats.residual_sq), layout=layout)
+
+
+def penalty_units(samples: np.ndarray, layout: QuboLayout) -> np.ndarray:
+    """How many times each sample pays the (scalar) penalty: its energy is ``E_0(x) + penalty * units(x)``.
+
+    The penalty enters the QUBO linearly (and, for ``b > 1``, in the
+    bit-indicator couplings), so the energy at one penalty re-scores exactly to
+    any other: ``E_p2(x) = E_p1(x) + (p2 - p1) * units(x)``. With ``b = 1``,
+    ``units`` is the number of selected learners; with ``b > 1`` it is the
+    number of set indicators plus 2 for every set bit whose indicator is clear.
+    """
+    x = np.asarray(samples).reshape(-1, layout.n_variables)
+    m, b = layout.n_learners, layout.weight_bits
+    if b == 1:
+        return x.sum(axis=1, dtype=np.float64)
+    bits = x[:, : m * b].reshape(-1, m, b) != 0
+    clear = x[:, m * b :] == 0
+    unpaid = (bits & clear[:, :, None]).sum(axis=(1, 2), dtype=np.float64)
+    return (m - clear.sum(axis=1, dtype=np.float64)) + 2.0 * unpaid
+
+
+def rescore(energies: np.ndarray, samples: np.ndarray, layout: QuboLayout, penalty_from: float, penalty_to: float) -> np.ndarray:
+    """Energies at ``penalty_from`` turned into the energies of the same samples at ``penalty_to`` (exact)."""
+    return np.asarray(energies, dtype=np.float64) + (penalty_to - penalty_from) * penalty_units(samples, layout)
 
 
 @_renamed("lam", "penalty")

@@ -25,13 +25,15 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ._qubo import GramStatistics, PackedPredictions, gram_statistics, qboost_objective, residual_statistics
-from ._sampling import Solution
+from ._sampling import PathSolution, Solution
 from .errors import QBoostError
 
 STRATEGIES = ("one_shot", "iterative")
 
 #: ``solve(stats, penalty, max_weight) -> Solution``: one QUBO, solved.
 Solve = Callable[[GramStatistics, float, float], Solution]
+#: ``solve_path(stats, penalties, max_weight) -> (solutions, sampler calls)``: the QUBOs of several penalties at once.
+SolvePath = Callable[[GramStatistics, Sequence[float], float], tuple[list[PathSolution], int]]
 
 
 @dataclass
@@ -65,6 +67,16 @@ class OneShot:
         """Weights for every candidate: one QUBO with ``penalty`` per selected learner."""
         solution = solve(self.stats, penalty, max_weight)
         return FitResult(weights=solution.weights, solutions=[solution])
+
+    def fit_path(self, penalties: Sequence[float], max_weight: float, solve_path: SolvePath) -> tuple[list[np.ndarray], int]:
+        """Weights for every candidate at each of ``penalties`` (the λ search), and the sampler calls made.
+
+        The QUBOs differ only in the penalty, so one pool of samples serves
+        them all (see :func:`._sampling.solve_path`). Iterative QBoost has no
+        such path: the search fits it once per penalty.
+        """
+        solutions, calls = solve_path(self.stats, penalties, max_weight)
+        return [s.weights for s in solutions], calls
 
 
 class Iterative:
