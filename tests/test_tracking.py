@@ -331,3 +331,18 @@ def test_one_best_run_rule_ties_go_to_the_earliest_run():
     assert best_run(runs, "test_f1") is None
     assert is_better(0.91, 0.9, "validation_accuracy") and not is_better(0.9, 0.9, "validation_accuracy")
     assert is_better(1.0, 2.0, "time_total") and not is_better(2.0, 1.0, "time_total")
+
+
+def test_a_run_is_tagged_with_its_model_when_it_opens():
+    # Tagged at the start, so that a baseline run that fails is still told apart from QBoost runs.
+    from qboost_exp.tracking._run import run_name, run_tags
+
+    cfg = {"sampler": {"name": "neal"}, "weak_learners": {"name": "trees"}, "dataset": {"name": "wisc"}, "lambda": 0.1}
+    qboost = run_tags({**cfg, "model": {"name": "qboost"}}, (), "/nonexistent", "single", None)
+    lasso = run_tags({**cfg, "model": {"name": "lasso"}}, (), "/nonexistent", "single", None)
+    assert (qboost["model"], qboost["qboost.baseline"]) == ("qboost", "false")
+    assert (lasso["model"], lasso["qboost.baseline"]) == ("lasso", "true")
+    assert run_tags(cfg, (), "/nonexistent", "single", None)["model"] == "qboost"  # configs from before the model group
+    assert run_name({**cfg, "model": {"name": "qboost"}}, None) == "neal-trees-lambda=0.1"
+    assert run_name({**cfg, "model": {"name": "lasso"}}, None) == "lasso-trees"
+    assert run_name({**cfg, "model": {"name": "adaboost"}}, 2, ["model=adaboost"], ["model"]) == "2:adaboost model=adaboost"

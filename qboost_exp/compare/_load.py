@@ -7,7 +7,10 @@ import warnings
 import pandas as pd
 
 from ..tracking import (
+    BASELINE_TAG,
     DEFAULT_EXPERIMENT,
+    MODEL_TAG,
+    QBOOST_MODEL,
     FAILED_STATUSES,
     PARENT_ROLE,
     PARENT_RUN_TAG,
@@ -26,13 +29,6 @@ from ._select import DATASET_TAG, CompareError, DatasetId, training_digest
 _MAX_RUNS = 100_000
 _ROLE_TAG = f"tags.{ROLE_TAG}"
 _PARENT_TAG = f"tags.{PARENT_RUN_TAG}"
-
-
-#: Tags of the baselines (the ``model`` config group): the option's name, and ``true`` on every baseline run.
-MODEL_TAG = "model"
-BASELINE_TAG = "qboost.baseline"
-#: The ``model`` option of QBoost itself (runs without the tag are QBoost runs too).
-QBOOST_MODEL = "qboost"
 
 
 def _one_line(exc: BaseException) -> str:

@@ -19,16 +19,11 @@ from typing import Any, Iterator, Mapping, Protocol
 from . import _plots
 import numpy as np
 
-from ._runs import DEFAULT_OBJECTIVE, client_for, is_better
+from ._runs import BASELINE_TAG, DEFAULT_OBJECTIVE, MODEL_TAG, QBOOST_MODEL, client_for, is_better, model_tags
 from ._store import quiet
 
 CHAMPION = "champion"
 DEFAULT_MODEL_NAME = "qboost"
-#: Run tag: the ``model`` config option that trained the run (``qboost``, ``lasso``, ``adaboost``, ...).
-MODEL_TAG = "model"
-#: Run tag: ``true`` for a baseline (any model but QBoost), ``false`` for QBoost.
-BASELINE_TAG = "qboost.baseline"
-QBOOST_MODEL = "qboost"
 #: Tags of a registered model version: what it was trained on and the metric that promoted (or would promote) it.
 VERSION_TAGS = ("qboost.dataset", "qboost.dataset_digest", "qboost.model", "qboost.metric", "qboost.metric_value", "qboost.run_id")
 
@@ -78,12 +73,6 @@ def _log_input_once_registered(dataset: Any, context: str, attempts: int = 3) ->
             if attempt == attempts - 1 or not ("unique" in text or "already exists" in text):
                 raise
             time.sleep(0.2 * (attempt + 1))
-
-
-def run_tags(result: Trained) -> dict[str, str]:
-    """The tags that tell QBoost runs and baselines apart: :data:`MODEL_TAG` and :data:`BASELINE_TAG`."""
-    name = str(getattr(result, "model_name", QBOOST_MODEL) or QBOOST_MODEL)
-    return {MODEL_TAG: name, BASELINE_TAG: "false" if name == QBOOST_MODEL else "true"}
 
 
 def _weights_figure(model: Any) -> tuple[Any, str] | None:
@@ -351,7 +340,7 @@ def log_result(result: Trained, metrics: Mapping[str, float], cfg: Mapping[str, 
     client_for(tracking_uri).log_batch(
         run.info.run_id,
         metrics=[Metric(key, float(value), now, 0) for key, value in metrics.items()],
-        tags=[RunTag(key, value) for key, value in run_tags(result).items()],
+        tags=[RunTag(key, value) for key, value in model_tags(getattr(result, "model_name", QBOOST_MODEL)).items()],
     )
     lines = []
     # The figures are drawn in a thread while the inputs and the model are

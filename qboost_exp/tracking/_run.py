@@ -16,7 +16,18 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 from ..errors import QBoostError
-from ._runs import CHILD_ROLE, DEFAULT_EXPERIMENT, JOB_NUM_TAG, ROLE_TAG, SINGLE_ROLE, client_for, find_parent_run, swept_keys
+from ._runs import (
+    CHILD_ROLE,
+    DEFAULT_EXPERIMENT,
+    JOB_NUM_TAG,
+    QBOOST_MODEL,
+    ROLE_TAG,
+    SINGLE_ROLE,
+    client_for,
+    find_parent_run,
+    model_tags,
+    swept_keys,
+)
 from ._store import prepare_store, tracking_uri
 
 # MLflow's limits: a tag value and a param value hold at most this many characters.
@@ -50,6 +61,7 @@ def run_tags(cfg: Mapping[str, Any], overrides: Sequence[str], base_dir: str, ro
         "dataset": str(cfg["dataset"]["name"]),
         "hydra.overrides": " ".join(overrides)[:_MAX_VALUE],
         ROLE_TAG: role,
+        **model_tags(_model_name(cfg)),
     }
     if job_num is not None:
         tags[JOB_NUM_TAG] = str(job_num)
@@ -58,6 +70,10 @@ def run_tags(cfg: Mapping[str, Any], overrides: Sequence[str], base_dir: str, ro
         tags["git.commit"] = commit
         tags["mlflow.source.git.commit"] = commit
     return tags
+
+
+def _model_name(cfg: Mapping[str, Any]) -> str:
+    return str((cfg.get("model") or {}).get("name") or QBOOST_MODEL)
 
 
 def override_key(override: str) -> str:
@@ -71,9 +87,15 @@ def run_name(cfg: Mapping[str, Any], job_num: int | None, overrides: Sequence[st
     ``swept`` are the keys the sweep varies (None: unknown, so every override
     of the job is named), which makes the names of a sweep's runs distinct.
     """
-    base = f"{cfg['sampler']['name']}-{cfg['weak_learners']['name']}"
+    model = _model_name(cfg)
+    if model == QBOOST_MODEL:
+        base = f"{cfg['sampler']['name']}-{cfg['weak_learners']['name']}"
+        single = f"{base}-lambda={cfg['lambda']}"
+    else:  # a baseline: the sampler and λ mean nothing to it
+        base = f"{model}-{cfg['weak_learners']['name']}" if model in ("lasso", "l1_logistic") else model
+        single = base
     if job_num is None:
-        return f"{base}-lambda={cfg['lambda']}"
+        return single
     named = [o for o in overrides if swept is None or override_key(o) in swept]
     return f"{job_num}:{base} {' '.join(named)}".strip()[:_MAX_NAME]
 

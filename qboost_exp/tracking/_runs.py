@@ -39,6 +39,18 @@ SWEPT_TAG = "qboost.swept"
 #: Tag of a sweep's parent run: how many jobs it will run (a sweeper may correct it).
 JOBS_TAG = "qboost.jobs"
 FAILED_STATUSES = ("FAILED", "KILLED")
+#: Run tag: the ``model`` config option that trained the run (``qboost``, ``lasso``, ``adaboost``, ...).
+MODEL_TAG = "model"
+#: Run tag: ``true`` for a baseline (any model but QBoost), ``false`` for QBoost.
+BASELINE_TAG = "qboost.baseline"
+#: The ``model`` option of QBoost itself (runs without the tag are QBoost runs too).
+QBOOST_MODEL = "qboost"
+
+
+def model_tags(model_name: str | None) -> dict[str, str]:
+    """The tags that tell QBoost runs and baselines apart: :data:`MODEL_TAG` and :data:`BASELINE_TAG`."""
+    name = str(model_name or QBOOST_MODEL)
+    return {MODEL_TAG: name, BASELINE_TAG: "false" if name == QBOOST_MODEL else "true"}
 
 # Quality scores; every other metric (time_*, selected, best_energy,
 # chain_break_fraction, qpu_access_time, ...) is better when smaller.
