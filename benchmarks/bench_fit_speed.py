@@ -71,7 +71,7 @@ def solve(stats, penalty, weight_bits, max_weight, *args, **kwargs):
     return _solve(stats, penalty, weight_bits, max_weight, *args, **kwargs)
 _sampling.solve = solve
 
-def load(name):  # as bench_accuracy.load
+def load(name):  # as bench_accuracy.load, copied: that module imports today's qboost_exp (baselines), which the old code lacks
     if name == "wisc":
         return load_breast_cancer(return_X_y=True)
     if name == "digits38":

@@ -16,7 +16,6 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import check_cv, train_test_split
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _decision, _sampling
@@ -24,6 +23,7 @@ from ._qubo import dwave_max_weight, qboost_objective, selection_penalty, variab
 from ._search import CV_RULES, GridPoint, cross_validate, draw_lambdas, plan_message, sampler_calls, weight_groups
 from ._seeds import draw_seed
 from ._sklearn_private import HasMethods, Interval, InvalidParameterError, StrOptions, validate_parameter_constraints
+from ._targets import binary_classes
 from ._strategies import STRATEGIES, FitResult, Iterative, OneShot, packed_predictions
 from .errors import ConfigError, SamplerError
 from .plugins import resolve_sampler, resolve_weak_learner_set
@@ -330,18 +330,7 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         for name in _GRID_ELEMENTS:
             _check_grid(name, getattr(self, name), _GRID_ELEMENTS[name])
         X, y = validate_data(self, X, y, dtype=np.float64)
-        check_classification_targets(y)
-        self.classes_ = np.unique(y)
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"QBoostClassifier needs samples of at least 2 classes in the data; the data contains only one class: {self.classes_[0]!r}"
-            )
-        if len(self.classes_) > 2:
-            raise ValueError(
-                f"Only binary classification is supported. QBoostClassifier got y with {len(self.classes_)} classes. "
-                "For a multi-class problem wrap it: sklearn.multiclass.OneVsRestClassifier(QBoostClassifier(...))."
-            )
-        y_pm = np.where(y == self.classes_[1], 1, -1).astype(np.int8)
+        self.classes_, y_pm = binary_classes(y, "QBoostClassifier")
         rng = check_random_state(self.random_state)
         learner_set = resolve_weak_learner_set(self.weak_learners)
         sampler = resolve_sampler(self.sampler)

@@ -38,11 +38,11 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import check_cv
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _decision
 from ._search import CV_RULES, GridPoint, choose
+from ._targets import binary_classes
 from ._seeds import draw_seed
 from ._sklearn_private import HasMethods, Interval, StrOptions
 from .compiled import probabilities
@@ -137,17 +137,7 @@ class DictionaryClassifier(ClassifierMixin, BaseEstimator):
         """
         self._validate_params()
         X, y = validate_data(self, X, y, dtype=np.float64)
-        check_classification_targets(y)
-        self.classes_ = np.unique(y)
-        name = type(self).__name__
-        if len(self.classes_) < 2:
-            raise ValueError(f"{name} needs samples of at least 2 classes in the data; the data contains only one class: {self.classes_[0]!r}")
-        if len(self.classes_) > 2:
-            raise ValueError(
-                f"Only binary classification is supported. {name} got y with {len(self.classes_)} classes. "
-                f"For a multi-class problem wrap it: sklearn.multiclass.OneVsRestClassifier({name}(...))."
-            )
-        y_pm = np.where(y == self.classes_[1], 1, -1).astype(np.int8)
+        self.classes_, y_pm = binary_classes(y, type(self).__name__)
         rng = check_random_state(self.random_state)
         learner_set = resolve_weak_learner_set(self.weak_learners)
 

@@ -28,6 +28,7 @@ LAYERS = {
     "qboost_exp.errors": BASE,
     "qboost_exp.cli_args": BASE,
     "qboost_exp._seeds": BASE,
+    "qboost_exp._targets": DOMAIN,
     "qboost_exp._sklearn_private": BASE,
     "qboost_exp._lazy": BASE,
     "qboost_exp": DOMAIN,  # the package facade re-exports domain names only
@@ -44,6 +45,7 @@ LAYERS = {
     "qboost_exp.plugins": DOMAIN,
     "qboost_exp.testing": DOMAIN,
     "qboost_exp.compiled": DOMAIN,
+    "qboost_exp.baselines": DOMAIN,
     "qboost_exp.data": DATA,
     "qboost_exp.tracking": TRACKING,
     "qboost_exp.config": RUN,
