@@ -8,7 +8,13 @@ trained here unless ``--model-dir`` is given):
 * MLflow's: ``mlflow models serve --env-manager local`` (its default workers);
 * with ``--image TAG``: the same program inside the SageMaker image,
   ``podman run -p PORT:8080 -v MODEL:/opt/ml/model TAG serve`` (cases
-  ``image:FORMAT:ROWS``; podman configured by ``CONTAINERS_CONF`` if set).
+  ``image:FORMAT:ROWS``; podman configured by ``CONTAINERS_CONF`` if set);
+* with ``--lean-image TAG``: the same inside the lean ``serve`` image (cases
+  ``lean:FORMAT:ROWS``), run the same way beside the full one.
+
+With an image, the model directory gets its compiled file
+(``qboost-compiled.npz``, as ``python -m serving package`` writes it) before
+any server starts, so every server predicts from the same compiled model.
 
 Load comes from ``wrk`` (Debian: ``apt-get install -y wrk``) with
 ``benchmarks/wrk_post.lua``, which POSTs a fixed body and counts response
@@ -40,6 +46,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -204,9 +211,10 @@ def sanity_check(servers: dict[str, Server], bodies: dict, n: int) -> dict:
     got = {}
     if "mlflow" in servers:
         got["mlflow json"] = predictions(*post(servers["mlflow"].url, jbody, "application/json"), "mlflow json")
-    if "image" in servers:
-        got["image json"] = predictions(*post(servers["image"].url, jbody, "application/json"), "image json")
-        got["image csv"] = predictions(*post(servers["image"].url, cbody, "text/csv"), "image csv")
+    for image in ("image", "lean"):
+        if image in servers:
+            got[f"{image} json"] = predictions(*post(servers[image].url, jbody, "application/json"), f"{image} json")
+            got[f"{image} csv"] = predictions(*post(servers[image].url, cbody, "text/csv"), f"{image} csv")
     if "ours" in servers:
         got["ours json"] = predictions(*post(servers["ours"].url, jbody, "application/json"), "ours json")
         got["ours csv"] = predictions(*post(servers["ours"].url, cbody, "text/csv"), "ours csv")
@@ -265,7 +273,8 @@ def table(results: list[dict]) -> str:
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         errs = sum(r["socket_errors"].values())
-        lines.append(f"| {r['server']} | {r['format']} | {r['rows']} | {r['concurrency']} | {r['rps']:.1f} | {r['p50_ms']:.2f} | "
+        name = r["server"] + (f" (round {r['round']})" if max(x.get("round", 1) for x in results) > 1 else "")
+        lines.append(f"| {name} | {r['format']} | {r['rows']} | {r['concurrency']} | {r['rps']:.1f} | {r['p50_ms']:.2f} | "
                      f"{r['p99_ms']:.2f} | {r['max_ms']:.1f} | {r['requests']} | {r['non2xx']} | {errs} |")
     return "\n".join(lines)
 
@@ -276,6 +285,15 @@ def targets(results: list[dict]) -> list[str]:
 
     out = []
     concs = sorted({r["concurrency"] for r in results})
+    def rates(server):
+        return [r["rps"] for r in results if (r["server"], r["format"], r["rows"], r["concurrency"]) == (server, "csv", 1, 8)]
+
+    lean, full = rates("lean"), rates("image")
+    if lean and full:
+        ml, mf = statistics.median(lean), statistics.median(full)
+        each = f" (rounds: lean {', '.join(f'{x:.0f}' for x in lean)}; full {', '.join(f'{x:.0f}' for x in full)})" if len(lean) > 1 else ""
+        out.append(f"{'MET' if ml >= mf else 'MISSED'}: single-row CSV at c=8, lean serve image ≥ full image (median of rounds): "
+                   f"{ml:.0f} vs {mf:.0f} req/s{each}")
     for fmt in ("json", "csv"):
         for c in concs:
             o, m = find("ours", fmt, 1, c), find("mlflow", "json", 1, c)
@@ -318,15 +336,20 @@ def main() -> int:
     ap.add_argument("--model-dir", help="serve this MLflow model dir instead of training one")
     ap.add_argument("--rows", type=int, default=1000, help="rows of the large body and the sanity check (default 1000)")
     ap.add_argument("--image", help="also serve through this SageMaker image with podman (cases image:FORMAT:ROWS)")
+    ap.add_argument("--lean-image", help="also serve through this lean `serve` image with podman (cases lean:FORMAT:ROWS)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run every case this many times, the image and lean cases in alternating order (default 1)")
     args = ap.parse_args()
 
     cases = ALL_CASES if args.cases == "all" else [c.strip() for c in args.cases.split(",") if c.strip()]
     for c in cases:
         parts = c.split(":")
-        if len(parts) != 3 or parts[0] not in ("ours", "mlflow", "image") or parts[1] not in CONTENT_TYPES or parts[2] not in ("1", str(args.rows)):
-            ap.error(f"bad case {c!r}; use server:format:rows with server ours|mlflow|image, format json|csv, rows 1|{args.rows}")
+        if len(parts) != 3 or parts[0] not in ("ours", "mlflow", "image", "lean") or parts[1] not in CONTENT_TYPES or parts[2] not in ("1", str(args.rows)):
+            ap.error(f"bad case {c!r}; use server:format:rows with server ours|mlflow|image|lean, format json|csv, rows 1|{args.rows}")
         if parts[0] == "image" and not args.image:
             ap.error(f"case {c!r} needs --image TAG (the SageMaker image to run with podman)")
+        if parts[0] == "lean" and not args.lean_image:
+            ap.error(f"case {c!r} needs --lean-image TAG (the lean serve image to run with podman)")
         if parts[0] == "mlflow" and parts[1] == "csv":
             ap.error("mlflow:csv:* is not a case: MLflow needs CSV with a header; use mlflow:json:*")
     concs = [int(c) for c in args.concurrency.split(",")]
@@ -357,6 +380,12 @@ def main() -> int:
         log(f"model {model_dir}: {len(names)} inputs; bodies {', '.join(f'{k[0]}x{k[1]}={v.stat().st_size}B' for k, v in bodies.items())}")
 
         needed = {c.split(":")[0] for c in cases}
+        if needed & {"image", "lean"}:
+            sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+            from serving.container.compiled_file import compile_model_dir
+
+            reason = compile_model_dir(model_dir)
+            log("wrote the compiled file beside the model" if reason is None else f"the model does not compile: {reason}")
         # Both servers are up for the sanity check (always both); each is idle while the other is loaded.
         p_ours, p_ml = free_port(), free_port()
         servers["ours"] = Server("ours", [str(VENV_BIN / "python"), "-m", "serving.container.serve", "--model-dir", str(model_dir),
@@ -369,6 +398,12 @@ def main() -> int:
             servers["image"] = Server("image", ["podman", "run", "--rm", "--name", name, "-p", f"127.0.0.1:{p_image}:8080",
                                                 "-v", f"{model_dir}:/opt/ml/model:ro", args.image, "serve"],
                                       p_image, "/ping", work / "image.log")
+        if "lean" in needed:
+            p_lean = free_port()
+            name = f"bench-serving-{p_lean}"
+            servers["lean"] = Server("lean", ["podman", "run", "--rm", "--name", name, "-p", f"127.0.0.1:{p_lean}:8080",
+                                              "-v", f"{model_dir}:/opt/ml/model:ro", args.lean_image, "serve"],
+                                     p_lean, "/ping", work / "lean.log")
         for s in servers.values():
             s.start()
         sanity = sanity_check(servers, bodies, args.rows)
@@ -376,18 +411,20 @@ def main() -> int:
         load_before = loadavg()
         log(f"/proc/loadavg before: {load_before}")
         started = time.time()
-        for server in ("ours", "mlflow", "image"):
-            if server not in needed:
-                continue
-            for case in (c for c in cases if c.startswith(server + ":")):
-                _, fmt, n = case.split(":")
-                for c in concs:
-                    s = servers[server]
-                    r = run_wrk(s.url, bodies[(fmt, int(n))], CONTENT_TYPES[fmt], c, args.duration)
-                    r.update(server=server, format=fmt, rows=int(n), concurrency=c, loadavg_after=loadavg())
-                    results.append(r)
-                    log(f"{case} c={c}: {r['rps']:.1f} req/s p50 {r['p50_ms']:.2f} ms p99 {r['p99_ms']:.2f} ms "
-                        f"non-2xx {r['non2xx']} statuses {r['statuses']} errors {r['socket_errors']}")
+        for round_no in range(args.rounds):
+            # the two images swap places every round, so neither always meets the same minute's load
+            for server in ("ours", "mlflow", *(("image", "lean") if round_no % 2 == 0 else ("lean", "image"))):
+                if server not in needed:
+                    continue
+                for case in (c for c in cases if c.startswith(server + ":")):
+                    _, fmt, n = case.split(":")
+                    for c in concs:
+                        s = servers[server]
+                        r = run_wrk(s.url, bodies[(fmt, int(n))], CONTENT_TYPES[fmt], c, args.duration)
+                        r.update(server=server, format=fmt, rows=int(n), concurrency=c, round=round_no + 1, loadavg_after=loadavg())
+                        results.append(r)
+                        log(f"{case} c={c}: {r['rps']:.1f} req/s p50 {r['p50_ms']:.2f} ms p99 {r['p99_ms']:.2f} ms "
+                            f"non-2xx {r['non2xx']} statuses {r['statuses']} errors {r['socket_errors']}")
         load_after = loadavg()
         log(f"/proc/loadavg after: {load_after}")
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the qboost-exp SageMaker image and push it to Amazon ECR.
+# Build the qboost-exp SageMaker images and push them to Amazon ECR.
 #
 #   docker/build_and_push.sh NAME [REGION] [BUILD_CONTEXT]
 #
@@ -7,20 +7,29 @@
 # REGION         AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, `aws configure get region`)
 # BUILD_CONTEXT  the directory `python -m serving package` wrote (default build/sagemaker)
 #
-# Environment: IMAGE_TAG (default latest), PLATFORM (default linux/amd64: SageMaker's
+# Two images from the one context, two tags of NAME:
+#   NAME:serve  the Dockerfile's `serve` target: the lean serving image (numpy, Flask, gunicorn,
+#               nginx, the compiled model); for endpoints and Batch Transform
+#   NAME:full   the `full` target: trains and serves any model; for training jobs
+# The full image is built first; the serve target reuses its shared layers. When the model
+# does not compile (build-info.json says "image_target": "full"), only NAME:full is built.
+#
+# Environment: IMAGE_TAG (default none: tags `serve` and `full`; IMAGE_TAG=v7 gives `v7-serve`
+# and `v7-full`), PLATFORM (default linux/amd64: SageMaker's
 # ml.* instances are x86-64, also when building on an ARM laptop), CONTAINER_ENGINE
 # (default docker; podman works too, without a daemon), BASE_IMAGE (passed to the
 # Dockerfile's ARG BASE_IMAGE; default python:3.11-slim).
 #
-# Progress goes to stderr; stdout is only the pushed image URI, so
-#   IMAGE=$(docker/build_and_push.sh qboost-sagemaker eu-west-1)
-# works. Needs the AWS CLI (v1 or v2) and Docker or podman.
+# Progress goes to stderr; stdout is two lines: the URI to serve with (deploy, Batch Transform),
+# then the URI to train with (train-job). Without a serve image both lines are the full one:
+#   { read -r SERVE_IMAGE; read -r TRAIN_IMAGE; } < <(docker/build_and_push.sh qboost-sagemaker eu-west-1)
+# Needs the AWS CLI (v1 or v2) and Docker or podman.
 set -euo pipefail
 
 usage() {
     echo "usage: $(basename "$0") NAME [REGION] [BUILD_CONTEXT]" >&2
-    echo "  builds BUILD_CONTEXT (default build/sagemaker, from \`python -m serving package\`)," >&2
-    echo "  creates the ECR repository NAME if missing, and pushes NAME:\${IMAGE_TAG:-latest}" >&2
+    echo "  builds BUILD_CONTEXT (default build/sagemaker, from \`python -m serving package\`) as two images," >&2
+    echo "  creates the ECR repository NAME if missing, and pushes NAME:serve and NAME:full (\${IMAGE_TAG}-serve/-full)" >&2
 }
 
 say() {
@@ -34,7 +43,7 @@ fi
 
 name=$1
 context=${3:-build/sagemaker}
-tag=${IMAGE_TAG:-latest}
+tag=${IMAGE_TAG:-}
 platform=${PLATFORM:-linux/amd64}
 engine=${CONTAINER_ENGINE:-docker}
 build_args=()
@@ -78,7 +87,16 @@ if [[ "$region" == cn-* ]]; then
     domain=amazonaws.com.cn
 fi
 registry="$account.dkr.ecr.$region.$domain"
-image="$registry/$name:$tag"
+
+# Which targets: both, unless `package` found that the model does not compile.
+targets=(full serve)
+if [[ -f "$context/build-info.json" ]] && grep -q '"image_target": *"full"' "$context/build-info.json"; then
+    say "the model in $context does not compile (build-info.json: image_target full): building only the full image"
+    targets=(full)
+fi
+tag_of() {
+    echo "${tag:+$tag-}$1"
+}
 
 # Only "repository not found" means "create it"; any other failure (credentials,
 # permissions, network) must stop here with its own message.
@@ -95,11 +113,18 @@ fi
 say "logging in to $registry"
 aws ecr get-login-password --region "$region" | "$engine" login --username AWS --password-stdin "$registry" >&2
 
-say "building $name:$tag ($platform) from $context with $engine"
-"$engine" build --platform "$platform" "${build_args[@]}" -t "$name:$tag" "$context" >&2
-"$engine" tag "$name:$tag" "$image" >&2
+for target in "${targets[@]}"; do
+    local_image="$name:$(tag_of "$target")"
+    say "building $local_image (target $target, $platform) from $context with $engine"
+    "$engine" build --platform "$platform" "${build_args[@]}" --target "$target" -t "$local_image" "$context" >&2
+    "$engine" tag "$local_image" "$registry/$local_image" >&2
+done
 
-say "pushing $image"
-"$engine" push "$image" >&2
+for target in "${targets[@]}"; do
+    say "pushing $registry/$name:$(tag_of "$target")"
+    "$engine" push "$registry/$name:$(tag_of "$target")" >&2
+done
 
-echo "$image"
+serve_target=${targets[-1]}
+echo "$registry/$name:$(tag_of "$serve_target")"
+echo "$registry/$name:$(tag_of full)"

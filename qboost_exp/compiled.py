@@ -23,6 +23,38 @@ This module imports only numpy at module level (scikit-learn only inside
 :func:`compile_model`, which reads a fitted estimator), so a numpy-only
 environment can load a compiled model (:meth:`CompiledModel.load`) and predict.
 
+File format
+-----------
+:meth:`CompiledModel.save` writes numpy's ``.npz`` (``np.savez``: an
+uncompressed zip of ``.npy`` arrays, one per key); :meth:`CompiledModel.load`
+reads it with ``allow_pickle=False``, so loading never unpickles anything and
+no array may have object dtype. The serving container keeps it beside the
+MLflow model as ``qboost-compiled.npz``. Format version 1 (:data:`FORMAT_VERSION`),
+for ``k`` learners with ``n`` tree nodes in all (integers are numpy's ``intp``,
+int64 on 64-bit platforms)::
+
+    key                 dtype              shape                meaning
+    format_version      int64              ()                   1; another version is refused
+    classes             int/float/bool     (2,)                 classes_ (predict gives classes[1] where the decision > 0)
+                        or unicode <U
+    n_features_in       int64              ()                   input columns
+    feature_names_in    unicode <U         (n_features_in,)     optional: the estimator's feature_names_in_
+    estimator_weights   float64            (k,)                 w_i
+    intercept           float64            ()                   decision = intercept + sum_i w_i h_i(x)
+    proba_slope         float64            ()                   P(classes[1]) = probabilities(decision, slope)
+    node_offsets        int64              (k + 1,)             learner i's nodes: [node_offsets[i], node_offsets[i+1])
+    feature             int64              (n,)                 the tree's own column a node tests (ignored at leaves)
+    threshold           float64            (n,)                 go left where float32(x) <= threshold
+    children_left       int64              (n,)                 local node index, -1 at a leaf
+    children_right      int64              (n,)                 local node index, -1 at a leaf
+    leaf_value          float64            (n,)                 the learner's output (+1 or -1) at a leaf
+    column_offsets      int64              (k + 1,)             learner i's columns: [column_offsets[i], column_offsets[i+1])
+    columns             int64              (column_offsets[k],) the columns of X each tree sees, concatenated
+
+A file with a missing or unknown key, another version, or arrays that do not
+describe a valid model is refused with a :class:`~qboost_exp.errors.DataError`
+naming what is wrong. A change to this layout raises :data:`FORMAT_VERSION`.
+
 Examples
 --------
 >>> compiled = compile_model(model)                       # doctest: +SKIP

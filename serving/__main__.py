@@ -85,7 +85,9 @@ def _parser() -> argparse.ArgumentParser:
 
     dp = sub.add_parser("deploy", help="create (or --update) a SageMaker endpoint for an image and model.tar.gz",
                         description="CreateModel, CreateEndpointConfig and CreateEndpoint (or UpdateEndpoint), then wait for InService.")
-    dp.add_argument("--image-uri", required=True, help="the serving image in ECR")
+    dp.add_argument("--image-uri", required=True, metavar="URI",
+                    help="the serving image in ECR: REPO:serve, the lean image (a URI without a tag gets :serve); "
+                         "REPO:full also serves, and any model, but starts slower")
     dp.add_argument("--model-data", required=True,
                     help="s3://.../model.tar.gz, or a local model.tar.gz (or build context directory) to upload first")
     _role_option(dp)
@@ -108,7 +110,8 @@ def _parser() -> argparse.ArgumentParser:
                         description="CreateTrainingJob with the image's `train` program, the training (and validation) channel "
                                     "and hyperparameters as strings. Credentials never go in --hyperparameters: use "
                                     "--environment DWAVE_API_TOKEN (the value is copied from your environment).")
-    tj.add_argument("--image-uri", required=True, help="the image in ECR (it has `train` on PATH)")
+    tj.add_argument("--image-uri", required=True, metavar="URI",
+                    help="the training image in ECR: REPO:full (a URI without a tag gets :full; the lean :serve image cannot train)")
     _role_option(tj)
     tj.add_argument("--train", required=True, metavar="S3_URI", help="s3:// prefix of the training channel (label-first CSV)")
     tj.add_argument("--validation", metavar="S3_URI", help="s3:// prefix of the validation channel")

@@ -17,7 +17,10 @@ from ._names import check_name, stamped_name
 from ._s3 import is_s3_uri, parse_s3_uri, upload_file
 from .aws import Aws, aws_errors, is_not_found, one_line
 
-__all__ = ["deploy", "delete", "describe_endpoint"]
+__all__ = ["deploy", "delete", "describe_endpoint", "image_for", "SERVE_TAG", "FULL_TAG"]
+
+#: Tags docker/build_and_push.sh gives the two images (IMAGE_TAG=X makes them X-serve, X-full).
+SERVE_TAG, FULL_TAG = "serve", "full"
 
 VARIANT = "AllTraffic"  # the SageMaker SDK's name for a single production variant
 _BUSY = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting", "UpdateRollbackFailed"}
@@ -34,6 +37,42 @@ def describe_endpoint(sm: Any, name: str) -> dict[str, Any] | None:
             if is_not_found(exc):
                 return None
             raise
+
+
+def _tag(uri: str) -> str | None:
+    """The tag of an image URI (``REPO:TAG``), or None (no tag, or pinned by digest)."""
+    if "@" in uri:
+        return None
+    last = uri.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
+
+
+def image_for(uri: str, use: str) -> str:
+    """The image URI for ``use``: ``serve`` (endpoints, Batch Transform) or ``full`` (training jobs).
+
+    A URI without a tag (``ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME``) gets
+    the tag of that image as docker/build_and_push.sh pushes it: ``NAME:serve``,
+    the lean serving image, or ``NAME:full``, the image that trains. A tagged
+    URI is used as given, except that a training job refuses the serve image
+    (it cannot train: no scikit-learn); an endpoint on the full image works
+    (it serves any model), with a note that the serve image starts faster.
+    """
+    if "@" not in uri and _tag(uri) is None:
+        chosen = f"{uri}:{use}"
+        what = "the lean serving image" if use == SERVE_TAG else "the full image, which trains"
+        print(f"--image-uri has no tag: using {chosen} ({what})", flush=True)
+        return chosen
+    tag = _tag(uri) or ""
+    if use == FULL_TAG and (tag == SERVE_TAG or tag.endswith(f"-{SERVE_TAG}")):
+        base = uri.rsplit(":", 1)[0]
+        raise ServingError(
+            f"--image-uri {uri} is the lean serving image, which cannot train (it has no scikit-learn, MLflow or dwave): "
+            f"give the full image, {base}:{tag[: -len(SERVE_TAG)]}{FULL_TAG} (or the repository without a tag)"
+        )
+    if use == SERVE_TAG and (tag == FULL_TAG or tag.endswith(f"-{FULL_TAG}")):
+        print(f"note: {uri} is the full image; it serves any model, but the lean `{SERVE_TAG}` image is a third of its size "
+              "and answers /ping within a second of starting (for a model that compiles)", flush=True)
+    return uri
 
 
 def _local_model_data(path_text: str) -> Path:
@@ -72,7 +111,8 @@ def deploy(
     aws : Aws
         Region and endpoint for the calls.
     image_uri : str
-        The serving image in ECR (from ``docker/build_and_push.sh``).
+        The serving image in ECR (from ``docker/build_and_push.sh``); without a
+        tag, its ``serve`` tag, the lean image (see :func:`image_for`).
     model_data : str
         ``s3://.../model.tar.gz``, or a local model.tar.gz (or build context
         directory holding one), uploaded first to ``s3://BUCKET/PREFIX/MODEL/model.tar.gz``.
@@ -101,6 +141,7 @@ def deploy(
         ``model``, ``endpoint_config``, ``endpoint``, ``model_data`` and ``status``.
     """
     check_name(endpoint_name, "endpoint")
+    image_uri = image_for(image_uri, SERVE_TAG)
     if instance_count < 1:
         raise ServingError(f"--instance-count must be at least 1, got {instance_count}")
     local = None if is_s3_uri(model_data) else _local_model_data(model_data)

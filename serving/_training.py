@@ -21,6 +21,7 @@ import re
 import time
 from typing import Any, Iterable, Mapping
 
+from ._deploy import FULL_TAG, image_for
 from ._errors import ServingError
 from ._names import check_name, stamped_name
 from ._s3 import ensure_bucket, parse_s3_uri
@@ -129,8 +130,9 @@ def training_job(
     Parameters
     ----------
     image_uri, role : str
-        The training image (the serving image: it has ``train`` on PATH) and
-        the IAM role SageMaker assumes.
+        The training image, the full one (``NAME:full``; a URI without a tag
+        gets that tag, and the lean ``serve`` image is refused: it cannot
+        train), and the IAM role SageMaker assumes.
     train, validation : str
         ``s3://`` prefixes of the ``training`` and ``validation`` channels
         (SageMaker's layout: label first, no header, ``content_type``).
@@ -151,6 +153,7 @@ def training_job(
         ``name``, ``arn``, ``status`` and, once Completed, ``model_artifacts``.
     """
     name = check_name(job_name, "training job") if job_name else stamped_name("qboost")
+    image_uri = image_for(image_uri, FULL_TAG)
     for value, option in ((instance_count, "--instance-count"), (volume_size_gb, "--volume-size"), (max_runtime_s, "--max-runtime")):
         if value < 1:
             raise ServingError(f"{option} must be at least 1, got {value}")
@@ -220,5 +223,5 @@ def wait_for_training_job(sm: Any, name: str, *, poll_s: float = 30.0, limit_s: 
     artifacts = (job.get("ModelArtifacts") or {}).get("S3ModelArtifacts")
     if artifacts:
         print(f"model artifacts: {artifacts}", flush=True)
-        print(f"deploy them: python -m serving deploy --image-uri IMAGE --model-data {artifacts} --role ROLE --endpoint-name NAME", flush=True)
+        print(f"deploy them: python -m serving deploy --image-uri REPO:serve --model-data {artifacts} --role ROLE --endpoint-name NAME", flush=True)
     return {"status": status, "model_artifacts": artifacts}

@@ -11,7 +11,9 @@ this writes, at ``--out``::
     wheelhouse/         with ``--wheelhouse``: a wheel for every line of requirements.txt,
                         so the image installs offline (``pip install --no-index``); else empty
     serving/            this package, with the container programs (serving/container)
-    model/              the MLflow model, MLmodel at its root (COPY'd to /opt/ml/model)
+    model/              the MLflow model, MLmodel at its root (COPY'd to /opt/ml/model), and
+                        qboost-compiled.npz beside it when the model compiles
+                        (serving.container.compiled_file: the lean `serve` image predicts from it)
     model.tar.gz        the same files at the archive root: SageMaker's ModelDataUrl
     build-info.json     where it all came from
 
@@ -84,6 +86,10 @@ class PackageResult:
     warnings: list[str] = field(default_factory=list)
     #: Wheels in ``out/wheelhouse`` (0 without ``--wheelhouse``).
     wheelhouse: int = 0
+    #: The Dockerfile target the model needs: "serve" (it compiled) or "full".
+    image_target: str = "full"
+    #: Why the model does not compile (None when it does).
+    not_compiled: str | None = None
 
     def summary(self) -> list[str]:
         """The lines ``python -m serving package`` prints."""
@@ -96,9 +102,13 @@ class PackageResult:
             f"  wheels/{self.wheel.name}",
             "  wheelhouse/         " + (f"{self.wheelhouse} wheels: the image installs them offline (pip --no-index)" if self.wheelhouse else "empty: the image installs requirements.txt from the package index"),
             "  serving/            the serving package with the container programs (train, serve)",
-            "  model/              the MLflow model (MLmodel at its root; /opt/ml/model in the image)",
+            "  model/              the MLflow model (MLmodel at its root; /opt/ml/model in the image)"
+            + (", and qboost-compiled.npz" if self.not_compiled is None else ""),
             f"  model.tar.gz        {size / 1024:.0f} KiB, the MLflow model files at its root (SageMaker's ModelDataUrl)",
             "  build-info.json     the model URI, run and versions this was built from",
+            ("image: the lean `serve` target (the compiled model; no scikit-learn) for endpoints, and `full` for training jobs"
+             if self.image_target == "serve" else
+             f"image: the `full` target only (the model does not compile, so it is served from its pickle: {self.not_compiled})"),
             f"next: docker/build_and_push.sh IMAGE_NAME [REGION] {self.out}",
         ]
 
@@ -500,6 +510,12 @@ def package(
         if (DOCKER_DIR / ".dockerignore").is_file():
             shutil.copy2(DOCKER_DIR / ".dockerignore", tmp / ".dockerignore")
         shutil.copytree(SERVING_DIR, tmp / "serving", ignore=_IGNORED)
+        from .container.compiled_file import compile_model_dir
+
+        not_compiled = compile_model_dir(model_dir)  # before the tarball: it carries the compiled file too
+        if not_compiled is not None:
+            warnings.append(f"the model does not compile ({not_compiled}): only the full image can serve it (from its pickle)")
+        image_target = "serve" if not_compiled is None else "full"
         write_model_tarball(model_dir, tmp / "model.tar.gz")
         info = {
             "model_uri": model_uri,
@@ -511,6 +527,8 @@ def package(
             "wheel": wheel.name,
             "requirements": len(requirements),
             "wheelhouse": wheelhouse,
+            "image_target": image_target,
+            "compiled": not_compiled is None,
             "warnings": warnings,
         }
         (tmp / "build-info.json").write_text(json.dumps(info, indent=2) + "\n")
@@ -528,6 +546,8 @@ def package(
         tarball=out / "model.tar.gz",
         warnings=warnings,
         wheelhouse=len(list((out / "wheelhouse").glob("*.whl"))),
+        image_target=image_target,
+        not_compiled=not_compiled,
     )
 
 

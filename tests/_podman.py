@@ -14,7 +14,13 @@ test session and shared by every test that needs it:
   of a model directory trained for it (packaging from a tracking store is
   tests/test_serving_package.py's subject);
 * ``sagemaker_image``  -> :class:`Image`: the context built with
-  ``podman build --build-arg BASE_IMAGE=...``, installing offline from the wheelhouse.
+  ``podman build --build-arg BASE_IMAGE=... --target full``, installing offline from the wheelhouse
+  (the full image: trains and serves any model);
+* ``lean_image``       -> :class:`Image`: the same context, ``--target serve`` (the lean
+  serving image: numpy, Flask, gunicorn, nginx and the compiled model), built after the
+  full one so that it reuses the shared ``runtime`` stage's layers;
+* ``serving_image``    -> either of the two (parametrized ``full`` / ``serve``): the tests
+  of the serving protocol run against both.
 
 Progress goes straight to the terminal (pytest's capturing suspended for each
 line), so a first build is never minutes of silence. Without root or
@@ -47,6 +53,7 @@ BASE_PACKAGES = ("python3", "python3-pip", "python3-venv", "python-is-python3", 
 ULIMITS = ("nofile=20000:20000", "nproc=32768:32768")
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 IMAGE_TAG = "localhost/qboost-sagemaker-test:session"
+LEAN_TAG = "localhost/qboost-sagemaker-test:session-serve"
 FAST = ("sampler.params.num_reads=10", *QUICK)
 
 #: Seconds each step took in this session (reported in the terminal summary).
@@ -292,14 +299,22 @@ class Image:
     context: Context
     base: str
     build_seconds: float
+    #: The Dockerfile target: "full" or "serve".
+    target: str = "full"
 
 
-def build_image(podman: Podman, context: Path, base: str, tag: str, label: str = "podman build") -> float:
-    """``podman build`` of a build context on ``base``; the seconds it took."""
+def build_image(podman: Podman, context: Path, base: str, tag: str, label: str = "podman build", target: str | None = None) -> float:
+    """``podman build`` of a build context on ``base`` (``--target`` if given); the seconds it took."""
     start = time.monotonic()
-    _streamed(["podman", "build", "--isolation=chroot", "--build-arg", f"BASE_IMAGE={base}", "-t", tag, str(context)],
-              env=podman.env, timeout=1800, label=label)
+    cmd = ["podman", "build", "--isolation=chroot", "--build-arg", f"BASE_IMAGE={base}"]
+    if target:
+        cmd += ["--target", target]
+    _streamed([*cmd, "-t", tag, str(context)], env=podman.env, timeout=1800, label=label)
     return time.monotonic() - start
+
+
+def image_size_mb(podman: Podman, tag: str) -> float:
+    return int(podman("image", "inspect", "--format", "{{.Size}}", tag).stdout.strip()) / 1e6
 
 
 @pytest.fixture(scope="session")
@@ -307,9 +322,25 @@ def sagemaker_image(podman, base_image, sagemaker_context) -> Image:
     """The SageMaker image of ``sagemaker_context``, built offline from its wheelhouse on the local base."""
     start = time.monotonic()
     progress(f"building {IMAGE_TAG} on {base_image} (a few minutes the first time; cached layers after)")
-    seconds = build_image(podman, sagemaker_context.path, base_image, IMAGE_TAG)
-    _timed("image build", start)
-    return Image(IMAGE_TAG, sagemaker_context, base_image, seconds)
+    seconds = build_image(podman, sagemaker_context.path, base_image, IMAGE_TAG, target="full")
+    _timed("image build (full)", start)
+    return Image(IMAGE_TAG, sagemaker_context, base_image, seconds, "full")
+
+
+@pytest.fixture(scope="session")
+def lean_image(podman, sagemaker_image) -> Image:
+    """The lean ``serve`` target of the same context, after the full one (its shared layers come from the cache)."""
+    start = time.monotonic()
+    progress(f"building {LEAN_TAG} (--target serve) on {sagemaker_image.base}")
+    seconds = build_image(podman, sagemaker_image.context.path, sagemaker_image.base, LEAN_TAG, label="podman build serve", target="serve")
+    _timed("image build (serve)", start)
+    return Image(LEAN_TAG, sagemaker_image.context, sagemaker_image.base, seconds, "serve")
+
+
+@pytest.fixture(scope="session", params=["full", "serve"])
+def serving_image(request) -> Image:
+    """The full image, then the lean one: each serving test runs against both."""
+    return request.getfixturevalue("sagemaker_image" if request.param == "full" else "lean_image")
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
@@ -320,4 +351,5 @@ def pytest_terminal_summary(terminalreporter) -> None:
             terminalreporter.write_line(f"{name}: {seconds:.1f} s")
 
 
-__all__ = ["podman", "base_image", "sagemaker_context", "sagemaker_image", "Podman", "Context", "Image", "build_image", "progress", "REPO"]
+__all__ = ["podman", "base_image", "sagemaker_context", "sagemaker_image", "lean_image", "serving_image", "Podman", "Context", "Image",
+           "build_image", "image_size_mb", "progress", "REPO"]

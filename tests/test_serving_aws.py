@@ -585,20 +585,24 @@ def fake_tools(tmp_path):
     return run
 
 
-def test_build_and_push_creates_the_repository_logs_in_builds_tags_and_pushes(fake_tools):
+def test_build_and_push_creates_the_repository_logs_in_builds_both_targets_tags_and_pushes(fake_tools):
     result, calls = fake_tools("qboost-sagemaker", "eu-west-1")
     assert result.returncode == 0, result.stderr
-    uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/qboost-sagemaker:latest"
-    assert result.stdout == f"{uri}\n"  # stdout is only the image URI
+    repo = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/qboost-sagemaker"
+    assert result.stdout == f"{repo}:serve\n{repo}:full\n"  # stdout: the serving image, then the training image
     assert calls == [
         "aws sts get-caller-identity --query Account --output text",
         "aws ecr describe-repositories --repository-names qboost-sagemaker --region eu-west-1",
         "aws ecr create-repository --repository-name qboost-sagemaker --region eu-west-1",
         "aws ecr get-login-password --region eu-west-1",
         "docker login --username AWS --password-stdin 123456789012.dkr.ecr.eu-west-1.amazonaws.com stdin=fake-password",
-        "docker build --platform linux/amd64 -t qboost-sagemaker:latest build/sagemaker",
-        f"docker tag qboost-sagemaker:latest {uri}",
-        f"docker push {uri}",
+        # full first: the serve target reuses the shared stage's layers
+        "docker build --platform linux/amd64 --target full -t qboost-sagemaker:full build/sagemaker",
+        f"docker tag qboost-sagemaker:full {repo}:full",
+        "docker build --platform linux/amd64 --target serve -t qboost-sagemaker:serve build/sagemaker",
+        f"docker tag qboost-sagemaker:serve {repo}:serve",
+        f"docker push {repo}:full",
+        f"docker push {repo}:serve",
     ]
 
 
@@ -608,11 +612,22 @@ def test_build_and_push_reuses_an_existing_repository_and_takes_region_tag_and_c
     (other / "Dockerfile").write_text("FROM scratch\n")
     result, calls = fake_tools("team/qboost", "", str(other), FAKE_DESCRIBE="exists", AWS_DEFAULT_REGION="cn-north-1", IMAGE_TAG="v7")
     assert result.returncode == 0, result.stderr
-    uri = "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/team/qboost:v7"
-    assert result.stdout == f"{uri}\n"
+    repo = "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn/team/qboost"
+    assert result.stdout == f"{repo}:v7-serve\n{repo}:v7-full\n"
     assert not any("create-repository" in c for c in calls)
-    assert f"docker build --platform linux/amd64 -t team/qboost:v7 {other}" in calls
-    assert calls[-1] == f"docker push {uri}"
+    assert f"docker build --platform linux/amd64 --target serve -t team/qboost:v7-serve {other}" in calls
+    assert calls[-1] == f"docker push {repo}:v7-serve"
+
+
+def test_build_and_push_builds_only_the_full_image_for_a_model_that_does_not_compile(fake_tools, tmp_path):
+    context = tmp_path / "build" / "sagemaker"
+    (context / "build-info.json").write_text('{\n  "image_target": "full",\n  "compiled": false\n}\n')
+    result, calls = fake_tools("qboost-sagemaker", "eu-west-1")
+    assert result.returncode == 0, result.stderr
+    repo = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/qboost-sagemaker"
+    assert result.stdout == f"{repo}:full\n{repo}:full\n"  # it serves and trains
+    assert "does not compile" in result.stderr
+    assert not any("--target serve" in c or c.endswith(":serve") for c in calls)
 
 
 @pytest.mark.parametrize(
@@ -632,3 +647,42 @@ def test_build_and_push_stops_with_a_message(fake_tools, args, extra, message):
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert message in result.stderr and result.stdout == ""
     assert not any(c.startswith(("aws ecr create-repository", "docker")) for c in calls)
+
+
+# ------------------------------------------------------------------ which image for what
+
+
+def test_deploy_takes_the_serve_tag_and_train_job_the_full_tag_of_an_untagged_repository(moto, tmp_path, model_tarball):
+    repo = IMAGE.rsplit(":", 1)[0]
+    endpoint = unique("qb")
+    result = serving(moto, "deploy", "--image-uri", repo, "--model-data", str(model_tarball), "--role", ROLE,
+                     "--endpoint-name", endpoint, "--no-wait", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"--image-uri has no tag: using {repo}:serve (the lean serving image)" in result.stdout
+    sm = moto.client("sagemaker")
+    name = sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    assert sm.describe_model(ModelName=name)["PrimaryContainer"]["Image"] == f"{repo}:serve"
+
+    job = unique("qboost-job")
+    result = serving(moto, "train-job", "--image-uri", repo, "--role", ROLE, "--job-name", job, "--train", "s3://qb-data/train",
+                     "--output", "s3://qb-data/out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert sm.describe_training_job(TrainingJobName=job)["AlgorithmSpecification"]["TrainingImage"] == f"{repo}:full"
+
+
+@pytest.mark.parametrize("tag, full", [("serve", "full"), ("v7-serve", "v7-full")])
+def test_train_job_refuses_the_lean_serve_image(moto, tmp_path, tag, full):
+    repo = IMAGE.rsplit(":", 1)[0]
+    result = serving(moto, "train-job", "--image-uri", f"{repo}:{tag}", "--role", ROLE, "--train", "s3://qb-data/train",
+                     "--output", "s3://qb-data/out", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "is the lean serving image, which cannot train" in result.stderr and f"{repo}:{full}" in result.stderr
+
+
+def test_image_for_keeps_tags_and_digests():
+    from serving._deploy import image_for
+
+    assert image_for("r.example/a/b:v1", "serve") == "r.example/a/b:v1"
+    assert image_for("r.example:5000/a/b", "full") == "r.example:5000/a/b:full"
+    digest = "r.example/a/b@sha256:" + "0" * 64
+    assert image_for(digest, "full") == digest

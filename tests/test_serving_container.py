@@ -381,7 +381,7 @@ def test_ping_and_execution_parameters(server):
     assert headers["Content-Type"] == "application/json" and headers["X-Content-Type-Options"] == "nosniff"
     status, headers, body = server.request("GET", "/execution-parameters")
     assert status == 200 and headers["Content-Type"] == "application/json"
-    assert json.loads(body) == {"MaxConcurrentTransforms": 2, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6}
+    assert json.loads(body) == {"MaxConcurrentTransforms": 2, "BatchStrategy": "MultiRecord", "MaxPayloadInMB": 6}
     # The served model is all trees: it predicts through qboost_exp.compiled.
     assert "predicting compiled: " in server.log.read_text(errors="replace")
 
@@ -799,6 +799,8 @@ def test_train_program_writes_a_model_that_predicts_as_reported(channels, tmp_pa
     # The CLI's report: the validation and test channels are the splits, training is not cut.
     assert "dataset        csv: 342 train / 85 validation / 142 test, 30 features" in result.stdout
     assert (root / "model" / "MLmodel").is_file() and (root / "model" / "code" / "qboost_exp").is_dir()
+    # Trees compile: the compiled file is written beside the model, for the lean serve image.
+    assert (root / "model" / "qboost-compiled.npz").is_file() and "compiled file written beside it" in result.stdout
     X_test, y_test, _ = load_csv(channels / "test.csv")
     model = mlflow.pyfunc.load_model(str(root / "model"))
     names = model.metadata.get_input_schema().input_names()
@@ -886,3 +888,132 @@ def test_channel_errors_name_the_file_and_channel(tmp_path, files, phrase):
     with pytest.raises(DataError) as caught:
         load_channels(OptMl.resolve(str(tmp_path)), {"label": 0, "header": "auto", "delimiter": ","}, {"test_size": 0.2, "validation_size": 0.2}, 0)
     assert phrase in str(caught.value)
+
+
+# ------------------------------------------------ the compiled file, lean serving, SageMaker defects
+
+
+def test_the_compiled_file_serves_without_unpickling_or_importing_heavy_libraries(opt_ml, reference, tmp_path):
+    """compile_model_dir writes qboost-compiled.npz beside MLmodel; the app then reads only it (numpy, Flask)."""
+    import shutil
+
+    from serving.container.compiled_file import COMPILED_FILE, compile_model_dir
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(opt_ml / "model", model_dir)
+    assert compile_model_dir(model_dir) is None
+    assert (model_dir / COMPILED_FILE).is_file()
+    (model_dir / "model.pkl").write_bytes(b"not a pickle: the server must not read it")
+    X = reference["X"]
+    np.save(tmp_path / "X.npy", X)
+    script = (
+        "import sys, numpy as np\n"
+        "from serving.container.wsgi import load_predictor  # builds the app of QBOOST_SERVE_MODEL_DIR\n"
+        f"p = load_predictor({str(model_dir)!r})\n"
+        f"np.save({str(tmp_path / 'p.npy')!r}, p.probabilities(np.load({str(tmp_path / 'X.npy')!r})))\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'pandas', 'mlflow', 'yaml', 'cloudpickle', 'dimod', 'hydra'})\n"
+        "print(p.description, heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], env=_env(QBOOST_SERVE_MODEL_DIR=str(model_dir)), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith("from qboost-compiled.npz []"), done.stdout
+    np.testing.assert_array_equal(np.load(tmp_path / "p.npy"), reference["proba"])
+
+
+def test_the_lean_image_without_a_compiled_file_says_to_use_the_full_image(opt_ml, monkeypatch):
+    monkeypatch.setenv("QBOOST_SERVE_MODEL_DIR", str(opt_ml / "model"))  # importing wsgi builds the app
+    from serving.container import wsgi
+    from serving.container.loader import ModelLoadError
+
+    monkeypatch.setattr(wsgi, "_has_sklearn", lambda: False)
+    with pytest.raises(ModelLoadError, match="has no qboost-compiled.npz and this image has no scikit-learn.*the full image"):
+        wsgi.load_predictor(str(opt_ml / "model"))
+
+
+def test_a_model_that_does_not_compile_gets_no_compiled_file_and_the_reason(tmp_path):
+    from sklearn.linear_model import LogisticRegression
+
+    from serving.container.compiled_file import COMPILED_FILE, write_compiled
+
+    (tmp_path / COMPILED_FILE).write_bytes(b"stale")
+    reason = write_compiled(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), tmp_path)
+    assert reason and "is not a QBoostClassifier" in reason
+    assert not (tmp_path / COMPILED_FILE).exists()
+
+
+def test_csv_answers_end_without_a_newline_so_joined_mini_batches_have_one_line_per_record():
+    from serving.container.protocol import encode
+
+    # Batch Transform with AssembleWith=Line appends a newline after each mini-batch's answer.
+    batches = [encode(np.array([1, 0, 1]), "text/csv"), encode(np.array([0]), "text/csv"), encode(np.array([0.25, 1.5]), "text/csv")]
+    assert batches == [b"1\n0\n1", b"0", b"0.25\n1.5"]
+    joined = b"".join(batch + b"\n" for batch in batches)
+    assert joined.decode().split("\n")[:-1] == ["1", "0", "1", "0", "0.25", "1.5"]
+    assert encode(np.array(["a,b", "c"]), "text/csv") == b'"a,b"\nc'
+
+
+def _model_result():
+    from types import SimpleNamespace
+
+    return SimpleNamespace(model=None)
+
+
+def test_save_into_a_model_directory_that_is_its_own_mount(tmp_path, monkeypatch):
+    """os.replace from outside a mount into it fails with EXDEV; save_into renames only within model_dir."""
+    import errno
+
+    from serving.container import train
+
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "stale.txt").write_text("a previous local run")
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if model_dir not in Path(src).resolve().parents or model_dir not in Path(dst).resolve().parents:
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real_replace(src, dst)
+
+    def fake_save_model(result, cfg, path):
+        path.mkdir()
+        (path / "MLmodel").write_text("flavors: {}\n")
+        (path / "code").mkdir()
+        (path / "code" / "x.py").write_text("")
+
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr("qboost_exp.tracking.save_model", fake_save_model)
+    reason = train.save_into(_model_result(), {}, model_dir)
+    assert reason and "not a QBoostClassifier" in reason  # None is not a model: no compiled file, and the reason
+    assert sorted(p.name for p in model_dir.iterdir()) == ["MLmodel", "code"]
+
+
+CHANNEL_NAMES = [
+    ({"train": {"a.csv": "1,0.5\n0,0.25\n1,0.7\n0,0.1\n1,0.9\n0,0.2\n1,0.8\n0,0.3\n1,0.6\n0,0.15\n"}}, "train"),
+    ({"data": {"a.csv": "1,0.5\n0,0.25\n1,0.7\n0,0.1\n1,0.9\n0,0.2\n1,0.8\n0,0.3\n1,0.6\n0,0.15\n"}}, "data"),
+]
+
+
+@pytest.mark.parametrize("files, directory", CHANNEL_NAMES, ids=["named train", "the only channel"])
+def test_the_training_channel_may_be_named_train_or_be_the_only_one(tmp_path, files, directory):
+    from serving.container.channels import load_channels
+    from serving.container.paths import OptMl
+
+    for channel, contents in files.items():
+        (tmp_path / "input" / "data" / channel).mkdir(parents=True)
+        for name, text in contents.items():
+            (tmp_path / "input" / "data" / channel / name).write_text(text)
+    data, channels = load_channels(OptMl.resolve(str(tmp_path)), {"label": 0, "header": "auto", "delimiter": ","}, {"test_size": 0.2, "validation_size": 0.2}, 0)
+    assert channels[0].directory == tmp_path / "input" / "data" / directory
+    assert len(data.y_train) + len(data.y_val) + len(data.y_test) == 10
+
+
+def test_no_training_channel_names_the_channels_found(tmp_path):
+    from qboost_exp.errors import DataError
+    from serving.container.channels import load_channels
+    from serving.container.paths import OptMl
+
+    for channel in ("validation", "extra"):
+        (tmp_path / "input" / "data" / channel).mkdir(parents=True)
+        (tmp_path / "input" / "data" / channel / "v.csv").write_text("1,0.5\n")
+    with pytest.raises(DataError, match=r"no training channel: the job has the channels 'extra', 'validation'; .*named 'training' \(or 'train'\)"):
+        load_channels(OptMl.resolve(str(tmp_path)), {"label": 0, "header": "auto", "delimiter": ","}, {"test_size": 0.2, "validation_size": 0.2}, 0)

@@ -1,13 +1,20 @@
-"""The SageMaker image itself, built with podman and run the way SageMaker runs it.
+"""The SageMaker images themselves, built with podman and run the way SageMaker runs them.
 
-The image is built once per session (tests/_podman.py) from a ``package
---wheelhouse`` build context, offline, on a Debian base made locally. Then:
+Both targets of the Dockerfile are built once per session (tests/_podman.py)
+from one ``package --wheelhouse`` build context, offline, on a Debian base
+made locally: ``full`` (trains and serves any model) and ``serve`` (the lean
+serving image: numpy, Flask, gunicorn, nginx and the compiled model). Then:
 ``podman run -p PORT:8080 IMAGE serve`` answers /ping and gives MLflow's
-predictions row for row (CSV and JSON); ``podman stop`` lets an in-flight
-request finish and the container exits 0; ``podman run -v DIR:/opt/ml IMAGE
-train`` writes a model that the image then serves, mounted over
-/opt/ml/model; a bad hyperparameter writes /opt/ml/output/failure; and
-docker/build_and_push.sh builds, tags and "pushes" with podman as its engine.
+predictions row for row (CSV and JSON), on both images; both answer the same
+requests (every body form, /execution-parameters, errors, the 6 MB limit)
+byte for byte; ``podman stop`` lets an in-flight request finish and the
+container exits 0; ``podman run -v DIR:/opt/ml -v MODEL:/opt/ml/model IMAGE
+train`` (the model directory its own mount, as SageMaker mounts it; the only
+channel named ``train``) writes a model and its compiled file, which both
+images then serve, mounted over /opt/ml/model; the lean image refuses to
+train, saying so in /opt/ml/output/failure; a bad hyperparameter writes
+/opt/ml/output/failure; and docker/build_and_push.sh builds both targets from
+one context, tags and "pushes" them with podman as its engine.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _podman import build_image
+from _podman import build_image, image_size_mb, lean_image, serving_image  # noqa: F401 (fixtures)
 from clirun import REPO
 from services import free_port, http_request, wait_for_http
 
@@ -91,18 +98,23 @@ def _csv(X: np.ndarray) -> bytes:
     return ("\n".join(",".join(map(repr, row)) for row in X.tolist()) + "\n").encode()
 
 
-def test_serve_answers_ping_and_mlflows_predictions_and_stops_cleanly(podman, sagemaker_image, containers):
-    image = sagemaker_image
+HEAVY = ("sklearn", "scipy", "pandas", "matplotlib", "mlflow", "dimod", "dwave", "hydra")
+
+
+def test_serve_answers_ping_and_mlflows_predictions_and_stops_cleanly(podman, serving_image, containers):
+    image = serving_image
     t0 = time.monotonic()
     container = start(podman, image.tag, "serve")
     containers.append(container)
     waited = wait_for_http(f"http://{LOOPBACK}:{container.port}/ping", timeout=120, interval=0.05)
-    print(f"\n[image] /ping 200 {time.monotonic() - t0:.2f} s after podman run ({waited:.2f} s of polling)")
+    print(f"\n[image {image.target}] /ping 200 {time.monotonic() - t0:.2f} s after podman run ({waited:.2f} s of polling)")
 
     status, headers, body = container.request("GET", "/ping")
     assert status == 200, container.logs()
-    # A QBoost model of trees: the image predicts through qboost_exp.compiled (the model's own copy).
-    assert "predicting compiled: " in container.logs()
+    # A QBoost model of trees: package wrote its compiled file, and both images predict from it.
+    assert "predicting compiled: " in container.logs() and "from qboost-compiled.npz" in container.logs()
+    assert (image.context.path / "model" / "qboost-compiled.npz").is_file()
+    assert json.loads((image.context.path / "build-info.json").read_text())["image_target"] == "serve"
     X, names = _features()
     expected = _mlflow_labels(image.context.path / "model", X)
     assert len(set(expected)) == 2  # both classes: a constant answer could not pass
@@ -111,6 +123,7 @@ def test_serve_answers_ping_and_mlflows_predictions_and_stops_cleanly(podman, sa
     assert status == 200, body
     assert headers["Content-Type"].startswith("text/csv")
     assert [int(v) for v in body.decode().splitlines()] == expected
+    assert not body.endswith(b"\n")  # Batch Transform's AssembleWith=Line adds the newline
 
     payload = json.dumps({"dataframe_split": {"columns": names, "data": X.tolist()}}).encode()
     status, headers, body = container.request("POST", "/invocations", payload, {"Content-Type": "application/json"})
@@ -144,32 +157,114 @@ def test_serve_answers_ping_and_mlflows_predictions_and_stops_cleanly(podman, sa
     assert "stopping gracefully" in container.logs()
 
 
-def test_train_writes_a_model_the_image_serves_mounted_over_opt_ml_model(podman, sagemaker_image, containers, tmp_path):
+def _opt_ml(tmp_path: Path, channel: str = "training") -> tuple[Path, np.ndarray, np.ndarray]:
+    """A SageMaker /opt/ml tree with one channel of 240 labelled rows (5 features), and its model directory beside it."""
     rng = np.random.default_rng(0)
     X = rng.normal(size=(240, 5))
     y = (X[:, 0] + X[:, 1] > 0).astype(int)
     opt_ml = tmp_path / "opt_ml"
     (opt_ml / "input" / "config").mkdir(parents=True)
-    (opt_ml / "input" / "data" / "training").mkdir(parents=True)
+    (opt_ml / "input" / "data" / channel).mkdir(parents=True)
     (opt_ml / "model").mkdir()
     (opt_ml / "input" / "config" / "hyperparameters.json").write_text(json.dumps({"sampler.params.num_reads": "10", "seed": "2"}))
     rows = "\n".join(",".join([str(label), *map(repr, row)]) for label, row in zip(y, X.tolist()))
-    (opt_ml / "input" / "data" / "training" / "train.csv").write_text(rows + "\n")
+    (opt_ml / "input" / "data" / channel / "train.csv").write_text(rows + "\n")
+    (tmp_path / "model").mkdir()
+    return opt_ml, X, y
 
-    done = podman("run", "--rm", "-v", f"{opt_ml}:/opt/ml", sagemaker_image.tag, "train", timeout=600, check=False)
+
+def test_train_writes_a_model_both_images_serve_mounted_over_opt_ml_model(podman, sagemaker_image, lean_image, containers, tmp_path):
+    # As SageMaker runs a training job: /opt/ml/model is a mount of its own (renaming into it
+    # from elsewhere under /opt/ml fails with EXDEV), and the only channel here is named `train`.
+    opt_ml, X, y = _opt_ml(tmp_path, channel="train")
+    model = tmp_path / "model"
+    done = podman("run", "--rm", "-v", f"{opt_ml}:/opt/ml", "-v", f"{model}:/opt/ml/model", sagemaker_image.tag, "train", timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "train: model saved to /opt/ml/model" in done.stdout
-    assert (opt_ml / "model" / "MLmodel").is_file() and not (opt_ml / "output" / "failure").exists()
+    assert "channel training: 1 file, " in done.stdout and "/opt/ml/input/data/train)" in done.stdout
+    assert (model / "MLmodel").is_file() and (model / "qboost-compiled.npz").is_file(), sorted(p.name for p in model.iterdir())
+    assert not [p.name for p in model.iterdir() if p.name.startswith(".")]  # the staging directory is gone
+    assert not (opt_ml / "output" / "failure").exists()
 
     # SageMaker mounts the training job's model over /opt/ml/model: this 5-feature model, not the baked-in 30-feature one.
-    container = start(podman, sagemaker_image.tag, "serve", volumes=(f"{opt_ml / 'model'}:/opt/ml/model:ro",))
-    containers.append(container)
-    wait_for_http(f"http://{LOOPBACK}:{container.port}/ping", timeout=120, interval=0.05)
-    expected = _mlflow_labels(opt_ml / "model", X)
-    status, _, body = container.request("POST", "/invocations", _csv(X), {"Content-Type": "text/csv"})
-    assert status == 200, body
-    assert [int(v) for v in body.decode().splitlines()] == expected
+    expected = _mlflow_labels(model, X)
     assert float(np.mean(np.array(expected) == y)) > 0.7  # learned the boundary (chance is 0.5)
+    for image in (sagemaker_image, lean_image):
+        container = start(podman, image.tag, "serve", volumes=(f"{model}:/opt/ml/model:ro",))
+        containers.append(container)
+        wait_for_http(f"http://{LOOPBACK}:{container.port}/ping", timeout=120, interval=0.05)
+        status, _, body = container.request("POST", "/invocations", _csv(X), {"Content-Type": "text/csv"})
+        assert status == 200, body
+        assert [int(v) for v in body.decode().splitlines()] == expected, image.target
+
+
+def test_the_lean_image_refuses_to_train_and_holds_no_heavy_library(podman, lean_image, sagemaker_image, tmp_path):
+    opt_ml, _, _ = _opt_ml(tmp_path)
+    done = podman("run", "--rm", "-v", f"{opt_ml}:/opt/ml", lean_image.tag, "train", timeout=300, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    reason = (opt_ml / "output" / "failure").read_text()
+    assert "it is the lean serving image; run training jobs on the full image" in reason
+    probe = "import importlib.util as u; print([m for m in %r if u.find_spec(m)])" % (HEAVY,)
+    assert podman("run", "--rm", lean_image.tag, "python", "-c", probe).stdout.strip() == "[]"
+    lean, full = image_size_mb(podman, lean_image.tag), image_size_mb(podman, sagemaker_image.tag)
+    print(f"\n[image] sizes: serve {lean:.0f} MB, full {full:.0f} MB")
+    assert lean < full / 2
+
+
+#: Requests whose answers must be the same from both images, byte for byte.
+def _protocol_requests() -> dict[str, tuple[str, str, bytes | None, dict[str, str]]]:
+    X, names = _features(40)
+    rows = X.tolist()
+    csv_body = _csv(X)
+    one = ",".join(map(repr, rows[0]))
+    return {
+        "ping": ("GET", "/ping", None, {}),
+        "execution parameters": ("GET", "/execution-parameters", None, {}),
+        "csv (Batch Transform: no header, with charset)": ("POST", "/invocations", csv_body, {"Content-Type": "text/csv; charset=utf-8"}),
+        "csv with header": ("POST", "/invocations", (",".join(names) + "\n").encode() + csv_body, {"Content-Type": "text/csv"}),
+        "csv single row": ("POST", "/invocations", one.encode(), {"Content-Type": "text/csv"}),
+        "csv probabilities as json": ("POST", "/invocations", csv_body, {"Content-Type": "text/csv", "Accept": "application/json; output=probabilities"}),
+        "csv margin (custom attributes)": ("POST", "/invocations", csv_body, {"Content-Type": "text/csv", "X-Amzn-SageMaker-Custom-Attributes": "output=margin"}),
+        "json dataframe_split": ("POST", "/invocations", json.dumps({"dataframe_split": {"columns": names, "data": rows}}).encode(), {"Content-Type": "application/json"}),
+        "json dataframe_records": ("POST", "/invocations", json.dumps({"dataframe_records": [dict(zip(names, r)) for r in rows]}).encode(), {"Content-Type": "application/json"}),
+        "json instances": ("POST", "/invocations", json.dumps({"instances": rows}).encode(), {"Content-Type": "application/json"}),
+        "json inputs": ("POST", "/invocations", json.dumps({"inputs": rows}).encode(), {"Content-Type": "application/json", "Accept": "text/csv"}),
+        "json list of rows": ("POST", "/invocations", json.dumps(rows).encode(), {"Content-Type": "application/json"}),
+        "400 wrong width": ("POST", "/invocations", b"1,2,3\n", {"Content-Type": "text/csv"}),
+        "400 nan cell": ("POST", "/invocations", ",".join(["1"] * 3 + ["nan"] + ["1"] * 26).encode(), {"Content-Type": "text/csv"}),
+        "400 beyond float32": ("POST", "/invocations", ",".join(["1"] * 29 + ["1e39"]).encode(), {"Content-Type": "text/csv"}),
+        "400 malformed json": ("POST", "/invocations", b"{", {"Content-Type": "application/json"}),
+        "400 empty body": ("POST", "/invocations", b"", {"Content-Type": "text/csv"}),
+        "404": ("GET", "/nowhere", None, {}),
+        "405": ("GET", "/invocations", None, {}),
+        "406": ("POST", "/invocations", one.encode(), {"Content-Type": "text/csv", "Accept": "application/xml"}),
+        "415": ("POST", "/invocations", one.encode(), {"Content-Type": "application/x-protobuf"}),
+        "413 over 6 MB": ("POST", "/invocations", b"1" * (6 * 1024 * 1024 + 1), {"Content-Type": "text/csv"}),
+    }
+
+
+def test_both_images_answer_the_protocol_byte_for_byte(podman, sagemaker_image, lean_image, containers):
+    running = []
+    for image in (sagemaker_image, lean_image):
+        container = start(podman, image.tag, "serve", env={"MODEL_SERVER_WORKERS": "2"})
+        containers.append(container)
+        running.append(container)
+    for container in running:
+        wait_for_http(f"http://{LOOPBACK}:{container.port}/ping", timeout=120, interval=0.05)
+    ignored = {"date", "server", "connection", "keep-alive"}
+    for name, (method, path, body, headers) in _protocol_requests().items():
+        answers = []
+        for container in running:
+            status, got, content = container.request(method, path, body, headers)
+            answers.append((status, {k.lower(): v for k, v in got.items() if k.lower() not in ignored}, content))
+        assert answers[0] == answers[1], f"{name}: full {answers[0]!r:.600} != serve {answers[1]!r:.600}"
+        status, got, content = answers[0]
+        if name.startswith(("4", "5")):
+            assert status == int(name[:3]) and got["content-type"] == "application/json" and "error" in json.loads(content), (name, content)
+        else:
+            assert status == 200, (name, content)
+    status, _, content = running[1].request("GET", "/execution-parameters")
+    assert json.loads(content) == {"MaxConcurrentTransforms": 2, "BatchStrategy": "MultiRecord", "MaxPayloadInMB": 6}
 
 
 def test_train_with_a_bad_hyperparameter_writes_the_failure_file(podman, sagemaker_image, tmp_path):
@@ -207,7 +302,8 @@ esac
 """
 
 
-def test_build_and_push_builds_and_tags_with_podman(podman, base_image, sagemaker_image, tmp_path):
+def test_build_and_push_builds_and_tags_with_podman(podman, base_image, sagemaker_image, lean_image, tmp_path):
+    """Both targets (full, then serve) from the one context, tagged, and "pushed"."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name, text in (("aws", FAKE_AWS), ("podman-ecr", ENGINE)):
@@ -218,16 +314,21 @@ def test_build_and_push_builds_and_tags_with_podman(podman, base_image, sagemake
     env.update(PATH=f"{bin_dir}:{env['PATH']}", CALLS=str(calls), CONTAINER_ENGINE="podman-ecr", BASE_IMAGE=base_image,
                IMAGE_TAG="ci")
     start_time = time.monotonic()
-    done = subprocess.run([str(SCRIPT), "qboost-ci", "eu-west-1", str(sagemaker_image.context.path)], env=env,
+    context = sagemaker_image.context.path
+    done = subprocess.run([str(SCRIPT), "qboost-ci", "eu-west-1", str(context)], env=env,
                           capture_output=True, text=True, timeout=1800, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr[-4000:]
-    uri = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/qboost-ci:ci"
-    assert done.stdout == f"{uri}\n"
+    repo = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/qboost-ci"
+    assert done.stdout == f"{repo}:ci-serve\n{repo}:ci-full\n"  # the serving image, then the training image
     log = calls.read_text().splitlines()
-    assert f"podman build --platform linux/amd64 --build-arg BASE_IMAGE={base_image} -t qboost-ci:ci {sagemaker_image.context.path}" in log
-    assert log[-1] == f"podman push {uri}"
-    # The pushed tag exists and runs the SageMaker programs.
-    assert podman.image_exists(uri)
-    assert podman("run", "--rm", uri, "sh", "-c", "command -v serve && command -v train").stdout.split() == ["/usr/local/bin/serve", "/usr/local/bin/train"]
-    print(f"\n[image] build_and_push.sh (cached build) {time.monotonic() - start_time:.1f} s")
-    podman("rmi", uri, "localhost/qboost-ci:ci", check=False)
+    for target in ("full", "serve"):
+        assert f"podman build --platform linux/amd64 --build-arg BASE_IMAGE={base_image} --target {target} -t qboost-ci:ci-{target} {context}" in log
+        assert f"podman push {repo}:ci-{target}" in log
+        assert podman.image_exists(f"{repo}:ci-{target}")
+    # Both pushed tags run the SageMaker programs.
+    for target in ("full", "serve"):
+        found = podman("run", "--rm", f"{repo}:ci-{target}", "sh", "-c", "command -v serve && command -v train").stdout.split()
+        assert found == ["/usr/local/bin/serve", "/usr/local/bin/train"]
+    print(f"\n[image] build_and_push.sh (cached builds of both targets) {time.monotonic() - start_time:.1f} s")
+    for target in ("full", "serve"):
+        podman("rmi", f"{repo}:ci-{target}", f"localhost/qboost-ci:ci-{target}", check=False)

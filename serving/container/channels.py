@@ -2,7 +2,9 @@
 
 Channels (File input mode; each a directory under ``/opt/ml/input/data``):
 
-* ``training`` (required) -- every file in it, recursively, in name order
+* ``training`` (required; also accepted as ``train``, and a job's only
+  channel is its training channel whatever its name, unless that name is
+  ``validation`` or ``test``) -- every file in it, recursively, in name order
   (hidden files skipped), one table;
 * ``validation`` (optional) -- the validation split; without it one is cut
   from ``training`` (``split.validation_size``);
@@ -32,6 +34,26 @@ from .paths import OptMl
 CHANNELS = ("training", "validation", "test")
 #: Channel name -> the split it is.
 SPLITS = {"training": "train", "validation": "validation", "test": "test"}
+#: Names of the training channel, in order of preference (SageMaker's examples use both).
+TRAINING_NAMES = ("training", "train")
+
+
+def channels_found(layout: OptMl) -> list[str]:
+    """The channel directories the job was given, by name."""
+    if not layout.data.is_dir():
+        return []
+    return sorted(p.name for p in layout.data.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def training_directory(layout: OptMl) -> Path | None:
+    """The training channel's directory: ``training``, else ``train``, else the only channel (not validation/test); None if none fits."""
+    for name in TRAINING_NAMES:
+        if layout.channel(name).is_dir():
+            return layout.channel(name)
+    found = channels_found(layout)
+    if len(found) == 1 and found[0] not in ("validation", "test"):
+        return layout.channel(found[0])
+    return None
 
 
 @dataclass
@@ -87,12 +109,17 @@ def load_channels(layout: OptMl, dataset_cfg: Mapping[str, Any], split_cfg: Mapp
     options = CsvOptions.from_config(dataset_cfg)
     if dataset_cfg.get("test_path"):
         raise DataError("dataset.test_path cannot be set in a training job; give the job a 'test' channel instead")
-    training_dir = layout.channel("training")
-    if not training_dir.is_dir():
+    training_dir = training_directory(layout)
+    if training_dir is None:
+        found = channels_found(layout)
         pipes = sorted(p.name for p in layout.data.glob("training_*")) if layout.data.is_dir() else []
         hint = " (this program reads File mode channels; Pipe mode is not supported)" if pipes else ""
-        raise DataError(f"no training channel: {training_dir} does not exist{hint}; give the training job an input channel named 'training'")
-    channels = [Channel(name, layout.channel(name), channel_files(layout.channel(name))) for name in CHANNELS if layout.channel(name).is_dir()]
+        given = f"the job has the channels {', '.join(repr(n) for n in found)}" if found else f"the job has no channels ({layout.data} is empty or missing)"
+        raise DataError(
+            f"no training channel: {given}{hint}; give the training job an input channel named 'training' (or 'train')"
+        )
+    channels = [Channel("training", training_dir, channel_files(training_dir))]
+    channels += [Channel(name, layout.channel(name), channel_files(layout.channel(name))) for name in CHANNELS[1:] if layout.channel(name).is_dir()]
     for channel in channels:
         if not channel.files:
             raise DataError(f"the {channel.name} channel {channel.directory} holds no files; upload CSV files to its S3 prefix")

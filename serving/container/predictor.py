@@ -38,6 +38,8 @@ class CompiledPredictor:
     Parameters
     ----------
     compiled : CompiledModel
+    source : str, optional
+        Where it was read from (the compiled file), for the start-up log line.
     input_error : type
         The exception the compiled model raises for values it refuses
         (``qboost_exp.errors.DataError``): those are the client's (400).
@@ -51,13 +53,13 @@ class CompiledPredictor:
         For the start-up log line.
     """
 
-    def __init__(self, compiled: Any, input_error: type[Exception]) -> None:
+    def __init__(self, compiled: Any, input_error: type[Exception], source: str = "") -> None:
         self.compiled = compiled
         self._input_error = input_error
         self.n_features = int(compiled.n_features_in_)
         self.feature_names = _feature_names(compiled)
         self.classes = np.asarray(compiled.classes_)
-        self.description = f"compiled: {compiled.n_learners} trees, depth {compiled.depth}"
+        self.description = f"compiled: {compiled.n_learners} trees, depth {compiled.depth}" + (f", from {source}" if source else "")
 
     def _call(self, method: Any, X: np.ndarray) -> np.ndarray:
         try:

@@ -37,7 +37,7 @@ understood: ``label``/``predictions``, ``probability``/``proba``/``predict_proba
 ``margins``/``decision_function``/``score``.
 
 ``Accept``: ``application/json`` gives ``{"predictions": [...]}``;
-``text/csv`` gives one value per line; absent or ``*/*`` gives the request's
+``text/csv`` gives one value per line (no newline after the last); absent or ``*/*`` gives the request's
 own type (``text/*`` gives CSV, ``application/*`` JSON; ``q`` weights are honoured).
 
 Errors
@@ -206,10 +206,14 @@ def encode(values: np.ndarray, media: str) -> bytes:
     """The response body: ``{"predictions": [...]}`` or one CSV value per line.
 
     Floats are written with ``repr`` precision (they read back exactly).
+    CSV has no newline after the last value: Batch Transform with
+    ``AssembleWith=Line`` adds one after each (mini-batch) response, and a
+    client joining responses with newlines does the same, so a trailing
+    newline here would put an empty line after every mini-batch.
     """
     items = values.tolist()
     if media == JSON:
         return json.dumps({"predictions": items}, separators=(",", ":")).encode()
     if values.dtype.kind in "iufb":
-        return ("\n".join(map(str, items)) + "\n").encode()
-    return ("\n".join(map(_csv_cell, items)) + "\n").encode()
+        return "\n".join(map(str, items)).encode()
+    return "\n".join(map(_csv_cell, items)).encode()

@@ -111,27 +111,41 @@ def unknown_key_message(key: str, cfg: Any) -> str:
     return f"there is no setting {key!r}; {hint}settings are config paths such as {', '.join(top)} (and their dotted sub-keys, e.g. sampler.params.num_reads)"
 
 
-def save_into(result: Any, cfg: dict[str, Any], model_dir: Path) -> None:
-    """Write the MLflow model into ``model_dir``, which SageMaker creates (empty) beforehand.
+def save_into(result: Any, cfg: dict[str, Any], model_dir: Path) -> str | None:
+    """Write the MLflow model, and its compiled file when it compiles, into ``model_dir``.
 
-    ``save_model`` refuses an existing non-empty directory, so the model is
-    written to a temporary directory next to ``model_dir`` (same file system)
-    and its files are moved in. Anything already in ``model_dir`` (a previous
-    local run) is replaced.
+    SageMaker creates ``model_dir`` (empty) beforehand and may mount it as a
+    file system of its own, so nothing may be renamed into it from outside
+    (``os.replace`` across mounts fails with EXDEV). ``save_model`` refuses an
+    existing non-empty directory, so the model is written to a hidden
+    staging directory *inside* ``model_dir`` and its files are renamed up one
+    level, within the one file system. Anything already in ``model_dir`` (a
+    previous local run) is replaced.
+
+    Returns
+    -------
+    str or None
+        None when the compiled file (:mod:`.compiled_file`) was written beside
+        the model; else why the model does not compile (it is then served
+        from its pickle, by the full image only).
     """
     from qboost_exp.tracking import save_model
 
-    model_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".model-", dir=model_dir.parent))
+    from .compiled_file import write_compiled
+
+    model_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=model_dir))
     try:
         save_model(result, cfg, staging / "model")
-        model_dir.mkdir(exist_ok=True)
         for old in list(model_dir.iterdir()):
+            if old == staging:
+                continue
             shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
         for item in (staging / "model").iterdir():
             os.replace(item, model_dir / item.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    return write_compiled(result.model, model_dir)
 
 
 def _channel_data(cfg: Any, layout: OptMl) -> Any:
@@ -150,8 +164,25 @@ def _channel_data(cfg: Any, layout: OptMl) -> Any:
     return load
 
 
+class LeanImage(Exception):
+    """``train`` ran in the lean serving image, which cannot train."""
+
+
+def check_can_train() -> None:
+    """Raise :class:`LeanImage` where scikit-learn or Hydra is missing (the lean ``serve`` image)."""
+    import importlib.util
+
+    missing = [name for name in ("sklearn", "hydra", "dimod", "mlflow") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise LeanImage(
+            f"this image cannot train (it has no {', '.join(missing)}): it is the lean serving image; "
+            "run training jobs on the full image (tag `full`: python -m serving train-job --image-uri REPO:full)"
+        )
+
+
 def run(layout: OptMl, redactor: redaction.Redactor) -> None:
     """The training job; raises on failure."""
+    check_can_train()
     from qboost_exp.experiment import build_sampler, run_tracked, to_plain
     from qboost_exp.report import format_report
 
@@ -165,7 +196,10 @@ def run(layout: OptMl, redactor: redaction.Redactor) -> None:
     for note in parsed.notes:
         print(f"train: {note}", file=sys.stderr if note.startswith("warning") else sys.stdout, flush=True)
     _say(f"hyperparameters: {' '.join(parsed.overrides) or '(none: the defaults)'}")
-    forced = ["dataset=csv", f"dataset.path={_hydra_quote(str(layout.channel('training')))}"]
+    from .channels import training_directory
+
+    training = training_directory(layout) or layout.channel("training")  # none: load_channels says which channels there are
+    forced = ["dataset=csv", f"dataset.path={_hydra_quote(str(training))}"]
     if not os.environ.get("MLFLOW_TRACKING_URI"):
         forced.append("mlflow.enabled=false")  # a training job logs to MLflow only when given a server
     cfg = compose_config(parsed.overrides + forced)
@@ -177,11 +211,15 @@ def run(layout: OptMl, redactor: redaction.Redactor) -> None:
 
     # The CLI's own run function: tracked in MLflow when enabled, the channels as the data.
     result, lines = run_tracked(cfg, _channel_data(cfg, layout), sampler=sampler, base_dir=os.getcwd(), overrides=parsed.overrides)
-    save_into(result, to_plain(cfg, "the config"), layout.model)
+    not_compiled = save_into(result, to_plain(cfg, "the config"), layout.model)
     print(format_report(cfg, result), flush=True)
     for line in lines:
         print(f"  {line}", flush=True)
     _say(f"model saved to {layout.model}")
+    if not_compiled:
+        _say(f"the model does not compile ({not_compiled}): no compiled file; serve it with the full image")
+    else:
+        _say("compiled file written beside it: the lean serve image can serve it")
 
 
 def write_failure(layout: OptMl, reason: str, redactor: redaction.Redactor) -> None:
@@ -221,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             run(layout, redactor)
             return 0
-        except (Stopped, KeyboardInterrupt) as exc:
+        except (Stopped, KeyboardInterrupt, LeanImage) as exc:
             reason, code = str(exc) or "interrupted", 1
         except Exception as exc:
             if _user_error(exc):

@@ -1,9 +1,15 @@
 """The Flask app gunicorn serves: ``/ping``, ``/invocations``, ``/execution-parameters``.
 
-The model is loaded when this module is imported. ``serve`` starts gunicorn
+The model is loaded when this module is imported: from its compiled file
+``qboost-compiled.npz`` when the model directory has one (numpy only; nothing
+is unpickled, scikit-learn is not imported: the lean ``serve`` image has
+neither), else from its pickle. ``serve`` starts gunicorn
 with ``--preload``, so that happens once, in the gunicorn master, before any
 worker is forked and before gunicorn opens its socket (``serve`` starts nginx
-only then): every worker that answers ``/ping`` has the model. The
+only then): every worker that answers ``/ping`` has the model. Preloading is safe with
+the sync workers: the loaded model is plain read-only arrays (or an
+unpickled estimator), with no thread, lock or open file that a fork would
+break, and the forked workers share its pages. The
 request/response contract of ``/invocations`` is in
 :mod:`serving.container.protocol`.
 
@@ -37,10 +43,11 @@ from flask import Flask, Response, request
 
 from . import protocol, wire
 from .errors import RequestError
-from .loader import load_sklearn_model
+from .compiled_file import COMPILED_FILE, load_compiled
+from .loader import ModelLoadError, load_sklearn_model
 from .parsing import Schema
 from .paths import OptMl
-from .predictor import predictor_for
+from .predictor import CompiledPredictor, predictor_for
 
 MODEL_DIR_ENV = "QBOOST_SERVE_MODEL_DIR"
 WORKERS_ENV = "QBOOST_SERVE_WORKERS"
@@ -48,6 +55,8 @@ WORKERS_ENV = "QBOOST_SERVE_WORKERS"
 MAX_BODY_BYTES = 6 * 1024 * 1024
 _STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
 PING_BODY = b'{"status": "ready"}\n'  # SageMaker looks at the status only; a body says what it means
+#: The API's spelling (CreateTransformJob's BatchStrategy: MultiRecord | SingleRecord), which AWS's SDK checks.
+BATCH_STRATEGY = "MultiRecord"
 
 Answer = tuple[int, str, bytes]  # status, Content-Type, body
 
@@ -124,6 +133,34 @@ class HotPath:
         return [body]
 
 
+def _has_sklearn() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("sklearn") is not None
+
+
+def load_predictor(model_dir: str) -> Any:
+    """The predictor for the model at ``model_dir``: its compiled file if it has one, else the pickle.
+
+    ``qboost-compiled.npz`` (:mod:`.compiled_file`) is read with numpy alone:
+    nothing is unpickled and scikit-learn is never imported. Without it the
+    model is unpickled (:func:`.loader.load_sklearn_model`), which needs the
+    full image; the lean image says so.
+    """
+    from qboost_exp.errors import DataError
+
+    compiled = load_compiled(model_dir)
+    if compiled is not None:
+        return CompiledPredictor(compiled, DataError, source=COMPILED_FILE)
+    if not _has_sklearn():
+        raise ModelLoadError(
+            f"{model_dir} has no {COMPILED_FILE} and this image has no scikit-learn to unpickle the model: this is the lean "
+            "`serve` image, which serves compiled models only. Package the model with `python -m serving package` "
+            "(it writes the compiled file when the model compiles) or deploy the full image (TAG `full`)"
+        )
+    return predictor_for(load_sklearn_model(model_dir))
+
+
 def create_app(model_dir: str | None = None, workers: int | None = None) -> Flask:
     """Load the model and build the app around it.
 
@@ -137,7 +174,7 @@ def create_app(model_dir: str | None = None, workers: int | None = None) -> Flas
     model_dir = model_dir or os.environ.get(MODEL_DIR_ENV) or str(OptMl.resolve().model)
     workers = workers or int(os.environ.get(WORKERS_ENV) or os.cpu_count() or 1)
     t0 = time.perf_counter()
-    predictor = predictor_for(load_sklearn_model(model_dir))
+    predictor = load_predictor(model_dir)
     print(
         f"serve: model {model_dir} loaded in {time.perf_counter() - t0:.2f} s "
         f"({predictor.n_features} features; predicting {predictor.description})",
@@ -145,7 +182,7 @@ def create_app(model_dir: str | None = None, workers: int | None = None) -> Flas
         flush=True,
     )
     respond = make_responder(predictor)
-    execution_parameters = json.dumps({"MaxConcurrentTransforms": workers, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6})
+    execution_parameters = json.dumps({"MaxConcurrentTransforms": workers, "BatchStrategy": BATCH_STRATEGY, "MaxPayloadInMB": 6})
 
     app = Flask(__name__)
 
