@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -43,7 +43,7 @@ class Rule:
     instead: str | None = None  # "run": the command actually run (tasks.py run: the same job in this venv)
     url: str | None = None  # "background": polled until it answers 200
     where: str | None = None  # "elsewhere": tests/FILE.py::TEST that runs it for real
-    env: dict[str, str] = field(default_factory=dict)
+    lines: int | None = None  # "run": the number of lines stdout must have
 
 
 RULES = [
@@ -74,7 +74,8 @@ RULES = [
     Rule(r"^python -m serving serve ", "background", url="http://127.0.0.1:8080/ping"),
     Rule(r"^curl -s localhost:8080/ping$", "run", says=('"status"',)),
     Rule(r"^cut -d, -f2- data/test\.csv > data/test_features\.csv$", "run"),
-    Rule(r"^curl -s -H 'Content-Type: text/csv' --data-binary @data/test_features\.csv localhost:8080/invocations$", "run"),
+    # One prediction per test row: wisc's test split has 142 rows (the README's example report).
+    Rule(r"^curl -s -H 'Content-Type: text/csv' --data-binary @data/test_features\.csv localhost:8080/invocations$", "run", lines=142),
     Rule(r"build_and_push\.sh qboost-sagemaker eu-west-1$", "elsewhere",
          where="tests/test_serving_image.py::test_build_and_push_builds_and_tags_with_podman"),
     Rule(r"^python -m serving deploy ", "elsewhere", where="tests/test_serving_aws.py::test_deploy_uploads_the_model_and_creates_model_config_and_endpoint"),
@@ -185,6 +186,8 @@ def test_readme_commands_run_in_order_in_a_fresh_directory(tmp_path):
             assert result.returncode == rule.status, f"{command}\nexit {result.returncode}, expected {rule.status}\n{output[-3000:]}"
             for text in rule.says:
                 assert text in output, f"{command}: {text!r} not in its output:\n{output[-3000:]}"
+            if rule.lines is not None:
+                assert len(result.stdout.strip().splitlines()) == rule.lines, f"{command}:\n{result.stdout[-3000:]}"
             if rule.kind == "fails":
                 assert "Traceback" not in output and len(result.stderr.strip().splitlines()) == 1, output[-3000:]
     finally:
