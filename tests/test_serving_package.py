@@ -521,3 +521,26 @@ def test_help_parses_before_importing_anything_heavy():
     for args, status in ((["--help"], 0), (["deploy", "--help"], 0), (["package"], 2)):
         done = subprocess.run([sys.executable, "-c", code, *args], cwd=REPO, capture_output=True, text=True, timeout=60)
         assert done.stderr.splitlines()[-1] == f"{status} []", (args, done.stderr)
+
+
+def test_a_model_that_does_not_compile_is_packaged_for_the_full_image_with_a_warning(tmp_path):
+    # One Gaussian naive Bayes candidate: QBoost selects it, and it is no tree.
+    from omegaconf import OmegaConf
+
+    from qboost_exp.config import compose
+    from qboost_exp.experiment import run_experiment
+    from qboost_exp.tracking import save_model
+
+    cfg = compose(["weak_learners=estimators", "weak_learners.params.estimators=[{_target_:sklearn.naive_bayes.GaussianNB}]",
+                   "lambda=0", "qubo.max_weight=0.5", "sampler.params.num_reads=10", "mlflow.enabled=false"])
+    result = run_experiment(cfg)
+    assert len(result.model.selected_indices_) == 1
+    save_model(result, OmegaConf.to_container(cfg, resolve=True), tmp_path / "saved")
+    out = tmp_path / "out"
+    packaged = package("--model-uri", str(tmp_path / "saved"), "--out", str(out), cwd=tmp_path)
+    assert packaged.returncode == 0, packaged.stderr
+    assert "the model does not compile" in packaged.stdout + packaged.stderr and "GaussianNB" in packaged.stdout + packaged.stderr
+    info = json.loads((out / "build-info.json").read_text())
+    assert info["image_target"] == "full"
+    assert not (out / "model" / "qboost-compiled.npz").exists()
+    assert (out / "model" / "MLmodel").is_file()  # the pickle is kept: nothing silently dropped
