@@ -32,7 +32,7 @@ def _task(cfg: DictConfig) -> Any:
     except QBoostError as exc:
         print(f"error: {job}{exc}", file=sys.stderr, flush=True)
         if multirun:
-            return _failed_job(str(exc))  # the sweep goes on; its summary names this job
+            return _failed_job(str(exc), hydra_cfg)  # the sweep goes on; its summary names this job
         sys.exit(2)
     except KeyboardInterrupt:
         print(f"error: {job}interrupted", file=sys.stderr, flush=True)
@@ -44,7 +44,7 @@ def _task(cfg: DictConfig) -> Any:
 
         traceback.print_exc()
         print(f"error: {job}crashed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-        return _failed_job(f"{type(exc).__name__}: {exc}")
+        return _failed_job(f"{type(exc).__name__}: {exc}", hydra_cfg)
     from .report import format_report
     from .tracking import DEFAULT_OBJECTIVE
 
@@ -56,11 +56,13 @@ def _task(cfg: DictConfig) -> Any:
     return float(result.all_metrics().get(str(cfg.get("objective", DEFAULT_OBJECTIVE)), float("nan")))
 
 
-def _failed_job(message: str) -> Any:
+def _failed_job(message: str, hydra_cfg: DictConfig) -> Any:
     import atexit
     import os
 
-    from .sweep import JobFailure
+    from .sweep import JobFailure, record_job_failure
+
+    record_job_failure(str(hydra_cfg.sweep.dir), int(hydra_cfg.job.num), list(hydra_cfg.overrides.task), message)
 
     if os.environ.get("SUBMITIT_FOLDER"):
         # submitit saves what the job returned, then the process ends; the exit

@@ -173,6 +173,14 @@ def check_config(cfg: Any) -> None:
     bad = first_invalid_parameter(_own_constraints(), own, caller_name=_CALLER)
     if bad is not None:
         fail(*bad)
+    from .tracking import is_test_metric
+
+    for key in ("objective", "mlflow.promote_metric"):
+        if isinstance(own.get(key), str) and is_test_metric(own[key]):
+            raise ConfigError(
+                f"{key}={own[key]}: a test metric never chooses anything (choosing on the test split overfits it, and its "
+                f"accuracy is then no estimate any more); use a validation metric, e.g. {key}=validation_accuracy"
+            )
     for key, param in ESTIMATOR_KEYS.items():
         found, value = _lookup(cfg, key)
         if not found:
@@ -198,8 +206,10 @@ def _check_known_keys(cfg: Any) -> None:
     }
     for node, names in known.items():
         found, value = (True, cfg) if not node else _lookup(cfg, node)
-        if not found or not hasattr(value, "keys"):
+        if not found:
             continue
+        if not hasattr(value, "keys"):
+            raise ConfigError(f"{node} must hold keys ({node}.KEY=VALUE), got {value!r}; the keys under {node} are: {', '.join(sorted(names))}")
         for key in value.keys():
             if key in names:
                 continue

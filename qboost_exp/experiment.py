@@ -161,14 +161,15 @@ def make_estimator(cfg: Mapping[str, Any], sampler: dimod.Sampler | None = None)
 
     plain = dict(to_plain(cfg, ""))
     qubo = dict(plain.get("qubo") or {})
-    if qubo.pop("lambda_grid", None) is not None:
+    deprecated_grid = qubo.pop("lambda_grid", None)
+    if deprecated_grid is not None:
         warnings.warn(
             "qubo.lambda_grid is deprecated and goes away in the next release: the grid lives beside lambda, "
-            "as the top-level lambda_grid (lambda_grid=[0.01,0.1] on the command line)",
+            "as the top-level lambda_grid (lambda_grid=[0.01,0.1] on the command line); until then it overrides lambda_grid",
             DeprecationWarning,
             stacklevel=2,
         )
-        plain["lambda_grid"] = to_plain(cfg["qubo"], "qubo")["lambda_grid"]
+        plain["lambda_grid"] = deprecated_grid
     plain["qubo"] = qubo
     check_config(plain)
     options = {param: _lookup(plain, key)[1] for key, param in ESTIMATOR_KEYS.items() if key != "lambda" and _lookup(plain, key)[0]}
@@ -443,23 +444,31 @@ def run_tracked(
         The result and the lines saying where it was logged (empty when not tracked).
     """
     from . import tracking
-
+    from .config import check_config
     from .errors import QBoostError
 
     plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False) if isinstance(cfg, DictConfig) else dict(cfg)
-    if not (plain.get("mlflow") or {}).get("enabled", True):
-        return run_experiment(cfg, base_dir=base_dir, data=data, sampler=sampler), []
-
-    context = tracking.RunContext.for_job(
-        plain, base_dir or os.getcwd(), output_dir=output_dir, overrides=tuple(overrides), sweep_dir=sweep_dir, job_num=job_num
-    )
+    mlflow_cfg = plain.get("mlflow")
+    tracked = not isinstance(mlflow_cfg, Mapping) or mlflow_cfg.get("enabled", True) is not False
+    context = None
+    if tracked and isinstance(mlflow_cfg, Mapping):
+        try:
+            context = tracking.RunContext.for_job(
+                plain, base_dir or os.getcwd(), output_dir=output_dir, overrides=tuple(overrides), sweep_dir=sweep_dir, job_num=job_num
+            )
+        except Exception:  # noqa: BLE001 - an mlflow node of the wrong types: check_config below says what is wrong
+            context = None
     try:
+        check_config(plain)  # before anything else reads it
+        if not tracked:
+            return run_experiment(cfg, base_dir=base_dir, data=data, sampler=sampler), []
         prepared = prepare(cfg, base_dir=base_dir, data=data, sampler=sampler)
     except QBoostError:
-        if sweep_dir is None:
+        if sweep_dir is None or context is None:
             raise  # a usage error of a single run leaves the store as it was
-        with tracking.tracked_run(plain, context):
+        with tracking.tracked_run(plain, context):  # a sweep's job: its FAILED run is what the summary counts
             raise
+    assert context is not None  # tracked, and check_config accepted the mlflow node
     with tracking.tracked_run(plain, context) as run:
         result = prepared.run()
         lines = tracking.log_result(result, result.all_metrics(), plain, context.tracking_uri)

@@ -94,6 +94,39 @@ def job_failed(job_return: Any) -> str | None:
     return None
 
 
+#: Where a sweep's failed jobs leave a record (in the sweep directory): read by the
+#: launching process whatever the launcher, with or without a tracking store.
+FAILURES_DIR = ".qboost-failed"
+
+
+def record_job_failure(sweep_dir: str, job_num: int, overrides: list[str], message: str) -> None:
+    """Leave a record that job ``job_num`` of the sweep in ``sweep_dir`` failed (best effort)."""
+    import json
+
+    try:
+        folder = Path(sweep_dir) / FAILURES_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        staged = folder / f".{job_num}.json.tmp"
+        staged.write_text(json.dumps({"job": int(job_num), "overrides": " ".join(overrides), "error": message}))
+        staged.replace(folder / f"{job_num}.json")  # whole or absent
+    except OSError:
+        pass  # a read-only sweep directory: the tracking store still has the FAILED run
+
+
+def recorded_failures(sweep_dir: str) -> dict[int, dict[str, Any]]:
+    """The failure records of a sweep's jobs, by job number."""
+    import json
+
+    found = {}
+    for path in sorted((Path(sweep_dir) / FAILURES_DIR).glob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+            found[int(record["job"])] = record
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return found
+
+
 def _tracking_enabled(config: DictConfig) -> bool:
     return bool(OmegaConf.select(config, "mlflow.enabled", default=True))
 
@@ -256,17 +289,24 @@ class MLflowSweepCallback(Callback):
 
     # -- launching process ---------------------------------------------------
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from hydra.errors import HydraException
+        from omegaconf.errors import OmegaConfBaseException
+
         try:
             self._open_parent(config)
-        except QBoostError as exc:
+        except (QBoostError, HydraException, OmegaConfBaseException) as exc:
             # Hydra turns a callback's exception into a warning and runs every
             # job anyway, each failing the same way: stop here, in one line.
-            print(f"error: {exc}", file=sys.stderr, flush=True)
+            message = " ".join(str(exc).split())
+            print(f"error: {message}", file=sys.stderr, flush=True)
             sys.exit(2)
 
     def _open_parent(self, config: DictConfig) -> None:
         # ${hydra:...} only resolves here once the singleton holds this config.
         HydraConfig.instance().set_config(config)
+        import shutil
+
+        shutil.rmtree(Path(str(config.hydra.sweep.dir)) / FAILURES_DIR, ignore_errors=True)  # a re-used sweep directory
         self._started = time.time()
         self._total = _count_jobs(config)
         if not _tracking_enabled(config):
@@ -283,7 +323,13 @@ class MLflowSweepCallback(Callback):
             # The sweeper opened the parent (or, having nothing to run, none).
             found = parent_run_of(config)
             self.parent_run_id = found[1].info.run_id if found is not None else None
+        recorded = recorded_failures(str(config.hydra.sweep.dir))
         if not (self.parent_run_id and self.uri):
+            if recorded:  # untracked: the records are the whole account
+                lines = [f"[sweep] {len(recorded)} failed job{'s' if len(recorded) > 1 else ''}:"]
+                lines += [f"[sweep] FAILED job {n} ({r['overrides']}): {r['error']}" for n, r in sorted(recorded.items())]
+                print("\n".join(lines), flush=True)
+                sys.exit(FAILED_SWEEP_EXIT)
             return
         client = client_for(self.uri)
         experiment = client.get_experiment(client.get_run(self.parent_run_id).info.experiment_id).name
@@ -303,10 +349,16 @@ class MLflowSweepCallback(Callback):
             runs = children()
         finished = [r for r in runs if r.info.status == "FINISHED"]
         failed = [r for r in runs if r.info.status in FAILED_STATUSES]
-        lines = [f"[sweep] {len(runs)} jobs: {len(finished)} finished, {len(failed)} failed"]
+        # A job that failed before its run opened has a record but no run: count it too.
+        with_runs = {r.data.tags.get(JOB_NUM_TAG) for r in runs}
+        runless = {n: r for n, r in recorded.items() if str(n) not in with_runs}
+        total = len(runs) + len(runless)
+        lines = [f"[sweep] {total} jobs: {len(finished)} finished, {len(failed) + len(runless)} failed"]
         for run in sorted(failed, key=lambda r: int(r.data.tags.get(JOB_NUM_TAG, "0"))):
             what = f"job {run.data.tags.get(JOB_NUM_TAG, '?')} ({run.data.tags.get('hydra.overrides', '')}): {run.data.tags.get('error', run.info.status)}"
             lines.append(f"[sweep] FAILED {what}")
+        for number, record in sorted(runless.items()):
+            lines.append(f"[sweep] FAILED job {number} ({record['overrides']}): {record['error']} (no MLflow run: it failed before its run opened)")
         without = [r for r in finished if metric_value(r, objective) is None]
         if without:
             lines.append(f"[sweep] {len(without)} finished jobs logged no objective {objective!r}")
@@ -344,7 +396,7 @@ class MLflowSweepCallback(Callback):
         client.set_terminated(self.parent_run_id, status=status)
         print("\n".join(lines), flush=True)
         _print_link(self.uri, self.parent_run_id)
-        if failed:
+        if failed or runless:
             sys.stdout.flush()
             sys.exit(FAILED_SWEEP_EXIT)
 

@@ -24,7 +24,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from .cli_args import OneLineErrorParser, positive_int
+from .cli_args import OneLineErrorParser, tcp_port
 from .tracking import DEFAULT_EXPERIMENT, DEFAULT_TRACKING_URI
 
 DEFAULT_HOST = "127.0.0.1"
@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else {DEFAULT_TRACKING_URI} in the current directory)",
     )
     parser.add_argument("--experiment", default=DEFAULT_EXPERIMENT, help="MLflow experiment whose runs the link opens (default: %(default)s)")
-    parser.add_argument("--port", type=positive_int, default=DEFAULT_PORT, help="port for the UI of a local store (default: %(default)s)")
+    parser.add_argument("--port", type=tcp_port, default=DEFAULT_PORT, help="port for the UI of a local store (default: %(default)s)")
     parser.add_argument(
         "--host",
         default=DEFAULT_HOST,
@@ -86,6 +86,8 @@ def _check_port_free(host: str, port: int) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
+        except socket.gaierror as exc:
+            raise UIError(f"--host {host}: no such address on this machine ({exc.strerror or exc}); use 127.0.0.1, 0.0.0.0 or a local address") from None
         except OSError as exc:
             raise UIError(f"cannot listen on {host}:{port}: {exc.strerror or exc} (another MLflow UI?); choose another --port") from None
 

@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from qboost_exp.cli_args import OneLineErrorParser, positive_int
+from qboost_exp.cli_args import OneLineErrorParser, positive_int, tcp_port
 
 from ._errors import ServingError
 
@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     sv = sub.add_parser("serve", help="run the serving container's web server here (nginx + gunicorn + Flask)",
                         description="Run serving.container.serve on this machine, as `docker run IMAGE serve` would.")
     sv.add_argument("--model-dir", required=True, type=Path, help="an MLflow model directory (MLmodel at its root)")
-    sv.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    sv.add_argument("--port", type=tcp_port, default=8080, help="port to listen on (default 8080)")
     # Loopback by default: a local trial run should not answer the whole network
     # (the image's own `serve` listens on 0.0.0.0, as SageMaker needs).
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")

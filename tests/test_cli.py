@@ -127,6 +127,9 @@ def test_lambda_auto_reports_the_choice(tmp_path):
         (("lambda_grid=[]",), "error: lambda_grid must be None or a non-empty sequence, each element a float in the range [0.0, inf). Got [] instead."),
         (("qubo.max_weight_grid=[0.1,-1]",), "error: qubo.max_weight_grid must be None or a non-empty sequence"),
         (("objective=7",), "error: objective must be an instance of 'str'"),
+        (("objective=test_accuracy",), "error: objective=test_accuracy: a test metric never chooses anything"),
+        (("mlflow.promote_metric=test_f1",), "error: mlflow.promote_metric=test_f1: a test metric never chooses anything"),
+        (("mlflow=5",), "error: mlflow must hold keys (mlflow.KEY=VALUE), got 5"),
         (("sampler=mock_qpu", "sampler.init.embedding=fast"), "error: sampler=mock_qpu: sampler.init.embedding must be one of clique, heuristic"),
     ],
 )

@@ -146,8 +146,9 @@ def test_cli_runs_with_the_out_of_tree_plugin(tmp_path):
     assert report["sampler"] == "demo_descent" and report["weak learners"] == "demo_pairs"
     assert report["candidates"] == "10"
     listing = run_module("qboost_exp", "weak_learners=nope", cwd=tmp_path, env=env)
-    assert listing.returncode == 1
-    assert "Available options in 'weak_learners':" in listing.stderr and "demo_pairs" in listing.stderr
+    assert listing.returncode == 2  # a usage error: one line, the options that exist, plugins included
+    assert listing.stderr.startswith("error: In 'config': Could not find 'weak_learners/nope'; available options in 'weak_learners': ")
+    assert "demo_pairs" in listing.stderr and len(listing.stderr.strip().splitlines()) == 1
 
 
 def test_a_broken_plugin_fails_only_when_selected(tmp_path):

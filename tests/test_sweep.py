@@ -76,3 +76,22 @@ def test_a_sweep_over_datasets_names_a_best_run_per_dataset(tmp_path):
     assert best[0].startswith("[sweep] best validation_accuracy (highest) on digits@") and "job 1 (dataset=digits" in best[0]
     assert best[1].startswith("[sweep] best validation_accuracy (highest) on wisc@") and "job 0 (dataset=wisc" in best[1]
     assert "UserWarning" not in result.stderr
+
+
+def test_an_untracked_sweep_with_a_failed_job_names_it_and_exits_1(tmp_path):
+    from clirun import run_module
+
+    result = run_module("qboost_exp", "-m", "lambda=foo,0.1", "qubo.max_weight=0.125", "sampler.params.num_reads=10",
+                        "mlflow.enabled=false", cwd=tmp_path)
+    assert result.returncode == 1, result.stdout[-2000:]
+    assert "[sweep] 1 failed job:" in result.stdout
+    assert "[sweep] FAILED job 0 (lambda=foo qubo.max_weight=0.125 sampler.params.num_reads=10 mlflow.enabled=False): lambda must be" in result.stdout
+
+
+def test_a_sweep_whose_config_does_not_resolve_stops_in_one_line(tmp_path):
+    from clirun import run_module
+
+    result = run_module("qboost_exp", "-m", "lambda=0.1,${nope}", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: Interpolation key 'nope' not found"
+    assert not (tmp_path / "mlflow.db").exists() or "[sweep] MLflow parent run" not in result.stdout

@@ -273,3 +273,9 @@ def test_the_printed_link_opens_the_runs_table_with_the_key_columns(tmp_path, ch
     assert status == 0, "\n".join(ui.errors[-40:])
     assert "stopped the MLflow UI" in ui.errors
     assert not _answers(port)
+
+
+def test_a_port_out_of_range_is_one_error_line(tmp_path):
+    result = run_module("qboost_exp.ui", "--port", "70000", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: argument --port: expected a port number from 1 to 65535, got '70000' (see python -m qboost_exp.ui --help)"

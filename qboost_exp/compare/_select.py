@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from ..errors import QBoostError
-from ..tracking import DEFAULT_OBJECTIVE
+from ..tracking import DEFAULT_OBJECTIVE, is_test_metric
 
 #: The tag that names a run's dataset (``dataset.name`` of its config).
 DATASET_TAG = "dataset"
@@ -33,17 +33,10 @@ TRAINING_CONTEXT = "training"
 TRAIN_SUFFIX = "-train"
 #: Digest characters shown in labels (``wisc@1a2b3c4d``); ``--dataset`` takes any prefix.
 SHORT_DIGEST = 8
-#: The prefix of the metrics measured on the test split.
-TEST_PREFIX = "test_"
 
 
 class CompareError(QBoostError):
     """A user mistake or an unusable store: printed as one ``error:`` line, exit 2."""
-
-
-def is_test_metric(metric: str) -> bool:
-    """Whether ``metric`` is measured on the test split (``test_accuracy``, ``test_f1``, ...)."""
-    return metric.removeprefix("metrics.").lower().startswith(TEST_PREFIX)
 
 
 def check_objective(metric: str, option: str = "--sort") -> str:

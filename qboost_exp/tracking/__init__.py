@@ -46,7 +46,7 @@ _EXPORTS = {
     "tracked_run": "._run",
     **dict.fromkeys(
         (
-            "BASELINE_TAG", "MODEL_TAG", "QBOOST_MODEL", "model_tags",
+            "BASELINE_TAG", "MODEL_TAG", "QBOOST_MODEL", "model_tags", "TEST_PREFIX", "is_test_metric",
             "CHILD_ROLE", "DEFAULT_EXPERIMENT", "DEFAULT_OBJECTIVE", "FAILED_STATUSES", "JOB_NUM_TAG", "JOBS_TAG",
             "PARENT_ROLE", "PARENT_RUN_TAG", "ROLE_TAG", "SINGLE_ROLE", "SWEEP_DIR_TAG", "SWEPT_TAG", "TRAINING_ROLES",
             "best_run", "child_runs", "children_filter", "client_for", "find_parent_run", "get_experiment",
@@ -74,7 +74,7 @@ if TYPE_CHECKING:
     from ._log import Trained, log_result, save_model
     from ._run import RunContext, tracked_run
     from ._runs import (
-        BASELINE_TAG, MODEL_TAG, QBOOST_MODEL, model_tags,
+        BASELINE_TAG, MODEL_TAG, QBOOST_MODEL, model_tags, TEST_PREFIX, is_test_metric,
         CHILD_ROLE, DEFAULT_EXPERIMENT, DEFAULT_OBJECTIVE, FAILED_STATUSES, JOB_NUM_TAG, JOBS_TAG, PARENT_ROLE,
         PARENT_RUN_TAG, ROLE_TAG, SINGLE_ROLE, SWEEP_DIR_TAG, SWEPT_TAG, TRAINING_ROLES, best_run, child_runs,
         children_filter, client_for, find_parent_run, get_experiment, higher_is_better, higher_is_better_for,

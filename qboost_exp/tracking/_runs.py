@@ -63,6 +63,15 @@ def higher_is_better(metric: str) -> bool:
     return any(word in name for word in _HIGHER_IS_BETTER)
 
 
+#: Metrics measured on the test split start so: they are shown, never used to choose.
+TEST_PREFIX = "test_"
+
+
+def is_test_metric(metric: str) -> bool:
+    """Whether ``metric`` is measured on the test split (``test_accuracy``, ``test_f1``, ...): never a basis for choosing."""
+    return metric.removeprefix("metrics.").lower().startswith(TEST_PREFIX)
+
+
 def client_for(tracking_uri: str) -> Any:
     """An ``MlflowClient`` for exactly ``tracking_uri`` (never the process-wide default)."""
     from mlflow import MlflowClient
