@@ -129,7 +129,6 @@ def test_lambda_auto_reports_the_choice(tmp_path):
         (("objective=7",), "error: objective must be an instance of 'str'"),
         (("objective=test_accuracy",), "error: objective=test_accuracy: a test metric never chooses anything"),
         (("mlflow.promote_metric=test_f1",), "error: mlflow.promote_metric=test_f1: a test metric never chooses anything"),
-        (("mlflow=5",), "error: mlflow must hold keys (mlflow.KEY=VALUE), got 5"),
         (("sampler=mock_qpu", "sampler.init.embedding=fast"), "error: sampler=mock_qpu: sampler.init.embedding must be one of clique, heuristic"),
     ],
 )
@@ -139,6 +138,13 @@ def test_user_mistakes_get_one_message_and_no_traceback(tmp_path, args, message)
     assert "Traceback" not in result.stderr
     # Every usage error, Hydra's config errors included: one line and exit 2.
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_config_node_replaced_by_a_value_is_one_error_line(tmp_path):
+    result = run_module("qboost_exp", "mlflow=5", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: mlflow must hold keys (mlflow.KEY=VALUE), got 5; the keys under mlflow are: enabled,")
+    assert not (tmp_path / "mlflow.db").exists()
 
 
 def test_a_hydra_config_error_in_a_sweep_is_one_line_too(tmp_path):
