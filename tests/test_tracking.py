@@ -216,7 +216,8 @@ def test_ray_launcher_runs_a_sweep_on_a_local_ray_head(tmp_path, ray_head):
     assert result.returncode == 0, result.stderr[-3000:]
     runs = runs_of(store(tmp_path))
     children = [r for r in runs if r.data.tags.get("qboost.role") == "child"]
-    assert len(children) == 2 and all(c.info.status == "FINISHED" for c in children)
+    roles = [(r.data.tags.get("qboost.role"), r.info.status) for r in runs]
+    assert len(children) == 2 and all(c.info.status == "FINISHED" for c in children), f"{roles}\n{result.stdout[-3000:]}"
     assert {c.data.params["lambda"] for c in children} == {"0.001", "0.1"}
     parent = next(r for r in runs if r.data.tags.get("qboost.role") == "parent")
     assert "RayLauncher" in parent.data.tags["hydra.launcher"]
