@@ -364,7 +364,7 @@ def sample(
         raise KeyboardInterrupt
     if "num_reads" in accepted and not is_remote(sampler):
         if is_qpu_path(sampler):  # the mock QPU: one call, as a QPU gets, in an interruptible worker thread
-            sampleset = _in_worker_thread(lambda: _resolved(sampler.sample(bqm, **kwargs)))
+            sampleset = _in_worker_thread(lambda: _resolved(sampler.sample(bqm, **kwargs)), stop)
             progress.tick(total)
             return sampleset
         return _sample_in_batches(sampler, bqm, kwargs, total, progress, stop)
@@ -405,7 +405,7 @@ def _sample_in_batches(
         if seed is not None:
             call["seed"] = (int(seed) + len(parts)) % MAX_SEED
         t0 = time.perf_counter()
-        part = _in_worker_thread(lambda: _resolved(sampler.sample(bqm, **call)))
+        part = _in_worker_thread(lambda: _resolved(sampler.sample(bqm, **call)), stop)
         elapsed = time.perf_counter() - t0
         parts.append(part)
         done += size
@@ -424,8 +424,14 @@ def _resolved(sampleset: dimod.SampleSet) -> dimod.SampleSet:
     return sampleset
 
 
-def _in_worker_thread(work: Any) -> Any:
-    """``work()`` in a daemon thread; the caller waits in short, interruptible steps."""
+def _in_worker_thread(work: Any, stop: threading.Event | None = None) -> Any:
+    """``work()`` in a daemon thread; the caller waits in short, interruptible steps.
+
+    In the main thread Ctrl-C arrives as KeyboardInterrupt between two steps;
+    in a worker thread (the search's) the main thread sets ``stop`` instead,
+    and the wait ends the same way. The interrupted call finishes in its
+    daemon thread, or ends with the process.
+    """
     outcome: dict[str, Any] = {}
 
     def run() -> None:
@@ -438,6 +444,8 @@ def _in_worker_thread(work: Any) -> Any:
     worker.start()
     while worker.is_alive():
         worker.join(0.1)
+        if stop is not None and stop.is_set():
+            raise KeyboardInterrupt
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]

@@ -192,7 +192,8 @@ def test_a_user_mistake_inside_a_sweep_names_the_key(tmp_path):
 @pytest.mark.parametrize("sampler_args", [
     ("sampler=tabu", "sampler.params.timeout=100000", "sampler.params.num_reads=3"),  # one read: 100 s in C++
     ("sampler=steepest", "sampler.params.num_reads=100000000"),
-    ("sampler=mock_qpu", "sampler.params.num_reads=10000000"),
+    # The mock QPU gets one call, as a QPU does, within a QPU's 10000 reads: 150 variables make it ~20 s long.
+    ("sampler=mock_qpu", "weak_learners=trees", "qubo.weight_bits=2", "sampler.params.num_reads=10000"),
 ])
 def test_ctrl_c_stops_every_local_sampler_and_ends_the_run_killed(tmp_path, sampler_args):
     import os
