@@ -401,12 +401,7 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         kwargs = dict(self.sampler_params or {})
         accepted = getattr(sampler, "parameters", None)
         if accepted is not None:
-            unknown = sorted(set(kwargs) - set(accepted))
-            if unknown:
-                raise ConfigError(
-                    f"sampler {_sampler_name(self.sampler)} does not take the parameter(s) {', '.join(unknown)}; "
-                    f"it takes: {', '.join(sorted(accepted)) or 'none'}"
-                )
+            self._refuse_unknown(accepted, kwargs, "parameter(s)")
             seed = draw_seed(rng)
             if "num_reads" in accepted:
                 kwargs.setdefault("num_reads", DEFAULT_NUM_READS)
@@ -417,6 +412,15 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
             if "return_embedding" in accepted:
                 kwargs.setdefault("return_embedding", True)
         return kwargs
+
+    def _refuse_unknown(self, accepted: Any, given: Mapping[str, Any], what: str) -> None:
+        """A ``sample()`` option the sampler does not take is a config error, named with the ones it does take."""
+        unknown = sorted(set(given) - set(accepted))
+        if unknown:
+            raise ConfigError(
+                f"sampler {_sampler_name(self.sampler)} does not take the {what} {', '.join(unknown)}; "
+                f"it takes: {', '.join(sorted(accepted)) or 'none'}"
+            )
 
     def _search_kwargs(self, sampler: dimod.Sampler, rng: np.random.RandomState) -> dict[str, Any]:
         """``sample()`` arguments of one search call: ``sampler_params``, then ``search_params`` (or the defaults)."""
@@ -431,12 +435,7 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
             extra = {k: min(v, int(kwargs[k])) if kwargs.get(k) else v for k, v in DEFAULT_SEARCH_PARAMS.items() if k in accepted}
         accepted = getattr(sampler, "parameters", None)
         if accepted is not None:
-            unknown = sorted(set(extra) - set(accepted))
-            if unknown:
-                raise ConfigError(
-                    f"sampler {_sampler_name(self.sampler)} does not take the search parameter(s) {', '.join(unknown)}; "
-                    f"it takes: {', '.join(sorted(accepted)) or 'none'}"
-                )
+            self._refuse_unknown(accepted, extra, "search parameter(s)")
         validate = getattr(sampler, "validate_parameters", None)
         if callable(validate):
             validate(extra)

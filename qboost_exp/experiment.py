@@ -22,6 +22,7 @@ from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 from ._estimator import QBoostClassifier
 from .data import Dataset, load_dataset
 from .errors import ConfigError
+from .tracking import QBOOST_MODEL as QBOOST  # the runs API owns the model names' tag values
 from .plugins import make_sampler, make_weak_learner_set
 from .weak_learners import WeakLearnerSet
 
@@ -184,9 +185,6 @@ def make_estimator(cfg: Mapping[str, Any], sampler: dimod.Sampler | None = None)
         verbose=int(plain.get("verbose", 1)),
         **options,
     )
-
-
-QBOOST = "qboost"
 
 
 def model_name(cfg: Mapping[str, Any]) -> str:

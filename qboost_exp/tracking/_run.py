@@ -92,7 +92,9 @@ def run_name(cfg: Mapping[str, Any], job_num: int | None, overrides: Sequence[st
         base = f"{cfg['sampler']['name']}-{cfg['weak_learners']['name']}"
         single = f"{base}-lambda={cfg['lambda']}"
     else:  # a baseline: the sampler and λ mean nothing to it
-        base = f"{model}-{cfg['weak_learners']['name']}" if model in ("lasso", "l1_logistic") else model
+        from ..baselines import DICTIONARY_BASELINES  # the baselines that select from the weak-learner set
+
+        base = f"{model}-{cfg['weak_learners']['name']}" if model in DICTIONARY_BASELINES else model
         single = base
     if job_num is None:
         return single
