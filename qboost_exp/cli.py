@@ -77,6 +77,7 @@ def _failed_job(message: str, hydra_cfg: DictConfig) -> Any:
 
 
 def _run_job(cfg: DictConfig, hydra_cfg: DictConfig, base_dir: str, multirun: bool) -> tuple[Any, list[str]]:
+    from .config import config_digest
     from .experiment import run_tracked
 
     return run_tracked(
@@ -86,6 +87,7 @@ def _run_job(cfg: DictConfig, hydra_cfg: DictConfig, base_dir: str, multirun: bo
         output_dir=hydra_cfg.runtime.output_dir,
         sweep_dir=str(hydra_cfg.sweep.dir) if multirun else None,
         job_num=hydra_cfg.job.num if multirun else None,
+        config_digest=config_digest(cfg),
     )
 
 

@@ -111,6 +111,25 @@ GROUPS = ("dataset", "split", "weak_learners", "qubo", "sampler", "model")
 _QUBO_EXTRA = ("cv", "lambda_grid")
 
 
+def config_digest(cfg: Any) -> str:
+    """A digest of a composed config, ``hydra`` excluded: equal for equal experiments.
+
+    Taken before interpolations resolve (``${now:...}`` stays as written), so
+    that a sweeper composing a job's config and the job itself agree on it.
+    """
+    import hashlib
+
+    from omegaconf import DictConfig, OmegaConf
+
+    if isinstance(cfg, DictConfig):
+        plain = OmegaConf.to_container(cfg, resolve=False)
+    else:
+        plain = dict(cfg)
+    plain.pop("hydra", None)
+    text = OmegaConf.to_yaml(OmegaConf.create(plain), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def _own_constraints() -> dict[str, list[Any]]:
     """The keys that belong to the experiment itself, with scikit-learn's declarative constraints."""
     from numbers import Integral

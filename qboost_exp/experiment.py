@@ -413,6 +413,7 @@ def run_tracked(
     output_dir: str | None = None,
     sweep_dir: str | None = None,
     job_num: int | None = None,
+    config_digest: str | None = None,
 ) -> tuple[ExperimentResult, list[str]]:
     """One configured experiment, as ``python -m qboost_exp`` runs it: tracked in MLflow unless ``mlflow.enabled`` is false.
 
@@ -431,10 +432,11 @@ def run_tracked(
         As for :func:`run_experiment`.
     sampler : dimod.Sampler, optional
         As for :func:`run_experiment` (build it first to fail before a run is opened).
-    base_dir, overrides, output_dir, sweep_dir, job_num
+    base_dir, overrides, output_dir, sweep_dir, job_num, config_digest
         The job's :class:`~qboost_exp.tracking.RunContext`: the launch
-        directory, the overrides given, Hydra's output directory, and for a
-        sweep job its sweep directory and job number.
+        directory, the overrides given, Hydra's output directory, for a
+        sweep job its sweep directory and job number, and the digest of the
+        composed config (:func:`qboost_exp.config.config_digest`).
 
     Returns
     -------
@@ -452,7 +454,8 @@ def run_tracked(
     if tracked and isinstance(mlflow_cfg, Mapping):
         try:
             context = tracking.RunContext.for_job(
-                plain, base_dir or os.getcwd(), output_dir=output_dir, overrides=tuple(overrides), sweep_dir=sweep_dir, job_num=job_num
+                plain, base_dir or os.getcwd(), output_dir=output_dir, overrides=tuple(overrides), sweep_dir=sweep_dir, job_num=job_num,
+                config_digest=config_digest,
             )
         except Exception:  # noqa: BLE001 - an mlflow node of the wrong types: check_config below says what is wrong
             context = None

@@ -18,12 +18,15 @@ from typing import Any, Iterator, Mapping, Sequence
 from ..errors import QBoostError
 from ._runs import (
     CHILD_ROLE,
+    CONFIG_DIGEST_TAG,
     DEFAULT_EXPERIMENT,
+    DRIVER_TAG,
     JOB_NUM_TAG,
     QBOOST_MODEL,
     ROLE_TAG,
     SINGLE_ROLE,
     client_for,
+    driver_id,
     find_parent_run,
     model_tags,
     swept_keys,
@@ -54,7 +57,9 @@ def git_commit(directory: str | Path) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
-def run_tags(cfg: Mapping[str, Any], overrides: Sequence[str], base_dir: str, role: str, job_num: int | None) -> dict[str, str]:
+def run_tags(
+    cfg: Mapping[str, Any], overrides: Sequence[str], base_dir: str, role: str, job_num: int | None, config_digest: str | None = None
+) -> dict[str, str]:
     tags = {
         "sampler": str(cfg["sampler"]["name"]),
         "weak_learners": str(cfg["weak_learners"]["name"]),
@@ -62,7 +67,10 @@ def run_tags(cfg: Mapping[str, Any], overrides: Sequence[str], base_dir: str, ro
         "hydra.overrides": " ".join(overrides)[:_MAX_VALUE],
         ROLE_TAG: role,
         **model_tags(_model_name(cfg)),
+        DRIVER_TAG: driver_id(),
     }
+    if config_digest:
+        tags[CONFIG_DIGEST_TAG] = config_digest
     if job_num is not None:
         tags[JOB_NUM_TAG] = str(job_num)
     commit = git_commit(base_dir)
@@ -123,6 +131,9 @@ class RunContext:
         under the parent run tagged with it.
     job_num : int or None
         For a multirun job, its number in the sweep.
+    config_digest : str or None
+        The digest of the job's composed config (:func:`qboost_exp.config.config_digest`):
+        a resumed sweep skips a job whose FINISHED run has the same one.
     """
 
     tracking_uri: str
@@ -132,6 +143,7 @@ class RunContext:
     overrides: tuple[str, ...] = ()
     sweep_dir: str | None = None
     job_num: int | None = None
+    config_digest: str | None = None
 
     @classmethod
     def for_job(cls, cfg: Mapping[str, Any], base_dir: str | os.PathLike[str], **job: Any) -> "RunContext":
@@ -178,7 +190,7 @@ def tracked_run(cfg: Mapping[str, Any], context: RunContext) -> Iterator[Any]:
         experiment_id=experiment_id,
         run_name=run_name(cfg, context.job_num, context.overrides, swept),
         parent_run_id=parent_run_id,
-        tags=run_tags(cfg, context.overrides, context.base_dir, role, context.job_num),
+        tags=run_tags(cfg, context.overrides, context.base_dir, role, context.job_num, context.config_digest),
     )
     try:
         params = flatten({k: v for k, v in cfg.items() if k != "hydra"})

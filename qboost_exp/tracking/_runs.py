@@ -39,6 +39,12 @@ SWEPT_TAG = "qboost.swept"
 #: Tag of a sweep's parent run: how many jobs it will run (a sweeper may correct it).
 JOBS_TAG = "qboost.jobs"
 FAILED_STATUSES = ("FAILED", "KILLED")
+#: Run tag: a digest of the job's composed config (``hydra`` excluded), by which a resumed sweep knows a job it already ran.
+CONFIG_DIGEST_TAG = "qboost.config_digest"
+#: Run tag: ``host:pid:start`` of the process that opened the run, by which a later command knows the run's process is gone.
+DRIVER_TAG = "qboost.driver"
+#: Run tag: why a run was ended by someone other than its own process (a resume, the sweep's end).
+CLOSED_BY_TAG = "qboost.closed_by"
 #: Run tag: the ``model`` config option that trained the run (``qboost``, ``lasso``, ``adaboost``, ...).
 MODEL_TAG = "model"
 #: Run tag: ``true`` for a baseline (any model but QBoost), ``false`` for QBoost.
@@ -129,6 +135,48 @@ def find_parent_run(client: Any, experiment_id: str, sweep_dir: str) -> Any | No
         max_results=1,
     )
     return runs[0] if runs else None
+
+
+def driver_id() -> str:
+    """``host:pid:start`` of this process: the value of :data:`DRIVER_TAG` on the runs it opens.
+
+    The start (clock ticks since boot, from /proc) tells a live process from a
+    later one that was given the same pid.
+    """
+    import os
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}:{_process_start(os.getpid())}"
+
+
+def _process_start(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            # Field 22, counted after the command name in parentheses (which may hold spaces).
+            return stat.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return "?"
+
+
+def driver_alive(tag: str | None) -> bool | None:
+    """Whether the process a :data:`DRIVER_TAG` value names still runs: None when it ran on another host (unknowable here)."""
+    import os
+    import socket
+
+    try:
+        host, pid, start = str(tag).rsplit(":", 2)
+        number = int(pid)
+    except ValueError:
+        return None
+    if host != socket.gethostname():
+        return None
+    try:
+        os.kill(number, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # someone else's process: it exists
+    return start == "?" or _process_start(number) == start
 
 
 def swept_keys(parent: Any) -> list[str] | None:
