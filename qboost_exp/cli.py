@@ -34,9 +34,12 @@ def _task(cfg: DictConfig) -> Any:
         if multirun:
             return _failed_job(str(exc), hydra_cfg)  # the sweep goes on; its summary names this job
         sys.exit(2)
-    except KeyboardInterrupt:
-        print(f"error: {job}interrupted", file=sys.stderr, flush=True)
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        from .errors import Terminated
+
+        terminated = isinstance(exc, Terminated)
+        print(f"error: {job}{'terminated (SIGTERM)' if terminated else 'interrupted'}", file=sys.stderr, flush=True)
+        sys.exit(143 if terminated else 130)
     except Exception as exc:
         if not multirun:
             raise  # a bug: keep the traceback
@@ -60,9 +63,7 @@ def _failed_job(message: str, hydra_cfg: DictConfig) -> Any:
     import atexit
     import os
 
-    from .sweep import JobFailure, record_job_failure
-
-    record_job_failure(str(hydra_cfg.sweep.dir), int(hydra_cfg.job.num), list(hydra_cfg.overrides.task), message)
+    from .sweep import JobFailure
 
     if os.environ.get("SUBMITIT_FOLDER"):
         # submitit saves what the job returned, then the process ends; the exit

@@ -25,3 +25,10 @@ class SamplerError(QBoostError, RuntimeError):
 
 class CredentialsError(SamplerError):
     """A cloud sampler (QPU, hybrid) was asked for but no D-Wave token is configured."""
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread when the process gets SIGTERM, so that it ends its runs as Ctrl-C does (KILLED, with a reason)."""
+
+    def __str__(self) -> str:
+        return "terminated (SIGTERM)"

@@ -84,7 +84,7 @@ def test_an_untracked_sweep_with_a_failed_job_names_it_and_exits_1(tmp_path):
     result = run_module("qboost_exp", "-m", "lambda=foo,0.1", "qubo.max_weight=0.125", "sampler.params.num_reads=10",
                         "mlflow.enabled=false", cwd=tmp_path)
     assert result.returncode == 1, result.stdout[-2000:]
-    assert "[sweep] 1 failed job:" in result.stdout
+    assert "[sweep] 2 jobs: 1 finished, 1 failed" in result.stdout
     assert "[sweep] FAILED job 0 (lambda=foo qubo.max_weight=0.125 sampler.params.num_reads=10 mlflow.enabled=False): lambda must be" in result.stdout
 
 

@@ -1,0 +1,160 @@
+"""The grid sweep itself: Hydra's batches, an account of every job, and the resume."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from omegaconf import DictConfig, OmegaConf, read_write
+
+from qboost_exp.errors import ConfigError, QBoostError
+
+
+def sweep(sweeper: Any, arguments: Sequence[str]) -> Any:
+    """Run the grid sweep of ``sweeper`` (a :class:`QBoostBasicSweeper`); see its docstring."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from qboost_exp.sweep import SweepAccount, forget_records, run_launch, store_of, tracking_enabled
+
+    config = sweeper.config
+    parser = OverridesParser.create(config_loader=sweeper.hydra_context.config_loader)
+    batches = sweeper.split_arguments(parser.parse_overrides([*sweeper._parse_config(), *arguments]), sweeper.max_batch_size)
+    jobs = [list(job) for batch in batches for job in batch]
+    uri = store_of(config)[0] if tracking_enabled(config) else None
+    try:
+        skip, parent_run_id = _resume(sweeper, jobs) if sweeper.resume else ({}, None)
+        if uri and parent_run_id is None:
+            from qboost_exp.sweep import open_parent
+
+            parent_run_id = open_parent(config, jobs=len(jobs))
+    except QBoostError as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr, flush=True)
+        print(f"[sweep] {len(jobs)} jobs: 0 finished, 0 failed, {len(jobs)} not started", flush=True)
+        sys.exit(2)
+    sweep_dir = Path(str(config.hydra.sweep.dir))
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(config, sweep_dir / "multirun.yaml")
+    forget_records(sweep_dir, [n for n in range(len(jobs)) if n not in skip] if skip else None)
+    account = SweepAccount(str(sweep_dir), jobs)
+    for number, run_id in skip.items():
+        account.skip(number, run_id)
+
+    def launch(batch: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[Any]:
+        # Validate that the jobs compose before any runs (as Hydra's sweeper does).
+        sweeper.validate_batch_is_legal(batch)
+        return sweeper.launcher.launch(batch, initial_job_idx=initial_job_idx)
+
+    return run_launch(config, account, launch, _segments(batches, skip), uri=uri, parent_run_id=parent_run_id, resumable=True)
+
+
+def _segments(batches: Sequence[Sequence[Sequence[str]]], skip: dict[int, Any]) -> Iterator[tuple[int, list[list[str]]]]:
+    """``(first job number, jobs)`` to launch: Hydra's batches, less the skipped jobs, cut where a skipped job was.
+
+    The launcher numbers a batch's jobs from its first job number on, so a
+    batch with a gap is launched as two: every job keeps its number (and
+    its directory) across launches.
+    """
+    number = 0
+    for batch in batches:
+        start, run = None, []
+        for job in batch:
+            if number in skip:
+                if run:
+                    yield start, run
+                start, run = None, []
+            else:
+                start = number if start is None else start
+                run.append(list(job))
+            number += 1
+        if run:
+            yield start, run
+
+
+def _resume(sweeper: Any, jobs: list[list[str]]) -> tuple[dict[int, str | None], str | None]:
+    """The jobs to skip ({job number: its FINISHED run}) and the parent run to continue, or ({}, None) for a fresh start."""
+    from qboost_exp.sweep import store_of, tracking_enabled
+
+    config = sweeper.config
+    if not tracking_enabled(config):
+        return _resume_from_records(sweeper, jobs), None
+    from qboost_exp.sweep import abandoned, close_abandoned, previous_sweep, reopen_parent
+    from qboost_exp.tracking import CONFIG_DIGEST_TAG, DRIVER_TAG, SWEEP_DIR_TAG, child_runs, client_for, driver_alive
+
+    uri, experiment = store_of(config)
+    previous = previous_sweep(config)
+    if previous is None:
+        print(
+            f"[sweep] hydra.sweeper.resume=true: no earlier sweep of these overrides in experiment {experiment!r} at {uri}; "
+            "running all of it",
+            flush=True,
+        )
+        return {}, None
+    if previous.info.status == "RUNNING" and not abandoned(previous):
+        driver = previous.data.tags.get(DRIVER_TAG, "?")
+        if driver_alive(driver):
+            raise ConfigError(
+                f"the sweep to resume (parent run {previous.info.run_id}) is still running (driver {driver}): "
+                "wait for it to end or stop it, then resume"
+            )
+        print(f"[sweep] the sweep's parent run {previous.info.run_id} is RUNNING from another machine ({driver}); resuming it", flush=True)
+    _adopt_sweep_dir(config, previous.data.tags.get(SWEEP_DIR_TAG) or str(config.hydra.sweep.dir))
+    client = client_for(uri)
+    closed = close_abandoned(client, previous.info.experiment_id, parent=previous)
+    finished = {
+        run.data.tags[CONFIG_DIGEST_TAG]: run.info.run_id
+        for run in child_runs(client, previous.info.run_id)
+        if run.info.status == "FINISHED" and CONFIG_DIGEST_TAG in run.data.tags
+    }
+    skip = {}
+    for number, overrides in enumerate(jobs):
+        run_id = finished.get(_digest(sweeper, overrides))
+        if run_id is not None:
+            skip[number] = run_id
+    parent_run_id = reopen_parent(config, previous, jobs=len(jobs))
+    note = f"; closed {closed} run{'s' if closed != 1 else ''} its dead driver left RUNNING" if closed else ""
+    print(
+        f"[sweep] resuming {config.hydra.sweep.dir}: {len(skip)} of {len(jobs)} jobs finished earlier, "
+        f"running {len(jobs) - len(skip)}{note}",
+        flush=True,
+    )
+    return skip, parent_run_id
+
+
+def _resume_from_records(sweeper: Any, jobs: list[list[str]]) -> dict[int, str | None]:
+    """Untracked: the jobs whose record in ``hydra.sweep.dir`` says they finished with the same composed config."""
+    from qboost_exp.sweep import FINISHED, job_records
+
+    config = sweeper.config
+    records = job_records(str(config.hydra.sweep.dir))
+    skip = {}
+    for number, overrides in enumerate(jobs):
+        record = records.get(number)
+        if record and record.get("state") == FINISHED and record.get("config_digest") == _digest(sweeper, overrides):
+            skip[number] = None
+    if not records:
+        print(
+            f"[sweep] hydra.sweeper.resume=true: no job records in {config.hydra.sweep.dir} (without tracking, resume the same "
+            "hydra.sweep.dir); running all of it",
+            flush=True,
+        )
+    else:
+        print(f"[sweep] resuming {config.hydra.sweep.dir}: {len(skip)} of {len(jobs)} jobs finished earlier, running {len(jobs) - len(skip)}", flush=True)
+    return skip
+
+
+def _digest(sweeper: Any, overrides: Sequence[str]) -> str:
+    """The digest of a job's composed config, as the job itself computes it (qboost_exp.config.config_digest)."""
+    from qboost_exp.config import config_digest
+
+    return config_digest(sweeper.hydra_context.config_loader.load_sweep_config(sweeper.config, list(overrides)))
+
+
+def _adopt_sweep_dir(config: DictConfig, sweep_dir: str) -> None:
+    """Make this launch use the resumed sweep's directory: here, and in every job's config (composed from the hydra overrides)."""
+    if sweep_dir == str(config.hydra.sweep.dir):
+        return
+    quoted = "'" + sweep_dir.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    with read_write(config.hydra):
+        config.hydra.sweep.dir = sweep_dir
+        config.hydra.overrides.hydra.append(f"hydra.sweep.dir={quoted}")

@@ -1,0 +1,73 @@
+"""Hydra multirun <-> MLflow: one parent run per sweep, one nested child run per job, every job accounted for.
+
+- :class:`MLflowSweepCallback` (``hydra.callbacks.mlflow_sweep``): the
+  tracking store before any job, the jobs' records, the summary at the end.
+- The jobs' outcomes (:class:`SweepAccount`, :class:`JobOutcome`): counted
+  from what the launcher returned and what each job recorded in the sweep
+  directory, never from the store alone, so that a job that failed before
+  its run existed, was killed, or never started counts too.
+- The parent run (:func:`open_parent`, :func:`reopen_parent`,
+  :func:`close_abandoned`, ...): sweepers that know whether and what they
+  will run (our grid sweeper, ``hydra/sweeper=basic``, and our Optuna
+  sweeper) declare ``opens_parent_run = True`` and open it themselves.
+- :func:`run_launch`: how our sweepers launch batches so that Ctrl-C,
+  SIGTERM or a launcher error still ends in the summary, with the parent run
+  KILLED and what finished recorded.
+
+This package is orchestration (above tracking and compare; it uses only their
+public APIs). What a job or the callback needs to know travels explicitly:
+the config, the parent run's tags, the records in the sweep directory; never
+module globals or environment variables.
+"""
+
+from ._callback import MLflowSweepCallback, outcomes_from
+from ._jobs import (
+    ACCOUNT_FILE,
+    EARLIER,
+    FAILED,
+    FINISHED,
+    JOBS_DIR,
+    KILLED,
+    NOT_STARTED,
+    JobFailure,
+    JobOutcome,
+    SweepAccount,
+    counts,
+    forget_records,
+    job_failed,
+    job_records,
+    killed_reason,
+    load_account,
+    record_job_end,
+    record_job_start,
+    scheduler_state,
+)
+from ._launch import CTRL_C_EXIT, SIGTERM_EXIT, run_launch, stopping_on_signals
+from ._parent import (
+    OPENS_PARENT_ATTR,
+    RESUMES_TAG,
+    abandoned,
+    annotate_parent,
+    close_abandoned,
+    close_parent,
+    close_run,
+    count_jobs,
+    open_parent,
+    parent_run_of,
+    previous_sweep,
+    reopen_parent,
+    store_of,
+    swept_keys_of,
+    sweeper_opens_parent,
+    tracking_enabled,
+)
+from ._summary import FAILED_SWEEP_EXIT, exit_with, finish_sweep
+
+__all__ = [
+    "ACCOUNT_FILE", "EARLIER", "FAILED", "FAILED_SWEEP_EXIT", "FINISHED", "CTRL_C_EXIT", "SIGTERM_EXIT", "JOBS_DIR", "JobFailure", "JobOutcome",
+    "KILLED", "MLflowSweepCallback", "NOT_STARTED", "OPENS_PARENT_ATTR", "RESUMES_TAG", "SweepAccount", "abandoned",
+    "annotate_parent", "close_abandoned", "close_parent", "close_run", "count_jobs", "counts", "exit_with", "finish_sweep",
+    "forget_records", "job_failed", "job_records", "killed_reason", "load_account", "open_parent", "outcomes_from",
+    "parent_run_of", "previous_sweep", "record_job_end", "record_job_start", "reopen_parent", "run_launch",
+    "scheduler_state", "stopping_on_signals", "store_of", "swept_keys_of", "sweeper_opens_parent", "tracking_enabled",
+]
