@@ -1,0 +1,172 @@
+"""A grid sweep's bad day: Ctrl-C, SIGTERM and kill -9 of its driver mid-job, then ``hydra.sweeper.resume=true``.
+
+Every test asserts what issue 15 asks of each fault: every job accounted
+for in the summary, no run left RUNNING once the command (or the resume)
+ends, the exit status, no traceback, and a resume that runs only the jobs
+that did not finish, under the same parent run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mlflow import MlflowClient
+
+TESTS = Path(__file__).resolve().parent
+#: A baseline that sleeps ``+model.seconds`` before it fits (tests/slow_model.py): the job is mid-training for a known window.
+SLOW = ("model=sklearn", "model._target_=slow_model.SlowClassifier", "hydra.sweep.dir=multirun/s")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "DWAVE_API_TOKEN")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), env.get("PYTHONPATH")]))
+    env["HYDRA_FULL_ERROR"] = "0"
+    return {**env, **extra}
+
+
+def _start(tmp_path: Path, *args: str, **env: str) -> subprocess.Popen:
+    # A session of its own: signals go to the whole group, as a terminal's Ctrl-C does.
+    return subprocess.Popen(
+        [sys.executable, "-m", "qboost_exp", "-m", *SLOW, *args],
+        cwd=tmp_path, env=_env(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+
+
+def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    process = _start(tmp_path, *args, **env)
+    out, err = process.communicate(timeout=300)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def _wait_until_running(tmp_path: Path, job: int, process: subprocess.Popen, timeout: float = 120) -> None:
+    """Until job ``job``'s own record (tests the sweep package's job records too) says it is running."""
+    record = tmp_path / "multirun" / "s" / ".qboost-jobs" / f"{job}.json"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the sweep ended before job {job} started: {process.communicate()}")
+        try:
+            if json.loads(record.read_text())["state"] == "running":
+                time.sleep(1.0)  # into its sleep
+                return
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"job {job} did not start within {timeout} s")
+
+
+def _stop(process: subprocess.Popen, sig: int) -> subprocess.CompletedProcess:
+    os.killpg(process.pid, sig)
+    out, err = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def _runs(tmp_path: Path) -> tuple[object, list]:
+    """(the parent run, the child runs oldest first) of the one sweep in the store."""
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("qboost")
+    runs = client.search_runs([experiment.experiment_id], max_results=100, order_by=["attributes.start_time ASC"])
+    (parent,) = [r for r in runs if r.data.tags.get("qboost.role") == "parent"]
+    return parent, [r for r in runs if r.data.tags.get("qboost.role") == "child"]
+
+
+def _by_job(children: list) -> dict[int, list[str]]:
+    found: dict[int, list[str]] = {}
+    for run in children:
+        found.setdefault(int(run.data.tags["qboost.job_num"]), []).append(run.info.status)
+    return found
+
+
+def test_ctrl_c_mid_job_ends_with_the_summary_and_resume_runs_only_the_rest(tmp_path):
+    sweep = ("+model.seconds=0,0.01,0.02,60,0.03,0.04",)
+    process = _start(tmp_path, *sweep)
+    _wait_until_running(tmp_path, 3, process)
+    stopped = _stop(process, signal.SIGINT)
+
+    assert stopped.returncode == 130, stopped.stdout[-3000:] + stopped.stderr[-3000:]
+    assert "Traceback" not in stopped.stderr, stopped.stderr[-3000:]
+    assert "[sweep] 6 jobs: 3 finished, 0 failed, 1 killed, 2 not started" in stopped.stdout, stopped.stdout[-3000:]
+    assert "[sweep] interrupted (Ctrl-C): the sweep stopped early" in stopped.stdout
+    assert "[sweep] KILLED job 3 (model=sklearn model._target_=slow_model.SlowClassifier +model.seconds=60): interrupted (Ctrl-C)" in stopped.stdout
+    assert "[sweep] not started: jobs 4-5" in stopped.stdout
+    assert "the same command with hydra.sweeper.resume=true" in stopped.stdout
+    parent, children = _runs(tmp_path)
+    assert parent.info.status == "KILLED"
+    assert parent.data.tags["error"] == "interrupted (Ctrl-C): 3 of 6 jobs finished"
+    assert _by_job(children) == {0: ["FINISHED"], 1: ["FINISHED"], 2: ["FINISHED"], 3: ["KILLED"]}
+    first_runs = {int(r.data.tags["qboost.job_num"]): r.info.run_id for r in children if r.info.status == "FINISHED"}
+
+    resumed = _run(tmp_path, *sweep, "hydra.sweeper.resume=true", SLOW_MODEL_NO_SLEEP="1")
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "[sweep] resuming multirun/s: 3 of 6 jobs finished earlier, running 3" in resumed.stdout, resumed.stdout[-3000:]
+    assert "[sweep] 6 jobs: 6 finished (3 in an earlier launch), 0 failed" in resumed.stdout
+    again, children = _runs(tmp_path)
+    assert again.info.run_id == parent.info.run_id and again.info.status == "FINISHED"
+    assert again.data.tags["qboost.resumes"] == "1" and "error" not in again.data.tags
+    assert _by_job(children) == {0: ["FINISHED"], 1: ["FINISHED"], 2: ["FINISHED"], 3: ["KILLED", "FINISHED"], 4: ["FINISHED"], 5: ["FINISHED"]}
+    # jobs 0-2 were not run again: their runs are the first launch's
+    assert {n: r.info.run_id for r in children if (n := int(r.data.tags["qboost.job_num"])) < 3} == first_runs
+    assert "RUNNING" not in {r.info.status for r in children}
+    # the summary's best run is one of this sweep's six finished runs
+    assert again.data.tags["best_run_id"] in {r.info.run_id for r in children if r.info.status == "FINISHED"}
+
+
+def test_sigterm_mid_job_ends_the_sweep_killed_with_exit_143(tmp_path):
+    process = _start(tmp_path, "+model.seconds=0,60")
+    _wait_until_running(tmp_path, 1, process)
+    stopped = _stop(process, signal.SIGTERM)
+
+    assert stopped.returncode == 143, stopped.stdout[-3000:] + stopped.stderr[-3000:]
+    assert "Traceback" not in stopped.stderr, stopped.stderr[-3000:]
+    assert "[sweep] 2 jobs: 1 finished, 0 failed, 1 killed" in stopped.stdout, stopped.stdout[-3000:]
+    assert "[sweep] terminated (SIGTERM): the sweep stopped early" in stopped.stdout
+    parent, children = _runs(tmp_path)
+    assert parent.info.status == "KILLED" and parent.data.tags["error"] == "terminated (SIGTERM): 1 of 2 jobs finished"
+    assert _by_job(children) == {0: ["FINISHED"], 1: ["KILLED"]}
+    account = json.loads((tmp_path / "multirun" / "s" / ".qboost-sweep.json").read_text())
+    assert [(j["job"], j["state"]) for j in account["jobs"]] == [(0, "finished"), (1, "killed")]
+    assert account["exit_status"] == 143
+
+
+def test_kill_9_of_the_driver_then_resume_closes_what_it_left_running_and_finishes_the_rest(tmp_path):
+    sweep = ("+model.seconds=0,60,0.01",)
+    process = _start(tmp_path, *sweep)
+    _wait_until_running(tmp_path, 1, process)
+    killed = _stop(process, signal.SIGKILL)
+    assert killed.returncode == -signal.SIGKILL
+    parent, children = _runs(tmp_path)
+    assert parent.info.status == "RUNNING" and _by_job(children) == {0: ["FINISHED"], 1: ["RUNNING"]}  # what kill -9 leaves
+
+    resumed = _run(tmp_path, *sweep, "hydra.sweeper.resume=true", SLOW_MODEL_NO_SLEEP="1")
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert (
+        "[sweep] resuming multirun/s: 1 of 3 jobs finished earlier, running 2; closed 1 run its dead driver left RUNNING" in resumed.stdout
+    ), resumed.stdout[-3000:]
+    assert "[sweep] 3 jobs: 3 finished (1 in an earlier launch), 0 failed" in resumed.stdout
+    again, children = _runs(tmp_path)
+    assert again.info.run_id == parent.info.run_id and again.info.status == "FINISHED"
+    assert _by_job(children) == {0: ["FINISHED"], 1: ["KILLED", "FINISHED"], 2: ["FINISHED"]}
+    (closed,) = [r for r in children if r.info.status == "KILLED"]
+    assert "by a resume of its sweep: the job never ended (its driver died)" in closed.data.tags["qboost.closed_by"]
+
+
+def test_kill_9_of_the_driver_then_a_new_sweep_closes_the_dead_sweeps_runs(tmp_path):
+    """Without resume, the next sweep in the experiment closes what the dead driver left RUNNING (KILLED, with why)."""
+    process = _start(tmp_path, "+model.seconds=60,0")
+    _wait_until_running(tmp_path, 0, process)
+    _stop(process, signal.SIGKILL)
+
+    fresh = _run(tmp_path, "+model.seconds=0", "hydra.sweep.dir=multirun/t")
+    assert fresh.returncode == 0, fresh.stdout[-3000:] + fresh.stderr[-3000:]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("qboost").experiment_id], max_results=100)
+    assert "RUNNING" not in {r.info.status for r in runs}
+    dead = [r for r in runs if r.data.tags.get("qboost.sweep_dir", "").endswith("multirun/s") or "+model.seconds=60" in r.data.tags.get("hydra.overrides", "")]
+    assert sorted(r.info.status for r in dead) == ["KILLED", "KILLED"]  # the dead sweep's parent and its job 0
+    assert all("qboost.closed_by" in r.data.tags for r in dead)
