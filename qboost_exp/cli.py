@@ -1,4 +1,12 @@
-"""``python -m qboost_exp``: compose the config with Hydra, train, report."""
+"""``python -m qboost_exp``: compose the config with Hydra, train, report.
+
+Exit statuses: 0 done; 1 a sweep with a failed job (after its summary), or a
+bug (with its traceback); 2 a usage error (a bad option or value, an
+unusable tracking store or launch directory: nothing was trained);
+3 trained, but the tracking store failed at the end of the run: the report
+is printed and the run's full record is on local disk, to upload with
+``python -m qboost_exp.tracking sync DIR``; 130 Ctrl-C; 143 SIGTERM.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +18,7 @@ from omegaconf import DictConfig
 
 from .config import config_dir, register_plugin_configs
 from .errors import QBoostError
+from .tracking import STORE_FAILED_STATUS as STORE_FAILED, StoreFailure
 
 
 def _task(cfg: DictConfig) -> Any:
@@ -29,6 +38,17 @@ def _task(cfg: DictConfig) -> Any:
     job = f"job {hydra_cfg.job.num}: " if multirun else ""
     try:
         result, lines = _run_job(cfg, hydra_cfg, get_original_cwd(), multirun)
+    except StoreFailure as exc:
+        # Trained, but the store failed at the end: the report still stands, the
+        # record is on local disk, and the one line says where and how to upload it.
+        from .report import format_report
+
+        if exc.result is not None:
+            print(format_report(cfg, exc.result), flush=True)
+        print(f"error: {job}{exc}", file=sys.stderr, flush=True)
+        if multirun:
+            return _failed_job(str(exc), hydra_cfg)
+        sys.exit(STORE_FAILED)
     except QBoostError as exc:
         print(f"error: {job}{exc}", file=sys.stderr, flush=True)
         if multirun:
@@ -38,7 +58,7 @@ def _task(cfg: DictConfig) -> Any:
         from .errors import Terminated
 
         terminated = isinstance(exc, Terminated)
-        print(f"error: {job}{'terminated (SIGTERM)' if terminated else 'interrupted'}", file=sys.stderr, flush=True)
+        print(f"error: {job}{str(exc) or 'interrupted'}", file=sys.stderr, flush=True)  # Ctrl-C has no message; SIGTERM, a time limit do
         sys.exit(143 if terminated else 130)
     except Exception as exc:
         if not multirun:
@@ -171,3 +191,36 @@ def main() -> None:
             raise
         print(f"error: {hydra_error_line(exc)}", file=sys.stderr, flush=True)
         sys.exit(2)
+    except OSError as exc:
+        line = output_dir_error(exc)
+        if line is None or full_report:
+            raise
+        print(f"error: {line}", file=sys.stderr, flush=True)
+        sys.exit(2)
+
+
+def output_dir_error(exc: OSError) -> str | None:
+    """One line for Hydra failing to create its output directory (a read-only launch directory); None for any other OSError.
+
+    Only an error raised by Hydra itself (its innermost frame outside the
+    standard library is in the hydra package) counts: the same error from a
+    job is a job's failure and keeps its own report.
+    """
+    import errno
+    import os
+    import sysconfig
+    import traceback
+
+    if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT):
+        return None
+    stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"])
+    frames = [frame.filename for frame in traceback.extract_tb(exc.__traceback__)]
+    own = [name for name in frames if not os.path.realpath(name).startswith(stdlib)]
+    if not own or f"{os.sep}hydra{os.sep}" not in own[-1]:
+        return None
+    where = os.path.abspath(str(exc.filename)) if exc.filename else os.getcwd()
+    reason = exc.strerror or str(exc)
+    return (
+        f"cannot create the output directory {where} ({reason}): run from a writable directory, or set "
+        "hydra.run.dir=/writable/dir (hydra.sweep.dir=... for -m)"
+    )

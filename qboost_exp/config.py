@@ -112,7 +112,7 @@ _QUBO_EXTRA = ("cv", "lambda_grid")
 
 
 def config_digest(cfg: Any) -> str:
-    """A digest of a composed config, ``hydra`` excluded: equal for equal experiments.
+    """A digest of a composed config, ``hydra`` (and ``mlflow.retry_seconds``) excluded: equal for equal experiments.
 
     Taken before interpolations resolve (``${now:...}`` stays as written), so
     that a sweeper composing a job's config and the job itself agree on it.
@@ -126,13 +126,17 @@ def config_digest(cfg: Any) -> str:
     else:
         plain = dict(cfg)
     plain.pop("hydra", None)
+    if isinstance(plain.get("mlflow"), dict):
+        # How long a failing server is retried is no part of the experiment; leaving it
+        # out also keeps the digests of runs logged before the key existed.
+        plain["mlflow"].pop("retry_seconds", None)
     text = OmegaConf.to_yaml(OmegaConf.create(plain), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _own_constraints() -> dict[str, list[Any]]:
     """The keys that belong to the experiment itself, with scikit-learn's declarative constraints."""
-    from numbers import Integral
+    from numbers import Integral, Real
 
     from ._seeds import MAX_SEED
     from ._sklearn_private import Interval
@@ -149,6 +153,8 @@ def _own_constraints() -> dict[str, list[Any]]:
         "mlflow.log_model": ["boolean"],
         "mlflow.model_name": [str],
         "mlflow.promote_metric": [str],
+        # seconds a failing tracking server is retried after training (see tracking.retry_plan)
+        "mlflow.retry_seconds": [Interval(Real, 1, 3600, closed="both")],
     }
 
 

@@ -14,6 +14,13 @@ Writing runs:
   to one run; :func:`ensure_runs_view` gives an older experiment that view.
 - :func:`save_model`: the same MLflow model, written to a directory (the
   SageMaker ``train`` program writes /opt/ml/model with it).
+- When the store fails: :func:`bounded_retries` / :func:`retry_plan` (a
+  tracking server is retried for ``mlflow.retry_seconds``, default
+  :data:`DEFAULT_RETRY_SECONDS`), :func:`store_failure_reason`, and
+  :class:`StoreFailure` (the run's full record kept in
+  ``<output_dir>/mlflow-record``; exit status :data:`STORE_FAILED_STATUS`);
+  :func:`sync_record` (``python -m qboost_exp.tracking sync DIR``) uploads
+  such a record later.
 
 Reading them back (the runs API: ``compare``, the sweep callback, the Optuna
 sweeper, ``serving package --best``):
@@ -45,6 +52,12 @@ _EXPORTS = {
     "RunContext": "._run",
     "tracked_run": "._run",
     **dict.fromkeys(
+        ("DEFAULT_RETRY_SECONDS", "STORE_FAILED_STATUS", "StoreFailure", "bounded_retries", "retry_plan", "store_failure_reason"),
+        "._faults",
+    ),
+    **dict.fromkeys(("LOCAL_RECORD_TAG", "RECORD_DIRNAME"), "._record"),
+    **dict.fromkeys(("SyncError", "sync_record"), "._sync"),
+    **dict.fromkeys(
         (
             "BASELINE_TAG", "MODEL_TAG", "QBOOST_MODEL", "model_tags", "TEST_PREFIX", "is_test_metric",
             "CHILD_ROLE", "CLOSED_BY_TAG", "CONFIG_DIGEST_TAG", "DRIVER_TAG", "DEFAULT_EXPERIMENT", "DEFAULT_OBJECTIVE", "FAILED_STATUSES", "JOB_NUM_TAG", "JOBS_TAG",
@@ -57,8 +70,8 @@ _EXPORTS = {
     ),
     **dict.fromkeys(
         (
-            "DEFAULT_TRACKING_URI", "DEFAULT_UI", "KEY_COLUMNS", "SHARED_VIEW_KEY", "TrackingStoreError", "check_reachable", "ensure_runs_view",
-            "is_server", "prepare_store", "quiet", "resolve_tracking_uri", "shared_view_state", "tracking_uri", "ui_line", "ui_url",
+            "DEFAULT_TRACKING_URI", "DEFAULT_UI", "KEY_COLUMNS", "SHARED_VIEW_KEY", "TrackingStoreError", "check_reachable", "check_writable",
+            "ensure_runs_view", "is_server", "prepare_store", "quiet", "resolve_tracking_uri", "shared_view_state", "tracking_uri", "ui_line", "ui_url",
         ),
         "._store",
     ),
@@ -71,7 +84,10 @@ _MOVED = {"MLflowSweepCallback": "qboost_exp.sweep", "JobFailure": "qboost_exp.s
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from ._faults import DEFAULT_RETRY_SECONDS, STORE_FAILED_STATUS, StoreFailure, bounded_retries, retry_plan, store_failure_reason
     from ._log import Trained, log_result, save_model
+    from ._record import LOCAL_RECORD_TAG, RECORD_DIRNAME
+    from ._sync import SyncError, sync_record
     from ._run import RunContext, tracked_run
     from ._runs import (
         BASELINE_TAG, MODEL_TAG, QBOOST_MODEL, model_tags, TEST_PREFIX, is_test_metric,
@@ -81,7 +97,7 @@ if TYPE_CHECKING:
         is_better, metric_value, rank_key, search_all, swept_keys, training_runs,
     )
     from ._store import (
-        DEFAULT_TRACKING_URI, DEFAULT_UI, KEY_COLUMNS, SHARED_VIEW_KEY, TrackingStoreError, check_reachable, ensure_runs_view, is_server,
+        DEFAULT_TRACKING_URI, DEFAULT_UI, KEY_COLUMNS, SHARED_VIEW_KEY, TrackingStoreError, check_reachable, check_writable, ensure_runs_view, is_server,
         prepare_store, quiet, resolve_tracking_uri, shared_view_state, tracking_uri, ui_line, ui_url,
     )
 

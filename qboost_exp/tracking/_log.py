@@ -331,16 +331,24 @@ def log_result(result: Trained, metrics: Mapping[str, float], cfg: Mapping[str, 
 
     ``metrics`` are the job's flat metrics (finite numbers only); they go in
     one batch with the run's :func:`run_tags`.
+
+    Inside :func:`~qboost_exp.tracking.tracked_run`, the job counts as
+    finished from here on: if the store fails now, the run's full record is
+    kept on local disk (see :class:`~qboost_exp.tracking.StoreFailure`).
     """
     import mlflow
     from mlflow.entities import Metric, RunTag
 
+    from ._open import note_trained
+
+    tags = model_tags(getattr(result, "model_name", QBOOST_MODEL))
+    note_trained(result, metrics, cfg, tags)
     run = mlflow.active_run()
     now = int(time.time() * 1000)
     client_for(tracking_uri).log_batch(
         run.info.run_id,
         metrics=[Metric(key, float(value), now, 0) for key, value in metrics.items()],
-        tags=[RunTag(key, value) for key, value in model_tags(getattr(result, "model_name", QBOOST_MODEL)).items()],
+        tags=[RunTag(key, value) for key, value in tags.items()],
     )
     lines = []
     # The figures are drawn in a thread while the inputs and the model are

@@ -31,7 +31,8 @@ from ._runs import (
     model_tags,
     swept_keys,
 )
-from ._store import prepare_store, tracking_uri
+from ._faults import DEFAULT_RETRY_SECONDS, bounded_retries, budget_of, store_failure_reason
+from ._store import TrackingStoreError, prepare_store, tracking_uri
 
 # MLflow's limits: a tag value and a param value hold at most this many characters.
 _MAX_VALUE = 5000
@@ -134,6 +135,10 @@ class RunContext:
     config_digest : str or None
         The digest of the job's composed config (:func:`qboost_exp.config.config_digest`):
         a resumed sweep skips a job whose FINISHED run has the same one.
+    retry_seconds : float
+        ``mlflow.retry_seconds``: how long a failing tracking server is
+        retried before the run's record is kept on local disk instead
+        (see :func:`~qboost_exp.tracking._faults.retry_plan`).
     """
 
     tracking_uri: str
@@ -144,6 +149,7 @@ class RunContext:
     sweep_dir: str | None = None
     job_num: int | None = None
     config_digest: str | None = None
+    retry_seconds: float = DEFAULT_RETRY_SECONDS
 
     @classmethod
     def for_job(cls, cfg: Mapping[str, Any], base_dir: str | os.PathLike[str], **job: Any) -> "RunContext":
@@ -155,6 +161,7 @@ class RunContext:
             experiment=mlflow_cfg.get("experiment") or DEFAULT_EXPERIMENT,
             base_dir=str(base_dir),
             overrides=overrides,
+            retry_seconds=budget_of(mlflow_cfg),
             **job,
         )
 
@@ -170,13 +177,91 @@ def tracked_run(cfg: Mapping[str, Any], context: RunContext) -> Iterator[Any]:
     traceback in ``error.txt``; the exception propagates. With ``sweep_dir``
     (a multirun job) the run is nested under that sweep's parent run.
 
+    A tracking server is retried for at most ``context.retry_seconds``
+    (:func:`~qboost_exp.tracking._faults.bounded_retries`). When the store
+    fails (unreachable, read-only, full) before the job ran, a
+    :class:`TrackingStoreError` says so in one line. When it fails after
+    the job finished (:func:`log_result` started), the run's full record is
+    written to ``<output_dir>/mlflow-record`` and a
+    :class:`~qboost_exp.tracking.StoreFailure` is raised instead.
+
     Yields
     ------
     mlflow.ActiveRun
     """
+    from ._open import OPEN_RUN, OpenRun
+    from ._record import keep_locally
+
+    uri = context.tracking_uri
+    with bounded_retries(uri, context.retry_seconds) as breaker, _quiet_store_logs():
+        experiment_id = prepare_store(uri, context.experiment)
+        run, params = _open(cfg, context, experiment_id)
+        open_run = OpenRun(
+            tracking_uri=uri,
+            experiment=context.experiment,
+            experiment_id=experiment_id,
+            run_id=run.info.run_id,
+            run_name=run.info.run_name,
+            start_time=int(run.info.start_time),
+            params=params,
+            tags=dict(run.data.tags),
+            output_dir=context.output_dir,
+            base_dir=context.base_dir,
+            breaker=breaker,
+        )
+        token = OPEN_RUN.set(open_run)
+        try:
+            yield run
+        except KeyboardInterrupt as exc:
+            # Ctrl-C has no message; SIGTERM and a scheduler's time limit (qboost_exp.errors) say what stopped the job.
+            _record_failure(mlflow_module(), str(exc) or "interrupted (Ctrl-C)", traceback.format_exc())
+            _end(run.info.run_id, "KILLED")
+            raise
+        except BaseException as exc:
+            reason = store_failure_reason(exc) if isinstance(exc, Exception) else None
+            if reason is not None and open_run.trained is not None:
+                raise keep_locally(open_run, reason) from None
+            message = str(exc) if isinstance(exc, QBoostError) else f"{type(exc).__name__}: {exc}"
+            _record_failure(mlflow_module(), message, traceback.format_exc())
+            _end(run.info.run_id, "FAILED")
+            raise
+        else:
+            try:
+                mlflow_module().end_run(status="FINISHED")
+            except Exception as exc:
+                reason = store_failure_reason(exc)
+                if reason is None or open_run.trained is None:
+                    raise
+                raise keep_locally(open_run, reason) from None
+        finally:
+            OPEN_RUN.reset(token)
+
+
+def mlflow_module() -> Any:
     import mlflow
 
-    experiment_id = prepare_store(context.tracking_uri, context.experiment)
+    return mlflow
+
+
+@contextmanager
+def _quiet_store_logs() -> Iterator[None]:
+    # MLflow's SQL store logs a full traceback (logger.exception) before it
+    # raises a database error; the error itself is reported in one line.
+    import logging
+
+    logger = logging.getLogger("mlflow.store.db.utils")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _open(cfg: Mapping[str, Any], context: RunContext, experiment_id: str) -> tuple[Any, dict[str, str]]:
+    """Start the run and log what is known before training; a store failure here is one line, nothing trained."""
+    import mlflow
+
     parent = None
     if context.sweep_dir is not None:
         parent = find_parent_run(client_for(context.tracking_uri), experiment_id, context.sweep_dir)
@@ -186,30 +271,55 @@ def tracked_run(cfg: Mapping[str, Any], context: RunContext) -> Iterator[Any]:
     # The model is logged with MLflow's fluent API (mlflow.sklearn.log_model), which
     # works on the process's active run and URI: both are set here, from the context.
     mlflow.set_tracking_uri(context.tracking_uri)
-    run = mlflow.start_run(
-        experiment_id=experiment_id,
-        run_name=run_name(cfg, context.job_num, context.overrides, swept),
-        parent_run_id=parent_run_id,
-        tags=run_tags(cfg, context.overrides, context.base_dir, role, context.job_num, context.config_digest),
-    )
     try:
-        params = flatten({k: v for k, v in cfg.items() if k != "hydra"})
+        run = mlflow.start_run(
+            experiment_id=experiment_id,
+            run_name=run_name(cfg, context.job_num, context.overrides, swept),
+            parent_run_id=parent_run_id,
+            tags=run_tags(cfg, context.overrides, context.base_dir, role, context.job_num, context.config_digest),
+        )
+    except Exception as exc:
+        reason = store_failure_reason(exc)
+        if reason is None:
+            raise
+        raise TrackingStoreError(_before_training(context.tracking_uri, reason)) from None
+    params = flatten({k: v for k, v in cfg.items() if k != "hydra"})
+    try:
         mlflow.log_params(params)
         hydra_dir = Path(context.output_dir) / ".hydra" if context.output_dir else None
         if hydra_dir is not None and hydra_dir.is_dir():
             mlflow.log_artifacts(str(hydra_dir), ".hydra")
-        yield run
-    except KeyboardInterrupt:
-        _record_failure(mlflow, "interrupted (Ctrl-C)", traceback.format_exc())
-        mlflow.end_run(status="KILLED")
-        raise
-    except BaseException as exc:
-        message = str(exc) if isinstance(exc, QBoostError) else f"{type(exc).__name__}: {exc}"
-        _record_failure(mlflow, message, traceback.format_exc())
-        mlflow.end_run(status="FAILED")
-        raise
-    else:
-        mlflow.end_run(status="FINISHED")
+    except Exception as exc:
+        reason = store_failure_reason(exc)
+        _end(run.info.run_id, "FAILED")  # the run did not get its parameters: it failed
+        if reason is None:
+            raise
+        raise TrackingStoreError(_before_training(context.tracking_uri, reason)) from None
+    return run, params
+
+
+def _before_training(uri: str, reason: str) -> str:
+    return (
+        f"the tracking store {uri} cannot record the run ({reason}); nothing was trained: make the store writable "
+        "or start its server, or log elsewhere with mlflow.tracking_uri=URI (or MLFLOW_TRACKING_URI), or run untracked "
+        "with mlflow.enabled=false"
+    )
+
+
+def _end(run_id: str, status: str) -> None:
+    """End the active run, best effort: the exception being handled is what the caller reports.
+
+    If the store cannot take the status, the run is still taken off MLflow's
+    active-run stack (the next job of a sweep in this process starts its own).
+    """
+    import mlflow
+
+    try:
+        mlflow.end_run(status=status)
+    except Exception:  # noqa: BLE001
+        from ._record import _forget_active_run
+
+        _forget_active_run(run_id)
 
 
 def _record_failure(mlflow: Any, message: str, trace: str) -> None:

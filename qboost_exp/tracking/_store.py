@@ -312,6 +312,7 @@ def prepare_store(uri: str, experiment: str) -> str:
     from mlflow.exceptions import MlflowException
 
     check_reachable(uri)
+    check_writable(uri)
     try:
         # A fresh SQLite store announces its schema migration at INFO level, when the client first opens it.
         with quiet("mlflow.store.db.utils"):
@@ -335,4 +336,47 @@ def prepare_store(uri: str, experiment: str) -> str:
     except QBoostError:
         raise
     except Exception as exc:
-        raise ConfigError(f"cannot use the MLflow tracking store {uri}: {type(exc).__name__}: {exc}") from None
+        from ._faults import _short, store_failure_reason
+
+        reason = store_failure_reason(exc) or f"{type(exc).__name__}: {_short(exc, 300)}"
+        raise ConfigError(
+            f"cannot use the MLflow tracking store {uri} ({reason}); nothing was trained: fix the store, or log elsewhere with "
+            "mlflow.tracking_uri=URI (or MLFLOW_TRACKING_URI), or run untracked with mlflow.enabled=false"
+        ) from None
+
+
+def check_writable(uri: str) -> None:
+    """Fail in one line, before anything is trained, when a local store (SQLite file or file store) cannot be written.
+
+    SQLite needs the database file and its directory (for its journal)
+    writable. ``os.access`` answers for the real user, and also for root on
+    an immutable file (``chattr +i``) or a read-only mount, where permission
+    bits alone would not stop root.
+
+    Raises
+    ------
+    TrackingStoreError
+    """
+    local = _local_store_path(uri)
+    if local is None:
+        return
+    path, kind = local
+    directory = path.parent if kind == "file" else path
+    checks = [(path, "the database file")] if kind == "file" and path.exists() else []
+    if directory.exists():
+        checks.append((directory, "its directory" if kind == "file" else "the store's directory"))
+    for target, what in checks:
+        if not os.access(target, os.W_OK):
+            why = "read-only file system" if _read_only_mount(target) else "not writable"
+            raise TrackingStoreError(
+                f"the MLflow store {path} is read-only: {what} {target} is {why}; nothing was trained: make it writable "
+                "(chmod, chattr -i, or a read-write mount), or log elsewhere with mlflow.tracking_uri=URI (or "
+                "MLFLOW_TRACKING_URI), or run untracked with mlflow.enabled=false"
+            )
+
+
+def _read_only_mount(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
