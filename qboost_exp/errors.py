@@ -32,3 +32,18 @@ class Terminated(KeyboardInterrupt):
 
     def __str__(self) -> str:
         return "terminated (SIGTERM)"
+
+
+class TimeLimit(KeyboardInterrupt):
+    """Raised in a sweep job when its scheduler is about to stop it at its time limit (SLURM, through submitit's signal).
+
+    A KeyboardInterrupt, so that the job unwinds as it does for Ctrl-C: its
+    run ends KILLED, with this message as the reason.
+    """
+
+    def __init__(self, message: str = "stopped at the scheduler's time limit") -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message

@@ -52,3 +52,36 @@ def test_slurm_sweep_tracks_parent_and_children_and_a_failing_job_fails_in_sacct
     # the jobs ran this environment's interpreter (the one with qboost-exp installed)
     script = (submitit / job_ids[0].split("_")[0] / f"{job_ids[0].split('_')[0]}_submission.sh").read_text()
     assert sys.executable in script
+
+
+
+def test_a_job_past_its_slurm_time_limit_is_killed_with_the_reason_timeout_in_sacct_and_the_sweep_ends_with_its_summary(tmp_path, slurm_cluster):
+    """Job 1 sleeps far past timeout_min=1 (tests/slow_model.py): submitit's warning signal, then SLURM's kill at the limit."""
+    tests = str(Path(__file__).resolve().parent)
+    result = run_module(
+        "qboost_exp", "-m", "hydra/launcher=submitit_slurm", "hydra.launcher.partition=cpu", "hydra.launcher.timeout_min=1",
+        f"hydra.launcher.cpus_per_task={slurm_cluster.cpus}", "hydra.sweep.dir=multirun/s",
+        "model=sklearn", "model._target_=slow_model.SlowClassifier", "+model.seconds=0,600",
+        cwd=tmp_path, env={**slurm_cluster.env, "PYTHONPATH": tests}, timeout=600,
+    )
+    out = result.stdout
+    assert result.returncode == 1, out[-3000:] + result.stderr[-3000:]
+    assert "Traceback" not in out
+    assert "[sweep] 2 jobs: 1 finished, 0 failed, 1 killed" in out, out[-3000:]
+    job_ids = sorted(p.name for p in (tmp_path / "multirun" / "s" / ".submitit").iterdir() if re.fullmatch(r"\d+_\d+", p.name))
+    assert len(job_ids) == 2
+    assert (
+        f"[sweep] KILLED job 1 (model=sklearn model._target_=slow_model.SlowClassifier +model.seconds=600): SLURM stopped it at its "
+        f"time limit (hydra.launcher.timeout_min) (sacct: TIMEOUT, job {job_ids[1]})" in out
+    ), out[-3000:]
+    assert "to run only the jobs that did not finish: the same command with hydra.sweeper.resume=true" in out
+    # SLURM's accounting: the limit, not a crash
+    rows = dict(line.split("|") for line in slurm_cluster.sacct("-X", "-j", ",".join(job_ids), "-o", "JobID,State").splitlines())
+    assert (rows[job_ids[0]], rows[job_ids[1]]) == ("COMPLETED", "TIMEOUT")
+    # MLflow: the job's run KILLED with the reason, nothing RUNNING, the sweep closed on its finished job
+    runs = _runs(tmp_path)
+    (parent,) = [r for r in runs if r.data.tags.get("qboost.role") == "parent"]
+    children = {int(r.data.tags["qboost.job_num"]): r for r in runs if r.data.tags.get("qboost.role") == "child"}
+    assert (children[0].info.status, children[1].info.status, parent.info.status) == ("FINISHED", "KILLED", "FINISHED")
+    assert "time limit" in children[1].data.tags["error"], children[1].data.tags
+    assert parent.data.tags["best_run_id"] == children[0].info.run_id

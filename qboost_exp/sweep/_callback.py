@@ -44,6 +44,7 @@ from ._jobs import (
 )
 from ._parent import LAUNCHED_TAG, count_jobs, open_parent, parent_run_of, store_of, sweeper_opens_parent, tracking_enabled
 from ._summary import exit_with, finish_sweep
+from ._time_limit import watch_time_limit
 
 
 class MLflowSweepCallback(Callback):
@@ -134,7 +135,10 @@ class MLflowSweepCallback(Callback):
         if hydra_cfg is not None:
             from ..config import config_digest
 
-            record_job_start(str(hydra_cfg.sweep.dir), int(hydra_cfg.job.num), list(hydra_cfg.overrides.task), config_digest(config))
+            sweep_dir, job, overrides = str(hydra_cfg.sweep.dir), int(hydra_cfg.job.num), list(hydra_cfg.overrides.task)
+            record_job_start(sweep_dir, job, overrides, config_digest(config))
+            # Under SLURM: the time limit's warning signal ends the job KILLED, with the reason, not as a crash.
+            watch_time_limit(lambda reason: record_job_end(sweep_dir, job, overrides, reason, _last_run_id(job), killed=True))
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         hydra_cfg = _multirun_job()

@@ -85,7 +85,7 @@ def _write_json(path: Path, content: Mapping[str, Any]) -> bool:
         return False
 
 
-def _scheduler_job() -> str | None:
+def scheduler_job() -> str | None:
     """The SLURM job id of this process (``ARRAY_TASK`` form for an array task), if SLURM runs it."""
     array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
     if array and task:
@@ -103,18 +103,21 @@ def record_job_start(sweep_dir: str | os.PathLike[str], job: int, overrides: Seq
             "state": "running",
             "host": socket.gethostname(),
             "pid": os.getpid(),
-            "slurm_job": _scheduler_job(),
+            "slurm_job": scheduler_job(),
             "started": time.time(),
             "config_digest": config_digest,
         },
     )
 
 
-def record_job_end(sweep_dir: str | os.PathLike[str], job: int, overrides: Sequence[str], error: str | None, run_id: str | None = None) -> None:
-    """Leave the record that job ``job`` ended: finished, or failed with ``error``."""
+def record_job_end(
+    sweep_dir: str | os.PathLike[str], job: int, overrides: Sequence[str], error: str | None, run_id: str | None = None, *, killed: bool = False
+) -> None:
+    """Leave the record that job ``job`` ended: finished, failed with ``error``, or (``killed``) stopped from outside for ``error``."""
     path = Path(sweep_dir) / JOBS_DIR / f"{int(job)}.json"
     record = read_record(path) or {"job": int(job), "overrides": " ".join(overrides)}
-    record.update(state=FAILED if error else FINISHED, error=error, run_id=run_id, ended=time.time())
+    state = KILLED if killed else FAILED if error else FINISHED
+    record.update(state=state, error=error, run_id=record.get("run_id") if run_id is None else run_id, ended=time.time())
     _write_json(path, record)
 
 
@@ -161,7 +164,7 @@ class JobOutcome:
 
 
 def killed_reason(record: Mapping[str, Any]) -> str:
-    """Why a job whose record says ``running`` never ended: SLURM's word for it when SLURM ran it."""
+    """Why a job was stopped from outside (its record says ``running`` or ``killed``): SLURM's word for it when SLURM ran it."""
     slurm = record.get("slurm_job")
     state = scheduler_state(str(slurm)) if slurm else None
     if state:
@@ -174,6 +177,8 @@ def killed_reason(record: Mapping[str, Any]) -> str:
         }
         key = state.split()[0]
         return f"{words.get(key, 'SLURM ended it')} (sacct: {key}, job {slurm})"
+    if record.get("state") == KILLED and record.get("error"):
+        return str(record["error"])
     where = f" on {record.get('host')}" if record.get("host") else ""
     return f"its process (pid {record.get('pid', '?')}{where}) ended before the job did: killed by a signal, the OOM killer or a scheduler"
 

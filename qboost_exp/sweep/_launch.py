@@ -85,7 +85,9 @@ def run_launch(
                 account.launcher_error = f"a job ended the launching process (exit status {code})"
             account.exit_status = code or 1
         except Exception as exc:  # noqa: BLE001 - whatever the launcher raised, the jobs it ran are counted
-            account.launcher_error = " ".join(f"{type(exc).__name__}: {exc}".split())[:2000]
+            # The first line: submitit appends the job's whole error stream to its message.
+            first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+            account.launcher_error = f"{type(exc).__name__}: {first}"[:500]
     if account.interrupted or account.launcher_error:
         status = finish_sweep(config, account, account.outcomes(), uri=uri, parent_run_id=parent_run_id, resumable=resumable)
         exit_with(status or 1)
