@@ -107,27 +107,29 @@ def optuna_database(postgres_server):
 
 
 def test_minimised_objective_and_a_failed_trial_on_postgresql(tmp_path, optuna_database):
-    # RandomSampler, seeded by `seed`, draws lambda 0.01, -1, 0.01: the second trial fails
+    # RandomSampler, seeded by `seed`, draws lambda 0.01, 0.02, then 0.02 again: that one is not run (the
+    # study has it COMPLETE) and an untried point is queued instead, -1, which fails
     result = run_module(
         "qboost_exp", "-m", "hparams_search=optuna", "objective=time_total", "hydra.sweeper.params=null",
         "hydra.sweeper.sampler._target_=optuna.samplers.RandomSampler", f"hydra.sweeper.storage='{optuna_database}'",
-        "hydra.sweeper.study_name=minimise", "hydra.sweeper.n_trials=3", "lambda=choice(-1,0.01)", *FAST, cwd=tmp_path,
+        "hydra.sweeper.study_name=minimise", "hydra.sweeper.n_trials=3", "lambda=choice(-1,0.01,0.02)", *FAST, cwd=tmp_path,
     )
     assert result.returncode == 1 and "[sweep] 3 jobs" in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
     study = optuna.load_study(study_name="minimise", storage=optuna_database)
     assert study.direction == optuna.study.StudyDirection.MINIMIZE
     assert [(t.params["lambda"], t.state) for t in study.trials] == [
-        (0.01, TrialState.COMPLETE), (-1, TrialState.FAIL), (0.01, TrialState.COMPLETE),
+        (0.01, TrialState.COMPLETE), (0.02, TrialState.COMPLETE), (0.02, TrialState.FAIL), (-1, TrialState.FAIL),
     ]
-    assert "lambda must be a float in the range [0.0, inf)" in study.trials[1].user_attrs["failure"]  # and the study went on
+    assert "lambda must be a float in the range [0.0, inf)" in study.trials[3].user_attrs["failure"]
+    assert study.trials[2].user_attrs["qboost.not_run"] and "qboost.not_run" not in study.trials[3].user_attrs
 
     parents, children = _runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
     by_job = {int(c.data.tags["qboost.job_num"]): c for c in children}
-    assert [by_job[n].info.status for n in range(3)] == ["FINISHED", "FAILED", "FINISHED"]
-    for n in (0, 2):  # not NaN: every logged metric can be the objective
+    assert {n: r.info.status for n, r in by_job.items()} == {0: "FINISHED", 1: "FINISHED", 3: "FAILED"}  # job number = trial number
+    for n in (0, 1):  # not NaN: every logged metric can be the objective
         assert study.trials[n].value == by_job[n].data.metrics["time_total"]
     (parent,) = parents
-    best = min((by_job[0], by_job[2]), key=lambda r: r.data.metrics["time_total"])
+    best = min((by_job[0], by_job[1]), key=lambda r: r.data.metrics["time_total"])
     assert study.best_trial.user_attrs["mlflow_run_id"] == best.info.run_id == parent.data.tags["best_run_id"]
     # the parent names the study and its storage, without the password
     assert parent.data.tags["optuna.direction"] == "minimize" and "***" in parent.data.tags["optuna.storage"]

@@ -1,22 +1,66 @@
-"""The Optuna sweep itself: storage, study, batches of trials through Hydra's launcher."""
+"""The Optuna sweep itself: storage, study, batches of trials through Hydra's launcher, every trial accounted for.
+
+A launch of a study, in order:
+
+1. open the study (an RDB storage with heartbeats) and check its direction;
+2. close what dead drivers left: a RUNNING trial whose driver is gone is
+   told FAIL with the reason, a RUNNING trial whose heartbeat stopped is
+   failed by Optuna (``fail_stale_trials``); both run again (Optuna's
+   ``RetryHeartbeatStaleTrialCallback`` queues the same parameters);
+3. build the sampler, seeded from the configured seed and the study's size
+   (a resumed study must not replay its earlier draws);
+4. open the MLflow parent run, or re-open the one an interrupted or killed
+   launch of this study left, closing the child runs it left RUNNING;
+5. ask for batches (never a parameter set the study already has COMPLETE),
+   launch them through ``qboost_exp.sweep.run_launch`` and tell the results;
+   Ctrl-C, SIGTERM or a launcher error tell the open trials FAIL (to run
+   again) before the summary, the parent KILLED and exit 130/143/1.
+"""
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import sys
+import threading
+import time
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, read_write
 
 from qboost_exp.errors import ConfigError, QBoostError
+from qboost_exp.sweep import EARLIER, NOT_STARTED, JobOutcome, SweepAccount
 
 from ._search_space import format_value, search_space
+from ._study import (
+    DRIVER_ATTR,
+    FAILURE_ATTR,
+    FIXED_ATTR,
+    NOT_RUN_ATTR,
+    STOPPED_ATTR,
+    completed_sets,
+    counts_toward_budget,
+    in_space,
+    launch_seed,
+    params_key,
+    retried,
+    space_size,
+    untried_point,
+)
 
 STORAGE_FILE = "optuna.db"
 # Study attributes that say what the study optimises; a resumed study must agree.
 _OBJECTIVE_ATTR = "objective"
+# Asks for a parameter set the study has not completed, with the configured sampler and then with
+# a RandomSampler, before the launch gives up (a converged TPE keeps proposing its best point).
+_REASKS = 10
+# MLflow parent run statuses a launch of the same study continues (they ended without the study's end).
+_CONTINUED = ("KILLED",)
 
 
 def default_storage(config: DictConfig, base_dir: str | os.PathLike[str]) -> str:
@@ -49,23 +93,163 @@ def direction_of(objective: str) -> str:
     return "maximize" if higher_is_better(objective) else "minimize"
 
 
+@contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    """Without Optuna's experimental/heartbeat warnings: heartbeats with ask/tell are what this sweeper means to do."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+@dataclass
+class StudyAccount(SweepAccount):
+    """The account of one launch of a study: the trials this launch asked for, and those it had planned but never asked.
+
+    Job numbers are trial numbers, so they start where the study stood and
+    may have gaps (a trial of another driver, a parameter set not run);
+    only this launch's trials and, under a re-opened parent run, the jobs
+    that finished under it earlier are in the summary.
+    """
+
+    planned: int = 0
+    launched: list[int] = field(default_factory=list)
+
+    def ask(self, number: int, overrides: list[str]) -> None:
+        """Trial ``number`` will run as a job of this launch, with ``overrides``."""
+        while len(self.jobs) <= number:
+            self.jobs.append([])
+        self.jobs[number] = list(overrides)
+        self.launched.append(number)
+
+    def outcomes(self) -> list[JobOutcome]:
+        by_job = {outcome.job: outcome for outcome in super().outcomes()}
+        out = [JobOutcome(n, " ".join(self.jobs[n]) if n < len(self.jobs) else "", EARLIER, None, run_id) for n, run_id in sorted(self.earlier.items())]
+        out += [by_job[n] for n in self.launched]
+        missing = self.planned - len(self.launched)
+        if missing > 0:
+            # Trials never asked for have no number yet: name the ones they would most likely have had.
+            first = max([*by_job, *self.launched, -1]) + 1
+            why = self.interrupted or self.launcher_error
+            out += [JobOutcome(first + i, "(not asked for)", NOT_STARTED, why) for i in range(missing)]
+        return out
+
+
+class _Heartbeats:
+    """Record Optuna heartbeats for the trials a launch has open, from a thread, while the launcher runs them.
+
+    Optuna records heartbeats only inside ``study.optimize``; with ask and
+    tell the sweeper records them itself. A trial whose heartbeats stop (its
+    driver died on another machine, where its process cannot be looked up)
+    is failed and run again by the next launch (``fail_stale_trials``).
+    """
+
+    def __init__(self, storage: Any, interval: int | None) -> None:
+        self._storage = storage
+        self._interval = interval
+        self._ids: set[int] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, trial_id: int) -> None:
+        if self._interval is None:
+            return
+        with self._lock:
+            self._ids.add(trial_id)
+        self._beat(trial_id)  # at once: a trial without heartbeat is never found stale
+
+    def discard(self, trial_id: int) -> None:
+        with self._lock:
+            self._ids.discard(trial_id)
+
+    def __enter__(self) -> "_Heartbeats":
+        if self._interval is not None:
+            self._thread = threading.Thread(target=self._run, name="optuna-heartbeats", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        assert self._interval is not None
+        while not self._stop.wait(self._interval):
+            with self._lock:
+                ids = list(self._ids)
+            for trial_id in ids:
+                self._beat(trial_id)
+
+    def _beat(self, trial_id: int) -> None:
+        try:
+            self._storage.record_heartbeat(trial_id)
+        except Exception:  # noqa: BLE001 - a missed heartbeat costs at most a retry of a live trial after the grace period
+            pass
+
+
+class _Retry:
+    """Optuna's ``RetryHeartbeatStaleTrialCallback``: queue a stopped trial's parameters again, without its user attributes.
+
+    The retry would otherwise inherit the dead trial's MLflow run id, overrides
+    and failure; Optuna's own callback writes the retry history
+    (``failed_trial``, ``retry_history`` system attributes) that the budget
+    reads (:func:`._study.retried`).
+    """
+
+    def __init__(self, max_retry: int | None) -> None:
+        from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+        self.max_retry = max_retry
+        with _quiet_optuna():
+            self._optuna = RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
+
+    def __call__(self, study: Any, trial: Any) -> None:
+        clean = copy.deepcopy(trial)
+        clean.user_attrs = {}
+        with _quiet_optuna():
+            self._optuna(study, clean)
+
+
 class OptunaSweep:
     """See :class:`hydra_plugins.qboost_optuna_sweeper.optuna_sweeper.OptunaSweeper`."""
 
-    def __init__(self, *, study_name: str, storage: str | None, n_trials: int, n_jobs: int, sampler: Any, params: Any) -> None:
+    def __init__(
+        self,
+        *,
+        study_name: str,
+        storage: str | None,
+        n_trials: int,
+        n_jobs: int,
+        sampler: Any,
+        params: Any,
+        heartbeat_interval: int | None = 60,
+        grace_period: int | None = None,
+        max_retry: int | None = 3,
+    ) -> None:
         self.study_name = study_name
         self.storage = storage
         self.n_trials = n_trials
         self.n_jobs = n_jobs
         self.sampler_cfg = sampler
         self.params = OmegaConf.to_container(params, resolve=True) if isinstance(params, DictConfig) else dict(params or {})
+        self.heartbeat_interval = heartbeat_interval
+        self.grace_period = grace_period
+        self.max_retry = max_retry
         self.launcher: Any = None
         self.config: DictConfig | None = None
+        self.hydra_context: Any = None
+        # Trials this launch asked for and has not told yet: {trial number: optuna.Trial}.
+        self._open: dict[int, Any] = {}
+        self._ids: dict[int, int] = {}  # trial number -> trial id (for heartbeats)
+        self._heartbeats: _Heartbeats | None = None
+        self._storage: Any = None
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: DictConfig) -> None:
         from hydra.core.plugins import Plugins
 
         self.config = config
+        self.hydra_context = hydra_context
         self.launcher = Plugins.instance().instantiate_launcher(hydra_context=hydra_context, task_function=task_function, config=config)
 
     # -- the sweep -------------------------------------------------------------
@@ -86,31 +270,20 @@ class OptunaSweep:
         except Exception:  # noqa: BLE001 - the store may be what failed; the error line still prints
             pass
 
-    def _sweep(self, arguments: Sequence[str], validate: Callable[[Sequence[Sequence[str]]], None]) -> list[Any]:
+    def _open_study(self, storage_url: str, shown: str, direction: str, objective: str) -> Any:
         import optuna
-        from hydra.utils import instantiate
 
-        from qboost_exp.sweep import open_parent
-        from qboost_exp.tracking import DEFAULT_OBJECTIVE
-
-        assert self.config is not None
-        if self.n_trials < 1 or self.n_jobs < 1:
-            raise ConfigError(f"hydra.sweeper.n_trials and hydra.sweeper.n_jobs must be >= 1, got {self.n_trials} and {self.n_jobs}")
-        objective = str(OmegaConf.select(self.config, "objective", default=DEFAULT_OBJECTIVE))
-        direction = direction_of(objective)
-        space, fixed = search_space(self.params, arguments)
-        if not space:
-            raise ConfigError("the Optuna search space is empty: set hydra.sweeper.params (see conf/hparams_search/optuna.yaml)")
-        storage_url = self.storage or default_storage(self.config, os.getcwd())
-        shown = redacted(storage_url)
         try:
-            sampler = instantiate(self.sampler_cfg) if self.sampler_cfg else None
-        except Exception as exc:  # noqa: BLE001 - a bad _target_ or argument
-            raise ConfigError(f"hydra.sweeper.sampler cannot be built: {' '.join(str(exc).split())}") from None
-        optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what happens
-        try:
-            storage = optuna.storages.RDBStorage(storage_url)
-            study = optuna.create_study(study_name=self.study_name, storage=storage, sampler=sampler, direction=direction, load_if_exists=True)
+            with _quiet_optuna():
+                self._storage = optuna.storages.RDBStorage(
+                    storage_url,
+                    heartbeat_interval=self.heartbeat_interval,
+                    grace_period=self.grace_period,
+                    heartbeat_stale_trial_callback=_Retry(self.max_retry),
+                )
+            study = optuna.create_study(study_name=self.study_name, storage=self._storage, direction=direction, load_if_exists=True)
+        except ValueError as exc:  # heartbeat_interval / grace_period not positive
+            raise ConfigError(f"hydra.sweeper.heartbeat_interval and grace_period must be positive integers or null: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - bad URL, unreachable database, missing driver
             raise ConfigError(f"cannot open the Optuna storage {shown} (hydra.sweeper.storage): {' '.join(str(exc).split())}") from None
         stored_direction = study.direction.name.lower()
@@ -122,54 +295,308 @@ class OptunaSweep:
             )
         if recorded is None:
             study.set_user_attr(_OBJECTIVE_ATTR, objective)
+        return study
 
-        from optuna.trial import TrialState
+    def _sweep(self, arguments: Sequence[str], validate: Callable[[Sequence[Sequence[str]]], None]) -> list[Any]:
+        import optuna
 
-        finished = (TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
-        done = len(study.get_trials(deepcopy=False, states=finished))
+        from qboost_exp.sweep import run_launch, store_of, tracking_enabled
+        from qboost_exp.tracking import DEFAULT_OBJECTIVE
+
+        assert self.config is not None
+        config = self.config
+        if self.n_trials < 1 or self.n_jobs < 1:
+            raise ConfigError(f"hydra.sweeper.n_trials and hydra.sweeper.n_jobs must be >= 1, got {self.n_trials} and {self.n_jobs}")
+        if self.max_retry is not None and self.max_retry < 0:
+            raise ConfigError(f"hydra.sweeper.max_retry must be >= 0 or null, got {self.max_retry}")
+        objective = str(OmegaConf.select(config, "objective", default=DEFAULT_OBJECTIVE))
+        direction = direction_of(objective)
+        space, fixed = search_space(self.params, arguments)
+        if not space:
+            raise ConfigError("the Optuna search space is empty: set hydra.sweeper.params (see conf/hparams_search/optuna.yaml)")
+        self._check_composes(space, fixed, validate)
+        storage_url = self.storage or default_storage(config, os.getcwd())
+        shown = redacted(storage_url)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what happens
+        study = self._open_study(storage_url, shown, direction, objective)
+        self._recover(study)
+
+        trials = study.get_trials(deepcopy=False)
+        again = retried(trials)
+        done = sum(counts_toward_budget(t, again) for t in trials)
         remaining = max(0, self.n_trials - done)
+        study.sampler, seed_note = self._sampler(len(trials))
+        size = space_size(space)
+        tried = {key for key in completed_sets(trials, fixed) if in_space(dict(key), space)}
         print(
             f"[optuna] study {self.study_name!r} in {shown}: {direction} {objective}; {done} of n_trials={self.n_trials} trials done, "
             f"{remaining} to run in batches of {self.n_jobs}",
             flush=True,
         )
+        if seed_note:
+            print(seed_note, flush=True)
+        if remaining and size is not None and len(tried) >= size:
+            print(f"[optuna] the search space holds {size} parameter sets and the study has completed all of them: nothing left to try", flush=True)
+            remaining = 0
         if remaining == 0:
-            # No parent run either: a re-run of a finished study leaves the MLflow experiment as it was.
-            print(f"[optuna] nothing to run: raise hydra.sweeper.n_trials above {done} to continue the study", flush=True)
-        else:
-            # This sweeper opens the parent (OptunaSweeper.opens_parent_run), now that there is something to run.
-            open_parent(
-                self.config,
-                run_name=f"optuna study {self.study_name} ({shown})",
-                tags={"optuna.study_name": self.study_name, "optuna.storage": shown, "optuna.direction": direction},
-                jobs=remaining,
-            )
-        returns: list[Any] = []
-        while remaining > 0:
-            batch = [study.ask(space) for _ in range(min(self.n_jobs, remaining))]
+            if done >= self.n_trials:
+                print(f"[optuna] nothing to run: raise hydra.sweeper.n_trials above {done} to continue the study", flush=True)
+            self._report(study, objective)
+            # No parent run, no summary: a re-run of a finished study leaves the MLflow experiment as it was.
+            sys.stdout.flush()
+            sys.exit(0)
+
+        uri = store_of(config)[0] if tracking_enabled(config) else None
+        parent_run_id, earlier = self._parent(shown, direction, remaining) if uri else (None, {})
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(config, sweep_dir / "multirun.yaml")
+        account = StudyAccount(str(sweep_dir), jobs=[], planned=remaining)
+        for number, run_id in earlier.items():
+            account.skip(number, run_id)
+
+        def launch(batch: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[Any]:
+            numbers = range(initial_job_idx, initial_job_idx + len(batch))
             try:
-                overrides = [[*fixed, *(f"{k}={format_value(v)}" for k, v in trial.params.items())] for trial in batch]
-                try:
-                    validate(overrides)
-                except Exception as exc:  # noqa: BLE001 - Hydra's composition error, for a user's search space
-                    raise ConfigError(
-                        f"the trial overrides do not compose ({' '.join(overrides[0])}): {' '.join(str(exc).split())}; "
-                        "check that hydra.sweeper.params names keys this config has"
-                    ) from None
-                # Job numbers continue the trial numbers, so MLflow's job N is Optuna's trial N.
-                results = self.launcher.launch(overrides, initial_job_idx=batch[0].number)
-                self._tell(study, batch, results, objective)
-            except BaseException:
-                # Never leave a trial RUNNING in the stored study.
-                running = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
-                for trial in batch:
-                    if trial.number in running:
-                        study.tell(trial, state=TrialState.FAIL)
+                results = self.launcher.launch(batch, initial_job_idx=initial_job_idx)
+                self._tell(study, [self._open[n] for n in numbers], results, objective)
+            except BaseException as exc:
+                # Before run_launch's summary: no trial of the stopped batch stays RUNNING.
+                self._stop_open(study, _why(exc), objective, str(sweep_dir), uri)
                 raise
-            returns.append(results)
-            remaining -= len(batch)
+            return results
+
+        segments = self._segments(study, space, fixed, tried, size, remaining, account, validate)
+        self._heartbeats = _Heartbeats(self._storage, self.heartbeat_interval)
+        try:
+            with self._heartbeats:
+                returns = run_launch(config, account, launch, segments, uri=uri, parent_run_id=parent_run_id, resumable=False)
+        except BaseException as exc:
+            # Trials asked for and never launched (a stop between batches), after the summary.
+            self._stop_open(study, account.interrupted or account.launcher_error or _why(exc), objective, str(sweep_dir), uri)
+            raise
         self._report(study, objective)
         return returns
+
+    # -- before the first trial -------------------------------------------------
+    def _check_composes(self, space: Mapping[str, Any], fixed: Sequence[str], validate: Callable[[Sequence[Sequence[str]]], None]) -> None:
+        """Compose one job with a value of every searched key, before the study is touched: a wrong key is one error line."""
+        from optuna.distributions import CategoricalDistribution
+
+        probe = [*fixed]
+        for key, distribution in space.items():
+            value = distribution.choices[0] if isinstance(distribution, CategoricalDistribution) else distribution.low
+            probe.append(f"{key}={format_value(value)}")
+        try:
+            validate([probe])
+        except Exception as exc:  # noqa: BLE001 - Hydra's composition error, for a user's search space
+            raise ConfigError(
+                f"the trial overrides do not compose ({' '.join(probe)}): {' '.join(str(exc).split())}; "
+                "check that hydra.sweeper.params names keys this config has"
+            ) from None
+
+    def _sampler(self, trials_in_study: int) -> tuple[Any, str | None]:
+        """The configured sampler, its seed (if it has one) moved on by the study's size (see ``launch_seed``); and a line saying so."""
+        import optuna
+        from hydra.utils import instantiate
+
+        if not self.sampler_cfg:
+            return optuna.samplers.TPESampler(), None
+        try:
+            seed = self.sampler_cfg.get("seed") if hasattr(self.sampler_cfg, "get") else None
+            if isinstance(seed, int) and not isinstance(seed, bool):
+                derived = launch_seed(seed, trials_in_study)
+                note = None if derived == seed else (
+                    f"[optuna] sampler seed {derived}, from seed {seed} and the study's {trials_in_study} trials: no replay of earlier draws"
+                )
+                with _quiet_optuna():
+                    return instantiate(self.sampler_cfg, seed=derived), note
+            with _quiet_optuna():
+                return instantiate(self.sampler_cfg), None
+        except Exception as exc:  # noqa: BLE001 - a bad _target_ or argument
+            raise ConfigError(f"hydra.sweeper.sampler cannot be built: {' '.join(str(exc).split())}") from None
+
+    def _recover(self, study: Any) -> None:
+        """Close what earlier drivers left: trials RUNNING without a live driver are told FAIL and queued again.
+
+        A trial asked for on this machine by a process that is gone is failed
+        at once, with the reason; a trial whose driver cannot be looked up (it
+        ran on another machine) is failed by Optuna when its heartbeats
+        stopped longer than the grace period ago. Trials told FAIL because
+        their driver was stopped (Ctrl-C, SIGTERM, a launcher error) and not
+        queued yet are queued now: a stop must not cost the study a trial.
+        """
+        import optuna
+        from optuna.trial import TrialState
+
+        from qboost_exp.tracking import driver_alive, driver_id
+
+        retry = _Retry(self.max_retry)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        study_id = self._storage.get_study_id_from_name(self.study_name)
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            driver = trial.user_attrs.get(DRIVER_ATTR)
+            if not driver or driver_alive(driver) is not False:
+                continue
+            why = f"its driver ({driver}) died before the trial ended; told FAIL at {stamp} by the next launch of the study (driver {driver_id()})"
+            trial_id = self._storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+            try:
+                self._storage.set_trial_user_attr(trial_id, FAILURE_ATTR, why)
+                self._storage.set_trial_user_attr(trial_id, STOPPED_ATTR, why)
+                study.tell(trial.number, state=TrialState.FAIL)
+            except Exception:  # noqa: BLE001 - another launch got there first (UpdateFinishedTrialError)
+                continue
+            print(f"[optuna] trial {trial.number} was left RUNNING: {why}", flush=True)
+        before = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        with _quiet_optuna():
+            optuna.storages.fail_stale_trials(study)  # queues its retries through the storage's callback (_Retry)
+        stale = before - {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        if stale:
+            grace = self.grace_period or 2 * (self.heartbeat_interval or 0)
+            print(f"[optuna] trials {sorted(stale)} sent no heartbeat for more than {grace} s: told FAIL (their driver is gone), queued again", flush=True)
+        trials = study.get_trials(deepcopy=False)
+        again = retried(trials)
+        for trial in trials:
+            if trial.state != TrialState.FAIL or STOPPED_ATTR not in trial.user_attrs or trial.number in again:
+                continue
+            history = len(trial.system_attrs.get("retry_history", []) or [])
+            if self.max_retry is not None and history >= self.max_retry:
+                continue  # stopped max_retry times: it counts as a failed trial
+            count = len(study.get_trials(deepcopy=False))
+            retry(study, trial)
+            print(f"[optuna] trial {trial.number}'s parameters queued again as trial {count} ({trial.user_attrs[STOPPED_ATTR]})", flush=True)
+
+    def _parent(self, shown: str, direction: str, remaining: int) -> tuple[str | None, dict[int, str]]:
+        """Open the MLflow parent run, or continue the one a stopped launch of this study left; (its id, {job: FINISHED run})."""
+        from qboost_exp.sweep import abandoned, close_abandoned, open_parent, reopen_parent, store_of
+        from qboost_exp.tracking import (
+            JOB_NUM_TAG,
+            PARENT_ROLE,
+            ROLE_TAG,
+            SWEEP_DIR_TAG,
+            child_runs,
+            client_for,
+            prepare_store,
+            search_all,
+        )
+
+        assert self.config is not None
+        uri, experiment = store_of(self.config)
+        experiment_id = prepare_store(uri, experiment)
+        client = client_for(uri)
+        tags = {"optuna.study_name": self.study_name, "optuna.storage": shown, "optuna.direction": direction}
+        parents = search_all(client, [experiment_id], f"tags.`{ROLE_TAG}` = '{PARENT_ROLE}'", order_by=("attributes.start_time DESC",))
+        previous = next(
+            (p for p in parents if p.data.tags.get("optuna.study_name") == self.study_name and p.data.tags.get("optuna.storage") == shown), None
+        )
+        if previous is None or not (previous.info.status in _CONTINUED or abandoned(previous)):
+            # A fresh study, or its last launch ended (or another driver runs it now): a parent of this launch's own.
+            return open_parent(self.config, run_name=f"optuna study {self.study_name} ({shown})", tags=tags, jobs=remaining), {}
+        # The last launch was stopped or died: continue its parent, so that the study's trials stay under one parent.
+        _adopt_sweep_dir(self.config, previous.data.tags.get(SWEEP_DIR_TAG) or str(self.config.hydra.sweep.dir))
+        closed = close_abandoned(client, experiment_id, parent=previous)
+        earlier: dict[int, str] = {}
+        for run in child_runs(client, previous.info.run_id):
+            if run.info.status == "FINISHED" and run.data.tags.get(JOB_NUM_TAG, "").isdigit():
+                earlier[int(run.data.tags[JOB_NUM_TAG])] = run.info.run_id
+        parent_run_id = reopen_parent(self.config, previous, jobs=len(earlier) + remaining)
+        if closed:
+            print(f"[optuna] closed {closed} child run{'s' if closed != 1 else ''} the stopped launch left RUNNING (KILLED)", flush=True)
+        return parent_run_id, earlier
+
+    # -- asking ------------------------------------------------------------------
+    def _segments(
+        self,
+        study: Any,
+        space: Mapping[str, Any],
+        fixed: Sequence[str],
+        tried: set[Any],
+        size: int | None,
+        remaining: int,
+        account: StudyAccount,
+        validate: Callable[[Sequence[Sequence[str]]], None],
+    ) -> Iterator[tuple[int, list[list[str]]]]:
+        """``(first trial number, overrides)`` to launch, batch by batch, asked for only when the previous batch is told.
+
+        The launcher numbers a batch's jobs from its first number on, so a
+        batch whose trial numbers have a gap (a parameter set not run, a trial
+        of another driver) is launched as several runs of consecutive numbers.
+        """
+        from qboost_exp.sweep import forget_records
+
+        while remaining > 0:
+            batch = []
+            for _ in range(min(self.n_jobs, remaining)):
+                trial = self._ask(study, space, fixed, tried, size)
+                if trial is None:
+                    break
+                batch.append(trial)
+            if not batch:
+                account.planned -= remaining  # nothing left to try: the trials not asked for are not missing
+                return
+            remaining -= len(batch)
+            overrides = {t.number: [*fixed, *(f"{k}={format_value(v)}" for k, v in t.params.items())] for t in batch}
+            for number in sorted(overrides):
+                account.ask(number, overrides[number])
+            validate(list(overrides.values()))
+            forget_records(account.sweep_dir, sorted(overrides))  # a re-opened sweep directory may hold other launches' records
+            numbers = sorted(overrides)
+            start = 0
+            for i in range(1, len(numbers) + 1):
+                if i == len(numbers) or numbers[i] != numbers[i - 1] + 1:
+                    yield numbers[start], [overrides[n] for n in numbers[start:i]]
+                    start = i
+            if len(batch) < min(self.n_jobs, remaining + len(batch)):
+                account.planned -= remaining
+                return
+
+    def _ask(self, study: Any, space: Mapping[str, Any], fixed: Sequence[str], tried: set[Any], size: int | None) -> Any | None:
+        """A trial whose parameters the study has not completed (nor this launch asked for); None when there is none to find."""
+        import optuna
+        from optuna.trial import TrialState
+
+        from qboost_exp.tracking import driver_id
+
+        if size is not None and len(tried) >= size:
+            print(f"[optuna] the search space holds {size} parameter sets and the study has tried all of them: stopping here", flush=True)
+            return None
+        configured = study.sampler
+        try:
+            for attempt in range(2 * _REASKS):
+                if attempt == _REASKS:
+                    # The configured sampler keeps proposing known points (a converged TPE): draw uniformly instead.
+                    study.sampler = optuna.samplers.RandomSampler(seed=launch_seed(attempt, len(study.get_trials(deepcopy=False))))
+                with _quiet_optuna():
+                    trial = study.ask(dict(space))
+                key = params_key(trial.params)
+                if key in tried:
+                    trial.set_user_attr(NOT_RUN_ATTR, "the sampler proposed a parameter set the study already has COMPLETE")
+                    trial.set_user_attr(FAILURE_ATTR, "not run: the study already has this parameter set COMPLETE")
+                    study.tell(trial, state=TrialState.FAIL)
+                    # A finite space: queue a point not tried yet, so that the next ask is new (one trial not run, not many).
+                    point = untried_point(space, tried, seed=trial.number)
+                    if point is not None:
+                        study.enqueue_trial(point, skip_if_exists=False)
+                    continue
+                tried.add(key)
+                trial.set_user_attr(DRIVER_ATTR, driver_id())
+                trial.set_user_attr(FIXED_ATTR, list(fixed))
+                self._open[trial.number] = trial
+                study_id = self._storage.get_study_id_from_name(self.study_name)
+                self._ids[trial.number] = self._storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+                if self._heartbeats is not None:
+                    self._heartbeats.add(self._ids[trial.number])
+                return trial
+        finally:
+            study.sampler = configured
+        print(f"[optuna] {2 * _REASKS} asks gave only parameter sets the study already has COMPLETE: stopping here", flush=True)
+        return None
+
+    # -- telling -----------------------------------------------------------------
+    def _close(self, number: int) -> None:
+        self._open.pop(number, None)
+        if self._heartbeats is not None and number in self._ids:
+            self._heartbeats.discard(self._ids[number])
 
     def _tell(self, study: Any, batch: Sequence[Any], results: Sequence[Any], objective: str) -> None:
         from optuna.trial import TrialState
@@ -187,10 +614,60 @@ class OptunaSweep:
             if failure is None and not (isinstance(value, (int, float)) and math.isfinite(value)):
                 failure = f"the job logged no finite {objective!r}"
             if failure is not None:
-                trial.set_user_attr("failure", failure[:1000])
+                trial.set_user_attr(FAILURE_ATTR, failure[:1000])
                 study.tell(trial, state=TrialState.FAIL)
             else:
                 study.tell(trial, float(value))
+            self._close(trial.number)
+
+    def _stop_open(self, study: Any, reason: str, objective: str, sweep_dir: str, uri: str | None) -> None:
+        """Tell every open trial how it ended: COMPLETE if its job finished (its record and run say so), else FAIL, to run again.
+
+        Called when the driver is stopped (Ctrl-C, SIGTERM, a launcher error):
+        no trial may stay RUNNING in the study, and a trial whose job did not
+        finish is marked :data:`STOPPED_ATTR`, so the next launch runs its
+        parameters again instead of counting it.
+        """
+        from optuna.trial import TrialState
+
+        from qboost_exp.sweep import FINISHED, job_records
+
+        if not self._open:
+            return
+        try:
+            records = job_records(sweep_dir)
+        except Exception:  # noqa: BLE001 - no records: every open trial is stopped
+            records = {}
+        for number, trial in list(self._open.items()):
+            try:
+                value = self._finished_value(records.get(number), objective, uri) if (records.get(number) or {}).get("state") == FINISHED else None
+                if value is not None:
+                    trial.set_user_attr("mlflow_run_id", records[number]["run_id"])
+                    study.tell(trial, value)
+                else:
+                    why = f"{reason}: the driver stopped before the trial's job ended; the next launch runs it again"
+                    trial.set_user_attr(FAILURE_ATTR, why[:1000])
+                    trial.set_user_attr(STOPPED_ATTR, reason[:1000])
+                    study.tell(trial, state=TrialState.FAIL)
+            except BaseException:  # noqa: BLE001 - one trial's store error (or a second Ctrl-C) must not leave the others RUNNING
+                try:
+                    study.tell(trial, state=TrialState.FAIL)
+                except BaseException:  # noqa: BLE001 - the next launch fails it (dead driver)
+                    pass
+            finally:
+                self._close(number)
+
+    def _finished_value(self, record: Mapping[str, Any] | None, objective: str, uri: str | None) -> float | None:
+        """The objective a finished job logged to its run (a job that ended just before the stop); None if unknown."""
+        run_id = (record or {}).get("run_id")
+        if not (uri and run_id):
+            return None
+        try:
+            from qboost_exp.tracking import client_for, metric_value
+
+            return metric_value(client_for(uri).get_run(run_id), objective)
+        except Exception:  # noqa: BLE001 - the store is unreachable: run the trial again instead
+            return None
 
     def _child_runs(self) -> dict[int, str]:
         """{job number: MLflow run id} of this sweep's child runs so far (empty without tracking)."""
@@ -210,8 +687,10 @@ class OptunaSweep:
     def _report(self, study: Any, objective: str) -> None:
         from optuna.trial import TrialState
 
-        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        failed = study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+        trials = study.get_trials(deepcopy=False)
+        again = retried(trials)
+        complete = [t for t in trials if t.state == TrialState.COMPLETE]
+        failed = [t for t in trials if t.state == TrialState.FAIL and counts_toward_budget(t, again)]
         print(f"[optuna] study {self.study_name!r}: {len(complete)} complete, {len(failed)} failed trials", flush=True)
         if complete:
             best = study.best_trial
@@ -233,3 +712,28 @@ class OptunaSweep:
             "best_params": {k: v for k, v in best.params.items()},
         }
         OmegaConf.save(OmegaConf.create(dict(results)), directory / "optimization_results.yaml")
+
+
+def _why(exc: BaseException) -> str:
+    """How the driver was stopped, in the words of ``qboost_exp.sweep.run_launch``'s summary."""
+    from qboost_exp.errors import Terminated
+    from qboost_exp.sweep import CTRL_C_EXIT, SIGTERM_EXIT
+
+    if isinstance(exc, Terminated):
+        return "terminated (SIGTERM)"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    if isinstance(exc, SystemExit):
+        code = exc.code if isinstance(exc.code, int) else 1
+        return {CTRL_C_EXIT: "interrupted (Ctrl-C)", SIGTERM_EXIT: "terminated (SIGTERM)"}.get(code, f"a job ended the launching process (exit status {code})")
+    return "the launcher failed: " + " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+
+
+def _adopt_sweep_dir(config: DictConfig, sweep_dir: str) -> None:
+    """Make this launch use the continued launch's sweep directory: here, and in every job's config (composed from the hydra overrides)."""
+    if sweep_dir == str(config.hydra.sweep.dir):
+        return
+    quoted = "'" + sweep_dir.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    with read_write(config.hydra):
+        config.hydra.sweep.dir = sweep_dir
+        config.hydra.overrides.hydra.append(f"hydra.sweep.dir={quoted}")

@@ -31,6 +31,13 @@ class OptunaSweeperConf:
     sampler: Any = field(default_factory=lambda: {"_target_": "optuna.samplers.TPESampler", "seed": None})
     #: Search space: ``key: <Hydra sweep syntax>``, e.g. ``tag(log, interval(1e-4, 0.3))``.
     params: Any = field(default_factory=dict)
+    #: Seconds between the heartbeats the driver records for its RUNNING trials (Optuna's RDBStorage
+    #: heartbeat); null: none, and a trial left RUNNING by a driver on another machine stays RUNNING.
+    heartbeat_interval: Optional[int] = 60
+    #: Seconds without a heartbeat after which the next launch fails such a trial; null: 2 x heartbeat_interval.
+    grace_period: Optional[int] = None
+    #: How many times a trial whose driver died or was stopped runs again (null: always).
+    max_retry: Optional[int] = 3
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="optuna", node=OptunaSweeperConf, provider="qboost-exp")
@@ -46,15 +53,41 @@ class OptunaSweeper(Sweeper):
     It opens the sweep's MLflow parent run itself (``qboost_exp.sweep.open_parent``),
     once it knows how many trials remain: a finished study runs nothing and
     leaves no empty parent run.
+
+    Nothing is lost when things fail:
+
+    - a resumed study's sampler is seeded from ``seed`` and the study's size,
+      and no parameter set the study has COMPLETE is launched again;
+    - trials a dead driver left RUNNING are told FAIL (with the reason) when
+      the study starts again, and their parameters run again
+      (``max_retry``); the parent and child runs it left RUNNING are closed
+      KILLED, and that parent run is continued;
+    - batches go through ``qboost_exp.sweep.run_launch``: Ctrl-C, SIGTERM
+      and a launcher error end with the summary, the parent run KILLED, no
+      trial RUNNING, and exit status 130, 143 or 1.
     """
 
     #: Read by qboost_exp.sweep.MLflowSweepCallback, which then leaves the parent run to this sweeper.
     opens_parent_run = True
 
-    def __init__(self, study_name: str, storage: Optional[str], n_trials: int, n_jobs: int, sampler: Any, params: Any) -> None:
+    def __init__(
+        self,
+        study_name: str,
+        storage: Optional[str],
+        n_trials: int,
+        n_jobs: int,
+        sampler: Any,
+        params: Any,
+        heartbeat_interval: Optional[int] = 60,
+        grace_period: Optional[int] = None,
+        max_retry: Optional[int] = 3,
+    ) -> None:
         from ._impl import OptunaSweep
 
-        self._impl = OptunaSweep(study_name=study_name, storage=storage, n_trials=n_trials, n_jobs=n_jobs, sampler=sampler, params=params)
+        self._impl = OptunaSweep(
+            study_name=study_name, storage=storage, n_trials=n_trials, n_jobs=n_jobs, sampler=sampler, params=params,
+            heartbeat_interval=heartbeat_interval, grace_period=grace_period, max_retry=max_retry,
+        )
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self._impl.setup(hydra_context=hydra_context, task_function=task_function, config=config)
