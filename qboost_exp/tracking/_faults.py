@@ -97,7 +97,7 @@ class StoreFailure(QBoostError):
 _SQLITE_PHRASES = (
     ("readonly database", "the database is read-only"),
     ("read-only", "the database is read-only"),
-    ("database or disk is full", "the database's disk is full"),
+    ("database or disk is full", "the store's disk is full (database or disk is full)"),
     ("disk i/o error", "disk I/O error"),
     ("unable to open database", "the database file cannot be opened"),
     ("no space left on device", "no space left on device"),

@@ -28,6 +28,9 @@ ORIGINAL_RUN_TAG = "qboost.original_run_id"
 SUPERSEDED_BY_TAG = "qboost.superseded_by"
 
 
+_REQUIRED = ("tracking_uri", "experiment", "run_id", "run_name", "start_time", "params", "metrics", "tags", "files")
+
+
 class SyncError(QBoostError):
     """A record that cannot be uploaded: missing, incomplete, already uploaded, or the target store failed."""
 
@@ -64,6 +67,9 @@ def load_record(directory: str | os.PathLike[str]) -> dict[str, Any]:
         raise SyncError(f"{path} is an incomplete run record: {RECORD_FILE} is unreadable ({exc})") from None
     if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
         raise SyncError(f"{path}: unknown record format {record.get('format') if isinstance(record, dict) else None!r} (this version reads {RECORD_FORMAT})")
+    absent = [key for key in _REQUIRED if key not in record]
+    if absent:
+        raise SyncError(f"{path} is an incomplete run record: {RECORD_FILE} lacks {', '.join(absent)}")
     missing = [name for name in record.get("files", []) if not (path / name).is_file()]
     if missing or not record.get("files"):
         shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
@@ -113,13 +119,6 @@ def sync_record(
         One line each: a missing or incomplete record, one uploaded already,
         an unreachable or unusable target store.
     """
-    import mlflow
-    from mlflow import MlflowClient
-
-    from ._faults import bounded_retries, store_failure_reason
-    from ._run import _quiet_store_logs
-    from ._store import prepare_store, resolve_tracking_uri
-
     path = Path(directory).resolve()
     record = load_record(path)
     done = _uploaded(path)
@@ -128,6 +127,14 @@ def sync_record(
             f"{path} was already uploaded as run {done.get('run_id')} to {done.get('tracking_uri', '?')}"
             f"{' on ' + done['time'] if done.get('time') else ''}; add --force to upload it again as another run"
         )
+    # Only now MLflow (seconds to import): a wrong directory is told at once.
+    import mlflow
+    from mlflow import MlflowClient
+
+    from ._faults import bounded_retries, store_failure_reason
+    from ._run import _quiet_store_logs
+    from ._store import prepare_store, resolve_tracking_uri
+
     uri = resolve_tracking_uri(tracking_uri) if tracking_uri else str(record["tracking_uri"])
     experiment = experiment or str(record["experiment"])
     with bounded_retries(uri, retry_seconds) as breaker, _quiet_store_logs(), _no_run_links():
