@@ -20,6 +20,7 @@ from mlflow import MlflowClient
 from optuna.trial import TrialState
 
 from clirun import QUICK, run_module
+from faultcheck import finished_runs_without_a_model, jobs_unaccounted, report, running_runs, running_trials
 
 FAST = ("sampler.params.num_reads=10", "sampler.params.num_sweeps=200", *QUICK)
 # Slower jobs (a few seconds each) for the tests that stop the driver in the middle of one.
@@ -95,6 +96,7 @@ def test_a_resumed_study_never_replays_its_trials(tmp_path):
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 6
     assert len({_params(t) for t in trials}) == 6  # before: trials 3-5 repeated trials 0-2 exactly
     assert len({t.params["lambda"] for t in trials}) == 6
+    report("Optuna: 3 trials, then n_trials=6", running=running_trials(tmp_path / "optuna.db"), distinct=(len({_params(t) for t in trials}), 6))
 
     # A fresh study with the same seed is still reproducible: its first 3 trials are the first study's.
     again = run_module(
@@ -167,6 +169,15 @@ def test_kill_9_of_the_driver_then_the_same_command_closes_and_reruns_what_it_le
     assert [by_job[n].info.status for n in range(4)] == ["FINISHED", "KILLED", "FINISHED", "FINISHED"]
     assert "the job never ended (its driver died)" in by_job[1].data.tags["qboost.closed_by"]
     assert _query(tmp_path / "mlflow.db", "SELECT count(*) FROM runs WHERE status = 'RUNNING'") == [(0,)]
+    _report_resume("Optuna: kill -9 of the driver, then the same command", tmp_path, out, complete, 3)
+
+
+def _report_resume(fault: str, tmp_path: Path, stdout: str, complete: list, n_trials: int) -> None:
+    db = tmp_path / "mlflow.db"
+    report(
+        fault, unaccounted=jobs_unaccounted(stdout, n_trials), running=running_trials(tmp_path / "optuna.db") + len(running_runs(db)),
+        lost=len(finished_runs_without_a_model(db)), distinct=(len({_params(t) for t in complete}), n_trials),
+    )
 
 
 def test_ctrl_c_mid_batch_ends_in_the_summary_with_no_trial_running_and_the_resume_finishes_the_study(tmp_path):
@@ -183,6 +194,8 @@ def test_ctrl_c_mid_batch_ends_in_the_summary_with_no_trial_running_and_the_resu
     assert "[sweep] 4 jobs: 1 finished, 0 failed, 1 killed, 2 not started" in out, out[-3000:]
     assert "[sweep] interrupted (Ctrl-C): the sweep stopped early" in out
     assert "[sweep] KILLED job 1 (" in out
+    assert "[sweep] to run only the jobs that did not finish: the same command (the study continues; its stopped trials run again)" in out
+    report("Optuna: Ctrl-C mid-batch", unaccounted=jobs_unaccounted(out, 4), running=running_trials(tmp_path / "optuna.db") + len(running_runs(tmp_path / "mlflow.db")))
 
     trials = _study(tmp_path).trials
     assert [(t.number, t.state) for t in trials] == [(0, TrialState.COMPLETE), (1, TrialState.FAIL)]
@@ -203,3 +216,4 @@ def test_ctrl_c_mid_batch_ends_in_the_summary_with_no_trial_running_and_the_resu
     assert trials[2].params == trials[1].params
     (again,), _ = _runs(tmp_path)
     assert again.info.run_id == parent.info.run_id and again.info.status == "FINISHED"
+    _report_resume("Optuna: Ctrl-C mid-batch, then the same command", tmp_path, resumed.stdout, complete, 4)

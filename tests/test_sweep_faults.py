@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from mlflow import MlflowClient
+
+from faultcheck import finished_runs_without_a_model, jobs_unaccounted, report, running_runs
 
 TESTS = Path(__file__).resolve().parent
 #: A baseline that sleeps ``+model.seconds`` before it fits (tests/slow_model.py): the job is mid-training for a known window.
@@ -45,20 +48,26 @@ def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def _wait_until_running(tmp_path: Path, job: int, process: subprocess.Popen, timeout: float = 120) -> None:
-    """Until job ``job``'s own record (tests the sweep package's job records too) says it is running."""
+    """Until job ``job``'s own record says it is running and its MLflow run is open (it then sleeps in training)."""
     record = tmp_path / "multirun" / "s" / ".qboost-jobs" / f"{job}.json"
     deadline = time.time() + timeout
     while time.time() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"the sweep ended before job {job} started: {process.communicate()}")
         try:
-            if json.loads(record.read_text())["state"] == "running":
+            if json.loads(record.read_text())["state"] == "running" and _job_run_open(tmp_path / "mlflow.db", job):
                 time.sleep(1.0)  # into its sleep
                 return
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, sqlite3.Error):
             pass
         time.sleep(0.2)
     raise AssertionError(f"job {job} did not start within {timeout} s")
+
+
+def _job_run_open(db: Path, job: int) -> bool:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+        query = "SELECT 1 FROM runs r JOIN tags t ON t.run_uuid = r.run_uuid WHERE r.status = 'RUNNING' AND t.key = 'qboost.job_num' AND t.value = ?"
+        return con.execute(query, (str(job),)).fetchone() is not None
 
 
 def _stop(process: subprocess.Popen, sig: int) -> subprocess.CompletedProcess:
@@ -74,6 +83,11 @@ def _runs(tmp_path: Path) -> tuple[object, list]:
     runs = client.search_runs([experiment.experiment_id], max_results=100, order_by=["attributes.start_time ASC"])
     (parent,) = [r for r in runs if r.data.tags.get("qboost.role") == "parent"]
     return parent, [r for r in runs if r.data.tags.get("qboost.role") == "child"]
+
+
+def _report(fault: str, tmp_path: Path, stdout: str, jobs: int) -> None:
+    db = tmp_path / "mlflow.db"
+    report(fault, unaccounted=jobs_unaccounted(stdout, jobs), running=len(running_runs(db)), lost=len(finished_runs_without_a_model(db)))
 
 
 def _by_job(children: list) -> dict[int, list[str]]:
@@ -101,6 +115,7 @@ def test_ctrl_c_mid_job_ends_with_the_summary_and_resume_runs_only_the_rest(tmp_
     assert parent.data.tags["error"] == "interrupted (Ctrl-C): 3 of 6 jobs finished"
     assert _by_job(children) == {0: ["FINISHED"], 1: ["FINISHED"], 2: ["FINISHED"], 3: ["KILLED"]}
     first_runs = {int(r.data.tags["qboost.job_num"]): r.info.run_id for r in children if r.info.status == "FINISHED"}
+    _report("grid sweep: Ctrl-C mid-job", tmp_path, stopped.stdout, 6)
 
     resumed = _run(tmp_path, *sweep, "hydra.sweeper.resume=true", SLOW_MODEL_NO_SLEEP="1")
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
@@ -115,6 +130,7 @@ def test_ctrl_c_mid_job_ends_with_the_summary_and_resume_runs_only_the_rest(tmp_
     assert "RUNNING" not in {r.info.status for r in children}
     # the summary's best run is one of this sweep's six finished runs
     assert again.data.tags["best_run_id"] in {r.info.run_id for r in children if r.info.status == "FINISHED"}
+    _report("grid sweep: Ctrl-C mid-job, then hydra.sweeper.resume=true", tmp_path, resumed.stdout, 6)
 
 
 def test_sigterm_mid_job_ends_the_sweep_killed_with_exit_143(tmp_path):
@@ -132,6 +148,7 @@ def test_sigterm_mid_job_ends_the_sweep_killed_with_exit_143(tmp_path):
     account = json.loads((tmp_path / "multirun" / "s" / ".qboost-sweep.json").read_text())
     assert [(j["job"], j["state"]) for j in account["jobs"]] == [(0, "finished"), (1, "killed")]
     assert account["exit_status"] == 143
+    _report("grid sweep: SIGTERM mid-job", tmp_path, stopped.stdout, 2)
 
 
 def test_kill_9_of_the_driver_then_resume_closes_what_it_left_running_and_finishes_the_rest(tmp_path):
@@ -154,6 +171,7 @@ def test_kill_9_of_the_driver_then_resume_closes_what_it_left_running_and_finish
     assert _by_job(children) == {0: ["FINISHED"], 1: ["KILLED", "FINISHED"], 2: ["FINISHED"]}
     (closed,) = [r for r in children if r.info.status == "KILLED"]
     assert "by a resume of its sweep: the job never ended (its driver died)" in closed.data.tags["qboost.closed_by"]
+    _report("grid sweep: kill -9 of the driver, then hydra.sweeper.resume=true", tmp_path, resumed.stdout, 3)
 
 
 def test_kill_9_of_the_driver_then_a_new_sweep_closes_the_dead_sweeps_runs(tmp_path):

@@ -10,6 +10,9 @@ from omegaconf import DictConfig, OmegaConf, read_write
 
 from qboost_exp.errors import ConfigError, QBoostError
 
+#: What the summary tells a user whose sweep did not finish.
+RESUME_HINT = "the same command with hydra.sweeper.resume=true"
+
 
 def sweep(sweeper: Any, arguments: Sequence[str]) -> Any:
     """Run the grid sweep of ``sweeper`` (a :class:`QBoostBasicSweeper`); see its docstring."""
@@ -45,7 +48,7 @@ def sweep(sweeper: Any, arguments: Sequence[str]) -> Any:
         sweeper.validate_batch_is_legal(batch)
         return sweeper.launcher.launch(batch, initial_job_idx=initial_job_idx)
 
-    return run_launch(config, account, launch, _segments(batches, skip), uri=uri, parent_run_id=parent_run_id, resumable=True)
+    return run_launch(config, account, launch, _segments(batches, skip), uri=uri, parent_run_id=parent_run_id, resume_hint=RESUME_HINT)
 
 
 def _segments(batches: Sequence[Sequence[Sequence[str]]], skip: dict[int, Any]) -> Iterator[tuple[int, list[list[str]]]]:

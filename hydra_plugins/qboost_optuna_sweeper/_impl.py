@@ -54,6 +54,8 @@ from ._study import (
 )
 
 STORAGE_FILE = "optuna.db"
+#: What the summary tells a user whose study did not finish: the same command continues it.
+RESUME_HINT = "the same command (the study continues; its stopped trials run again)"
 # Study attributes that say what the study optimises; a resumed study must agree.
 _OBJECTIVE_ATTR = "objective"
 # Asks for a parameter set the study has not completed, with the configured sampler and then with
@@ -370,7 +372,7 @@ class OptunaSweep:
         self._heartbeats = _Heartbeats(self._storage, self.heartbeat_interval)
         try:
             with self._heartbeats:
-                returns = run_launch(config, account, launch, segments, uri=uri, parent_run_id=parent_run_id, resumable=False)
+                returns = run_launch(config, account, launch, segments, uri=uri, parent_run_id=parent_run_id, resume_hint=RESUME_HINT)
         except BaseException as exc:
             # Trials asked for and never launched (a stop between batches), after the summary.
             self._stop_open(study, account.interrupted or account.launcher_error or _why(exc), objective, str(sweep_dir), uri)

@@ -105,7 +105,8 @@ class MLflowSweepCallback(Callback):
             # Our sweeper counted every job from what the launcher returned.
             account = SweepAccount(sweep_dir, jobs=[o.overrides.split() for o in saved["outcomes"]])
             status = finish_sweep(
-                config, account, saved["outcomes"], uri=saved.get("tracking_uri"), parent_run_id=saved.get("parent_run_id"), resumable=True
+                config, account, saved["outcomes"], uri=saved.get("tracking_uri"), parent_run_id=saved.get("parent_run_id"),
+                resume_hint=saved.get("resume_hint")
             )
         else:
             status = self._finish_from_records(config, sweep_dir)
@@ -127,7 +128,7 @@ class MLflowSweepCallback(Callback):
         if not outcomes and not self.parent_run_id:
             return 0  # nothing ran (a finished study): nothing to say
         account = SweepAccount(sweep_dir, jobs=[o.overrides.split() for o in outcomes])
-        return finish_sweep(config, account, outcomes, uri=self.uri, parent_run_id=self.parent_run_id, resumable=False)
+        return finish_sweep(config, account, outcomes, uri=self.uri, parent_run_id=self.parent_run_id, resume_hint=None)
 
     # -- job process (wherever the launcher runs it) --------------------------
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:

@@ -55,7 +55,7 @@ def run_launch(
     *,
     uri: str | None,
     parent_run_id: str | None,
-    resumable: bool,
+    resume_hint: str | None,
 ) -> list[Sequence[Any]]:
     """Launch each ``(initial_job_idx, batch)`` of ``segments`` with ``launch``, recording every return in ``account``.
 
@@ -89,7 +89,7 @@ def run_launch(
             first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
             account.launcher_error = f"{type(exc).__name__}: {first}"[:500]
     if account.interrupted or account.launcher_error:
-        status = finish_sweep(config, account, account.outcomes(), uri=uri, parent_run_id=parent_run_id, resumable=resumable)
+        status = finish_sweep(config, account, account.outcomes(), uri=uri, parent_run_id=parent_run_id, resume_hint=resume_hint)
         exit_with(status or 1)
-    account.save(account.outcomes(), pending=True, driver=driver_id(), tracking_uri=uri, parent_run_id=parent_run_id)
+    account.save(account.outcomes(), pending=True, driver=driver_id(), tracking_uri=uri, parent_run_id=parent_run_id, resume_hint=resume_hint)
     return returns

@@ -34,7 +34,7 @@ FAILED_SWEEP_EXIT = 1
 _LISTED = 20
 
 
-def finish_sweep(config: DictConfig, account: SweepAccount, outcomes: Sequence[JobOutcome], *, uri: str | None, parent_run_id: str | None, resumable: bool) -> int:
+def finish_sweep(config: DictConfig, account: SweepAccount, outcomes: Sequence[JobOutcome], *, uri: str | None, parent_run_id: str | None, resume_hint: str | None) -> int:
     """Close the sweep: parent run (when tracked), summary lines, saved account; returns the exit status.
 
     Parameters
@@ -48,8 +48,10 @@ def finish_sweep(config: DictConfig, account: SweepAccount, outcomes: Sequence[J
     uri, parent_run_id : str or None
         The tracking store and the parent run; None for an untracked sweep
         or one whose parent run could not be created.
-    resumable : bool
-        Whether ``hydra.sweeper.resume=true`` can continue this sweep (our grid sweeper).
+    resume_hint : str or None
+        How the user runs only what did not finish (the sweeper's words: a
+        grid sweep's ``hydra.sweeper.resume=true``, a study's same command);
+        None when the sweeper cannot.
     """
     objective = objective_of(config)
     lines: list[str] = []
@@ -86,8 +88,8 @@ def finish_sweep(config: DictConfig, account: SweepAccount, outcomes: Sequence[J
     if store_error:
         where = f"; every job's outcome is in {saved}" if saved else ""
         summary.append(f"[sweep] error: the tracking store {uri} failed at the sweep's end ({store_error}): parent run {parent_run_id} is left RUNNING{where}")
-    if unfinished and resumable:
-        summary.append("[sweep] to run only the jobs that did not finish: the same command with hydra.sweeper.resume=true")
+    if unfinished and resume_hint:
+        summary.append(f"[sweep] to run only the jobs that did not finish: {resume_hint}")
     print("\n".join(summary + lines), flush=True)
     if uri and parent_run_id and not store_error:
         try:
