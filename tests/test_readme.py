@@ -58,6 +58,9 @@ RULES = [
     Rule(r"^python -m qboost_exp -m hydra/launcher=submitit_slurm", "elsewhere",
          where="tests/test_slurm.py::test_slurm_sweep_tracks_parent_and_children_and_a_failing_job_fails_in_sacct"),
     Rule(r"^python -m qboost_exp -m hparams_search=optuna$", "run", says=("[optuna] study 'qboost'", "[optuna] best trial"), timeout=900),
+    # Run in full here (no Ctrl-C), so the resume finds every job finished and runs none.
+    Rule(r"^python -m qboost_exp -m lambda=0\.02,0\.05,0\.1,0\.2 hydra\.sweeper\.resume=true$", "run",
+         says=("[sweep] resuming multirun/", "4 of 4 jobs finished earlier, running 0", "[sweep] 4 jobs: 4 finished (4 in an earlier launch), 0 failed")),
     Rule(r"^python -m qboost_exp -m ", "run", says=("[sweep] MLflow parent run", "jobs:", "[sweep] best validation_accuracy"), timeout=600),
     Rule(r"^python -m qboost_exp mlflow\.tracking_uri=http://TRACKING-HOST:5000$", "fails", status=2,
          says=("cannot reach the MLflow tracking server at http://TRACKING-HOST:5000",)),
