@@ -9,6 +9,7 @@ from pathlib import Path
 from mlflow import MlflowClient
 
 from clirun import QUICK, run_module
+from faultcheck import finished_runs_without_a_model, jobs_unaccounted, report, running_runs
 
 SWEEP = ("-m", "hydra/launcher=submitit_slurm", "hydra.launcher.partition=cpu", "sampler.params.num_reads=10", *QUICK)
 
@@ -85,3 +86,5 @@ def test_a_job_past_its_slurm_time_limit_is_killed_with_the_reason_timeout_in_sa
     assert (children[0].info.status, children[1].info.status, parent.info.status) == ("FINISHED", "KILLED", "FINISHED")
     assert "time limit" in children[1].data.tags["error"], children[1].data.tags
     assert parent.data.tags["best_run_id"] == children[0].info.run_id
+    db = tmp_path / "mlflow.db"
+    report("SLURM: a job past its time limit", unaccounted=jobs_unaccounted(out, 2), running=len(running_runs(db)), lost=len(finished_runs_without_a_model(db)))

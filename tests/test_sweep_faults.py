@@ -18,7 +18,9 @@ import time
 from pathlib import Path
 
 from mlflow import MlflowClient
+from test_store_faults import servers  # noqa: F401 - the fixture: mlflow server on a SQLite store, killable
 
+from clirun import run_module
 from faultcheck import finished_runs_without_a_model, jobs_unaccounted, report, running_runs
 
 TESTS = Path(__file__).resolve().parent
@@ -47,15 +49,15 @@ def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
-def _wait_until_running(tmp_path: Path, job: int, process: subprocess.Popen, timeout: float = 120) -> None:
-    """Until job ``job``'s own record says it is running and its MLflow run is open (it then sleeps in training)."""
+def _wait_until_running(tmp_path: Path, job: int, process: subprocess.Popen, timeout: float = 120, db: Path | None = None) -> None:
+    """Until job ``job``'s own record says it is running and its MLflow run is open in ``db`` (it then sleeps in training)."""
     record = tmp_path / "multirun" / "s" / ".qboost-jobs" / f"{job}.json"
     deadline = time.time() + timeout
     while time.time() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"the sweep ended before job {job} started: {process.communicate()}")
         try:
-            if json.loads(record.read_text())["state"] == "running" and _job_run_open(tmp_path / "mlflow.db", job):
+            if json.loads(record.read_text())["state"] == "running" and _job_run_open(db or tmp_path / "mlflow.db", job):
                 time.sleep(1.0)  # into its sleep
                 return
         except (OSError, ValueError, KeyError, sqlite3.Error):
@@ -188,3 +190,78 @@ def test_kill_9_of_the_driver_then_a_new_sweep_closes_the_dead_sweeps_runs(tmp_p
     dead = [r for r in runs if r.data.tags.get("qboost.sweep_dir", "").endswith("multirun/s") or "+model.seconds=60" in r.data.tags.get("hydra.overrides", "")]
     assert sorted(r.info.status for r in dead) == ["KILLED", "KILLED"]  # the dead sweep's parent and its job 0
     assert all("qboost.closed_by" in r.data.tags for r in dead)
+
+
+# --------------------------------------------------------------------------- the tracking server fails mid-sweep
+
+
+def _server_runs(server) -> tuple[object, list]:
+    client = MlflowClient(server.url)
+    runs = client.search_runs([client.get_experiment_by_name("qboost").experiment_id], max_results=100, order_by=["attributes.start_time ASC"])
+    (parent,) = [r for r in runs if r.data.tags.get("qboost.role") == "parent"]
+    return parent, [r for r in runs if r.data.tags.get("qboost.role") == "child"]
+
+
+def test_tracking_server_killed_mid_sweep_and_restarted_on_the_same_store_loses_nothing(tmp_path, servers):
+    server = servers(tmp_path / "server")
+    process = _start(tmp_path, "+model.seconds=0,8,0.01", f"mlflow.tracking_uri={server.url}")
+    _wait_until_running(tmp_path, 1, process, db=server.db)
+    server.kill()  # kill -9, while job 1 trains
+    time.sleep(2)
+    server = servers(tmp_path / "server", server.port)  # the same store, the same address
+    out, err = process.communicate(timeout=300)
+
+    assert process.returncode == 0, out[-3000:] + err[-3000:]
+    assert "[sweep] 3 jobs: 3 finished, 0 failed" in out, out[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+    parent, children = _server_runs(server)
+    assert parent.info.status == "FINISHED" and _by_job(children) == {0: ["FINISHED"], 1: ["FINISHED"], 2: ["FINISHED"]}
+    report("tracking server: kill -9 mid-sweep, restarted on the same store", unaccounted=jobs_unaccounted(out, 3),
+           running=len(running_runs(server.db)), lost=len(finished_runs_without_a_model(server.db)))
+
+
+def test_tracking_server_gone_for_good_mid_sweep_then_sync_and_resume_lose_nothing(tmp_path, servers):
+    server = servers(tmp_path / "server")
+    sweep = ("+model.seconds=0,8,0.01", f"mlflow.tracking_uri={server.url}", "mlflow.retry_seconds=10")
+    process = _start(tmp_path, *sweep)
+    _wait_until_running(tmp_path, 1, process, db=server.db)
+    server.kill()  # and it does not come back while the sweep runs
+    out, err = process.communicate(timeout=300)
+
+    # every job accounted for; job 1's trained model is in its local record; one line says where
+    assert process.returncode == 1, out[-3000:] + err[-3000:]
+    assert "Traceback" not in err + out, (out + err)[-3000:]
+    assert "[sweep] 3 jobs: 1 finished, 2 failed" in out, out[-3000:]
+    record = tmp_path / "multirun" / "s" / "1" / "mlflow-record"
+    shown = f"mlflow.tracking_uri={server.url.replace(':', chr(92) + ':')} mlflow.retry_seconds=10"  # as Hydra prints an override
+    assert (
+        f"[sweep] FAILED job 1 (model=sklearn model._target_=slow_model.SlowClassifier +model.seconds=8 {shown}): the tracking store "
+        f"{server.url} failed at the end of the run (the server does not answer: connection refused): the run's full record is in {record}"
+    ) in out, out[-3000:]
+    assert "before its run opened" not in out  # job 1's run exists, left RUNNING in the unreachable store
+    assert f"python -m qboost_exp.tracking sync {record}" in out
+    assert "[sweep] FAILED job 2 (" in out
+    assert (
+        f"[sweep] error: the tracking store {server.url} failed at the sweep's end (the server does not answer: connection refused): "
+        "parent run "
+    ) in out
+    assert (record / "record.json").is_file() and (record / "model" / "MLmodel").is_file()
+    account = json.loads((tmp_path / "multirun" / "s" / ".qboost-sweep.json").read_text())
+    assert [(j["job"], j["state"]) for j in account["jobs"]] == [(0, "finished"), (1, "failed"), (2, "failed")]
+    assert account["parent_closed"] is False
+    report("tracking server: gone for good mid-sweep (mlflow.retry_seconds=10)", unaccounted=jobs_unaccounted(out, 3))
+
+    # The server comes back: upload job 1's record, then resume: only job 2 runs, nothing stays RUNNING.
+    server = servers(tmp_path / "server", server.port)
+    synced = run_module("qboost_exp.tracking", "sync", str(record), cwd=tmp_path, env={"PYTHONPATH": str(TESTS)})  # the model's class
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    resumed = _run(tmp_path, *sweep, "hydra.sweeper.resume=true", SLOW_MODEL_NO_SLEEP="1")
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "[sweep] resuming multirun/s: 2 of 3 jobs finished earlier, running 1" in resumed.stdout, resumed.stdout[-3000:]
+    assert "[sweep] 3 jobs: 3 finished (2 in an earlier launch), 0 failed" in resumed.stdout
+    parent, children = _server_runs(server)
+    assert parent.info.status == "FINISHED"
+    finished = {n for n, states in _by_job(children).items() if "FINISHED" in states}
+    assert finished == {0, 1, 2}
+    report("tracking server: gone for good, then back: sync and hydra.sweeper.resume=true", unaccounted=jobs_unaccounted(resumed.stdout, 3),
+           running=len(running_runs(server.db)), lost=len(finished_runs_without_a_model(server.db)))

@@ -25,12 +25,13 @@ def sweep(sweeper: Any, arguments: Sequence[str]) -> Any:
     batches = sweeper.split_arguments(parser.parse_overrides([*sweeper._parse_config(), *arguments]), sweeper.max_batch_size)
     jobs = [list(job) for batch in batches for job in batch]
     uri = store_of(config)[0] if tracking_enabled(config) else None
-    try:
-        skip, parent_run_id = _resume(sweeper, jobs) if sweeper.resume else ({}, None)
-        if uri and parent_run_id is None:
-            from qboost_exp.sweep import open_parent
+    from qboost_exp.sweep import bounded_store, open_parent
 
-            parent_run_id = open_parent(config, jobs=len(jobs))
+    try:
+        with bounded_store(config):
+            skip, parent_run_id = _resume(sweeper, jobs) if sweeper.resume else ({}, None)
+            if uri and parent_run_id is None:
+                parent_run_id = open_parent(config, jobs=len(jobs))
     except QBoostError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr, flush=True)
         print(f"[sweep] {len(jobs)} jobs: 0 finished, 0 failed, {len(jobs)} not started", flush=True)

@@ -349,7 +349,13 @@ class OptunaSweep:
             sys.exit(0)
 
         uri = store_of(config)[0] if tracking_enabled(config) else None
-        parent_run_id, earlier = self._parent(shown, direction, remaining) if uri else (None, {})
+        if uri:
+            from qboost_exp.sweep import bounded_store
+
+            with bounded_store(config):
+                parent_run_id, earlier = self._parent(shown, direction, remaining)
+        else:
+            parent_run_id, earlier = None, {}
         sweep_dir = Path(str(config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(config, sweep_dir / "multirun.yaml")

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
@@ -25,6 +26,7 @@ from ..tracking import (
     ROLE_TAG,
     SWEEP_DIR_TAG,
     SWEPT_TAG,
+    bounded_retries,
     child_runs,
     client_for,
     driver_alive,
@@ -52,6 +54,25 @@ def store_of(config: DictConfig) -> tuple[str, str]:
     """(tracking URI, experiment name) of a sweep's config, resolved against the launch directory."""
     mlflow_cfg = OmegaConf.to_container(config.mlflow, resolve=True) if "mlflow" in config else {}
     return tracking_uri(mlflow_cfg, launch_dir()), (mlflow_cfg or {}).get("experiment") or DEFAULT_EXPERIMENT
+
+
+@contextmanager
+def bounded_store(config: DictConfig) -> Iterator[None]:
+    """The sweep's own requests to a tracking server (parent run, progress, summary) retried for at most ``mlflow.retry_seconds``.
+
+    A job's run is bounded the same way (:func:`qboost_exp.tracking.bounded_retries`);
+    without this, a server gone for good would hold the driver and every job's
+    progress line in MLflow's own retries for twelve minutes each.
+    """
+    if not tracking_enabled(config):
+        yield
+        return
+    try:
+        budget = float(OmegaConf.select(config, "mlflow.retry_seconds", default=None) or 0) or None
+    except (TypeError, ValueError):
+        budget = None  # the job's config check names a bad value; the sweep uses the default
+    with bounded_retries(store_of(config)[0], budget):
+        yield
 
 
 def launch_dir() -> str:

@@ -23,10 +23,11 @@ from ..tracking import (
     client_for,
     higher_is_better,
     metric_value,
+    store_failure_reason,
     training_runs,
 )
 from ._jobs import ACCOUNT_FILE, EARLIER, FAILED, FINISHED, KILLED, NOT_STARTED, JobOutcome, SweepAccount, counts
-from ._parent import LAUNCHED_TAG, close_run, objective_of, print_link
+from ._parent import LAUNCHED_TAG, bounded_store, close_run, objective_of, print_link
 
 #: The exit status of a sweep in which a job did not finish (Hydra's own is 0).
 FAILED_SWEEP_EXIT = 1
@@ -58,9 +59,10 @@ def finish_sweep(config: DictConfig, account: SweepAccount, outcomes: Sequence[J
     store_error = None
     if uri and parent_run_id:
         try:
-            lines = _close_in_store(config, account, outcomes, uri, parent_run_id, objective)
+            with bounded_store(config):
+                lines = _close_in_store(config, account, outcomes, uri, parent_run_id, objective)
         except Exception as exc:  # noqa: BLE001 - the store failing here must cost the final status, not the summary
-            store_error = " ".join(str(exc).split())[:500] or type(exc).__name__
+            store_error = store_failure_reason(exc) or " ".join(str(exc).split())[:300] or type(exc).__name__
     tally = counts(outcomes)
     done = tally[FINISHED] + tally[EARLIER]
     parts = [f"{done} finished" + (f" ({tally[EARLIER]} in an earlier launch)" if tally[EARLIER] else ""), f"{tally[FAILED]} failed"]
@@ -77,7 +79,8 @@ def finish_sweep(config: DictConfig, account: SweepAccount, outcomes: Sequence[J
         if outcome.run_id:
             run = f", run {outcome.run_id}"
         else:
-            run = " (no MLflow run: it failed before its run opened)" if uri and outcome.state == FAILED else ""
+            # Only a store that answered at the end can tell that a job has no run (its runs were matched by job number).
+            run = " (no MLflow run: it failed before its run opened)" if uri and outcome.state == FAILED and not store_error else ""
         summary.append(f"[sweep] {outcome.state.upper()} job {outcome.job} ({outcome.overrides}): {outcome.reason or outcome.state}{run}")
     never = [o.job for o in outcomes if o.state == NOT_STARTED]
     if never:
@@ -93,7 +96,8 @@ def finish_sweep(config: DictConfig, account: SweepAccount, outcomes: Sequence[J
     print("\n".join(summary + lines), flush=True)
     if uri and parent_run_id and not store_error:
         try:
-            print_link(uri, parent_run_id)
+            with bounded_store(config):
+                print_link(uri, parent_run_id)
         except Exception:  # noqa: BLE001 - the link is a convenience
             pass
     if account.exit_status is not None:
