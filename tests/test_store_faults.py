@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from clirun import QUICK, report_values, run_module
-from services import LOOPBACK, free_port, log_tail, wait_for_http
+from services import LOOPBACK, free_port, wait_for_http
 
 # Training slow enough (about 6 s of annealing here) to kill the server while it runs.
 SLOW = ("sampler.params.num_reads=5000",)
@@ -322,6 +322,19 @@ def test_read_only_store_at_start_is_one_line_and_trains_nothing(tmp_path, what)
     assert "accuracy" not in result.stdout  # nothing trained, nothing reported
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
         assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+
+
+def test_unreachable_server_at_start_is_one_line_and_trains_nothing(tmp_path):
+    url = f"http://{LOOPBACK}:{free_port()}"  # nothing listens there
+    started = time.time()
+    result = run_module("qboost_exp", *QUICK, f"mlflow.tracking_uri={url}", "hydra.run.dir=run", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert assert_one_error_line(result.stderr) == (
+        f"error: cannot reach the MLflow tracking server at {url}: Connection refused; start it (mlflow server ...) or fix "
+        "mlflow.tracking_uri / MLFLOW_TRACKING_URI"
+    )
+    assert "accuracy" not in result.stdout and not (tmp_path / "run" / "mlflow-record").exists()
+    assert time.time() - started < 30  # no retries spent on a server that was never there
 
 
 def test_full_disk_keeps_the_record_and_leaves_no_half_written_model(tmp_path):

@@ -24,7 +24,7 @@ import os
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from ..errors import QBoostError
 
@@ -369,9 +369,9 @@ def bounded_retries(uri: str, budget: float | None = None) -> Iterator[Breaker]:
                 os.environ[name] = value
 
 
-def budget_of(mlflow_cfg: Any) -> float:
+def budget_of(mlflow_cfg: Mapping[str, Any] | None) -> float:
     """``mlflow.retry_seconds`` of a config's ``mlflow`` node, else :data:`DEFAULT_RETRY_SECONDS`."""
-    value = (mlflow_cfg or {}).get("retry_seconds") if hasattr(mlflow_cfg or {}, "get") else None
+    value = mlflow_cfg.get("retry_seconds") if isinstance(mlflow_cfg, Mapping) else None
     try:
         seconds = float(value)
     except (TypeError, ValueError):

@@ -214,7 +214,7 @@ def tracked_run(cfg: Mapping[str, Any], context: RunContext) -> Iterator[Any]:
             yield run
         except KeyboardInterrupt as exc:
             # Ctrl-C has no message; SIGTERM and a scheduler's time limit (qboost_exp.errors) say what stopped the job.
-            _record_failure(mlflow_module(), str(exc) or "interrupted (Ctrl-C)", traceback.format_exc())
+            _record_failure(_mlflow(), str(exc) or "interrupted (Ctrl-C)", traceback.format_exc())
             _end(run.info.run_id, "KILLED")
             raise
         except BaseException as exc:
@@ -222,12 +222,12 @@ def tracked_run(cfg: Mapping[str, Any], context: RunContext) -> Iterator[Any]:
             if reason is not None and open_run.trained is not None:
                 raise keep_locally(open_run, reason) from None
             message = str(exc) if isinstance(exc, QBoostError) else f"{type(exc).__name__}: {exc}"
-            _record_failure(mlflow_module(), message, traceback.format_exc())
+            _record_failure(_mlflow(), message, traceback.format_exc())
             _end(run.info.run_id, "FAILED")
             raise
         else:
             try:
-                mlflow_module().end_run(status="FINISHED")
+                _mlflow().end_run(status="FINISHED")
             except Exception as exc:
                 reason = store_failure_reason(exc)
                 if reason is None or open_run.trained is None:
@@ -237,7 +237,7 @@ def tracked_run(cfg: Mapping[str, Any], context: RunContext) -> Iterator[Any]:
             OPEN_RUN.reset(token)
 
 
-def mlflow_module() -> Any:
+def _mlflow() -> Any:
     import mlflow
 
     return mlflow
