@@ -103,21 +103,27 @@ def start_cli(cwd: Path, *overrides: str) -> subprocess.Popen:
     )
 
 
-def wait_for_running_run(db: Path, process: subprocess.Popen, timeout: float = 90) -> str:
-    """The id of the first RUNNING run in the server's SQLite store (read-only, plain sqlite3)."""
+def wait_for_training(server: Server, process: subprocess.Popen, timeout: float = 90) -> str:
+    """The id of the run once training started: RUNNING in the server's store, its ``.hydra`` files uploaded.
+
+    Uploading ``.hydra`` is the last thing a run does before training; the
+    store is read with plain sqlite3, read-only.
+    """
     deadline = time.time() + timeout
     while time.time() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"the CLI exited ({process.returncode}) before its run appeared:\n{process.stderr.read()}")
+            raise AssertionError(f"the CLI exited ({process.returncode}) before it trained:\n{process.stderr.read()}")
         try:
-            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as con:
+            with sqlite3.connect(f"file:{server.db}?mode=ro", uri=True) as con:
                 row = con.execute("SELECT run_uuid FROM runs WHERE status = 'RUNNING'").fetchone()
-            if row:
-                return row[0]
         except sqlite3.Error:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"no RUNNING run in {db} after {timeout} s")
+            row = None
+        if row:
+            hydra = [p.name for p in server.artifacts.glob(f"*/{row[0]}/artifacts/.hydra/*.yaml")]
+            if sorted(hydra) == ["config.yaml", "hydra.yaml", "overrides.yaml"]:
+                return row[0]
+        time.sleep(0.05)
+    raise AssertionError(f"no run started training in {server.db} after {timeout} s")
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -191,7 +197,7 @@ def test_server_killed_during_training_keeps_the_record_and_sync_uploads_it(tmp_
 
     server = servers(tmp_path / "store1")
     cli = start_cli(tmp_path, *SLOW, f"mlflow.tracking_uri={server.url}", "hydra.run.dir=run")  # the default budget: 60 s
-    run_id = wait_for_running_run(server.db, cli)
+    run_id = wait_for_training(server, cli)
     killed = server.kill()  # never restarted
     stdout, stderr = cli.communicate(timeout=180)
     exited = time.time()
@@ -274,7 +280,7 @@ def test_server_restarted_within_the_budget_finishes_the_run(tmp_path, servers):
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    run_id = wait_for_running_run(server.db, cli)
+    run_id = wait_for_training(server, cli)
     server.kill()
     # Training ends, the first request fails and is retried: only then does the server come back.
     deadline = time.time() + 90
