@@ -58,13 +58,13 @@ def test_slurm_sweep_tracks_parent_and_children_and_a_failing_job_fails_in_sacct
 
 def test_a_job_past_its_slurm_time_limit_is_killed_with_the_reason_timeout_in_sacct_and_the_sweep_ends_with_its_summary(tmp_path, slurm_cluster):
     """Job 1 sleeps far past timeout_min=1 (tests/slow_model.py): submitit's warning signal, then SLURM's kill at the limit."""
-    tests = str(Path(__file__).resolve().parent)
-    result = run_module(
-        "qboost_exp", "-m", "hydra/launcher=submitit_slurm", "hydra.launcher.partition=cpu", "hydra.launcher.timeout_min=1",
+    env = {**slurm_cluster.env, "PYTHONPATH": str(Path(__file__).resolve().parent)}  # SLURM's jobs inherit it: tests/slow_model.py
+    command = (
+        "-m", "hydra/launcher=submitit_slurm", "hydra.launcher.partition=cpu", "hydra.launcher.timeout_min=1",
         f"hydra.launcher.cpus_per_task={slurm_cluster.cpus}", "hydra.sweep.dir=multirun/s",
         "model=sklearn", "model._target_=slow_model.SlowClassifier", "+model.seconds=0,600",
-        cwd=tmp_path, env={**slurm_cluster.env, "PYTHONPATH": tests}, timeout=600,
     )
+    result = run_module("qboost_exp", *command, cwd=tmp_path, env=env, timeout=600)
     out = result.stdout
     assert result.returncode == 1, out[-3000:] + result.stderr[-3000:]
     assert "Traceback" not in out
@@ -88,3 +88,18 @@ def test_a_job_past_its_slurm_time_limit_is_killed_with_the_reason_timeout_in_sa
     assert parent.data.tags["best_run_id"] == children[0].info.run_id
     db = tmp_path / "mlflow.db"
     report("SLURM: a job past its time limit", unaccounted=jobs_unaccounted(out, 2), running=len(running_runs(db)), lost=len(finished_runs_without_a_model(db)))
+
+    # A longer limit (the README's advice; hydra.* overrides are not part of the sweep's definition) and no sleep:
+    # the resume runs job 1 alone through SLURM, under the same parent.
+    longer = [("hydra.launcher.timeout_min=5" if arg == "hydra.launcher.timeout_min=1" else arg) for arg in command]
+    resumed = run_module("qboost_exp", *longer, "hydra.sweeper.resume=true", cwd=tmp_path, env={**env, "SLOW_MODEL_NO_SLEEP": "1"}, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "[sweep] resuming multirun/s: 1 of 2 jobs finished earlier, running 1" in resumed.stdout, resumed.stdout[-3000:]
+    assert "[sweep] 2 jobs: 2 finished (1 in an earlier launch), 0 failed" in resumed.stdout
+    runs = _runs(tmp_path)
+    (again,) = [r for r in runs if r.data.tags.get("qboost.role") == "parent"]
+    assert again.info.run_id == parent.info.run_id and again.info.status == "FINISHED"
+    assert sorted((r.data.tags["qboost.job_num"], r.info.status) for r in runs if r.data.tags.get("qboost.role") == "child") == [
+        ("0", "FINISHED"), ("1", "FINISHED"), ("1", "KILLED")]
+    report("SLURM: a job past its time limit, then hydra.sweeper.resume=true", unaccounted=jobs_unaccounted(resumed.stdout, 2),
+           running=len(running_runs(db)), lost=len(finished_runs_without_a_model(db)))

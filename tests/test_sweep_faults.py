@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from mlflow import MlflowClient
-from test_store_faults import servers  # noqa: F401 - the fixture: mlflow server on a SQLite store, killable
+from test_store_faults import create_store, immutable, mutable, servers  # noqa: F401 - servers: the fixture (mlflow server on a SQLite store, killable)
 
 from clirun import run_module
 from faultcheck import finished_runs_without_a_model, jobs_unaccounted, report, running_runs
@@ -253,6 +253,11 @@ def test_tracking_server_gone_for_good_mid_sweep_then_sync_and_resume_lose_nothi
 
     # The server comes back: upload job 1's record, then resume: only job 2 runs, nothing stays RUNNING.
     server = servers(tmp_path / "server", server.port)
+    # Where the model's class does not import, sync says so in one line and uploads nothing.
+    refused = run_module("qboost_exp.tracking", "sync", str(record), cwd=tmp_path)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr[-3000:]
+    assert refused.stderr.startswith(f"error: the record's model {record}/model does not load here (ModuleNotFoundError: No module named 'slow_model')")
+    assert not (record / "uploaded.json").exists()
     synced = run_module("qboost_exp.tracking", "sync", str(record), cwd=tmp_path, env={"PYTHONPATH": str(TESTS)})  # the model's class
     assert synced.returncode == 0, synced.stdout + synced.stderr
     resumed = _run(tmp_path, *sweep, "hydra.sweeper.resume=true", SLOW_MODEL_NO_SLEEP="1")
@@ -265,3 +270,63 @@ def test_tracking_server_gone_for_good_mid_sweep_then_sync_and_resume_lose_nothi
     assert finished == {0, 1, 2}
     report("tracking server: gone for good, then back: sync and hydra.sweeper.resume=true", unaccounted=jobs_unaccounted(resumed.stdout, 3),
            running=len(running_runs(server.db)), lost=len(finished_runs_without_a_model(server.db)))
+
+
+# --------------------------------------------------------------------------- a sweep that cannot start
+
+
+def test_a_sweep_on_a_read_only_store_is_one_line_and_its_summary(tmp_path):
+    create_store(tmp_path / "mlflow.db")
+    immutable(tmp_path / "mlflow.db")  # even root cannot write it
+    try:
+        result = _run(tmp_path, "+model.seconds=0,0.01")
+    finally:
+        mutable(tmp_path / "mlflow.db")
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 2, result.stdout[-3000:] + result.stderr[-3000:]
+    assert errors == [
+        f"error: the MLflow store {tmp_path / 'mlflow.db'} is read-only: the database file {tmp_path / 'mlflow.db'} is not writable; "
+        "nothing was trained: make it writable (chmod, chattr -i, or a read-write mount), or log elsewhere with mlflow.tracking_uri=URI "
+        "(or MLFLOW_TRACKING_URI), or run untracked with mlflow.enabled=false"
+    ], result.stderr
+    assert "Traceback" not in result.stderr
+    assert "[sweep] 2 jobs: 0 finished, 0 failed, 2 not started" in result.stdout
+    report("grid sweep: a read-only store", unaccounted=jobs_unaccounted(result.stdout, 2), running=len(running_runs(tmp_path / "mlflow.db")))
+
+
+def test_a_sweep_from_a_read_only_launch_directory_is_one_line_and_its_summary(tmp_path):
+    immutable(tmp_path)
+    try:
+        process = subprocess.run(
+            [sys.executable, "-m", "qboost_exp", "-m", "lambda=0.1,0.2", "mlflow.enabled=false"],
+            cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120,
+        )
+    finally:
+        mutable(tmp_path)
+    errors = [line for line in process.stderr.splitlines() if line.startswith("error:")]
+    assert process.returncode == 2, process.stdout[-3000:] + process.stderr[-3000:]
+    assert len(errors) == 1 and errors[0].startswith(f"error: cannot create the sweep directory {tmp_path}/multirun/"), process.stderr
+    assert errors[0].endswith("(Operation not permitted): run from a writable directory, or set hydra.sweep.dir=/writable/dir")
+    assert "Traceback" not in process.stderr
+    assert "[sweep] 2 jobs: 0 finished, 0 failed, 2 not started" in process.stdout
+
+
+def test_a_joblib_sweep_killed_then_resumed_runs_only_what_did_not_finish(tmp_path):
+    """The resume is the sweeper's, whatever the launcher: here jobs in joblib's worker processes."""
+    sweep = ("hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "+model.seconds=0,60,0.01")
+    process = _start(tmp_path, *sweep)
+    _wait_until_running(tmp_path, 1, process)
+    _stop(process, signal.SIGKILL)  # the driver and its workers
+    parent, children = _runs(tmp_path)
+    finished = {n for n, states in _by_job(children).items() if states == ["FINISHED"]}
+    assert 0 in finished and 1 not in finished  # job 2 may have finished beside job 1, or not
+
+    resumed = _run(tmp_path, *sweep, "hydra.sweeper.resume=true", SLOW_MODEL_NO_SLEEP="1")
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert f"[sweep] resuming multirun/s: {len(finished)} of 3 jobs finished earlier, running {3 - len(finished)}" in resumed.stdout, resumed.stdout[-3000:]
+    assert f"[sweep] 3 jobs: 3 finished ({len(finished)} in an earlier launch), 0 failed" in resumed.stdout
+    again, children = _runs(tmp_path)
+    assert again.info.run_id == parent.info.run_id and again.info.status == "FINISHED"
+    assert {n for n, states in _by_job(children).items() if "FINISHED" in states} == {0, 1, 2}
+    assert all(states.count("FINISHED") == 1 for states in _by_job(children).values())  # nothing ran twice
+    _report("joblib sweep: kill -9 of the driver, then hydra.sweeper.resume=true", tmp_path, resumed.stdout, 3)

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from omegaconf import DictConfig, OmegaConf, read_write
+from omegaconf import DictConfig, OmegaConf
 
 from qboost_exp.errors import ConfigError, QBoostError
 
@@ -24,32 +24,46 @@ def sweep(sweeper: Any, arguments: Sequence[str]) -> Any:
     parser = OverridesParser.create(config_loader=sweeper.hydra_context.config_loader)
     batches = sweeper.split_arguments(parser.parse_overrides([*sweeper._parse_config(), *arguments]), sweeper.max_batch_size)
     jobs = [list(job) for batch in batches for job in batch]
+    # Every job composes, or nothing starts: Hydra's config error is the command's one error line (qboost_exp.cli).
+    for batch in batches:
+        sweeper.validate_batch_is_legal(batch)
     uri = store_of(config)[0] if tracking_enabled(config) else None
     from qboost_exp.sweep import bounded_store, open_parent
 
     try:
         with bounded_store(config):
             skip, parent_run_id = _resume(sweeper, jobs) if sweeper.resume else ({}, None)
-            if uri and parent_run_id is None:
+        sweep_dir = _make_sweep_dir(config)  # before a new parent run: a sweep that cannot start opens none
+        if uri and parent_run_id is None:
+            with bounded_store(config):
                 parent_run_id = open_parent(config, jobs=len(jobs))
     except QBoostError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr, flush=True)
         print(f"[sweep] {len(jobs)} jobs: 0 finished, 0 failed, {len(jobs)} not started", flush=True)
         sys.exit(2)
-    sweep_dir = Path(str(config.hydra.sweep.dir))
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(config, sweep_dir / "multirun.yaml")
     forget_records(sweep_dir, [n for n in range(len(jobs)) if n not in skip] if skip else None)
     account = SweepAccount(str(sweep_dir), jobs)
     for number, run_id in skip.items():
         account.skip(number, run_id)
 
     def launch(batch: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[Any]:
-        # Validate that the jobs compose before any runs (as Hydra's sweeper does).
-        sweeper.validate_batch_is_legal(batch)
         return sweeper.launcher.launch(batch, initial_job_idx=initial_job_idx)
 
     return run_launch(config, account, launch, _segments(batches, skip), uri=uri, parent_run_id=parent_run_id, resume_hint=RESUME_HINT)
+
+
+def _make_sweep_dir(config: DictConfig) -> Path:
+    """``hydra.sweep.dir`` with the sweep's ``multirun.yaml`` (as Hydra's sweeper writes it); a ConfigError if it cannot be written."""
+    sweep_dir = Path(str(config.hydra.sweep.dir))
+    try:
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(config, sweep_dir / "multirun.yaml")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the sweep directory {sweep_dir.absolute()} ({exc.strerror or exc}): run from a writable directory, "
+            "or set hydra.sweep.dir=/writable/dir"
+        ) from None
+    return sweep_dir
 
 
 def _segments(batches: Sequence[Sequence[Sequence[str]]], skip: dict[int, Any]) -> Iterator[tuple[int, list[list[str]]]]:
@@ -82,7 +96,7 @@ def _resume(sweeper: Any, jobs: list[list[str]]) -> tuple[dict[int, str | None],
     config = sweeper.config
     if not tracking_enabled(config):
         return _resume_from_records(sweeper, jobs), None
-    from qboost_exp.sweep import abandoned, close_abandoned, previous_sweep, reopen_parent
+    from qboost_exp.sweep import abandoned, adopt_sweep_dir, close_abandoned, previous_sweep, reopen_parent
     from qboost_exp.tracking import CONFIG_DIGEST_TAG, DRIVER_TAG, SWEEP_DIR_TAG, child_runs, client_for, driver_alive
 
     uri, experiment = store_of(config)
@@ -102,7 +116,7 @@ def _resume(sweeper: Any, jobs: list[list[str]]) -> tuple[dict[int, str | None],
                 "wait for it to end or stop it, then resume"
             )
         print(f"[sweep] the sweep's parent run {previous.info.run_id} is RUNNING from another machine ({driver}); resuming it", flush=True)
-    _adopt_sweep_dir(config, previous.data.tags.get(SWEEP_DIR_TAG) or str(config.hydra.sweep.dir))
+    adopt_sweep_dir(config, previous.data.tags.get(SWEEP_DIR_TAG) or str(config.hydra.sweep.dir))
     client = client_for(uri)
     closed = close_abandoned(client, previous.info.experiment_id, parent=previous)
     finished = {
@@ -152,13 +166,3 @@ def _digest(sweeper: Any, overrides: Sequence[str]) -> str:
     from qboost_exp.config import config_digest
 
     return config_digest(sweeper.hydra_context.config_loader.load_sweep_config(sweeper.config, list(overrides)))
-
-
-def _adopt_sweep_dir(config: DictConfig, sweep_dir: str) -> None:
-    """Make this launch use the resumed sweep's directory: here, and in every job's config (composed from the hydra overrides)."""
-    if sweep_dir == str(config.hydra.sweep.dir):
-        return
-    quoted = "'" + sweep_dir.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    with read_write(config.hydra):
-        config.hydra.sweep.dir = sweep_dir
-        config.hydra.overrides.hydra.append(f"hydra.sweep.dir={quoted}")

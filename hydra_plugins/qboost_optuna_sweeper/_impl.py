@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from omegaconf import DictConfig, OmegaConf, read_write
+from omegaconf import DictConfig, OmegaConf
 
 from qboost_exp.errors import ConfigError, QBoostError
 from qboost_exp.sweep import EARLIER, NOT_STARTED, JobOutcome, SweepAccount
@@ -476,7 +476,7 @@ class OptunaSweep:
 
     def _parent(self, shown: str, direction: str, remaining: int) -> tuple[str | None, dict[int, str]]:
         """Open the MLflow parent run, or continue the one a stopped launch of this study left; (its id, {job: FINISHED run})."""
-        from qboost_exp.sweep import abandoned, close_abandoned, open_parent, reopen_parent, store_of
+        from qboost_exp.sweep import abandoned, adopt_sweep_dir, close_abandoned, open_parent, reopen_parent, store_of
         from qboost_exp.tracking import (
             JOB_NUM_TAG,
             PARENT_ROLE,
@@ -501,7 +501,7 @@ class OptunaSweep:
             # A fresh study, or its last launch ended (or another driver runs it now): a parent of this launch's own.
             return open_parent(self.config, run_name=f"optuna study {self.study_name} ({shown})", tags=tags, jobs=remaining), {}
         # The last launch was stopped or died: continue its parent, so that the study's trials stay under one parent.
-        _adopt_sweep_dir(self.config, previous.data.tags.get(SWEEP_DIR_TAG) or str(self.config.hydra.sweep.dir))
+        adopt_sweep_dir(self.config, previous.data.tags.get(SWEEP_DIR_TAG) or str(self.config.hydra.sweep.dir))
         closed = close_abandoned(client, experiment_id, parent=previous)
         earlier: dict[int, str] = {}
         for run in child_runs(client, previous.info.run_id):
@@ -735,13 +735,3 @@ def _why(exc: BaseException) -> str:
         code = exc.code if isinstance(exc.code, int) else 1
         return {CTRL_C_EXIT: "interrupted (Ctrl-C)", SIGTERM_EXIT: "terminated (SIGTERM)"}.get(code, f"a job ended the launching process (exit status {code})")
     return "the launcher failed: " + " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
-
-
-def _adopt_sweep_dir(config: DictConfig, sweep_dir: str) -> None:
-    """Make this launch use the continued launch's sweep directory: here, and in every job's config (composed from the hydra overrides)."""
-    if sweep_dir == str(config.hydra.sweep.dir):
-        return
-    quoted = "'" + sweep_dir.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    with read_write(config.hydra):
-        config.hydra.sweep.dir = sweep_dir
-        config.hydra.overrides.hydra.append(f"hydra.sweep.dir={quoted}")

@@ -47,6 +47,7 @@ from ._parent import (
     OPENS_PARENT_ATTR,
     RESUMES_TAG,
     abandoned,
+    adopt_sweep_dir,
     annotate_parent,
     bounded_store,
     close_abandoned,
@@ -66,7 +67,7 @@ from ._summary import FAILED_SWEEP_EXIT, exit_with, finish_sweep
 
 __all__ = [
     "ACCOUNT_FILE", "EARLIER", "FAILED", "FAILED_SWEEP_EXIT", "FINISHED", "CTRL_C_EXIT", "SIGTERM_EXIT", "JOBS_DIR", "JobFailure", "JobOutcome",
-    "KILLED", "MLflowSweepCallback", "NOT_STARTED", "OPENS_PARENT_ATTR", "RESUMES_TAG", "SweepAccount", "abandoned",
+    "KILLED", "MLflowSweepCallback", "NOT_STARTED", "OPENS_PARENT_ATTR", "RESUMES_TAG", "SweepAccount", "abandoned", "adopt_sweep_dir",
     "annotate_parent", "bounded_store", "close_abandoned", "close_parent", "close_run", "count_jobs", "counts", "exit_with", "finish_sweep",
     "forget_records", "job_failed", "job_records", "killed_reason", "load_account", "open_parent", "outcomes_from",
     "parent_run_of", "previous_sweep", "record_job_end", "record_job_start", "reopen_parent", "run_launch",

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, read_write
 
 from ..tracking import (
     CLOSED_BY_TAG,
@@ -128,15 +128,32 @@ def sweeper_opens_parent(config: DictConfig) -> bool:
         return False
 
 
-def parent_run_of(config: DictConfig) -> tuple[Any, Any] | None:
-    """(client, parent run) of the RUNNING sweep ``config`` belongs to; None without tracking or parent."""
+def _experiment_of(config: DictConfig) -> tuple[Any, Any] | None:
+    """(client, experiment) of a tracked sweep's config; None without tracking or before the experiment exists."""
     if not tracking_enabled(config):
         return None
     uri, name = store_of(config)
     client = client_for(uri)
     experiment = client.get_experiment_by_name(name)
-    if experiment is None:
+    return None if experiment is None else (client, experiment)
+
+
+def adopt_sweep_dir(config: DictConfig, sweep_dir: str) -> None:
+    """Make this launch use a continued sweep's directory: here, and in every job's config (composed from the hydra overrides)."""
+    if sweep_dir == str(config.hydra.sweep.dir):
+        return
+    quoted = "'" + sweep_dir.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    with read_write(config.hydra):
+        config.hydra.sweep.dir = sweep_dir
+        config.hydra.overrides.hydra.append(f"hydra.sweep.dir={quoted}")
+
+
+def parent_run_of(config: DictConfig) -> tuple[Any, Any] | None:
+    """(client, parent run) of the RUNNING sweep ``config`` belongs to; None without tracking or parent."""
+    found = _experiment_of(config)
+    if found is None:
         return None
+    client, experiment = found
     parent = find_parent_run(client, experiment.experiment_id, str(config.hydra.sweep.dir))
     return None if parent is None else (client, parent)
 
@@ -196,13 +213,10 @@ def open_parent(config: DictConfig, *, run_name: str | None = None, tags: dict[s
 
 def previous_sweep(config: DictConfig) -> Any | None:
     """The latest parent run of a sweep with this one's definition (overrides, sweeper) in its experiment, any status; None if none."""
-    if not tracking_enabled(config):
+    found = _experiment_of(config)
+    if found is None:
         return None
-    uri, name = store_of(config)
-    client = client_for(uri)
-    experiment = client.get_experiment_by_name(name)
-    if experiment is None:
-        return None
+    client, experiment = found
     wanted = _definition_tags(config)
     # The overrides may hold quotes that MLflow's filter syntax cannot carry: filter on the role, compare here.
     parents = search_all(client, [experiment.experiment_id], f"tags.`{ROLE_TAG}` = '{PARENT_ROLE}'", order_by=("attributes.start_time DESC",))

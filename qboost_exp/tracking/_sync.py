@@ -135,6 +135,7 @@ def sync_record(
     from ._run import _quiet_store_logs
     from ._store import prepare_store, resolve_tracking_uri
 
+    model = _load_model(path / str(record["model"])) if record.get("model") else None
     uri = resolve_tracking_uri(tracking_uri) if tracking_uri else str(record["tracking_uri"])
     experiment = experiment or str(record["experiment"])
     with bounded_retries(uri, retry_seconds) as breaker, _quiet_store_logs(), _no_run_links():
@@ -155,8 +156,8 @@ def sync_record(
             new_run_id = run.info.run_id
             _log_content(client, new_run_id, record)
             _log_artifacts(client, new_run_id, path / "artifacts")
-            if record.get("model"):
-                _log_model(mlflow, uri, new_run_id, path / str(record["model"]))
+            if model is not None:
+                _log_model(mlflow, uri, new_run_id, model)
             client.set_terminated(new_run_id, "FINISHED", end_time=int(record.get("end_time") or time.time() * 1000))
             if original is not None:
                 notes.append(_close_original(client, original, new_run_id))
@@ -272,34 +273,50 @@ def _log_artifacts(client: Any, run_id: str, artifacts: Path) -> None:
             client.log_artifact(run_id, str(child))
 
 
-def _log_model(mlflow: Any, uri: str, run_id: str, model_dir: Path) -> None:
-    """Log the record's model into the run as logging does: same flavour settings, signature, example, requirements, code."""
+def _load_model(model_dir: Path) -> dict[str, Any]:
+    """The record's model and how it was saved, loaded before anything reaches the store: a model that does not load is one line."""
     from mlflow.models import Model
 
     from ._log import _pins_trusted
     from ._store import quiet
 
-    meta = Model.load(str(model_dir))
-    flavor = meta.flavors.get("sklearn", {})
-    requirements = [
-        line.strip() for line in (model_dir / "requirements.txt").read_text().splitlines() if line.strip() and not line.startswith("#")
-    ] if (model_dir / "requirements.txt").is_file() else None
-    code_dir = model_dir / str(flavor.get("code") or "code")
-    code_paths = [str(p) for p in sorted(code_dir.iterdir())] if code_dir.is_dir() else None
-    with quiet("mlflow.sklearn"), _pins_trusted():
-        sk_model = mlflow.sklearn.load_model(str(model_dir))
+    try:
+        meta = Model.load(str(model_dir))
+        flavor = meta.flavors.get("sklearn", {})
+        with quiet("mlflow.sklearn"), _pins_trusted():
+            import mlflow.sklearn
+
+            sk_model = mlflow.sklearn.load_model(str(model_dir))
         example = meta.load_input_example(str(model_dir))
+    except Exception as exc:  # noqa: BLE001 - unpickling runs the model's own code: any error says the same
+        raise SyncError(
+            f"the record's model {model_dir} does not load here ({type(exc).__name__}: {' '.join(str(exc).split())[:300]}): "
+            "sync from an environment where the model's code imports (the one it was trained in); nothing was uploaded"
+        ) from None
+    requirements_file = model_dir / "requirements.txt"
+    requirements = [
+        line.strip() for line in requirements_file.read_text().splitlines() if line.strip() and not line.startswith("#")
+    ] if requirements_file.is_file() else None
+    code_dir = model_dir / str(flavor.get("code") or "code")
+    return {
+        "sk_model": sk_model,
+        "serialization_format": flavor.get("serialization_format", "cloudpickle"),
+        "signature": meta.signature,
+        "input_example": example,
+        "pip_requirements": requirements,
+        "code_paths": [str(p) for p in sorted(code_dir.iterdir())] if code_dir.is_dir() else None,
+    }
+
+
+def _log_model(mlflow: Any, uri: str, run_id: str, model: dict[str, Any]) -> None:
+    """Log the record's model (:func:`_load_model`) into the run as logging does: same flavour settings, signature, example, requirements, code."""
+    from ._log import _pins_trusted
+    from ._store import quiet
+
+    with quiet("mlflow.sklearn"), _pins_trusted():
         mlflow.set_tracking_uri(uri)
         with mlflow.start_run(run_id=run_id):
-            mlflow.sklearn.log_model(
-                sk_model,
-                name="model",
-                serialization_format=flavor.get("serialization_format", "cloudpickle"),
-                signature=meta.signature,
-                input_example=example,
-                pip_requirements=requirements,
-                code_paths=code_paths,
-            )
+            mlflow.sklearn.log_model(name="model", **model)
 
 
 def _mark_uploaded(path: Path, info: dict[str, Any]) -> None:
