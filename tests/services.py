@@ -500,7 +500,9 @@ def start_ray_head(*, num_cpus: int = 2, object_store_mb: int = 200, timeout: fl
         "--dashboard-agent-listen-port", str(free_port()),
         "--log-style", "record", "--log-color", "false",
     ]
-    env = {**_clean_env(("RAY_ADDRESS",)), **RAY_LOOPBACK_ENV, "RAY_USAGE_STATS_ENABLED": "0"}
+    # Ray workers inherit the head's environment: an MLFLOW_TRACKING_URI the test process exported
+    # (mlflow.set_tracking_uri in an earlier test) would send the jobs' runs to that test's store.
+    env = {**_clean_env(("RAY_ADDRESS", "MLFLOW_")), **RAY_LOOPBACK_ENV, "RAY_USAGE_STATS_ENABLED": "0"}
     # `ray start` daemonizes the head's processes and returns. In a new session, every one
     # of them (workers too; they get their own process groups) carries this session id,
     # so teardown kills exactly this head's processes -- unlike `ray stop`, which kills
