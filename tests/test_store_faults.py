@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 
 from clirun import QUICK, report_values, run_module
+from faultcheck import report as fault_report
+from faultcheck import running_runs
 from services import LOOPBACK, free_port, wait_for_http
 
 # Training slow enough (about 6 s of annealing here) to kill the server while it runs.
@@ -227,6 +229,9 @@ def test_server_killed_during_training_keeps_the_record_and_sync_uploads_it(tmp_
                  "artifacts/plots/weights.png", "artifacts/plots/confusion_matrix.png", "artifacts/selected_learners.json"):
         assert name in record["files"] and (record_dir / name).is_file(), name
     assert not list(record_dir.parent.glob(".mlflow-record.partial-*"))
+    # The run stays RUNNING in the dead store (nothing can reach it); the record says so, and the model is in it.
+    fault_report("tracking server: gone for good during a run (default budget)", lost=0 if (record_dir / "model" / "model.pkl").is_file() else 1,
+                 seconds=seconds)
 
     # A new server on a new store: the record becomes a run there, model and all.
     target = servers(tmp_path / "store2")
@@ -383,6 +388,8 @@ def test_full_disk_keeps_the_record_and_leaves_no_half_written_model(tmp_path):
         assert [str(m.status) for m in client.search_logged_models(experiment_ids=[run.info.experiment_id])] in ([], ["READY"])
         assert record["store"]["models_removed"] and not record["store"]["models_left"]
         assert [p for p in (full / "mlruns").rglob("*") if p.is_file() and "/models/" in str(p)] == []
+        fault_report("full disk (a 4 MB tmpfs) at the end of a run", running=len(running_runs(db)),
+                     lost=0 if (record_dir / "model" / "model.pkl").is_file() else 1)
     finally:
         subprocess.run(["umount", "-l", str(full)], capture_output=True)
 
