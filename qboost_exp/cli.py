@@ -58,7 +58,9 @@ def _task(cfg: DictConfig) -> Any:
         from .errors import Terminated
 
         terminated = isinstance(exc, Terminated)
-        print(f"error: {job}{str(exc) or 'interrupted'}", file=sys.stderr, flush=True)  # Ctrl-C has no message; SIGTERM, a time limit do
+        kept = getattr(exc, "kept", None)  # stopped while logging a trained run: where its record is
+        # Ctrl-C has no message; SIGTERM, a time limit do
+        print(f"error: {job}{str(exc) or 'interrupted'}" + (f"; {kept}" if kept else ""), file=sys.stderr, flush=True)
         sys.exit(143 if terminated else 130)
     except Exception as exc:
         if not multirun:
@@ -185,7 +187,11 @@ def main() -> None:
     try:
         # A sweep with a failed job ends in the sweep callback, with exit status 1
         # after its summary (qboost_exp.sweep.MLflowSweepCallback.on_multirun_end).
-        hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task)()
+        from .sweep import stopping_on_signals
+
+        # SIGTERM (kill, a scheduler) unwinds like Ctrl-C: a single run ends KILLED, not RUNNING forever.
+        with stopping_on_signals():
+            hydra.main(config_path=str(config_dir()), config_name="config", version_base="1.3")(_task)()
     except (HydraException, OmegaConfBaseException) as exc:
         if full_report:
             raise

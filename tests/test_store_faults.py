@@ -454,3 +454,40 @@ def test_sync_errors_are_one_line(tmp_path):
 
     helped = run_module("qboost_exp.tracking", "sync", "--help", cwd=tmp_path)
     assert helped.returncode == 0 and "--tracking-uri URI" in helped.stdout and "--force" in helped.stdout
+
+
+def test_ctrl_c_while_the_store_is_retried_after_training_keeps_the_record(tmp_path, servers):
+    """A user tired of the retries presses Ctrl-C: the trained model is kept locally all the same."""
+    server = servers(tmp_path / "store")
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "qboost_exp", *QUICK, *SLOW, f"mlflow.tracking_uri={server.url}", "hydra.run.dir=run"], cwd=tmp_path,
+        env=cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    collected: list[str] = []
+
+    def read() -> None:
+        for line in cli.stderr:
+            collected.append(line)
+            lines.put(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    wait_for_training(server, cli)
+    server.kill()
+    deadline = time.time() + 90
+    while "does not answer; retrying" not in lines.get(timeout=max(deadline - time.time(), 0.1)):
+        pass
+    os.killpg(cli.pid, signal.SIGINT)
+    cli.stdout.read()
+    cli.wait(timeout=120)
+    reader.join(timeout=10)
+    stderr = "".join(collected)
+
+    record_dir = (tmp_path / "run" / "mlflow-record").resolve()
+    assert cli.returncode == 130, stderr
+    error = assert_one_error_line(stderr)
+    assert error.startswith("error: interrupted; the tracking store ") and "(interrupted (Ctrl-C) while the run was being logged)" in error, error
+    assert f"the run's full record is in {record_dir}; upload it later with" in error
+    assert (record_dir / "model" / "model.pkl").is_file() and json.loads((record_dir / "record.json").read_text())["metrics"]
+    fault_report("Ctrl-C during the store's retries after training", lost=0 if (record_dir / "model" / "model.pkl").is_file() else 1)

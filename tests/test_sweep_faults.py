@@ -330,3 +330,25 @@ def test_a_joblib_sweep_killed_then_resumed_runs_only_what_did_not_finish(tmp_pa
     assert {n for n, states in _by_job(children).items() if "FINISHED" in states} == {0, 1, 2}
     assert all(states.count("FINISHED") == 1 for states in _by_job(children).values())  # nothing ran twice
     _report("joblib sweep: kill -9 of the driver, then hydra.sweeper.resume=true", tmp_path, resumed.stdout, 3)
+
+
+# --------------------------------------------------------------------------- a single run stopped
+
+
+def test_sigterm_of_a_single_run_ends_it_killed_with_exit_143(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qboost_exp", "model=sklearn", "model._target_=slow_model.SlowClassifier", "+model.seconds=60", "hydra.run.dir=run"],
+        cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
+    deadline = time.time() + 120
+    while not (tmp_path / "mlflow.db").exists() or not running_runs(tmp_path / "mlflow.db"):
+        assert process.poll() is None and time.time() < deadline, process.communicate()
+        time.sleep(0.2)
+    time.sleep(1.0)  # into its sleep
+    stopped = _stop(process, signal.SIGTERM)
+    assert stopped.returncode == 143, stopped.stderr[-3000:]
+    assert stopped.stderr.strip() == "error: terminated (SIGTERM)"
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("qboost").experiment_id])
+    assert run.info.status == "KILLED" and run.data.tags["error"] == "terminated (SIGTERM)"
+    report("single run: SIGTERM mid-training", running=len(running_runs(tmp_path / "mlflow.db")))

@@ -197,6 +197,13 @@ def store_failure_reason(exc: BaseException) -> str | None:
                 return said
         if exc.error_code in _SERVER_CODES:
             return f"the server's store failed: {_short(text)}"
+        if exc.error_code in ("PERMISSION_DENIED", "UNAUTHENTICATED"):
+            return f"the server refused the request ({exc.error_code}: check the credentials, MLFLOW_TRACKING_TOKEN or _USERNAME/_PASSWORD): {_short(text)}"
+    if requests is not None:
+        for link in _chain(exc):
+            if isinstance(link, requests.exceptions.HTTPError):  # a proxy's answer: 401, 403, 413 (a body too large), 502...
+                status = getattr(getattr(link, "response", None), "status_code", None)
+                return f"the server answered HTTP {status or '?'}: {_short(link)}"
     return None
 
 

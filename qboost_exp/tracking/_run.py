@@ -214,12 +214,23 @@ def tracked_run(cfg: Mapping[str, Any], context: RunContext) -> Iterator[Any]:
             yield run
         except KeyboardInterrupt as exc:
             # Ctrl-C has no message; SIGTERM and a scheduler's time limit (qboost_exp.errors) say what stopped the job.
-            _record_failure(_mlflow(), str(exc) or "interrupted (Ctrl-C)", traceback.format_exc())
+            why = str(exc) or "interrupted (Ctrl-C)"
+            if open_run.trained is not None:
+                # Stopped while a trained model was being logged (a user tired of the retries, a
+                # scheduler): keep the record, then stop as asked. The command's line names it.
+                exc.kept = keep_locally(open_run, f"{why} while the run was being logged")  # type: ignore[attr-defined]
+                raise
+            _record_failure(_mlflow(), why, traceback.format_exc())
             _end(run.info.run_id, "KILLED")
             raise
         except BaseException as exc:
-            reason = store_failure_reason(exc) if isinstance(exc, Exception) else None
-            if reason is not None and open_run.trained is not None:
+            if isinstance(exc, Exception) and open_run.trained is not None:
+                # Whatever failed after training, the trained model is not lost: a store failure in its
+                # words, anything else (an answer we do not know, a bug) with its type, and its traceback.
+                reason = store_failure_reason(exc)
+                if reason is None:
+                    traceback.print_exc()
+                    reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
                 raise keep_locally(open_run, reason) from None
             message = str(exc) if isinstance(exc, QBoostError) else f"{type(exc).__name__}: {exc}"
             _record_failure(_mlflow(), message, traceback.format_exc())
