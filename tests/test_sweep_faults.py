@@ -162,8 +162,20 @@ def test_kill_9_of_the_driver_then_resume_closes_what_it_left_running_and_finish
     parent, children = _runs(tmp_path)
     assert parent.info.status == "RUNNING" and _by_job(children) == {0: ["FINISHED"], 1: ["RUNNING"]}  # what kill -9 leaves
 
-    resumed = _run(tmp_path, *sweep, "hydra.sweeper.resume=true", SLOW_MODEL_NO_SLEEP="1")
+    # As if the sweep had been driven from another machine: its driver cannot be checked from here, so no takeover unasked.
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client.set_tag(parent.info.run_id, "qboost.driver", "login2.example:4242:1796500000")
+    refused = _run(tmp_path, *sweep, "hydra.sweeper.resume=true")
+    assert refused.returncode == 2, refused.stdout[-3000:] + refused.stderr[-3000:]
+    assert refused.stderr.strip() == (
+        f"error: the sweep to resume (parent run {parent.info.run_id}) is RUNNING, driven from another machine (login2.example:4242:1796500000), "
+        "which cannot be checked from here: if that driver is gone, resume with hydra.sweeper.takeover=true"
+    )
+    assert _by_job(_runs(tmp_path)[1]) == {0: ["FINISHED"], 1: ["RUNNING"]}  # untouched
+
+    resumed = _run(tmp_path, *sweep, "hydra.sweeper.resume=true", "hydra.sweeper.takeover=true", SLOW_MODEL_NO_SLEEP="1")
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "RUNNING from another machine (login2.example:4242:1796500000); taking it over" in resumed.stdout
     assert (
         "[sweep] resuming multirun/s: 1 of 3 jobs finished earlier, running 2; closed 1 run its dead driver left RUNNING" in resumed.stdout
     ), resumed.stdout[-3000:]

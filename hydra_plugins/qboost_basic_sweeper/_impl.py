@@ -115,7 +115,13 @@ def _resume(sweeper: Any, jobs: list[list[str]]) -> tuple[dict[int, str | None],
                 f"the sweep to resume (parent run {previous.info.run_id}) is still running (driver {driver}): "
                 "wait for it to end or stop it, then resume"
             )
-        print(f"[sweep] the sweep's parent run {previous.info.run_id} is RUNNING from another machine ({driver}); resuming it", flush=True)
+        if not sweeper.takeover:
+            # Its jobs may be running there right now: resuming would close them and run them twice.
+            raise ConfigError(
+                f"the sweep to resume (parent run {previous.info.run_id}) is RUNNING, driven from another machine ({driver}), "
+                "which cannot be checked from here: if that driver is gone, resume with hydra.sweeper.takeover=true"
+            )
+        print(f"[sweep] the sweep's parent run {previous.info.run_id} is RUNNING from another machine ({driver}); taking it over", flush=True)
     adopt_sweep_dir(config, previous.data.tags.get(SWEEP_DIR_TAG) or str(config.hydra.sweep.dir))
     client = client_for(uri)
     closed = close_abandoned(client, previous.info.experiment_id, parent=previous)

@@ -23,6 +23,8 @@ class QBoostBasicSweeperConf:
     params: Optional[Dict[str, str]] = None
     #: True: skip the jobs that finished in the latest earlier launch of this sweep; run the rest under its parent run.
     resume: bool = False
+    #: With resume: continue a sweep whose parent run is RUNNING from another machine (its driver known to be gone).
+    takeover: bool = False
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="basic", node=QBoostBasicSweeperConf, provider="qboost-exp")
@@ -51,14 +53,20 @@ class QBoostBasicSweeper(BasicSweeper):
         The sweep's overrides in config form, as Hydra's.
     resume : bool
         Continue the earlier launch of this sweep instead of starting it afresh.
+    takeover : bool
+        With ``resume``: continue a sweep whose parent run is RUNNING from
+        another machine, whose driver this machine cannot check (refused otherwise).
     """
 
     #: Read by qboost_exp.sweep.MLflowSweepCallback, which then leaves the parent run to this sweeper.
     opens_parent_run = True
 
-    def __init__(self, max_batch_size: Optional[int] = None, params: Optional[Dict[str, str]] = None, resume: bool = False) -> None:
+    def __init__(
+        self, max_batch_size: Optional[int] = None, params: Optional[Dict[str, str]] = None, resume: bool = False, takeover: bool = False
+    ) -> None:
         super().__init__(max_batch_size=max_batch_size, params=params)
         self.resume = resume
+        self.takeover = takeover
 
     def sweep(self, arguments: List[str]) -> Any:
         from ._impl import sweep

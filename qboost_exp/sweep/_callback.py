@@ -42,7 +42,7 @@ from ._jobs import (
     record_job_end,
     record_job_start,
 )
-from ._parent import LAUNCHED_TAG, bounded_store, count_jobs, open_parent, parent_run_of, store_of, sweeper_opens_parent, tracking_enabled
+from ._parent import CONVENIENCE_SECONDS, LAUNCHED_TAG, bounded_store, count_jobs, open_parent, parent_run_of, store_of, sweeper_opens_parent, tracking_enabled
 from ._summary import exit_with, finish_sweep
 from ._time_limit import watch_time_limit
 
@@ -147,11 +147,11 @@ class MLflowSweepCallback(Callback):
         if hydra_cfg is None:
             return
         failure = job_failed(job_return)
-        with bounded_store(config):
+        with bounded_store(config, CONVENIENCE_SECONDS):
             run_id = _last_run_id(int(hydra_cfg.job.num))
         record_job_end(str(hydra_cfg.sweep.dir), int(hydra_cfg.job.num), list(hydra_cfg.overrides.task), failure, run_id)
         self._done_here += 1
-        with bounded_store(config):
+        with bounded_store(config, CONVENIENCE_SECONDS):
             total, started, done, here = self._progress(config)
         status = "failed" if failure is not None else "completed"
         text = f"[sweep] job {hydra_cfg.job.num} {status} ({' '.join(hydra_cfg.overrides.task)})"

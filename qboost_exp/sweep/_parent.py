@@ -56,13 +56,19 @@ def store_of(config: DictConfig) -> tuple[str, str]:
     return tracking_uri(mlflow_cfg, launch_dir()), (mlflow_cfg or {}).get("experiment") or DEFAULT_EXPERIMENT
 
 
+#: The retry budget of a job's progress line and record (conveniences): a store gone for good must not hold every later job.
+CONVENIENCE_SECONDS = 5.0
+
+
 @contextmanager
-def bounded_store(config: DictConfig) -> Iterator[None]:
+def bounded_store(config: DictConfig, seconds: float | None = None) -> Iterator[None]:
     """The sweep's own requests to a tracking server (parent run, progress, summary) retried for at most ``mlflow.retry_seconds``.
 
     A job's run is bounded the same way (:func:`qboost_exp.tracking.bounded_retries`);
     without this, a server gone for good would hold the driver and every job's
-    progress line in MLflow's own retries for twelve minutes each.
+    progress line in MLflow's own retries for twelve minutes each. ``seconds``
+    caps the budget further (:data:`CONVENIENCE_SECONDS` for what the sweep
+    can do without).
     """
     if not tracking_enabled(config):
         yield
@@ -71,6 +77,8 @@ def bounded_store(config: DictConfig) -> Iterator[None]:
         budget = float(OmegaConf.select(config, "mlflow.retry_seconds", default=None) or 0) or None
     except (TypeError, ValueError):
         budget = None  # the job's config check names a bad value; the sweep uses the default
+    if seconds is not None:
+        budget = min(budget or seconds, seconds)
     with bounded_retries(store_of(config)[0], budget):
         yield
 
