@@ -61,7 +61,8 @@ def test_a_job_past_its_slurm_time_limit_is_killed_with_the_reason_timeout_in_sa
     env = {**slurm_cluster.env, "PYTHONPATH": str(Path(__file__).resolve().parent)}  # SLURM's jobs inherit it: tests/slow_model.py
     command = (
         "-m", "hydra/launcher=submitit_slurm", "hydra.launcher.partition=cpu", "hydra.launcher.timeout_min=1",
-        f"hydra.launcher.cpus_per_task={slurm_cluster.cpus}", "hydra.sweep.dir=multirun/s",
+        # the warning 30 s before the limit, not submitit's 120 s (more than the whole minute: at once)
+        "hydra.launcher.signal_delay_s=30", f"hydra.launcher.cpus_per_task={slurm_cluster.cpus}", "hydra.sweep.dir=multirun/s",
         "model=sklearn", "model._target_=slow_model.SlowClassifier", "+model.seconds=0,600",
     )
     result = run_module("qboost_exp", *command, cwd=tmp_path, env=env, timeout=600)
@@ -103,3 +104,50 @@ def test_a_job_past_its_slurm_time_limit_is_killed_with_the_reason_timeout_in_sa
         ("0", "FINISHED"), ("1", "FINISHED"), ("1", "KILLED")]
     report("SLURM: a job past its time limit, then hydra.sweeper.resume=true", unaccounted=jobs_unaccounted(resumed.stdout, 2),
            running=len(running_runs(db)), lost=len(finished_runs_without_a_model(db)))
+
+
+def test_sigterm_of_a_slurm_sweep_cancels_its_jobs_and_a_resume_runs_them(tmp_path, slurm_cluster):
+    """The jobs run on the cluster, not in the driver: stopping the driver must stop them, or a resume would run them twice."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import time
+
+    env = {**os.environ, **slurm_cluster.env, "PYTHONPATH": str(Path(__file__).resolve().parent), "HYDRA_FULL_ERROR": "0"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    command = (
+        "-m", "hydra/launcher=submitit_slurm", "hydra.launcher.partition=cpu", "hydra.launcher.timeout_min=5",
+        # one job at a time on the node: job 0 runs, job 1 waits in the queue
+        f"hydra.launcher.cpus_per_task={slurm_cluster.cpus}", "hydra.sweep.dir=multirun/s",
+        "model=sklearn", "model._target_=slow_model.SlowClassifier", "+model.seconds=300,301",
+    )
+    process = subprocess.Popen([sys.executable, "-m", "qboost_exp", *command], cwd=tmp_path, env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    record = tmp_path / "multirun" / "s" / ".qboost-jobs" / "0.json"
+    deadline = time.time() + 180
+    while not (record.exists() and json.loads(record.read_text() or "{}").get("state") == "running"):
+        assert process.poll() is None and time.time() < deadline, process.communicate()
+        time.sleep(0.5)
+    time.sleep(2)
+    os.killpg(process.pid, signal.SIGTERM)
+    out, err = process.communicate(timeout=300)
+
+    assert process.returncode == 143, out[-3000:] + err[-3000:]
+    assert "[sweep] cancelled the sweep's SLURM jobs still queued or running (scancel " in out, out[-3000:]
+    assert "[sweep] 2 jobs: 0 finished, 0 failed, 1 killed, 1 not started" in out, out[-3000:]
+    job_ids = sorted(p.name for p in (tmp_path / "multirun" / "s" / ".submitit").iterdir() if re.fullmatch(r"\d+_\d+", p.name))
+    array = json.loads(record.read_text())["slurm_job"].split("_")[0]
+    rows = dict(line.split("|") for line in slurm_cluster.sacct("-X", "-j", array, "-o", "JobID,State").splitlines())
+    assert rows[f"{array}_0"].startswith("CANCELLED"), rows  # the running job: stopped by the driver's scancel
+    assert all(state.startswith("CANCELLED") for state in rows.values()), rows  # and the queued one never runs
+    db = tmp_path / "mlflow.db"
+    assert running_runs(db) == []
+    report("SLURM: SIGTERM of the driver", unaccounted=jobs_unaccounted(out, 2), running=len(running_runs(db)))
+
+    resumed = run_module("qboost_exp", *command, "hydra.sweeper.resume=true", cwd=tmp_path,
+                         env={**slurm_cluster.env, "PYTHONPATH": env["PYTHONPATH"], "SLOW_MODEL_NO_SLEEP": "1"}, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "[sweep] resuming multirun/s: 0 of 2 jobs finished earlier, running 2" in resumed.stdout, resumed.stdout[-3000:]
+    assert "[sweep] 2 jobs: 2 finished, 0 failed" in resumed.stdout
+    assert running_runs(db) == [] and finished_runs_without_a_model(db) == []

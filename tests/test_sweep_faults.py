@@ -272,6 +272,10 @@ def test_tracking_server_gone_for_good_mid_sweep_then_sync_and_resume_lose_nothi
     assert not (record / "uploaded.json").exists()
     synced = run_module("qboost_exp.tracking", "sync", str(record), cwd=tmp_path, env={"PYTHONPATH": str(TESTS)})  # the model's class
     assert synced.returncode == 0, synced.stdout + synced.stderr
+    # Its upload mark lost, the record is still not uploaded twice: the store knows the run.
+    (record / "uploaded.json").unlink()
+    twice = run_module("qboost_exp.tracking", "sync", str(record), cwd=tmp_path, env={"PYTHONPATH": str(TESTS)})
+    assert twice.returncode == 2 and "(found in the store); add --force to upload it again as another run" in twice.stderr, twice.stderr
     resumed = _run(tmp_path, *sweep, "hydra.sweeper.resume=true", SLOW_MODEL_NO_SLEEP="1")
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert "[sweep] resuming multirun/s: 2 of 3 jobs finished earlier, running 1" in resumed.stdout, resumed.stdout[-3000:]

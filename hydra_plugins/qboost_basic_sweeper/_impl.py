@@ -123,6 +123,7 @@ def _resume(sweeper: Any, jobs: list[list[str]]) -> tuple[dict[int, str | None],
             )
         print(f"[sweep] the sweep's parent run {previous.info.run_id} is RUNNING from another machine ({driver}); taking it over", flush=True)
     adopt_sweep_dir(config, previous.data.tags.get(SWEEP_DIR_TAG) or str(config.hydra.sweep.dir))
+    _refuse_live_cluster_jobs(config)
     client = client_for(uri)
     closed = close_abandoned(client, previous.info.experiment_id, parent=previous)
     finished = {
@@ -150,6 +151,7 @@ def _resume_from_records(sweeper: Any, jobs: list[list[str]]) -> dict[int, str |
     from qboost_exp.sweep import FINISHED, job_records
 
     config = sweeper.config
+    _refuse_live_cluster_jobs(config)
     records = job_records(str(config.hydra.sweep.dir))
     skip = {}
     for number, overrides in enumerate(jobs):
@@ -165,6 +167,16 @@ def _resume_from_records(sweeper: Any, jobs: list[list[str]]) -> dict[int, str |
     else:
         print(f"[sweep] resuming {config.hydra.sweep.dir}: {len(skip)} of {len(jobs)} jobs finished earlier, running {len(jobs) - len(skip)}", flush=True)
     return skip
+
+
+def _refuse_live_cluster_jobs(config: DictConfig) -> None:
+    """A job of the sweep still on SLURM (its driver was killed) would run twice: wait for it or cancel it first."""
+    from qboost_exp.sweep import still_running
+
+    live = still_running(str(config.hydra.sweep.dir))
+    if live:
+        jobs = ", ".join(f"job {n} (SLURM job {slurm})" for n, slurm in sorted(live.items()))
+        raise ConfigError(f"the sweep to resume still runs on SLURM: {jobs}; wait for them to end or scancel them, then resume")
 
 
 def _digest(sweeper: Any, overrides: Sequence[str]) -> str:

@@ -63,6 +63,7 @@ from ._parent import (
     sweeper_opens_parent,
     tracking_enabled,
 )
+from ._scheduler import still_running
 from ._summary import FAILED_SWEEP_EXIT, exit_with, finish_sweep
 
 __all__ = [
@@ -71,5 +72,5 @@ __all__ = [
     "annotate_parent", "bounded_store", "close_abandoned", "close_parent", "close_run", "count_jobs", "counts", "exit_with", "finish_sweep",
     "forget_records", "job_failed", "job_records", "killed_reason", "load_account", "open_parent", "outcomes_from",
     "parent_run_of", "previous_sweep", "record_job_end", "record_job_start", "reopen_parent", "run_launch",
-    "scheduler_state", "stopping_on_signals", "store_of", "swept_keys_of", "sweeper_opens_parent", "tracking_enabled",
+    "scheduler_state", "still_running", "stopping_on_signals", "store_of", "swept_keys_of", "sweeper_opens_parent", "tracking_enabled",
 ]

@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 from ..errors import Terminated
 from ..tracking import driver_id
 from ._jobs import SweepAccount
+from ._scheduler import settle_slurm_jobs
 from ._summary import exit_with, finish_sweep
 
 #: Exit statuses of a stopped sweep: 128 + the signal's number, as a shell reports it.
@@ -89,6 +90,9 @@ def run_launch(
             first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
             account.launcher_error = f"{type(exc).__name__}: {first}"[:500]
     if account.interrupted or account.launcher_error:
+        # Jobs on a cluster outlive the launch: end them (a stop) or wait for them (a failed job), then count them.
+        with stopping_on_signals():  # Ctrl-C or SIGTERM while waiting cancels them
+            settle_slurm_jobs(config, stopped=bool(account.interrupted))
         status = finish_sweep(config, account, account.outcomes(), uri=uri, parent_run_id=parent_run_id, resume_hint=resume_hint)
         exit_with(status or 1)
     account.save(account.outcomes(), pending=True, driver=driver_id(), tracking_uri=uri, parent_run_id=parent_run_id, resume_hint=resume_hint)

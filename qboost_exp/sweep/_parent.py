@@ -79,8 +79,16 @@ def bounded_store(config: DictConfig, seconds: float | None = None) -> Iterator[
         budget = None  # the job's config check names a bad value; the sweep uses the default
     if seconds is not None:
         budget = min(budget or seconds, seconds)
-    with bounded_retries(store_of(config)[0], budget):
-        yield
+    # MLflow prints "View run ... at: URL" whenever a run on a server ends; the sweep prints its own link.
+    quiet_links = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT" not in os.environ
+    if quiet_links:
+        os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
+    try:
+        with bounded_retries(store_of(config)[0], budget):
+            yield
+    finally:
+        if quiet_links:
+            os.environ.pop("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", None)
 
 
 def launch_dir() -> str:

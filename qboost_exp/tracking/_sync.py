@@ -150,6 +150,8 @@ def sync_record(
                 tags.pop("mlflow.parentRunId", None)
                 notes.append(f"its parent run {parent} is not in {uri}: logged without a parent")
             original = _original_run(client, str(record["run_id"]))
+            if not force:
+                _refuse_uploaded_before(client, experiment_id, str(record["run_id"]), path, uri)
             tags[SYNCED_FROM_TAG] = str(path)
             tags[ORIGINAL_RUN_TAG] = str(record["run_id"])
             run = client.create_run(experiment_id, start_time=int(record["start_time"]), tags=tags, run_name=record.get("run_name"))
@@ -163,20 +165,25 @@ def sync_record(
                 notes.append(_close_original(client, original, new_run_id))
         except QBoostError:
             raise
-        except Exception as exc:
-            reason = store_failure_reason(exc)
-            if reason is None:
-                raise
+        except BaseException as exc:
+            # Whatever stopped the upload (the store, Ctrl-C, an answer we do not know), the new run does not stay RUNNING.
+            interrupted = not isinstance(exc, Exception)
+            reason = "interrupted" if interrupted else store_failure_reason(exc) or " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
             breaker.trip(reason)
             if new_run_id is not None:
                 try:
-                    client.set_terminated(new_run_id, "FAILED")
+                    client.set_terminated(new_run_id, "KILLED" if interrupted else "FAILED")
                 except Exception:  # noqa: BLE001 - one quick attempt
                     pass
+            if interrupted:
+                raise
             partial = f" (the partial run {new_run_id} is marked FAILED if the store took it)" if new_run_id else ""
             raise SyncError(f"the tracking store {uri} failed during the upload ({reason}){partial}; the record is unchanged: sync it again later") from None
-    _mark_uploaded(path, {"run_id": new_run_id, "tracking_uri": uri, "experiment": experiment, "experiment_id": experiment_id,
-                          "time": time.strftime("%Y-%m-%d %H:%M:%S %Z")})
+    try:
+        _mark_uploaded(path, {"run_id": new_run_id, "tracking_uri": uri, "experiment": experiment, "experiment_id": experiment_id,
+                              "time": time.strftime("%Y-%m-%d %H:%M:%S %Z")})
+    except OSError as exc:
+        notes.append(f"could not mark the record uploaded ({exc.strerror or exc}); a second sync will find run {new_run_id} and refuse")
     return Synced(new_run_id, experiment_id, uri, notes)
 
 
@@ -194,6 +201,18 @@ def _no_run_links() -> Iterator[None]:
     finally:
         if saved is None:
             os.environ.pop(name, None)
+
+
+def _refuse_uploaded_before(client: Any, experiment_id: str, original_run_id: str, path: Path, uri: str) -> None:
+    """A record whose upload finished before (its ``uploaded.json`` lost or unwritable) is not uploaded twice."""
+    found = client.search_runs(
+        [experiment_id], f"tags.`{ORIGINAL_RUN_TAG}` = '{original_run_id}' AND attributes.status = 'FINISHED'", max_results=1
+    )
+    if found:
+        raise SyncError(
+            f"{path} was already uploaded as run {found[0].info.run_id} to {uri} (found in the store); "
+            "add --force to upload it again as another run"
+        )
 
 
 def _exists(client: Any, run_id: str) -> bool:
