@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -368,3 +369,20 @@ def test_sigterm_of_a_single_run_ends_it_killed_with_exit_143(tmp_path):
     (run,) = client.search_runs([client.get_experiment_by_name("qboost").experiment_id])
     assert run.info.status == "KILLED" and run.data.tags["error"] == "terminated (SIGTERM)"
     report("single run: SIGTERM mid-training", running=len(running_runs(tmp_path / "mlflow.db")))
+
+
+def test_a_second_sweep_in_a_sweep_directory_in_use_is_refused_in_one_line(tmp_path):
+    first = _start(tmp_path, "+model.seconds=60")
+    try:
+        _wait_until_running(tmp_path, 0, first)
+        second = _run(tmp_path, "+model.seconds=0")  # the same hydra.sweep.dir (multirun/s)
+    finally:
+        _stop(first, signal.SIGKILL)
+    assert second.returncode == 2, second.stdout[-3000:] + second.stderr[-3000:]
+    assert second.stderr.startswith(f"error: the sweep directory multirun/s is in use by another sweep's driver ({socket.gethostname()}:{first.pid}:")
+    assert second.stderr.strip().endswith("on this machine): give this sweep its own hydra.sweep.dir")
+    assert json.loads((tmp_path / "multirun" / "s" / ".qboost-jobs" / "0.json").read_text())["state"] == "running"  # the first sweep's record untouched
+    # Once that driver is gone, its lock is taken over.
+    third = _run(tmp_path, "+model.seconds=0")
+    assert third.returncode == 0, third.stdout[-3000:] + third.stderr[-3000:]
+    assert not (tmp_path / "multirun" / "s" / ".qboost-driver.lock").exists()  # released at the end

@@ -34,6 +34,12 @@ def sweep(sweeper: Any, arguments: Sequence[str]) -> Any:
         with bounded_store(config):
             skip, parent_run_id = _resume(sweeper, jobs) if sweeper.resume else ({}, None)
         sweep_dir = _make_sweep_dir(config)  # before a new parent run: a sweep that cannot start opens none
+        from qboost_exp.sweep import claim_sweep_dir
+        from qboost_exp.tracking import driver_id
+
+        busy = claim_sweep_dir(sweep_dir, driver_id(), takeover=sweeper.takeover)
+        if busy:
+            raise ConfigError(busy)
         if uri and parent_run_id is None:
             with bounded_store(config):
                 parent_run_id = open_parent(config, jobs=len(jobs))

@@ -65,6 +65,22 @@ _REASKS = 10
 _CONTINUED = ("KILLED",)
 
 
+def _claim(config: DictConfig) -> None:
+    """Make this driver the only one of ``hydra.sweep.dir``: another driver's job records must not mix with this launch's."""
+    from qboost_exp.sweep import claim_sweep_dir
+    from qboost_exp.tracking import driver_id
+
+    sweep_dir = Path(str(config.hydra.sweep.dir))
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    busy = claim_sweep_dir(sweep_dir, driver_id())
+    if busy:
+        raise ClaimedSweepDir(busy)
+
+
+class ClaimedSweepDir(ConfigError):
+    """The sweep directory is another driver's: nothing of this launch may touch that sweep's parent run."""
+
+
 def default_storage(config: DictConfig, base_dir: str | os.PathLike[str]) -> str:
     """``sqlite:///optuna.db`` beside the MLflow SQLite store, else in ``base_dir`` (the launch directory)."""
     from qboost_exp.tracking import tracking_uri
@@ -259,7 +275,8 @@ class OptunaSweep:
         try:
             return self._sweep(arguments, validate)
         except QBoostError as exc:
-            self._abort(str(exc))
+            if not isinstance(exc, ClaimedSweepDir):  # the parent run of that directory is the other driver's
+                self._abort(str(exc))
             print(f"error: {exc}", file=sys.stderr, flush=True)
             sys.exit(2)
 
@@ -348,6 +365,7 @@ class OptunaSweep:
             sys.stdout.flush()
             sys.exit(0)
 
+        _claim(config)  # before the parent run: a sweep directory in use opens none
         uri = store_of(config)[0] if tracking_enabled(config) else None
         if uri:
             from qboost_exp.sweep import bounded_store
@@ -356,8 +374,8 @@ class OptunaSweep:
                 parent_run_id, earlier = self._parent(shown, direction, remaining)
         else:
             parent_run_id, earlier = None, {}
+        _claim(config)  # the sweep directory a continued study adopted
         sweep_dir = Path(str(config.hydra.sweep.dir))
-        sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(config, sweep_dir / "multirun.yaml")
         account = StudyAccount(str(sweep_dir), jobs=[], planned=remaining)
         for number, run_id in earlier.items():

@@ -27,11 +27,13 @@ from ._jobs import (
     FAILED,
     FINISHED,
     JOBS_DIR,
+    LOCK_FILE,
     KILLED,
     NOT_STARTED,
     JobFailure,
     JobOutcome,
     SweepAccount,
+    claim_sweep_dir,
     counts,
     forget_records,
     job_failed,
@@ -67,7 +69,7 @@ from ._scheduler import still_running
 from ._summary import FAILED_SWEEP_EXIT, exit_with, finish_sweep
 
 __all__ = [
-    "ACCOUNT_FILE", "EARLIER", "FAILED", "FAILED_SWEEP_EXIT", "FINISHED", "CTRL_C_EXIT", "SIGTERM_EXIT", "JOBS_DIR", "JobFailure", "JobOutcome",
+    "ACCOUNT_FILE", "EARLIER", "FAILED", "FAILED_SWEEP_EXIT", "FINISHED", "CTRL_C_EXIT", "SIGTERM_EXIT", "JOBS_DIR", "LOCK_FILE", "claim_sweep_dir", "JobFailure", "JobOutcome",
     "KILLED", "MLflowSweepCallback", "NOT_STARTED", "OPENS_PARENT_ATTR", "RESUMES_TAG", "SweepAccount", "abandoned", "adopt_sweep_dir",
     "annotate_parent", "bounded_store", "close_abandoned", "close_parent", "close_run", "count_jobs", "counts", "exit_with", "finish_sweep",
     "forget_records", "job_failed", "job_records", "killed_reason", "load_account", "open_parent", "outcomes_from",

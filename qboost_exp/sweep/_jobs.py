@@ -18,6 +18,7 @@ printed, so that it survives a tracking store that fails at the end.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import socket
@@ -31,6 +32,8 @@ from typing import Any, Iterable, Mapping, Sequence
 JOBS_DIR = ".qboost-jobs"
 #: The driver's account of the sweep's last launch, in the sweep directory.
 ACCOUNT_FILE = ".qboost-sweep.json"
+#: Which driver runs the sweep in this directory now (created exclusively, removed when it ends).
+LOCK_FILE = ".qboost-driver.lock"
 
 FINISHED = "finished"
 FAILED = "failed"
@@ -152,6 +155,56 @@ def forget_records(sweep_dir: str | os.PathLike[str], jobs: Iterable[int] | None
 
 
 # -- the driver's side ---------------------------------------------------------
+def claim_sweep_dir(sweep_dir: str | os.PathLike[str], driver: str, *, takeover: bool = False) -> str | None:
+    """Make this driver the only one of ``sweep_dir`` (its records would be another's): None, or why it cannot.
+
+    The lock names its driver; one left by a driver that died on this
+    machine is taken over, one from another machine only with ``takeover``.
+    It is removed when this process ends.
+    """
+    from ..tracking import driver_alive
+
+    path = Path(sweep_dir) / LOCK_FILE
+    for _ in range(2):
+        try:
+            descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                holder = path.read_text().strip()
+            except OSError:
+                holder = "?"
+            if holder == driver:
+                return None  # ours already
+            alive = driver_alive(holder)
+            if alive or (alive is None and not takeover):
+                where = "on this machine" if alive else "on another machine, which cannot be checked from here"
+                return (
+                    f"the sweep directory {sweep_dir} is in use by another sweep's driver ({holder}, {where}): give this sweep "
+                    "its own hydra.sweep.dir" + ("" if alive else ", or add hydra.sweeper.takeover=true if that driver is gone")
+                )
+            try:
+                path.unlink()  # its driver is gone
+            except OSError:
+                pass
+            continue
+        except OSError:
+            return None  # a directory that takes no files: the sweep says so when it writes its records
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(driver)
+        atexit.register(_release, path, driver)
+        return None
+    return None
+
+
+def _release(path: Path, driver: str) -> None:
+    try:
+        if path.read_text().strip() == driver:
+            path.unlink()
+    except OSError:
+        pass
+
+
+
 @dataclass
 class JobOutcome:
     """How one job of a sweep ended, as the summary and the exit status count it."""
