@@ -3,14 +3,14 @@
     .venv/bin/python benchmarks/bench_faults.py [--no-slurm] [-k EXPR]
 
 Runs the fault tests (tests/test_sweep_faults.py, test_optuna_faults.py,
-test_store_faults.py and test_slurm.py's time-limit test) with
+test_store_faults.py and test_slurm.py's time-limit and SIGTERM tests) with
 ``QBOOST_FAULT_TABLE`` set: each test measures its fault with
 tests/faultcheck.py (jobs unaccounted for, runs and trials left RUNNING,
 models lost, distinct configurations after a resume, seconds from the end of
 training to the CLI's exit with the server gone) and asserts the targets;
 this script prints them as one markdown table, with pytest's verdict and
-the load average before and after. The SLURM test starts a single-node
-cluster (tests/_slurm.py, as root) and takes about two minutes.
+the load average before and after. The SLURM tests start a single-node
+cluster (tests/_slurm.py, as root); its two tests take about three minutes.
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 TESTS = ["tests/test_sweep_faults.py", "tests/test_optuna_faults.py", "tests/test_store_faults.py"]
-SLURM = "tests/test_slurm.py::test_a_job_past_its_slurm_time_limit_is_killed_with_the_reason_timeout_in_sacct_and_the_sweep_ends_with_its_summary"
+SLURM = [
+    "tests/test_slurm.py::test_a_job_past_its_slurm_time_limit_is_killed_with_the_reason_timeout_in_sacct_and_the_sweep_ends_with_its_summary",
+    "tests/test_slurm.py::test_sigterm_of_a_slurm_sweep_cancels_its_jobs_and_a_resume_runs_them",
+]
 TARGETS = {"unaccounted": "0", "running": "0", "lost": "0", "distinct": "n_trials", "seconds": "≤ 70"}
 
 
@@ -42,13 +45,13 @@ def cell(value: object) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--no-slurm", action="store_true", help="leave out the SLURM time-limit test")
+    parser.add_argument("--no-slurm", action="store_true", help="leave out the SLURM tests")
     parser.add_argument("-k", default=None, help="pytest -k expression, to run some faults only")
     args = parser.parse_args()
     print(f"load average before: {Path('/proc/loadavg').read_text().strip()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-faults-") as tmp:
         table = Path(tmp) / "faults.jsonl"
-        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *TESTS, *([] if args.no_slurm else [SLURM])]
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *TESTS, *([] if args.no_slurm else SLURM)]
         if args.k:
             command += ["-k", args.k]
         started = time.time()

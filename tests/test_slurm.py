@@ -150,4 +150,5 @@ def test_sigterm_of_a_slurm_sweep_cancels_its_jobs_and_a_resume_runs_them(tmp_pa
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert "[sweep] resuming multirun/s: 0 of 2 jobs finished earlier, running 2" in resumed.stdout, resumed.stdout[-3000:]
     assert "[sweep] 2 jobs: 2 finished, 0 failed" in resumed.stdout
-    assert running_runs(db) == [] and finished_runs_without_a_model(db) == []
+    report("SLURM: SIGTERM of the driver, then hydra.sweeper.resume=true", unaccounted=jobs_unaccounted(resumed.stdout, 2),
+           running=len(running_runs(db)), lost=len(finished_runs_without_a_model(db)))

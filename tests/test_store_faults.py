@@ -128,6 +128,30 @@ def wait_for_training(server: Server, process: subprocess.Popen, timeout: float 
     raise AssertionError(f"no run started training in {server.db} after {timeout} s")
 
 
+class StderrLines:
+    """A CLI's stderr read in a thread: wait for a line while it runs, all of it once it ended."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self._lines: queue.Queue[str] = queue.Queue()
+        self._collected: list[str] = []
+        self._reader = threading.Thread(target=self._read, args=(process,), daemon=True)
+        self._reader.start()
+
+    def _read(self, process: subprocess.Popen) -> None:
+        for line in process.stderr:
+            self._collected.append(line)
+            self._lines.put(line)
+
+    def wait_for(self, text: str, timeout: float = 90) -> None:
+        deadline = time.time() + timeout
+        while text not in self._lines.get(timeout=max(deadline - time.time(), 0.1)):
+            pass
+
+    def all(self) -> str:
+        self._reader.join(timeout=10)
+        return "".join(self._collected)
+
+
 def error_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error:")]
 
@@ -275,29 +299,15 @@ def test_server_restarted_within_the_budget_finishes_the_run(tmp_path, servers):
 
     server = servers(tmp_path / "store")
     cli = start_cli(tmp_path, *SLOW, f"mlflow.tracking_uri={server.url}", "hydra.run.dir=run")
-    lines: queue.Queue[str] = queue.Queue()
-    collected: list[str] = []
-
-    def read() -> None:
-        for line in cli.stderr:
-            collected.append(line)
-            lines.put(line)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    errors = StderrLines(cli)
     run_id = wait_for_training(server, cli)
     server.kill()
     # Training ends, the first request fails and is retried: only then does the server come back.
-    deadline = time.time() + 90
-    while True:
-        line = lines.get(timeout=max(deadline - time.time(), 0.1))
-        if "does not answer; retrying" in line:
-            break
+    errors.wait_for("does not answer; retrying")
     restarted = servers(tmp_path / "store", port=server.port)  # the same store, artifacts and address
     stdout = cli.stdout.read()
     cli.wait(timeout=120)
-    reader.join(timeout=10)
-    stderr = "".join(collected)
+    stderr = errors.all()
 
     assert cli.returncode == 0, stderr
     assert error_lines(stderr) == [] and "Traceback" not in stderr
@@ -463,26 +473,14 @@ def test_ctrl_c_while_the_store_is_retried_after_training_keeps_the_record(tmp_p
         [sys.executable, "-m", "qboost_exp", *QUICK, *SLOW, f"mlflow.tracking_uri={server.url}", "hydra.run.dir=run"], cwd=tmp_path,
         env=cli_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
-    lines: queue.Queue[str] = queue.Queue()
-    collected: list[str] = []
-
-    def read() -> None:
-        for line in cli.stderr:
-            collected.append(line)
-            lines.put(line)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
+    errors = StderrLines(cli)
     wait_for_training(server, cli)
     server.kill()
-    deadline = time.time() + 90
-    while "does not answer; retrying" not in lines.get(timeout=max(deadline - time.time(), 0.1)):
-        pass
+    errors.wait_for("does not answer; retrying")
     os.killpg(cli.pid, signal.SIGINT)
     cli.stdout.read()
     cli.wait(timeout=120)
-    reader.join(timeout=10)
-    stderr = "".join(collected)
+    stderr = errors.all()
 
     record_dir = (tmp_path / "run" / "mlflow-record").resolve()
     assert cli.returncode == 130, stderr

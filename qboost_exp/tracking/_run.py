@@ -254,19 +254,14 @@ def _mlflow() -> Any:
     return mlflow
 
 
-@contextmanager
-def _quiet_store_logs() -> Iterator[None]:
+def _quiet_store_logs() -> Any:
     # MLflow's SQL store logs a full traceback (logger.exception) before it
     # raises a database error; the error itself is reported in one line.
     import logging
 
-    logger = logging.getLogger("mlflow.store.db.utils")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+    from ._store import quiet
+
+    return quiet("mlflow.store.db.utils", logging.CRITICAL)
 
 
 def _open(cfg: Mapping[str, Any], context: RunContext, experiment_id: str) -> tuple[Any, dict[str, str]]:

@@ -159,11 +159,11 @@ class TrackingStoreError(QBoostError):
 
 
 @contextmanager
-def quiet(logger_name: str) -> Iterator[None]:
-    """Hide a library logger's messages below ERROR for a moment."""
+def quiet(logger_name: str, below: int = logging.ERROR) -> Iterator[None]:
+    """Hide a library logger's messages below ``below`` (ERROR) for a moment."""
     logger = logging.getLogger(logger_name)
     level = logger.level
-    logger.setLevel(logging.ERROR)
+    logger.setLevel(below)
     try:
         yield
     finally:
