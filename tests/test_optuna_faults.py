@@ -209,7 +209,7 @@ def test_ctrl_c_mid_batch_ends_in_the_summary_with_no_trial_running_and_the_resu
     resumed = run_module("qboost_exp", *command, cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert "[optuna] trial 1's parameters queued again as trial 2 (interrupted (Ctrl-C))" in resumed.stdout
-    assert "[sweep] 4 jobs: 4 finished (1 in an earlier launch), 0 failed" in resumed.stdout
+    assert "[sweep] 4 jobs: 4 finished (1 in an earlier launch), 0 failed" in resumed.stdout, resumed.stdout[-4000:]
     trials = _study(tmp_path).trials
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     assert len(trials) == 5 and len(complete) == 4 and len({_params(t) for t in complete}) == 4

@@ -295,6 +295,11 @@ def _open(cfg: Mapping[str, Any], context: RunContext, experiment_id: str) -> tu
         hydra_dir = Path(context.output_dir) / ".hydra" if context.output_dir else None
         if hydra_dir is not None and hydra_dir.is_dir():
             mlflow.log_artifacts(str(hydra_dir), ".hydra")
+    except KeyboardInterrupt as exc:
+        # Stopped while the run opens: end it here, or MLflow's exit hook would end it FINISHED, empty.
+        _record_failure(mlflow, str(exc) or "interrupted (Ctrl-C)", traceback.format_exc())
+        _end(run.info.run_id, "KILLED")
+        raise
     except Exception as exc:
         reason = store_failure_reason(exc)
         _end(run.info.run_id, "FAILED")  # the run did not get its parameters: it failed
