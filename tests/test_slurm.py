@@ -57,11 +57,12 @@ def test_slurm_sweep_tracks_parent_and_children_and_a_failing_job_fails_in_sacct
 
 
 def test_a_job_past_its_slurm_time_limit_is_killed_with_the_reason_timeout_in_sacct_and_the_sweep_ends_with_its_summary(tmp_path, slurm_cluster):
-    """Job 1 sleeps far past timeout_min=1 (tests/slow_model.py): submitit's warning signal, then SLURM's kill at the limit."""
+    """Job 1 sleeps far past timeout_min=2 (tests/slow_model.py): submitit's warning signal, then SLURM's kill at the limit."""
     env = {**slurm_cluster.env, "PYTHONPATH": str(Path(__file__).resolve().parent)}  # SLURM's jobs inherit it: tests/slow_model.py
     command = (
-        "-m", "hydra/launcher=submitit_slurm", "hydra.launcher.partition=cpu", "hydra.launcher.timeout_min=1",
-        # the warning 30 s before the limit, not submitit's 120 s (more than the whole minute: at once)
+        "-m", "hydra/launcher=submitit_slurm", "hydra.launcher.partition=cpu", "hydra.launcher.timeout_min=2",
+        # The warning 30 s before the limit (submitit's 120 s is the whole limit). SLURM may send it up to 60 s
+        # early (sbatch --signal), so not before 30 s into a job: job 0 is done by then, job 1's run is open.
         "hydra.launcher.signal_delay_s=30", f"hydra.launcher.cpus_per_task={slurm_cluster.cpus}", "hydra.sweep.dir=multirun/s",
         "model=sklearn", "model._target_=slow_model.SlowClassifier", "+model.seconds=0,600",
     )
@@ -92,7 +93,7 @@ def test_a_job_past_its_slurm_time_limit_is_killed_with_the_reason_timeout_in_sa
 
     # A longer limit (the README's advice; hydra.* overrides are not part of the sweep's definition) and no sleep:
     # the resume runs job 1 alone through SLURM, under the same parent.
-    longer = [("hydra.launcher.timeout_min=5" if arg == "hydra.launcher.timeout_min=1" else arg) for arg in command]
+    longer = [("hydra.launcher.timeout_min=5" if arg == "hydra.launcher.timeout_min=2" else arg) for arg in command]
     resumed = run_module("qboost_exp", *longer, "hydra.sweeper.resume=true", cwd=tmp_path, env={**env, "SLOW_MODEL_NO_SLEEP": "1"}, timeout=600)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert "[sweep] resuming multirun/s: 1 of 2 jobs finished earlier, running 1" in resumed.stdout, resumed.stdout[-3000:]
