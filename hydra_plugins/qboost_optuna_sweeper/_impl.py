@@ -742,14 +742,7 @@ class OptunaSweep:
 
 def _why(exc: BaseException) -> str:
     """How the driver was stopped, in the words of ``qboost_exp.sweep.run_launch``'s summary."""
-    from qboost_exp.errors import Terminated
-    from qboost_exp.sweep import CTRL_C_EXIT, SIGTERM_EXIT
+    from qboost_exp.sweep import stop_of
 
-    if isinstance(exc, Terminated):
-        return "terminated (SIGTERM)"
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted (Ctrl-C)"
-    if isinstance(exc, SystemExit):
-        code = exc.code if isinstance(exc.code, int) else 1
-        return {CTRL_C_EXIT: "interrupted (Ctrl-C)", SIGTERM_EXIT: "terminated (SIGTERM)"}.get(code, f"a job ended the launching process (exit status {code})")
-    return "the launcher failed: " + " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
+    stopped, error, _ = stop_of(exc)
+    return stopped or f"the launcher failed: {error}"

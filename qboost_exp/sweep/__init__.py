@@ -44,7 +44,7 @@ from ._jobs import (
     record_job_start,
     scheduler_state,
 )
-from ._launch import CTRL_C_EXIT, SIGTERM_EXIT, run_launch, stopping_on_signals
+from ._launch import CTRL_C_EXIT, SIGTERM_EXIT, run_launch, stop_of, stopping_on_signals
 from ._parent import (
     OPENS_PARENT_ATTR,
     RESUMES_TAG,
@@ -74,5 +74,5 @@ __all__ = [
     "annotate_parent", "bounded_store", "close_abandoned", "close_parent", "close_run", "count_jobs", "counts", "exit_with", "finish_sweep",
     "forget_records", "job_failed", "job_records", "killed_reason", "load_account", "open_parent", "outcomes_from",
     "parent_run_of", "previous_sweep", "record_job_end", "record_job_start", "reopen_parent", "run_launch",
-    "scheduler_state", "still_running", "stopping_on_signals", "store_of", "swept_keys_of", "sweeper_opens_parent", "tracking_enabled",
+    "scheduler_state", "still_running", "stop_of", "stopping_on_signals", "store_of", "swept_keys_of", "sweeper_opens_parent", "tracking_enabled",
 ]

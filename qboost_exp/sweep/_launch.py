@@ -48,6 +48,25 @@ def stopping_on_signals() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def stop_of(exc: BaseException) -> tuple[str | None, str | None, int | None]:
+    """What ended a launch early: (how the driver was stopped, or the launcher's error; the exit status, None for an error).
+
+    The basic launcher runs jobs in the driver's process, so a job's own Ctrl-C
+    or SIGTERM handling reaches it as ``SystemExit(130 / 143)``.
+    """
+    if isinstance(exc, Terminated):
+        return "terminated (SIGTERM)", None, SIGTERM_EXIT
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)", None, CTRL_C_EXIT
+    if isinstance(exc, SystemExit):
+        code = exc.code if isinstance(exc.code, int) else 1
+        stopped = {SIGTERM_EXIT: "terminated (SIGTERM)", CTRL_C_EXIT: "interrupted (Ctrl-C)"}.get(code)
+        return stopped, None if stopped else f"a job ended the launching process (exit status {code})", code or 1
+    # The first line: submitit appends the job's whole error stream to its message.
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    return None, f"{type(exc).__name__}: {first}"[:500], None
+
+
 def run_launch(
     config: DictConfig,
     account: SweepAccount,
@@ -71,24 +90,8 @@ def run_launch(
                 results = launch(batch, start)
                 account.take(start, results)
                 returns.append(results)
-        except Terminated:
-            account.interrupted, account.exit_status = "terminated (SIGTERM)", SIGTERM_EXIT
-        except KeyboardInterrupt:
-            account.interrupted, account.exit_status = "interrupted (Ctrl-C)", CTRL_C_EXIT
-        except SystemExit as exc:
-            # The basic launcher runs jobs in this process: a job's own Ctrl-C handling exits 130 (143 for SIGTERM).
-            code = exc.code if isinstance(exc.code, int) else 1
-            if code == SIGTERM_EXIT:
-                account.interrupted = "terminated (SIGTERM)"
-            elif code == CTRL_C_EXIT:
-                account.interrupted = "interrupted (Ctrl-C)"
-            else:
-                account.launcher_error = f"a job ended the launching process (exit status {code})"
-            account.exit_status = code or 1
-        except Exception as exc:  # noqa: BLE001 - whatever the launcher raised, the jobs it ran are counted
-            # The first line: submitit appends the job's whole error stream to its message.
-            first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
-            account.launcher_error = f"{type(exc).__name__}: {first}"[:500]
+        except (KeyboardInterrupt, SystemExit, Exception) as exc:  # noqa: BLE001 - whatever ended the launch, the jobs it ran are counted
+            account.interrupted, account.launcher_error, account.exit_status = stop_of(exc)
     if account.interrupted or account.launcher_error:
         # Jobs on a cluster outlive the launch: end them (a stop) or wait for them (a failed job), then count them.
         with stopping_on_signals():  # Ctrl-C or SIGTERM while waiting cancels them
