@@ -2,7 +2,7 @@
 """Set up and run qboost-exp with nothing but Python >= 3.10 and pip.
 
     python3 tasks.py run [HYDRA OVERRIDES...]   # venv + install + one training run
-    python3 tasks.py test [PYTEST ARGS...]      # venv + install + the whole test suite
+    python3 tasks.py test [PYTEST ARGS...]      # venv + install + the whole test suite, on every core
 
 The virtual environment lives in .venv/ next to this file and is reinstalled
 only when pyproject.toml changes.
@@ -43,6 +43,17 @@ def ensure_env(extras: str) -> None:
     stamp.write_text(digest)
 
 
+#: pytest-xdist on every core, unless the arguments choose (-n, --numprocesses, -p no:xdist) or ask for a debugger.
+#: loadgroup keeps the tests that share a costly fixture on one worker (tests/conftest.py groups them and
+#: orders the longest groups first, which --no-loadscope-reorder keeps).
+PARALLEL = ["-n", "auto", "--dist", "loadgroup", "--no-loadscope-reorder"]
+
+
+def parallel(args: list[str]) -> list[str]:
+    chosen = any(a in ("-n", "--pdb", "--trace") or a.startswith(("-n", "--numprocesses", "--dist")) for a in args)
+    return [] if chosen or "no:xdist" in args else PARALLEL
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in EXTRAS:
         print(__doc__.strip(), file=sys.stderr)
@@ -52,7 +63,7 @@ def main(argv: list[str]) -> int:
     if task == "run":
         command = [str(PYTHON), "-m", "qboost_exp", *rest]
     else:
-        command = [str(PYTHON), "-m", "pytest", *rest]
+        command = [str(PYTHON), "-m", "pytest", *parallel(rest), *rest]
     return subprocess.run(command, cwd=ROOT).returncode
 
 

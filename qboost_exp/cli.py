@@ -41,10 +41,8 @@ def _task(cfg: DictConfig) -> Any:
     except StoreFailure as exc:
         # Trained, but the store failed at the end: the report still stands, the
         # record is on local disk, and the one line says where and how to upload it.
-        from .report import format_report
-
         if exc.result is not None:
-            print(format_report(cfg, exc.result), flush=True)
+            _print_report(cfg, exc.result)
         print(f"error: {job}{exc}", file=sys.stderr, flush=True)
         if multirun:
             return _failed_job(str(exc), hydra_cfg)
@@ -70,15 +68,24 @@ def _task(cfg: DictConfig) -> Any:
         traceback.print_exc()
         print(f"error: {job}crashed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         return _failed_job(f"{type(exc).__name__}: {exc}", hydra_cfg)
-    from .report import format_report
     from .tracking import DEFAULT_OBJECTIVE
 
-    print(format_report(cfg, result))
+    _print_report(cfg, result)
     for line in lines:
         print(f"  {line}")
     # Every metric a run logs can be the objective (time_total too, which is
     # computed for tracking); NaN tells a sweeper the job has no such value.
     return float(result.all_metrics().get(str(cfg.get("objective", DEFAULT_OBJECTIVE)), float("nan")))
+
+
+def _print_report(cfg: DictConfig, result: Any) -> None:
+    """The run's report (a cosmetic step: the run is recorded already, so a report that fails is a warning)."""
+    from .cosmetic import attempt
+    from .report import format_report
+
+    report = attempt("report", format_report, cfg, result)
+    if report is not None:
+        print(report, flush=True)
 
 
 def _failed_job(message: str, hydra_cfg: DictConfig) -> Any:

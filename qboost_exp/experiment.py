@@ -445,6 +445,7 @@ def run_tracked(
     """
     from . import tracking
     from .config import check_config
+    from .cosmetic import attempt
     from .errors import QBoostError
 
     plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False) if isinstance(cfg, DictConfig) else dict(cfg)
@@ -474,5 +475,7 @@ def run_tracked(
         result = prepared.run()
         lines = tracking.log_result(result, result.all_metrics(), plain, context.tracking_uri)
         lines.insert(0, f"MLflow run {run.info.run_id} (experiment {run.info.experiment_id}) at {context.tracking_uri}")
-        lines.insert(1, tracking.ui_line(context.tracking_uri, run.info.experiment_id))
+        link = attempt("MLflow UI link", tracking.ui_line, context.tracking_uri, run.info.experiment_id)
+        if link is not None:
+            lines.insert(1, link)
     return result, lines

@@ -43,10 +43,11 @@ from pathlib import Path
 
 import pytest
 
+import system_packages
 from clirun import QUICK, REPO, run_module
 from services import STARTUP_TIMES, apt_install, skip_or_fail
 
-ENGINE_PACKAGES = ("podman", "runc", "mmdebstrap")
+ENGINE_PACKAGES = system_packages.PACKAGES["podman"]
 #: What the base holds: what python:3.11-slim gives a Dockerfile (python, pip, CA roots).
 BASE_PACKAGES = ("python3", "python3-pip", "python3-venv", "python-is-python3", "ca-certificates")
 #: Root here cannot raise its hard limits: ask for no more than it may grant.

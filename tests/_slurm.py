@@ -26,9 +26,10 @@ from pathlib import Path
 
 import pytest
 
-from services import LOOPBACK, _note_startup, _run, _stop_process_group, free_port, log_tail, skip_or_fail
+import system_packages
+from services import LOOPBACK, _note_startup, _run, _stop_process_group, apt_install, free_port, log_tail, skip_or_fail
 
-PACKAGES = ("slurm-wlm", "munge", "slurmdbd", "mariadb-server")
+PACKAGES = system_packages.PACKAGES["slurm"]
 PROGRAMS = ("munge", "unmunge", "slurmctld", "slurmd", "slurmdbd", "sbatch", "sacct", "sacctmgr", "sinfo", "munged", "mariadbd", "mariadb-install-db", "mariadb")
 CLUSTER = "qboost"
 PARTITION = "cpu"
@@ -55,16 +56,8 @@ def _ensure_installed() -> None:
     missing = [p for p in PROGRAMS if shutil.which(p) is None]
     if not missing:
         return
-    hint = f"install {' '.join(PACKAGES)} (Debian: apt-get install -y {' '.join(PACKAGES)})"
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        skip_or_fail(f"SLURM programs missing ({', '.join(missing)}) and cannot apt-get as root: {hint}")
-    print(f"\n[services] SLURM missing ({', '.join(missing)}): apt-get update && apt-get install -y {' '.join(PACKAGES)}", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    try:
-        _run(["apt-get", "update", "-q"], timeout=600, env=env)
-        _run(["apt-get", "install", "-y", "-q", "-o", "DPkg::Lock::Timeout=600", "--no-install-recommends", *PACKAGES], timeout=1200, env=env)
-    except (RuntimeError, subprocess.TimeoutExpired) as e:
-        skip_or_fail(f"could not install SLURM with apt-get: {e}")
+    print(f"\n[services] SLURM missing ({', '.join(missing)}): apt-get install -y {' '.join(PACKAGES)}", flush=True)
+    apt_install(PACKAGES)
     missing = [p for p in PROGRAMS if shutil.which(p) is None]
     if missing:
         skip_or_fail(f"apt-get installed {' '.join(PACKAGES)} but {', '.join(missing)} are still missing")

@@ -53,3 +53,44 @@ from services import mlflow_server, postgres_server, ray_head  # noqa: E402, F40
 # podman, a local Debian base, the SageMaker image (built once per session).
 from _podman import base_image, podman, pytest_terminal_summary, sagemaker_context, sagemaker_image  # noqa: E402, F401
 from _slurm import slurm_cluster  # noqa: E402, F401  (a real single-node SLURM with accounting)
+
+
+# ------------------------------------------------------------------ pytest-xdist
+
+#: Session fixtures a machine runs one of at a time (fixed ports, one SLURM, podman's image
+#: tags): every test that uses one runs on the same xdist worker, heaviest first.
+EXCLUSIVE_GROUPS = {"podman": "podman", "sagemaker_context": "podman", "slurm_cluster": "slurm", "ray_head": "ray"}
+
+
+def _group_of(item: pytest.Item) -> str | None:
+    """The xdist group ``item`` must run in: an exclusive fixture's, else its module's when it shares a module fixture."""
+    names = set(item.fixturenames)
+    for fixture, group in EXCLUSIVE_GROUPS.items():
+        if fixture in names:
+            return group
+    definitions = getattr(item, "_fixtureinfo", None)
+    for defs in (definitions.name2fixturedefs.values() if definitions else ()):
+        if defs and defs[-1].scope in ("module", "class", "package"):
+            return item.path.name  # built once per module: keep the module's tests on one worker
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``--dist loadgroup``: group the tests that share a costly fixture, and schedule the long groups first.
+
+    Every other test is its own unit of work. xdist hands units out in
+    collection order, so the exclusive groups (minutes each) come first and
+    the short single tests fill the other worker meanwhile and both at the end.
+    """
+    if not config.pluginmanager.hasplugin("xdist") or config.getoption("dist", "no") != "loadgroup":
+        return
+    order = {group: rank for rank, group in enumerate(dict.fromkeys(EXCLUSIVE_GROUPS.values()))}
+    ranked = []
+    for index, item in enumerate(items):
+        group = _group_of(item)
+        if group is not None and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(group))
+        rank = order.get(group, len(order)) if group is not None else len(order) + 1
+        ranked.append((rank, index, item))
+    items[:] = [item for _, _, item in sorted(ranked, key=lambda entry: entry[:2])]

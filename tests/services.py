@@ -37,6 +37,8 @@ from pathlib import Path
 
 import pytest
 
+import system_packages
+
 REQUIRE_ENV = "QBOOST_REQUIRE_SERVICES"
 LOOPBACK = "127.0.0.1"
 
@@ -112,20 +114,13 @@ def skip_or_fail(reason: str):
 
 
 def apt_install(packages: tuple[str, ...] | list[str], progress=None) -> None:
-    """``apt-get update`` then ``apt-get install`` of ``packages`` (root); a failure skips or fails the test.
+    """Install the Debian ``packages`` that are missing (:func:`system_packages.install`); a failure skips or fails the test.
 
     ``progress(text)``, if given, is told each command before it runs (a long first install is never silent).
     """
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages]):
-        if progress is not None:
-            progress(" ".join(cmd))
-        try:
-            result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            skip_or_fail(f"{' '.join(cmd)} did not finish within 15 minutes")
-        if result.returncode != 0:
-            skip_or_fail(f"{' '.join(cmd)} failed: {result.stderr[-2000:]}")
+    error = system_packages.install(packages, progress)
+    if error:
+        skip_or_fail(error)
 
 
 def http_request(port: int, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None, timeout: float = 60):
@@ -209,17 +204,8 @@ def ensure_postgres_installed() -> Path:
     if bindir is not None:
         return bindir
     hint = "install PostgreSQL server binaries (Debian/Ubuntu: apt-get install -y postgresql)"
-    if os.geteuid() != 0:
-        skip_or_fail(f"PostgreSQL server binaries not found and not running as root: {hint}")
-    if shutil.which("apt-get") is None:
-        skip_or_fail(f"PostgreSQL server binaries not found and no apt-get here: {hint}")
-    print("\n[services] PostgreSQL missing: apt-get update && apt-get install -y postgresql", flush=True)
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    try:
-        _run(["apt-get", "update", "-q"], timeout=600, env=env)
-        _run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "postgresql"], timeout=900, env=env)
-    except (RuntimeError, subprocess.TimeoutExpired) as e:
-        skip_or_fail(f"could not install PostgreSQL with apt-get: {e}")
+    print("\n[services] PostgreSQL missing: apt-get install -y postgresql", flush=True)
+    apt_install(system_packages.PACKAGES["postgres"])
     # The package may have created (and, with systemd, started) a default cluster on
     # port 5432; we leave it alone and never use it.
     bindir = find_postgres_bindir()

@@ -28,6 +28,7 @@ LAYERS = {
     "qboost_exp.errors": BASE,
     "qboost_exp.cli_args": BASE,
     "qboost_exp._seeds": BASE,
+    "qboost_exp.cosmetic": BASE,
     "qboost_exp._targets": DOMAIN,
     "qboost_exp._sklearn_private": BASE,
     "qboost_exp._lazy": BASE,

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+import system_packages
 from services import free_port, wait_for_http
 
 REPO = Path(__file__).resolve().parents[1]
@@ -160,7 +161,7 @@ def test_readme_commands_run_in_order_in_a_fresh_directory(tmp_path):
     if shutil.which("nginx") is None:
         from services import apt_install
 
-        apt_install(["nginx"])
+        apt_install(system_packages.PACKAGES["nginx"])
     work, home = tmp_path / "work", tmp_path / "home"
     work.mkdir()
     home.mkdir()

@@ -26,7 +26,8 @@ from pathlib import Path
 import pytest
 
 from clirun import REPO
-from services import free_port, skip_or_fail, wait_for_http
+import system_packages
+from services import apt_install, free_port, skip_or_fail, wait_for_http
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
@@ -518,13 +519,7 @@ def ensure_shellcheck() -> str:
     found = shutil.which("shellcheck")
     if found:
         return found
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        skip_or_fail("shellcheck is not installed (Debian/Ubuntu: apt-get install -y shellcheck)")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "--no-install-recommends", "shellcheck"]):
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, stdin=subprocess.DEVNULL)
-        if done.returncode != 0:
-            skip_or_fail(f"could not install shellcheck: {' '.join(cmd)} exited {done.returncode}: {done.stderr[-500:]}")
+    apt_install(system_packages.PACKAGES["shellcheck"])
     found = shutil.which("shellcheck")
     if not found:
         skip_or_fail("apt-get installed shellcheck but it is not on PATH")

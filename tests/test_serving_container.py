@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from clirun import accuracy
+import system_packages
 from services import apt_install, free_port, http_request, skip_or_fail, wait_for_http
 
 REPO = Path(__file__).resolve().parent.parent
@@ -76,7 +77,7 @@ def server_software():
         pass
     if os.geteuid() != 0:
         skip_or_fail("nginx is not installed and we are not root: apt-get install -y nginx")
-    apt_install(["nginx"])
+    apt_install(system_packages.PACKAGES["nginx"])
     return find_nginx()
 
 

@@ -30,7 +30,8 @@ from clirun import QUICK, REPO, run_module
 # conf/) first on sys.path: import the checkout's package before any model is loaded
 # here, so that later imports of qboost_exp.config find the real one.
 import qboost_exp  # noqa: E402,F401
-from services import free_port, log_tail, skip_or_fail, wait_for_http
+import system_packages
+from services import apt_install, free_port, log_tail, wait_for_http
 
 FAST = ("sampler.params.num_reads=10", *QUICK)
 PIN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==[^=\s;]+$")
@@ -180,8 +181,7 @@ def test_package_the_champion_writes_a_complete_build_context(store, champion, t
 
 def test_serve_answers_with_the_packaged_model(store, champion, tmp_path):
     """``python -m serving serve`` on model/ of the build: /ping, then CSV predictions equal to the run's model."""
-    if not (shutil.which("nginx") or os.access("/usr/sbin/nginx", os.X_OK)):
-        skip_or_fail("nginx is not installed (Debian/Ubuntu: apt-get install -y nginx); `serve` runs it in front of gunicorn")
+    apt_install(system_packages.PACKAGES["nginx"])  # `serve` runs nginx in front of gunicorn
     root, by_role = store
     (single,) = by_role["single"]
     X = breast_cancer_features()

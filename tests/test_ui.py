@@ -25,6 +25,7 @@ from mlflow import MlflowClient
 
 from clirun import run_module
 from qboost_exp.tracking import KEY_COLUMNS, SHARED_VIEW_KEY, prepare_store, shared_view_state, ui_line, ui_url
+import system_packages
 from services import apt_install, free_port, skip_or_fail
 
 FAST = ("qubo.max_weight=0.125", "sampler.params.num_reads=10", "sampler.params.num_sweeps=200")
@@ -155,7 +156,7 @@ def chromium() -> str:
         skip_or_fail("the playwright package is not installed (pip install -e '.[test]')")
     if not os.access(CHROMIUM, os.X_OK):
         if os.geteuid() == 0 and shutil.which("apt-get"):
-            apt_install(("chromium",), progress=lambda cmd: print(f"\n[test_ui] {cmd}", flush=True))
+            apt_install(system_packages.PACKAGES["chromium"], progress=lambda cmd: print(f"\n[test_ui] {cmd}", flush=True))
         if not os.access(CHROMIUM, os.X_OK):
             skip_or_fail(f"no {CHROMIUM} (apt-get install chromium, as root)")
     return CHROMIUM

@@ -21,6 +21,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from ..tracking import higher_is_better
@@ -227,6 +228,17 @@ def _label_reference_lines(fig: Figure, ax: Any, labels: list[tuple[float, str]]
     return placed
 
 
+def _spread(rows: pd.DataFrame) -> list[np.ndarray]:
+    """Error bars from each point's minimum to its maximum, never negative.
+
+    The mean of equal values can fall an ulp outside them (three accuracies
+    of 0.9647 average 1.1e-16 below their minimum), and matplotlib refuses a
+    negative error bar.
+    """
+    mean = rows["mean"].to_numpy(dtype=float)
+    return [np.clip(mean - rows["min"].to_numpy(dtype=float), 0.0, None), np.clip(rows["max"].to_numpy(dtype=float) - mean, 0.0, None)]
+
+
 def _figure_metric_vs_lambda(runs: pd.DataFrame, metric: str, title: str | None = None) -> Figure:
     name = check_objective(metric)
     col = _metric_column(name)
@@ -245,7 +257,7 @@ def _figure_metric_vs_lambda(runs: pd.DataFrame, metric: str, title: str | None 
             ax.errorbar(
                 line["lambda"],
                 line["mean"],
-                yerr=[line["mean"] - line["min"], line["max"] - line["mean"]],
+                yerr=_spread(line),
                 marker=_MARKERS[style % len(_MARKERS)],
                 markersize=max(4.0, 10.0 - 1.5 * (style % 5)),
                 markerfacecolor="none",
@@ -260,7 +272,7 @@ def _figure_metric_vs_lambda(runs: pd.DataFrame, metric: str, title: str | None 
             ax.errorbar(
                 points["lambda"],
                 points["mean"],
-                yerr=[points["mean"] - points["min"], points["max"] - points["mean"]],
+                yerr=_spread(points),
                 marker=_MARKERS[style % len(_MARKERS)],
                 markersize=6,
                 linestyle="none",

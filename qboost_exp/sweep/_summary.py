@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from omegaconf import DictConfig
 
+from ..cosmetic import attempt
 from ..errors import QBoostError
 from ..tracking import (
     JOB_NUM_TAG,
@@ -175,7 +176,7 @@ def _close_in_store(config: DictConfig, account: SweepAccount, outcomes: Sequenc
             f"[sweep] best {objective} ({direction}) {best.data.metrics[objective]:.4g}: job {best.data.tags.get(JOB_NUM_TAG, '?')} "
             f"({best.data.tags.get('hydra.overrides', '')}), run {best.info.run_id}"
         )
-        _log_lambda_plot(uri, experiment, parent_run_id, objective)
+        attempt("sweep figure", _log_lambda_plot, uri, experiment, parent_run_id, objective)
     if account.interrupted:
         status = "KILLED"
         client.set_tag(parent_run_id, "error", f"{account.interrupted}: {sum(o.state in (FINISHED, EARLIER) for o in outcomes)} of {len(outcomes)} jobs finished")

@@ -105,46 +105,72 @@ def _energies(model: Any) -> tuple[Any, Any] | None:
     return (sampleset.record.energy, sampleset.record.num_occurrences) if sampleset is not None else None
 
 
-def render_figures(result: Trained, out: Path) -> list[dict[str, Any]]:
+def render_figures(result: Trained, out: Path) -> list[dict[str, Any]] | None:
     """Draw the run's figures into the directory ``out``; returns the rows of ``selected_learners.json``.
 
     The figures: ``weights.png``, ``confusion_matrix.png``, ``roc_curve.png``
     and ``energy_histogram.png``, each where the model has what it shows (a
-    baseline has no sampleset; a model without weights no weights plot). Only
-    matplotlib and the model are used, no MLflow, so this may run in a thread
-    of its own while the run's other records are written.
+    baseline has no sampleset; a model without weights no weights plot).
+    Each is a cosmetic step (:mod:`qboost_exp.cosmetic`): one that fails is
+    one warning line and is missing from ``out``. Only matplotlib and the
+    model are used, no MLflow, so this may run in a thread of its own while
+    the run's other records are written.
+
+    Returns
+    -------
+    list of dict or None
+        The table's rows; None for a model without selected learners, or when the table failed.
     """
-    from ..baselines import ranking_scores
+    from ..cosmetic import attempt
 
     model, data = result.model, result.dataset
     split = "test" if len(data.y_test) else "train"
     X, y = result.frame(split), getattr(data, f"y_{split}")
     weights = _weights_figure(model)
     if weights is not None:
-        _plots.plot_weights(weights[0], weights[1], out / "weights.png")
-    _plots.plot_confusion(y, model.predict(X), model.classes_, split, out / "confusion_matrix.png")
-    scores = ranking_scores(model, X)
-    if scores is not None and len(np.unique(y)) == 2:
-        name = "QBoost margin" if getattr(result, "model_name", QBOOST_MODEL) == QBOOST_MODEL else type(model).__name__
-        _plots.plot_roc(y, scores, model.classes_[1], name, split, out / "roc_curve.png")
+        attempt("figure weights.png", _plots.plot_weights, weights[0], weights[1], out / "weights.png")
+    attempt("figure confusion_matrix.png", lambda: _plots.plot_confusion(y, model.predict(X), model.classes_, split, out / "confusion_matrix.png"))
+    name = "QBoost margin" if getattr(result, "model_name", QBOOST_MODEL) == QBOOST_MODEL else type(model).__name__
+    attempt("figure roc_curve.png", _roc_figure, model, X, y, name, split, out / "roc_curve.png")
     energies = _energies(model)
     if energies is not None:
-        _plots.plot_energies(energies[0], energies[1], model.best_energy_, out / "energy_histogram.png")
+        attempt("figure energy_histogram.png", _plots.plot_energies, energies[0], energies[1], model.best_energy_, out / "energy_histogram.png")
     if not _has_learners(model):
-        return []
+        return None
+    return attempt("selected_learners.json", _learner_rows, model)
+
+
+def _roc_figure(model: Any, X: Any, y: Any, name: str, split: str, path: Path) -> Path | None:
+    """The ROC curve of a model that ranks (``decision_function`` or ``predict_proba``); None for one that does not."""
+    from ..baselines import ranking_scores
+
+    scores = ranking_scores(model, X)
+    return None if scores is None else _plots.plot_roc(y, scores, model.classes_[-1], name, split, path)
+
+
+def _learner_rows(model: Any) -> list[dict[str, Any]]:
+    """The rows of ``selected_learners.json``: each selected learner, its weight and its features."""
     return [
         {"candidate": int(i), "weight": float(w), "learner": repr(learner), "features": str(list(getattr(learner, "features", [])))}
         for i, w, learner in zip(model.selected_indices_, model.estimator_weights_, model.estimators_)
     ]
 
 
-def _log_rendered(out: Path, rows: list[dict[str, Any]], has_learners: bool) -> None:
+#: The columns of ``selected_learners.json``.
+TABLE_COLUMNS = ["candidate", "weight", "learner", "features"]
+
+
+def _log_rendered(out: Path, rows: list[dict[str, Any]] | None) -> None:
+    """Upload what :func:`render_figures` drew, and its table, each a cosmetic step."""
     import mlflow
     import pandas as pd
 
-    mlflow.log_artifacts(str(out), "plots")
-    if has_learners:
-        mlflow.log_table(pd.DataFrame(rows, columns=["candidate", "weight", "learner", "features"]), "selected_learners.json")
+    from ..cosmetic import attempt
+
+    if any(out.iterdir()):
+        attempt("plots upload", mlflow.log_artifacts, str(out), "plots")
+    if rows is not None:
+        attempt("selected_learners.json", lambda: mlflow.log_table(pd.DataFrame(rows, columns=TABLE_COLUMNS), "selected_learners.json"))
 
 
 def _has_learners(model: Any) -> bool:
@@ -154,8 +180,7 @@ def _has_learners(model: Any) -> bool:
 def log_figures(result: Trained) -> None:
     """Log ``plots/`` (see :func:`render_figures`) and, for a model with selected learners, ``selected_learners.json``."""
     with tempfile.TemporaryDirectory() as tmp:
-        rows = render_figures(result, Path(tmp))
-        _log_rendered(Path(tmp), rows, _has_learners(result.model))
+        _log_rendered(Path(tmp), render_figures(result, Path(tmp)))
 
 
 def _requirements() -> list[str]:
@@ -166,6 +191,12 @@ def _requirements() -> list[str]:
         except PackageNotFoundError:
             pass
     return pins
+
+
+def _input_example(example: Any) -> Any:
+    """The model's input example, checked the way MLflow stores it (JSON, split orient), so that MLflow cannot fail on it."""
+    example.to_json(orient="split")
+    return example
 
 
 def model_flavor_kwargs(result: Trained, cfg: Mapping[str, Any]) -> dict[str, Any]:
@@ -183,6 +214,8 @@ def model_flavor_kwargs(result: Trained, cfg: Mapping[str, Any]) -> dict[str, An
 
     import qboost_exp
 
+    from ..cosmetic import attempt
+
     data = result.dataset
     # The trained model is independent of the live sampler (on QPU paths a
     # cloud client that cannot be pickled): the logged copy keeps the
@@ -196,7 +229,7 @@ def model_flavor_kwargs(result: Trained, cfg: Mapping[str, Any]) -> dict[str, An
         "sk_model": model,
         "serialization_format": "cloudpickle",
         "signature": infer_signature(example, model.predict(example)),
-        "input_example": example,
+        "input_example": attempt("input example", _input_example, example),
         "pip_requirements": _requirements(),
         "code_paths": [str(Path(qboost_exp.__file__).parent)],
     }
@@ -339,6 +372,7 @@ def log_result(result: Trained, metrics: Mapping[str, float], cfg: Mapping[str, 
     import mlflow
     from mlflow.entities import Metric, RunTag
 
+    from ..cosmetic import attempt
     from ._open import note_trained
 
     tags = model_tags(getattr(result, "model_name", QBOOST_MODEL))
@@ -351,19 +385,20 @@ def log_result(result: Trained, metrics: Mapping[str, float], cfg: Mapping[str, 
         tags=[RunTag(key, value) for key, value in tags.items()],
     )
     lines = []
-    # The figures are drawn in a thread while the inputs and the model are
-    # written (MLflow's store and file I/O leave the interpreter free); they
-    # are logged from this thread, which holds the active run.
+    if (cfg.get("mlflow") or {}).get("log_model", True):
+        info = log_model(result, cfg)
+        if info.registered_model_version is not None:
+            describe_version(result, metrics, cfg, info, tracking_uri)
+            lines.append(f"registered {(cfg.get('mlflow') or {}).get('model_name') or DEFAULT_MODEL_NAME} v{info.registered_model_version}")
+        promoted = maybe_promote(info, metrics, cfg, tracking_uri)
+        if promoted:
+            lines.append(promoted)
+    # The result (params, metrics, tags, the model) is in the store: what follows is cosmetic
+    # (qboost_exp.cosmetic), each step a warning at worst. The figures are drawn in a thread
+    # while the inputs are written (MLflow's store and file I/O leave the interpreter free);
+    # they are uploaded from this thread, which holds the active run.
     with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=1, thread_name_prefix="qboost-figures") as pool:
         figures = pool.submit(render_figures, result, Path(tmp))
-        log_inputs(result)
-        if (cfg.get("mlflow") or {}).get("log_model", True):
-            info = log_model(result, cfg)
-            if info.registered_model_version is not None:
-                describe_version(result, metrics, cfg, info, tracking_uri)
-                lines.append(f"registered {(cfg.get('mlflow') or {}).get('model_name') or DEFAULT_MODEL_NAME} v{info.registered_model_version}")
-            promoted = maybe_promote(info, metrics, cfg, tracking_uri)
-            if promoted:
-                lines.append(promoted)
-        _log_rendered(Path(tmp), figures.result(), _has_learners(result.model))
+        attempt("dataset inputs", log_inputs, result)
+        _log_rendered(Path(tmp), figures.result())
     return lines

@@ -70,7 +70,8 @@ def _write_contents(run: OpenRun, staging: Path) -> dict[str, Any]:
     """Everything but the store's state into ``staging``; returns the record's fields."""
     import pandas as pd
 
-    from ._log import _has_learners, render_figures, save_model
+    from ..cosmetic import attempt
+    from ._log import TABLE_COLUMNS, render_figures, save_model
 
     result, metrics, cfg = run.trained  # type: ignore[misc]
     artifacts = staging / "artifacts"
@@ -80,12 +81,12 @@ def _write_contents(run: OpenRun, staging: Path) -> dict[str, Any]:
         shutil.copytree(hydra_dir, artifacts / ".hydra")
     plots = artifacts / "plots"
     plots.mkdir()
-    rows = render_figures(result, plots)
-    if _has_learners(result.model):
+    rows = render_figures(result, plots)  # each figure and the table are cosmetic: a warning at worst
+    if rows is not None:
         # The very file mlflow.log_table writes (orient="split", no index).
-        pd.DataFrame(rows, columns=["candidate", "weight", "learner", "features"]).to_json(
+        attempt("selected_learners.json", lambda: pd.DataFrame(rows, columns=TABLE_COLUMNS).to_json(
             artifacts / TABLE_FILE, orient="split", index=False, date_format="iso"
-        )
+        ))
     log_model = bool((cfg.get("mlflow") or {}).get("log_model", True))
     if log_model:
         save_model(result, cfg, staging / "model")
