@@ -135,8 +135,11 @@ def plot_energies(energies: np.ndarray, occurrences: np.ndarray, best_energy: fl
     if not finite.any():
         _say(ax, "no read with a finite energy: nothing to draw")
         return _save(fig, path)
+    from matplotlib.ticker import MaxNLocator
+
     bins, span = energy_bins(energies[finite])
     ax.hist(energies[finite], weights=occurrences[finite], bins=bins, range=span, color="tab:purple")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))  # energies print long: fewer ticks stay apart
     if bins == 1:
         value = float(np.median(energies[finite]))
         ax.set_title(f"Sampleset energies: all {reads} reads at {value:.6g}")
