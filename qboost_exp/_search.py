@@ -85,18 +85,25 @@ def plan_message(n_splits: int, grid: Sequence[GridPoint], draws: str | None, fi
     """What the search will cost, in one line (verbose fits print it before they start)."""
     groups = weight_groups(grid)
     n_lams = max(len(group) for group in groups)
+    folds = _count(n_splits, "fold")
     if draws is None:  # no λ path (iterative QBoost): one fit per grid point
         return (
-            f"lambda search: {n_splits * len(grid)} fits ({n_splits} folds x {len(grid)} grid points), each as many "
+            f"lambda search: {_count(n_splits * len(grid), 'fit')} ({folds} x {_count(len(grid), 'grid point')}), each as many "
             f"sampler calls as its rounds, then the final fit"
         )
     per = len(draw_lambdas(list(range(n_lams)), draws))
     calls = sampler_calls(n_splits, grid, draws)
-    how = {"middle": "", "ends": f" x {per} lambdas (the smallest and the largest)", "every": f" x {per} lambdas"}[draws]
+    lambdas = _count(per, "lambda")
+    how = {"middle": "", "ends": f" x {lambdas}" + (" (the smallest and the largest)" if per > 1 else ""), "every": f" x {lambdas}"}[draws]
     return (
-        f"lambda search: {calls} sampler calls ({n_splits} folds x {len(groups)} largest weight{'s' if len(groups) > 1 else ''}{how}), "
+        f"lambda search: {_count(calls, 'sampler call')} ({folds} x {_count(len(groups), 'largest weight')}{how}), "
         f"then {final_calls} for the final fit"
     )
+
+
+def _count(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is 1 ("1 fold", "2 lambdas")."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def run_tasks(

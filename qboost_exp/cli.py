@@ -36,6 +36,8 @@ def _task(cfg: DictConfig) -> Any:
     hydra_cfg = HydraConfig.get()
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     job = f"job {hydra_cfg.job.num}: " if multirun else ""
+    if not multirun:
+        _refuse_a_sweep_without_multirun(hydra_cfg)
     try:
         result, lines = _run_job(cfg, hydra_cfg, get_original_cwd(), multirun)
     except StoreFailure as exc:
@@ -76,6 +78,17 @@ def _task(cfg: DictConfig) -> Any:
     # Every metric a run logs can be the objective (time_total too, which is
     # computed for tracking); NaN tells a sweeper the job has no such value.
     return float(result.all_metrics().get(str(cfg.get("objective", DEFAULT_OBJECTIVE)), float("nan")))
+
+
+def _refuse_a_sweep_without_multirun(hydra_cfg: DictConfig) -> None:
+    """A search or sweeper chosen without ``-m`` would quietly train one ordinary run: say so instead (exit 2)."""
+    choices = hydra_cfg.runtime.choices
+    chosen = [f"{group}={choices[group]}" for group in ("hparams_search", "hydra/sweeper") if choices.get(group) not in (None, "basic")]
+    if chosen:
+        what = chosen[0]
+        print(f"error: {what} runs only as a multirun: add -m (python -m qboost_exp -m {what} ...); without it Hydra runs one ordinary job",
+              file=sys.stderr, flush=True)
+        sys.exit(2)
 
 
 def _print_report(cfg: DictConfig, result: Any) -> None:
@@ -156,9 +169,19 @@ def missing_extra(overrides: list[str]) -> str | None:
 
 def hydra_error_line(exc: BaseException) -> str:
     """Hydra's (multi-line) config error as one line: what is wrong, and the options that exist."""
+    import re
+
     text = str(exc)
     if isinstance(exc.__cause__, Exception) and str(exc.__cause__) not in text:
         text += "\n" + str(exc.__cause__)
+    typo = re.match(r"Could not override '([^']+)'", text)
+    if typo:
+        # Hydra's advice ("use +KEY=VALUE") would only add a key nothing reads: say what was meant.
+        from .config import unknown_key
+
+        refused = unknown_key(typo.group(1))
+        if refused:
+            return refused
     head, found, options = text.partition("Available options in")
     if found:
         group, _, listed = options.partition(":")

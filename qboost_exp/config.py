@@ -217,35 +217,51 @@ def check_config(cfg: Any) -> None:
             fail(key, str(exc))
 
 
-def _check_known_keys(cfg: Any) -> None:
-    """Refuse a top-level, ``qubo`` or ``mlflow`` key that nothing reads (a typo, or ``+data=digits``)."""
-    import difflib
-
-    from .errors import ConfigError
-
+def _known_keys() -> dict[str, set[str]]:
+    """The keys something reads, by node: top level (``""``), ``qubo`` and ``mlflow``."""
     typed = [*_own_constraints(), *ESTIMATOR_KEYS]
-    known = {
-        "": {*GROUPS, *(k for k in typed if "." not in k), "mlflow", "hydra"},
+    return {
+        "": {*GROUPS, *(k for k in typed if "." not in k), "mlflow", "hydra", "hparams_search"},
         "qubo": {*(k.split(".", 1)[1] for k in typed if k.startswith("qubo.")), *_QUBO_EXTRA},
         "mlflow": {k.split(".", 1)[1] for k in typed if k.startswith("mlflow.")},
     }
-    for node, names in known.items():
+
+
+def unknown_key(where: str) -> str | None:
+    """Why ``where`` (a dotted key) is refused, with the nearest known key; None if it is known or not ours to judge.
+
+    Only the top level, ``qubo`` and ``mlflow`` are judged: the other nodes
+    (``sampler.params``, ``dataset``, ...) belong to plugins.
+    """
+    import difflib
+
+    node, _, key = where.rpartition(".")
+    names = _known_keys().get(node)
+    if names is None or key in names:
+        return None
+    close = difflib.get_close_matches(key, sorted(names - {"hydra"}), n=1, cutoff=0.5)
+    hint = f" (did you mean {f'{node}.' if node else ''}{close[0]}?" if close else ""
+    if close and not node and close[0] in (*GROUPS, "hparams_search"):
+        hint += f" a config group option is chosen without '+': {close[0]}=NAME"
+    hint += ")" if hint else ""
+    listing = ", ".join(sorted(names - {"hydra"}))
+    return f"unknown config key {where!r}: nothing reads it{hint}; the keys {'under ' + node + ' ' if node else ''}are: {listing}"
+
+
+def _check_known_keys(cfg: Any) -> None:
+    """Refuse a top-level, ``qubo`` or ``mlflow`` key that nothing reads (a typo, or ``+data=digits``)."""
+    from .errors import ConfigError
+
+    for node, names in _known_keys().items():
         found, value = (True, cfg) if not node else _lookup(cfg, node)
         if not found:
             continue
         if not hasattr(value, "keys"):
             raise ConfigError(f"{node} must hold keys ({node}.KEY=VALUE), got {value!r}; the keys under {node} are: {', '.join(sorted(names))}")
         for key in value.keys():
-            if key in names:
-                continue
-            where = f"{node}.{key}" if node else key
-            close = difflib.get_close_matches(str(key), sorted(names), n=1, cutoff=0.5)
-            hint = f" (did you mean {f'{node}.' if node else ''}{close[0]}?" if close else ""
-            if close and not node and close[0] in GROUPS:
-                hint += f" a config group option is chosen without '+': {close[0]}=NAME"
-            hint += ")" if hint else ""
-            listing = ", ".join(sorted(names - {"hydra"}))
-            raise ConfigError(f"unknown config key {where!r}: nothing reads it{hint}; the keys {'under ' + node + ' ' if node else ''}are: {listing}")
+            refused = unknown_key(f"{node}.{key}" if node else str(key))
+            if refused:
+                raise ConfigError(refused)
 
 
 def _as_number(value: Any) -> Any:

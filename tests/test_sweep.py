@@ -81,11 +81,13 @@ def test_a_sweep_over_datasets_names_a_best_run_per_dataset(tmp_path):
 def test_an_untracked_sweep_with_a_failed_job_names_it_and_exits_1(tmp_path):
     from clirun import run_module
 
-    result = run_module("qboost_exp", "-m", "lambda=foo,0.1", "qubo.max_weight=0.125", "sampler.params.num_reads=10",
+    # A sampler option is the sampler plugin's to check, when its job starts (a bad λ would stop the sweep before any job).
+    result = run_module("qboost_exp", "-m", "sampler.params.num_reads=-1,10", "qubo.max_weight=0.125", "lambda=0.1",
                         "mlflow.enabled=false", cwd=tmp_path)
     assert result.returncode == 1, result.stdout[-2000:]
     assert "[sweep] 2 jobs: 1 finished, 1 failed" in result.stdout
-    assert "[sweep] FAILED job 0 (lambda=foo qubo.max_weight=0.125 sampler.params.num_reads=10 mlflow.enabled=False): lambda must be" in result.stdout
+    assert ("[sweep] FAILED job 0 (sampler.params.num_reads=-1 qubo.max_weight=0.125 lambda=0.1 mlflow.enabled=False): "
+            "sampler=neal: sampler.params.num_reads must be an integer >= 1, got -1") in result.stdout
 
 
 def test_a_sweep_whose_config_does_not_resolve_stops_in_one_line(tmp_path):

@@ -31,6 +31,7 @@ def sweep(sweeper: Any, arguments: Sequence[str]) -> Any:
     from qboost_exp.sweep import bounded_store, open_parent
 
     try:
+        _check_values(sweeper, jobs)
         with bounded_store(config):
             skip, parent_run_id = _resume(sweeper, jobs) if sweeper.resume else ({}, None)
         sweep_dir = _make_sweep_dir(config)  # before a new parent run: a sweep that cannot start opens none
@@ -56,6 +57,24 @@ def sweep(sweeper: Any, arguments: Sequence[str]) -> Any:
         return sweeper.launcher.launch(batch, initial_job_idx=initial_job_idx)
 
     return run_launch(config, account, launch, _segments(batches, skip), uri=uri, parent_run_id=parent_run_id, resume_hint=RESUME_HINT)
+
+
+def _check_values(sweeper: Any, jobs: list[list[str]]) -> None:
+    """Every job's values checked as a single run checks them (``check_config``), before any job starts.
+
+    A sweep with ``lambda=0.05,-1,0.1`` would otherwise launch, and its bad
+    job end as a FAILED, empty run that a resume would only fail again.
+    """
+    from qboost_exp.config import check_config
+
+    for number, overrides in enumerate(jobs):
+        composed = sweeper.hydra_context.config_loader.load_sweep_config(sweeper.config, list(overrides))
+        plain = OmegaConf.to_container(composed, resolve=False)
+        plain.pop("hydra", None)
+        try:
+            check_config(OmegaConf.to_container(OmegaConf.create(plain), resolve=True, throw_on_missing=False))
+        except ConfigError as exc:
+            raise ConfigError(f"job {number} ({' '.join(overrides)}): {str(exc).rstrip('.')}; nothing was started") from None
 
 
 def _make_sweep_dir(config: DictConfig) -> Path:

@@ -191,6 +191,21 @@ def check_two_classes(y: np.ndarray, path: PathLike, table: RawTable) -> None:
 # --------------------------------------------------------------------------- helpers
 
 
+def _where_to_look(path: Path) -> str:
+    """What a user whose file is missing needs: where it was looked for, and the CSV files that are there."""
+    import difflib
+
+    where = path.absolute()
+    folder = where.parent
+    if not folder.is_dir():
+        return f" (looked for {where}; the directory {folder} does not exist either)"
+    found = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in (".csv", ".txt", ".tsv") and p.is_file())
+    close = difflib.get_close_matches(where.name, found, n=1)
+    there = f"; CSV files in {folder}: {', '.join(found[:10])}{', ...' if len(found) > 10 else ''}" if found else f"; {folder} holds no CSV file"
+    advice = f"; did you mean {folder / close[0]}?" if close else "; a relative path is read from the directory the command was launched from"
+    return f" (looked for {where}{there}){advice}"
+
+
 def _rows(path: Path, name: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     """The non-blank rows of the file, each with its 1-based (last) line number.
 
@@ -199,7 +214,7 @@ def _rows(path: Path, name: str, delimiter: str) -> Iterator[tuple[int, list[str
     rescan them over and over (several times slower).
     """
     if not path.exists():
-        raise DataError(f"{name}: no such file (looked for {path.absolute()})")
+        raise DataError(f"{name}: no such file{_where_to_look(path)}")
     if path.is_dir():
         raise DataError(f"{name}: is a directory; expected a CSV file")
     try:

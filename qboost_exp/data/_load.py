@@ -18,9 +18,7 @@ from ._split import split_fractions, stratified_split
 # The csv data set's keys and defaults (conf/dataset/csv.yaml holds the same,
 # which tests/test_data.py checks); the format keys come from CsvOptions.
 # "???" is OmegaConf's mark for a mandatory value that was not given.
-CSV_DEFAULTS: dict[str, Any] = {"path": "???", **DEFAULT_OPTIONS.as_dict(), "test_path": None}
-
-DEFAULTS: dict[str, Any] = {"path": "???", "label": 0, "header": "auto", "delimiter": ",", "test_path": None}
+CSV_DEFAULTS: dict[str, Any] = {"path": "???", **DEFAULT_OPTIONS.as_dict(), "validation_path": None, "test_path": None}
 
 DEFAULTS: dict[str, dict[str, Any]] = {**BUILTIN_DEFAULTS, "csv": CSV_DEFAULTS}
 
@@ -34,12 +32,13 @@ def load_dataset(dataset: Mapping[str, Any], split: Mapping[str, Any], seed: int
         The ``dataset`` config node as a plain dict. ``name`` picks the data
         set (``wisc``, ``digits``, ``synthetic`` or ``csv``); the other keys
         are those of conf/dataset/NAME.yaml, and missing ones take its
-        defaults. For ``csv``, relative ``path`` and ``test_path`` are
-        resolved against the optional key ``base_dir`` (the directory the
-        user launched from), else against the current directory. With
-        ``test_path`` the test split is that file and only train and
-        validation are split from ``path`` (``validation_size`` is then a
-        fraction of ``path``'s rows and ``test_size`` is not used).
+        defaults. For ``csv``, relative ``path``, ``validation_path`` and
+        ``test_path`` are resolved against the optional key ``base_dir``
+        (the directory the user launched from), else against the current
+        directory. A split given as a file (``validation_path``,
+        ``test_path``) is that file; the others are cut from ``path``
+        (``validation_size`` and ``test_size`` are then fractions of
+        ``path``'s rows, and the size of a split given as a file is not used).
     split : mapping
         The ``split`` config node: ``test_size`` and ``validation_size``,
         fractions of the whole data set in [0, 1) with a sum below 1.
@@ -92,13 +91,14 @@ def _resolve(path: Any, base_dir: Any, key: str) -> Path:
 
 
 def _load_csv(options: dict[str, Any], base_dir: Any, split: Mapping[str, Any], seed: int) -> Dataset:
-    """The csv data set through the one CSV loader: ``path`` is train, ``test_path`` (if set) the test split."""
+    """The csv data set through the one CSV loader: ``path`` is train; ``validation_path`` and ``test_path`` (if set) those splits."""
     fmt = CsvOptions.from_config(options)
     path = _resolve(options["path"], base_dir, "path")
-    test = None
-    if options["test_path"] is not None:
-        test_path = _resolve(options["test_path"], base_dir, "test_path")
-        test = CsvGroup([test_path], f"the test file {test_path}")
+    given = {}
+    for split_name, key in (("validation", "validation_path"), ("test", "test_path")):
+        if options[key] is not None:
+            file = _resolve(options[key], base_dir, key)
+            given[split_name] = CsvGroup([file], f"the {split_name} file {file}")
     # binary=False: the data CLI writes splits of any classification data; QBoost itself refuses more than two classes.
-    dataset, _ = load_csv_splits(CsvGroup([path], f"the training file {path}"), test=test, split=split, seed=seed, options=fmt, binary=False)
+    dataset, _ = load_csv_splits(CsvGroup([path], f"the training file {path}"), **given, split=split, seed=seed, options=fmt, binary=False)
     return dataset

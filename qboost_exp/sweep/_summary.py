@@ -82,7 +82,8 @@ def finish_sweep(config: DictConfig, account: SweepAccount, outcomes: Sequence[J
         else:
             # Only a store that answered at the end can tell that a job has no run (its runs were matched by job number).
             run = " (no MLflow run: it failed before its run opened)" if uri and outcome.state == FAILED and not store_error else ""
-        summary.append(f"[sweep] {outcome.state.upper()} job {outcome.job} ({outcome.overrides}): {outcome.reason or outcome.state}{run}")
+        reason = (outcome.reason or outcome.state).rstrip(". ")  # a reason's own full stop would stand before ", run ..."
+        summary.append(f"[sweep] {outcome.state.upper()} job {outcome.job} ({outcome.overrides}): {reason}{run}")
     never = [o.job for o in outcomes if o.state == NOT_STARTED]
     if never:
         summary.append(f"[sweep] not started: job{'s' if len(never) > 1 else ''} {_ranges(never)}")

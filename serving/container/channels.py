@@ -107,8 +107,9 @@ def load_channels(layout: OptMl, dataset_cfg: Mapping[str, Any], split_cfg: Mapp
         training, or validation/test labels that training does not have.
     """
     options = CsvOptions.from_config(dataset_cfg)
-    if dataset_cfg.get("test_path"):
-        raise DataError("dataset.test_path cannot be set in a training job; give the job a 'test' channel instead")
+    for key, channel in (("validation_path", "validation"), ("test_path", "test")):
+        if dataset_cfg.get(key):
+            raise DataError(f"dataset.{key} cannot be set in a training job; give the job a '{channel}' channel instead")
     training_dir = training_directory(layout)
     if training_dir is None:
         found = channels_found(layout)
