@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from typing import Iterator
 
 # Before scipy loads: lets scikit-learn run its array-API check (numpy
 # namespace) instead of skipping it.
@@ -38,6 +40,27 @@ class FixedLearnerSet:
         return [FixedLearner(self.H[:, i]) for i in range(self.H.shape[1])]
 
 
+@pytest.fixture(autouse=True)
+def no_tracking_uri_leak() -> Iterator[None]:
+    """Leave MLflow's process-wide tracking URI, and the MLFLOW_TRACKING_URI it exports, as the test found them.
+
+    ``mlflow.set_tracking_uri`` -- called by a test, or by in-process code under test
+    (``run_tracked``, ``compare``, ``serving.package``) -- caches the URI in this process and
+    exports it to ``os.environ``: every later test on the same (pytest-xdist) worker would
+    otherwise see the store of an earlier test, in whatever order tests land there.
+    """
+    saved = os.environ.get("MLFLOW_TRACKING_URI")
+    yield
+    if "mlflow" in sys.modules:
+        import mlflow
+
+        mlflow.set_tracking_uri(None)
+    if saved is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = saved
+
+
 @pytest.fixture
 def no_dwave_credentials(tmp_path, monkeypatch):
     """No token in the environment and no dwave.conf anywhere Ocean looks."""
@@ -58,8 +81,12 @@ from _slurm import slurm_cluster  # noqa: E402, F401  (a real single-node SLURM 
 # ------------------------------------------------------------------ pytest-xdist
 
 #: Session fixtures a machine runs one of at a time (fixed ports, one SLURM, podman's image
-#: tags): every test that uses one runs on the same xdist worker, heaviest first.
-EXCLUSIVE_GROUPS = {"podman": "podman", "sagemaker_context": "podman", "slurm_cluster": "slurm", "ray_head": "ray"}
+#: tags): every test that uses one runs on the same xdist worker, as one unit of work.
+EXCLUSIVE_GROUPS = {"slurm_cluster": "slurm", "podman": "podman", "sagemaker_context": "podman", "ray_head": "ray"}
+#: The order units of work are handed out (longest first, so that the short tests fill in
+#: around them and no long one starts last): the SLURM and podman groups (minutes each),
+#: then the tests marked ``long``, then the Ray group, the module groups, every other test.
+_RANKS = {"slurm": 0, "podman": 1, "long": 2, "ray": 3, "module": 4, "single": 5}
 
 
 def _group_of(item: pytest.Item) -> str | None:
@@ -75,22 +102,28 @@ def _group_of(item: pytest.Item) -> str | None:
     return None
 
 
+def _rank(item: pytest.Item, group: str | None) -> int:
+    if group in _RANKS:
+        return _RANKS[group]
+    if group is not None:
+        return _RANKS["module"]
+    return _RANKS["long"] if item.get_closest_marker("long") else _RANKS["single"]
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under ``--dist loadgroup``: group the tests that share a costly fixture, and schedule the long groups first.
+    """Under ``--dist loadgroup``: group the tests that share a costly fixture, and hand out the long units first.
 
     Every other test is its own unit of work. xdist hands units out in
-    collection order, so the exclusive groups (minutes each) come first and
-    the short single tests fill the other worker meanwhile and both at the end.
+    collection order (``--no-loadscope-reorder`` keeps it), so the order here
+    is the schedule: see :data:`_RANKS`.
     """
     if not config.pluginmanager.hasplugin("xdist") or config.getoption("dist", "no") != "loadgroup":
         return
-    order = {group: rank for rank, group in enumerate(dict.fromkeys(EXCLUSIVE_GROUPS.values()))}
     ranked = []
     for index, item in enumerate(items):
         group = _group_of(item)
         if group is not None and not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group(group))
-        rank = order.get(group, len(order)) if group is not None else len(order) + 1
-        ranked.append((rank, index, item))
+        ranked.append((_rank(item, group), index, item))
     items[:] = [item for _, _, item in sorted(ranked, key=lambda entry: entry[:2])]

@@ -155,8 +155,11 @@ def store(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("mlflow")
     uri = f"sqlite:///{root}/mlflow.db"
     ids: dict[str, str] = {}
-    # set_tracking_uri also exports MLFLOW_TRACKING_URI; put the caller's value back afterwards.
+    # set_tracking_uri also exports MLFLOW_TRACKING_URI, and set_experiment MLFLOW_EXPERIMENT_ID (and keeps
+    # the active experiment in the process): put the caller's values back afterwards, or every later test
+    # on this (pytest-xdist) worker would log to an experiment id of this store.
     saved_env = os.environ.get("MLFLOW_TRACKING_URI")
+    saved_experiment = os.environ.get("MLFLOW_EXPERIMENT_ID")
     mlflow.set_tracking_uri(uri)
     try:
         mlflow.set_experiment("qboost")
@@ -193,6 +196,11 @@ def store(tmp_path_factory) -> dict:
         mlflow.set_tracking_uri(None)
         if saved_env is not None:
             os.environ["MLFLOW_TRACKING_URI"] = saved_env
+        mlflow.tracking.fluent._active_experiment_id = None  # no public way to unset it
+        if saved_experiment is None:
+            os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+        else:
+            os.environ["MLFLOW_EXPERIMENT_ID"] = saved_experiment
     return {"uri": uri, "ids": ids, "root": root}
 
 

@@ -75,7 +75,7 @@ RULES = [
     Rule(r"^mlflow server --backend-store-uri postgresql", "elsewhere",
          where="tests/test_tracking.py::test_parallel_sweep_against_a_postgres_backed_tracking_server"),
     Rule(r"^python -m serving package ", "run", says=("model",), timeout=600),
-    Rule(r"^python -m serving serve ", "background", url="http://127.0.0.1:8080/ping"),
+    Rule(r"^python -m serving serve ", "background", url="http://127.0.0.1:{serve_port}/ping"),
     Rule(r"^curl -s localhost:8080/ping$", "run", says=('"status"',)),
     Rule(r"^cut -d, -f2- data/test\.csv > data/test_features\.csv$", "run"),
     # One prediction per test row: wisc's test split has 142 rows (the README's example report).
@@ -157,6 +157,7 @@ def _stop(process: subprocess.Popen) -> None:
 
 @pytest.mark.skipif(shutil.which("curl") is None or shutil.which("nginx") is None and os.geteuid() != 0,
                     reason="the serving walkthrough needs curl and nginx (root installs nginx)")
+@pytest.mark.long
 def test_readme_commands_run_in_order_in_a_fresh_directory(tmp_path):
     if shutil.which("nginx") is None:
         from services import apt_install
@@ -168,6 +169,10 @@ def test_readme_commands_run_in_order_in_a_fresh_directory(tmp_path):
     env = _env(home)
     background: list[subprocess.Popen] = []
     log = []
+    # The README serves on port 8080 and curls it there; here on a free port instead, the same in those
+    # three commands: a fixed port may be another program's (another pytest session, a developer's
+    # server), whose answer wait_for_http and curl would take for ours.
+    serve_port = free_port()
     try:
         for command in readme_commands(README.read_text()):
             rule = rule_for(command)
@@ -175,13 +180,13 @@ def test_readme_commands_run_in_order_in_a_fresh_directory(tmp_path):
                 log.append(f"not run here ({rule.kind}): {command}")
                 continue
             port = free_port()
-            line = _argv(rule.instead or command, port)
+            line = _argv(rule.instead or command, port).replace("--port 8080", f"--port {serve_port}").replace("localhost:8080", f"localhost:{serve_port}")
             started = time.monotonic()
             if rule.kind == "background":
                 out = open(tmp_path / f"background-{len(background)}.log", "w")
                 process = subprocess.Popen(line, shell=True, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
                 background.append(process)
-                wait_for_http(rule.url.format(port=port), timeout=180, process=process, log_path=out.name)
+                wait_for_http(rule.url.format(port=port, serve_port=serve_port), timeout=180, process=process, log_path=out.name)
                 log.append(f"background, answering after {time.monotonic() - started:.1f} s: {command}")
                 continue
             result = subprocess.run(line, shell=True, cwd=work, env=env, capture_output=True, text=True, timeout=rule.timeout)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import dimod
 import numpy as np
@@ -40,6 +39,7 @@ class Counting(dimod.Sampler):
 
     def __init__(self, child):
         self.child, self.calls = child, 0
+        self._lock = threading.Lock()  # the search's worker threads call sample() at once
 
     @property
     def parameters(self):
@@ -53,7 +53,8 @@ class Counting(dimod.Sampler):
         return getattr(self.__dict__["child"], name)
 
     def sample(self, bqm, **kwargs):
-        self.calls += 1
+        with self._lock:
+            self.calls += 1
         return self.child.sample(bqm, **kwargs)
 
 
@@ -65,9 +66,11 @@ class GroundStateOnly(dimod.Sampler):
 
     def __init__(self):
         self.calls = 0
+        self._lock = threading.Lock()  # the search's worker threads call sample() at once
 
     def sample(self, bqm, **kwargs):
-        self.calls += 1
+        with self._lock:
+            self.calls += 1
         return dimod.ExactSolver().sample(bqm).truncate(1)
 
 
@@ -220,23 +223,29 @@ def test_local_search_none_keeps_the_samplers_answers(wisc):
 
 
 def test_run_tasks_stops_the_other_tasks_on_ctrl_c():
+    # Events, not delays: the interrupted task raises once the other task runs; the other task cannot
+    # finish unless it is stopped and then released, so run_tasks returning while it has not finished
+    # means run_tasks did not wait for it (were it to wait, it would hang until the 60 s safety timeouts).
+    started, stopped_seen, released, finished = (threading.Event() for _ in range(4))
     seen = {}
 
     def interrupted(stop):
-        time.sleep(0.05)
+        assert started.wait(60), "the other task never started"
         raise KeyboardInterrupt
 
     def waiting(stop):
-        seen["stopped"] = stop.wait(5.0)  # a sampler's interrupt_function watches the same event
+        started.set()
+        seen["stopped"] = stop.wait(60)  # a sampler's interrupt_function watches the same event
+        stopped_seen.set()
+        released.wait(60)
+        finished.set()
         return "done"
 
-    t0 = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):
         run_tasks([interrupted, waiting], n_jobs=2)
-    assert time.perf_counter() - t0 < 2.0  # did not wait for the other task's 5 s
-    deadline = time.perf_counter() + 2.0
-    while "stopped" not in seen and time.perf_counter() < deadline:
-        time.sleep(0.01)
-    assert seen["stopped"] is True
+    assert not finished.is_set()  # did not wait for the other task
+    released.set()
+    assert stopped_seen.wait(60) and seen["stopped"] is True  # ... which was told to stop
+    assert finished.wait(60)
     assert run_tasks([lambda stop: 1, lambda stop: 2, lambda stop: 3], n_jobs=2) == [1, 2, 3]
     assert threading.active_count() < 20

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from clirun import REPO
+from clirun import REPO, closed_port
 import system_packages
 from services import apt_install, free_port, skip_or_fail, wait_for_http
 
@@ -493,12 +493,13 @@ def test_missing_credentials_region_and_endpoint_are_one_line_errors(moto, tmp_p
     line = one_error_line(serving(moto, "delete", "--endpoint-name", "qb-x", cwd=tmp_path, env=no_region))
     assert "no AWS region" in line and "--region" in line
 
-    closed = f"http://127.0.0.1:{free_port()}"
-    result = subprocess.run(
-        [sys.executable, "-m", "serving", "invoke", "--endpoint-name", "qb-x", "--file", __file__,
-         "--content-type", "text/plain", "--endpoint-url", closed],
-        cwd=tmp_path, env=moto.env(), capture_output=True, text=True, timeout=120,
-    )
+    with closed_port() as port:  # refuses connections throughout: no other process can listen there meanwhile
+        closed = f"http://127.0.0.1:{port}"
+        result = subprocess.run(
+            [sys.executable, "-m", "serving", "invoke", "--endpoint-name", "qb-x", "--file", __file__,
+             "--content-type", "text/plain", "--endpoint-url", closed],
+            cwd=tmp_path, env=moto.env(), capture_output=True, text=True, timeout=120,
+        )
     assert "Could not connect to the endpoint URL" in one_error_line(result)
 
 

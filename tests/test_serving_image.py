@@ -140,11 +140,17 @@ def test_serve_answers_ping_and_mlflows_predictions_and_stops_cleanly(podman, se
     conn.putheader("Content-Length", str(len(body)))
     conn.endheaders()
     conn.send(body[: len(body) // 2])
-    time.sleep(0.3)
+    # In flight for sure: nginx (in the container) has accepted the connection and read what was sent.
+    _wait_until_read_in_container(podman, container, conn.sock)
     stopping: dict[str, subprocess.CompletedProcess] = {}
     stopper = threading.Thread(target=lambda: stopping.update(done=podman("stop", "-t", "60", container.name, timeout=120, check=False)))
     stopper.start()
-    time.sleep(1.5)
+    # The stop under way (serve logged the signal), not assumed after a guessed 1.5 s; the container still runs.
+    deadline = time.monotonic() + 60
+    while "stopping gracefully" not in container.logs():
+        assert stopper.is_alive(), "the container stopped with a request in flight"
+        assert time.monotonic() < deadline, "serve never logged the stop signal:\n" + container.logs()
+        time.sleep(0.2)
     assert stopper.is_alive(), "the container stopped with a request in flight"
     conn.send(body[len(body) // 2 :])
     response = conn.getresponse()
@@ -155,6 +161,37 @@ def test_serve_answers_ping_and_mlflows_predictions_and_stops_cleanly(podman, se
     assert stopping["done"].returncode == 0, stopping["done"].stderr
     assert container.exit_code() == 0, container.logs()
     assert "stopping gracefully" in container.logs()
+
+
+def _tcp_sockets(table: Path) -> list[tuple[int, int, str, int, int]]:
+    """(local port, remote port, state, tx_queue, rx_queue) of every IPv4 TCP socket of a ``/proc/.../net/tcp`` table."""
+    sockets = []
+    for line in table.read_text().splitlines()[1:]:
+        fields = line.split()
+        tx, rx = (int(v, 16) for v in fields[4].split(":"))
+        sockets.append((int(fields[1].split(":")[1], 16), int(fields[2].split(":")[1], 16), fields[3], tx, rx))
+    return sockets
+
+
+def _wait_until_read_in_container(podman, container: Container, sock, timeout: float = 60) -> None:
+    """Until what was sent on ``sock`` reached the container and its nginx read all of it.
+
+    Our side of the connection has nothing unacknowledged (host table), and every established
+    connection to port 8080 in the container's network namespace (``/proc/PID/net/tcp`` of its
+    first process; ours is the only one open) has nothing unread: nginx accepted and read it. A
+    connection still in nginx's listen queue when it stops would be reset instead of answered.
+    """
+    pid = int(podman("inspect", "--format", "{{.State.Pid}}", container.name).stdout.strip())
+    client_port = sock.getsockname()[1]
+    established = "01"
+    deadline = time.monotonic() + timeout
+    while True:
+        ours = [s for s in _tcp_sockets(Path("/proc/net/tcp")) if s[:3] == (client_port, container.port, established)]
+        theirs = [s for s in _tcp_sockets(Path(f"/proc/{pid}/net/tcp")) if s[0] == 8080 and s[2] == established]
+        if ours and ours[0][3] == 0 and theirs and all(s[4] == 0 for s in theirs):
+            return
+        assert time.monotonic() < deadline, f"nginx did not read the request within {timeout:g} s: ours {ours}, in the container {theirs}"
+        time.sleep(0.05)
 
 
 def _opt_ml(tmp_path: Path, channel: str = "training") -> tuple[Path, np.ndarray, np.ndarray]:

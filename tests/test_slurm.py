@@ -21,14 +21,16 @@ def _runs(tmp_path: Path) -> list:
 
 
 def test_slurm_sweep_tracks_parent_and_children_and_a_failing_job_fails_in_sacct(tmp_path, slurm_cluster):
+    # Job 1's sampler option is refused as the job starts, on SLURM (a bad λ would stop the sweep before any job).
+    sweep = [a for a in SWEEP if not a.startswith("sampler.params.num_reads=")]
     result = run_module(
-        "qboost_exp", *SWEEP, "hydra.launcher.timeout_min=7", f"hydra.launcher.cpus_per_task={slurm_cluster.cpus}",
-        "lambda=0.01,-1", cwd=tmp_path, env=slurm_cluster.env, timeout=600,
+        "qboost_exp", *sweep, "hydra.launcher.timeout_min=7", f"hydra.launcher.cpus_per_task={slurm_cluster.cpus}",
+        "sampler.params.num_reads=10,-1", "lambda=0.01", cwd=tmp_path, env=slurm_cluster.env, timeout=600,
     )
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-3000:]
     # our summary names the failed job, and the sweep went on to the other one
     assert "[sweep] 2 jobs: 1 finished, 1 failed" in result.stdout, result.stdout[-3000:]
-    assert "[sweep] FAILED job 1 (" in result.stdout and "lambda must be a float in the range [0.0, inf) or a str among {'auto'}. Got -1 instead." in result.stdout
+    assert "[sweep] FAILED job 1 (" in result.stdout and "sampler.params.num_reads must be an integer >= 1, got -1" in result.stdout
 
     runs = _runs(tmp_path)
     (parent,) = [r for r in runs if r.data.tags.get("qboost.role") == "parent"]
@@ -46,7 +48,7 @@ def test_slurm_sweep_tracks_parent_and_children_and_a_failing_job_fails_in_sacct
     assert len(job_ids) == 2
     rows = [line.split("|") for line in slurm_cluster.sacct("-X", "-j", ",".join(job_ids), "-o", "JobID,State,ExitCode,Timelimit,ReqCPUS,Partition").splitlines()]
     by_id = {row[0]: row[1:] for row in rows}
-    # job 0 (lambda=0.01) completed; job 1 (lambda=-1) failed -- in SLURM's accounting too
+    # job 0 (num_reads=10) completed; job 1 (num_reads=-1) failed -- in SLURM's accounting too
     assert [by_id[j][:2] for j in job_ids] == [["COMPLETED", "0:0"], ["FAILED", "1:0"]], rows
     for job_id in job_ids:
         assert by_id[job_id][2:] == ["00:07:00", str(slurm_cluster.cpus), "cpu"]  # timeout_min, cpus_per_task, partition
@@ -57,12 +59,14 @@ def test_slurm_sweep_tracks_parent_and_children_and_a_failing_job_fails_in_sacct
 
 
 def test_a_job_past_its_slurm_time_limit_is_killed_with_the_reason_timeout_in_sacct_and_the_sweep_ends_with_its_summary(tmp_path, slurm_cluster):
-    """Job 1 sleeps far past timeout_min=2 (tests/slow_model.py): submitit's warning signal, then SLURM's kill at the limit."""
+    """Job 1 sleeps far past timeout_min=3 (tests/slow_model.py): submitit's warning signal, then SLURM's kill at the limit."""
     env = {**slurm_cluster.env, "PYTHONPATH": str(Path(__file__).resolve().parent)}  # SLURM's jobs inherit it: tests/slow_model.py
     command = (
-        "-m", "hydra/launcher=submitit_slurm", "hydra.launcher.partition=cpu", "hydra.launcher.timeout_min=2",
-        # The warning 30 s before the limit (submitit's 120 s is the whole limit). SLURM may send it up to 60 s
-        # early (sbatch --signal), so not before 30 s into a job: job 0 is done by then, job 1's run is open.
+        "-m", "hydra/launcher=submitit_slurm", "hydra.launcher.partition=cpu", "hydra.launcher.timeout_min=3",
+        # The warning 30 s before the limit (submitit's 120 s would be most of it). SLURM may send it up to 60 s
+        # early (sbatch --signal), so not before 90 s into a job: job 1's run is open by then, even when a
+        # loaded machine (two pytest-xdist workers) takes tens of seconds to start a job's Python. With a
+        # 2-minute limit that margin was 30 s; with 1 minute the warning reached job 1 before its run opened, in CI.
         "hydra.launcher.signal_delay_s=30", f"hydra.launcher.cpus_per_task={slurm_cluster.cpus}", "hydra.sweep.dir=multirun/s",
         "model=sklearn", "model._target_=slow_model.SlowClassifier", "+model.seconds=0,600",
     )
@@ -93,7 +97,7 @@ def test_a_job_past_its_slurm_time_limit_is_killed_with_the_reason_timeout_in_sa
 
     # A longer limit (the README's advice; hydra.* overrides are not part of the sweep's definition) and no sleep:
     # the resume runs job 1 alone through SLURM, under the same parent.
-    longer = [("hydra.launcher.timeout_min=5" if arg == "hydra.launcher.timeout_min=2" else arg) for arg in command]
+    longer = [("hydra.launcher.timeout_min=5" if arg == "hydra.launcher.timeout_min=3" else arg) for arg in command]
     resumed = run_module("qboost_exp", *longer, "hydra.sweeper.resume=true", cwd=tmp_path, env={**env, "SLOW_MODEL_NO_SLEEP": "1"}, timeout=600)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
     assert "[sweep] resuming multirun/s: 1 of 2 jobs finished earlier, running 1" in resumed.stdout, resumed.stdout[-3000:]
@@ -113,9 +117,12 @@ def test_sigterm_of_a_slurm_sweep_cancels_its_jobs_and_a_resume_runs_them(tmp_pa
     import os
     import signal
     import subprocess
-    import time
 
-    env = {**os.environ, **slurm_cluster.env, "PYTHONPATH": str(Path(__file__).resolve().parent), "HYDRA_FULL_ERROR": "0"}
+    from slow_model import wait_until_sleeping
+
+    marks = tmp_path / "marks"  # SlowClassifier marks the start of its sleep there (SLURM's jobs inherit the variable)
+    env = {**os.environ, **slurm_cluster.env, "PYTHONPATH": str(Path(__file__).resolve().parent), "HYDRA_FULL_ERROR": "0",
+           "SLOW_MODEL_MARKS": str(marks)}
     env.pop("MLFLOW_TRACKING_URI", None)
     command = (
         "-m", "hydra/launcher=submitit_slurm", "hydra.launcher.partition=cpu", "hydra.launcher.timeout_min=5",
@@ -126,11 +133,9 @@ def test_sigterm_of_a_slurm_sweep_cancels_its_jobs_and_a_resume_runs_them(tmp_pa
     process = subprocess.Popen([sys.executable, "-m", "qboost_exp", *command], cwd=tmp_path, env=env, text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     record = tmp_path / "multirun" / "s" / ".qboost-jobs" / "0.json"
-    deadline = time.time() + 180
-    while not (record.exists() and json.loads(record.read_text() or "{}").get("state") == "running"):
-        assert process.poll() is None and time.time() < deadline, process.communicate()
-        time.sleep(0.5)
-    time.sleep(2)
+    # Job 0 mid-training (its fit sleeping: its run is open), not a guessed 2 s after its record said running.
+    wait_until_sleeping(marks, 300, process, timeout=300)
+    assert json.loads(record.read_text())["state"] == "running"
     os.killpg(process.pid, signal.SIGTERM)
     out, err = process.communicate(timeout=300)
 

@@ -19,12 +19,14 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
-from clirun import QUICK, report_values, run_module
+from clirun import QUICK, closed_port, report_values, run_module
 from faultcheck import report as fault_report
 from faultcheck import running_runs
 from services import LOOPBACK, free_port, wait_for_http
@@ -55,9 +57,24 @@ class Server:
 
 
 def serve(root: Path, port: int | None = None) -> Server:
-    """``mlflow server`` on a SQLite store in ``root``, serving its artifacts from ``root/artifacts``."""
+    """``mlflow server`` on a SQLite store in ``root``, serving its artifacts from ``root/artifacts``.
+
+    Without ``port``, on a free one: ``free_port()`` only says it was free a moment ago (another
+    pytest-xdist worker may take it first), so a server that cannot bind it starts again on another.
+    """
+    if port is not None:
+        return _serve(root, port)
+    for attempt in range(3):
+        try:
+            return _serve(root, free_port())
+        except RuntimeError as exc:  # wait_for_http: the server exited before it answered
+            if attempt == 2 or "address already in use" not in str(exc).lower():
+                raise
+    raise AssertionError("unreachable")
+
+
+def _serve(root: Path, port: int) -> Server:
     root.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
     log = root / f"server-{port}-{time.time_ns()}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_TRACKING_", "MLFLOW_REGISTRY_"))}
     env.update(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false", MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true")
@@ -105,7 +122,7 @@ def start_cli(cwd: Path, *overrides: str) -> subprocess.Popen:
     )
 
 
-def wait_for_training(server: Server, process: subprocess.Popen, timeout: float = 90) -> str:
+def wait_for_training(server: Server, process: subprocess.Popen, timeout: float = 300) -> str:
     """The id of the run once training started: RUNNING in the server's store, its ``.hydra`` files uploaded.
 
     Uploading ``.hydra`` is the last thing a run does before training; the
@@ -142,7 +159,7 @@ class StderrLines:
             self._collected.append(line)
             self._lines.put(line)
 
-    def wait_for(self, text: str, timeout: float = 90) -> None:
+    def wait_for(self, text: str, timeout: float = 300) -> None:
         deadline = time.time() + timeout
         while text not in self._lines.get(timeout=max(deadline - time.time(), 0.1)):
             pass
@@ -150,6 +167,22 @@ class StderrLines:
     def all(self) -> str:
         self._reader.join(timeout=10)
         return "".join(self._collected)
+
+
+@contextmanager
+def frozen(process: subprocess.Popen, group: bool = False) -> Iterator[None]:
+    """``process`` (or, with ``group``, its process group) stopped (SIGSTOP) for the block, then continued.
+
+    What a test does to the world meanwhile (kill or restart a server) happens at a known point of
+    the CLI's work -- not wherever its own clock has got to -- and however long it takes here:
+    a stopped CLI sends no request and spends none of its retries.
+    """
+    send = (lambda sig: os.killpg(process.pid, sig)) if group else process.send_signal
+    send(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        send(signal.SIGCONT)
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -216,6 +249,7 @@ def test_bounded_retries_keep_a_users_own_settings(monkeypatch):
 # --------------------------------------------------------------------------- the server dies
 
 
+@pytest.mark.long
 def test_server_killed_during_training_keeps_the_record_and_sync_uploads_it(tmp_path, servers):
     import mlflow
     from mlflow import MlflowClient
@@ -224,7 +258,8 @@ def test_server_killed_during_training_keeps_the_record_and_sync_uploads_it(tmp_
     server = servers(tmp_path / "store1")
     cli = start_cli(tmp_path, *SLOW, f"mlflow.tracking_uri={server.url}", "hydra.run.dir=run")  # the default budget: 60 s
     run_id = wait_for_training(server, cli)
-    killed = server.kill()  # never restarted
+    with frozen(cli):  # stopped in training: the server surely dies before training ends
+        killed = server.kill()  # never restarted
     stdout, stderr = cli.communicate(timeout=180)
     exited = time.time()
 
@@ -277,12 +312,8 @@ def test_server_killed_during_training_keeps_the_record_and_sync_uploads_it(tmp_
 
     example = Model.load(str(record_dir / "model")).load_input_example(str(record_dir / "model"))
     expected = mlflow.sklearn.load_model(str(record_dir / "model")).predict(example)
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(target.url)
-    try:
-        loaded = mlflow.pyfunc.load_model(f"runs:/{new_id}/model")
-    finally:
-        mlflow.set_tracking_uri(previous)
+    mlflow.set_tracking_uri(target.url)  # reset after the test (no_tracking_uri_leak)
+    loaded = mlflow.pyfunc.load_model(f"runs:/{new_id}/model")
     assert list(loaded.predict(example)) == list(expected)
     assert json.loads((record_dir / "uploaded.json").read_text())["run_id"] == new_id
 
@@ -304,7 +335,11 @@ def test_server_restarted_within_the_budget_finishes_the_run(tmp_path, servers):
     server.kill()
     # Training ends, the first request fails and is retried: only then does the server come back.
     errors.wait_for("does not answer; retrying")
-    restarted = servers(tmp_path / "store", port=server.port)  # the same store, artifacts and address
+    # "Within the budget" by construction: the CLI stays stopped, its retries unspent, however long
+    # the server takes to start here (~11 s idle, far more on a loaded machine; the default budget's
+    # retries span 24 s).
+    with frozen(cli):
+        restarted = servers(tmp_path / "store", port=server.port)  # the same store, artifacts and address
     stdout = cli.stdout.read()
     cli.wait(timeout=120)
     stderr = errors.all()
@@ -346,16 +381,19 @@ def test_read_only_store_at_start_is_one_line_and_trains_nothing(tmp_path, what)
 
 
 def test_unreachable_server_at_start_is_one_line_and_trains_nothing(tmp_path):
-    url = f"http://{LOOPBACK}:{free_port()}"  # nothing listens there
-    started = time.time()
-    result = run_module("qboost_exp", *QUICK, f"mlflow.tracking_uri={url}", "hydra.run.dir=run", cwd=tmp_path)
+    with closed_port() as port:  # nothing listens there, and nothing can start to meanwhile
+        url = f"http://{LOOPBACK}:{port}"
+        started = time.time()
+        # The largest budget: a CLI that retried would sleep 240 s and 480 s between its attempts
+        # (run_module's 300 s timeout fails it); one that does not exits in its start-up time.
+        result = run_module("qboost_exp", *QUICK, f"mlflow.tracking_uri={url}", "mlflow.retry_seconds=3600", "hydra.run.dir=run", cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert assert_one_error_line(result.stderr) == (
         f"error: cannot reach the MLflow tracking server at {url}: Connection refused; start it (mlflow server ...) or fix "
         "mlflow.tracking_uri / MLFLOW_TRACKING_URI"
     )
     assert "accuracy" not in result.stdout and not (tmp_path / "run" / "mlflow-record").exists()
-    assert time.time() - started < 30  # no retries spent on a server that was never there
+    assert time.time() - started < 60  # no retries spent on a server that was never there
 
 
 def test_full_disk_keeps_the_record_and_leaves_no_half_written_model(tmp_path):
@@ -457,8 +495,9 @@ def test_sync_errors_are_one_line(tmp_path):
         f"error: {record} was already uploaded as run abc to http://x on then; add --force to upload it again as another run"
     )
 
-    unreachable = run_module("qboost_exp.tracking", "sync", str(record), "--force", "--tracking-uri", f"http://{LOOPBACK}:{free_port()}",
-                             cwd=tmp_path)
+    with closed_port() as port:
+        unreachable = run_module("qboost_exp.tracking", "sync", str(record), "--force", "--tracking-uri", f"http://{LOOPBACK}:{port}",
+                                 cwd=tmp_path)
     assert unreachable.returncode == 2
     assert "cannot reach the MLflow tracking server" in assert_one_error_line(unreachable.stderr)
 

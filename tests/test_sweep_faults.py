@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import pytest
 from mlflow import MlflowClient
-from test_store_faults import create_store, immutable, mutable, servers  # noqa: F401 - servers: the fixture (mlflow server on a SQLite store, killable)
+from test_store_faults import StderrLines, create_store, frozen, immutable, mutable, servers  # noqa: F401 - servers: the fixture (mlflow server on a SQLite store, killable)
 
 from clirun import run_module
 from faultcheck import finished_runs_without_a_model, jobs_unaccounted, report, running_runs
+from slow_model import wait_until_sleeping
 
 TESTS = Path(__file__).resolve().parent
 #: A baseline that sleeps ``+model.seconds`` before it fits (tests/slow_model.py): the job is mid-training for a known window.
@@ -36,11 +40,17 @@ def _env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
+def _marks(tmp_path: Path) -> Path:
+    """Where SlowClassifier marks the start of its sleep (tests/slow_model.py: SLOW_MODEL_MARKS)."""
+    return tmp_path / "marks"
+
+
 def _start(tmp_path: Path, *args: str, **env: str) -> subprocess.Popen:
     # A session of its own: signals go to the whole group, as a terminal's Ctrl-C does.
     return subprocess.Popen(
         [sys.executable, "-m", "qboost_exp", "-m", *SLOW, *args],
-        cwd=tmp_path, env=_env(**env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        cwd=tmp_path, env=_env(SLOW_MODEL_MARKS=str(_marks(tmp_path)), **env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
     )
 
 
@@ -50,21 +60,40 @@ def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
-def _wait_until_running(tmp_path: Path, job: int, process: subprocess.Popen, timeout: float = 120, db: Path | None = None) -> None:
-    """Until job ``job``'s own record says it is running and its MLflow run is open in ``db`` (it then sleeps in training)."""
+def _wait_until_running(tmp_path: Path, job: int, process: subprocess.Popen, timeout: float = 300, db: Path | None = None) -> None:
+    """Until job ``job``'s own record says it is running, its MLflow run is open in ``db``, and its
+    SlowClassifier has begun to sleep (its mark: it is mid-training, not still opening its run)."""
     record = tmp_path / "multirun" / "s" / ".qboost-jobs" / f"{job}.json"
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"the sweep ended before job {job} started: {process.communicate()}")
         try:
-            if json.loads(record.read_text())["state"] == "running" and _job_run_open(db or tmp_path / "mlflow.db", job):
-                time.sleep(1.0)  # into its sleep
+            found = json.loads(record.read_text())
+            if found["state"] == "running" and _job_run_open(db or tmp_path / "mlflow.db", job):
+                seconds = float(re.search(r"\+model\.seconds=(\S+)", found["overrides"]).group(1))
+                wait_until_sleeping(_marks(tmp_path), seconds, process, timeout=max(deadline - time.monotonic(), 1.0))
                 return
         except (OSError, ValueError, KeyError, sqlite3.Error):
             pass
         time.sleep(0.2)
     raise AssertionError(f"job {job} did not start within {timeout} s")
+
+
+def _wait_until_finished(tmp_path: Path, job: int, process: subprocess.Popen, timeout: float = 300) -> None:
+    """Until job ``job``'s own record says it finished (written once its MLflow run has ended FINISHED)."""
+    record = tmp_path / "multirun" / "s" / ".qboost-jobs" / f"{job}.json"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the sweep ended before job {job} finished: {process.communicate()}")
+        try:
+            if json.loads(record.read_text())["state"] == "finished":
+                return
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"job {job} did not finish within {timeout} s")
 
 
 def _job_run_open(db: Path, job: int) -> bool:
@@ -154,6 +183,7 @@ def test_sigterm_mid_job_ends_the_sweep_killed_with_exit_143(tmp_path):
     _report("grid sweep: SIGTERM mid-job", tmp_path, stopped.stdout, 2)
 
 
+@pytest.mark.long
 def test_kill_9_of_the_driver_then_resume_closes_what_it_left_running_and_finishes_the_rest(tmp_path):
     sweep = ("+model.seconds=0,60,0.01",)
     process = _start(tmp_path, *sweep)
@@ -208,6 +238,19 @@ def test_kill_9_of_the_driver_then_a_new_sweep_closes_the_dead_sweeps_runs(tmp_p
 # --------------------------------------------------------------------------- the tracking server fails mid-sweep
 
 
+class _Stdout:
+    """A process's stdout read in a thread (its stderr is read by a StderrLines): neither pipe can fill and block it."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self._chunks: list[str] = []
+        self._reader = threading.Thread(target=lambda: self._chunks.append(process.stdout.read()), daemon=True)
+        self._reader.start()
+
+    def all(self) -> str:
+        self._reader.join(timeout=60)
+        return "".join(self._chunks)
+
+
 def _server_runs(server) -> tuple[object, list]:
     client = MlflowClient(server.url)
     runs = client.search_runs([client.get_experiment_by_name("qboost").experiment_id], max_results=100, order_by=["attributes.start_time ASC"])
@@ -215,14 +258,21 @@ def _server_runs(server) -> tuple[object, list]:
     return parent, [r for r in runs if r.data.tags.get("qboost.role") == "child"]
 
 
+@pytest.mark.long
 def test_tracking_server_killed_mid_sweep_and_restarted_on_the_same_store_loses_nothing(tmp_path, servers):
     server = servers(tmp_path / "server")
     process = _start(tmp_path, "+model.seconds=0,8,0.01", f"mlflow.tracking_uri={server.url}")
+    errors, output = StderrLines(process), _Stdout(process)
     _wait_until_running(tmp_path, 1, process, db=server.db)
-    server.kill()  # kill -9, while job 1 trains
-    time.sleep(2)
-    server = servers(tmp_path / "server", server.port)  # the same store, the same address
-    out, err = process.communicate(timeout=300)
+    with frozen(process, group=True):  # stopped in job 1's sleep: the server surely dies while it trains
+        server.kill()  # kill -9
+    # Job 1 ends its training, its first request fails and is retried: only then does the server
+    # come back, while the sweep stays stopped (its retries unspent however long the start takes).
+    errors.wait_for("does not answer; retrying")
+    with frozen(process, group=True):
+        server = servers(tmp_path / "server", server.port)  # the same store, the same address
+    process.wait(timeout=300)
+    out, err = output.all(), errors.all()
 
     assert process.returncode == 0, out[-3000:] + err[-3000:]
     assert "[sweep] 3 jobs: 3 finished, 0 failed" in out, out[-3000:]
@@ -233,12 +283,14 @@ def test_tracking_server_killed_mid_sweep_and_restarted_on_the_same_store_loses_
            running=len(running_runs(server.db)), lost=len(finished_runs_without_a_model(server.db)))
 
 
+@pytest.mark.long
 def test_tracking_server_gone_for_good_mid_sweep_then_sync_and_resume_lose_nothing(tmp_path, servers):
     server = servers(tmp_path / "server")
     sweep = ("+model.seconds=0,8,0.01", f"mlflow.tracking_uri={server.url}", "mlflow.retry_seconds=10")
     process = _start(tmp_path, *sweep)
     _wait_until_running(tmp_path, 1, process, db=server.db)
-    server.kill()  # and it does not come back while the sweep runs
+    with frozen(process, group=True):  # stopped in job 1's sleep: the server surely dies while it trains
+        server.kill()  # and it does not come back while the sweep runs
     out, err = process.communicate(timeout=300)
 
     # every job accounted for; job 1's trained model is in its local record; one line says where
@@ -333,6 +385,8 @@ def test_a_joblib_sweep_killed_then_resumed_runs_only_what_did_not_finish(tmp_pa
     sweep = ("hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "+model.seconds=0,60,0.01")
     process = _start(tmp_path, *sweep)
     _wait_until_running(tmp_path, 1, process)
+    # Job 0 runs beside job 1 (two workers): it must have finished, not merely be likely to have, by the kill.
+    _wait_until_finished(tmp_path, 0, process)
     _stop(process, signal.SIGKILL)  # the driver and its workers
     parent, children = _runs(tmp_path)
     finished = {n for n, states in _by_job(children).items() if states == ["FINISHED"]}
@@ -355,13 +409,11 @@ def test_a_joblib_sweep_killed_then_resumed_runs_only_what_did_not_finish(tmp_pa
 def test_sigterm_of_a_single_run_ends_it_killed_with_exit_143(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "qboost_exp", "model=sklearn", "model._target_=slow_model.SlowClassifier", "+model.seconds=60", "hydra.run.dir=run"],
-        cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        cwd=tmp_path, env=_env(SLOW_MODEL_MARKS=str(_marks(tmp_path))), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
     )
-    deadline = time.time() + 120
-    while not (tmp_path / "mlflow.db").exists() or not running_runs(tmp_path / "mlflow.db"):
-        assert process.poll() is None and time.time() < deadline, process.communicate()
-        time.sleep(0.2)
-    time.sleep(1.0)  # into its sleep
+    wait_until_sleeping(_marks(tmp_path), 60, process)  # mid-training: its run is open, its fit sleeps
+    assert len(running_runs(tmp_path / "mlflow.db")) == 1
     stopped = _stop(process, signal.SIGTERM)
     assert stopped.returncode == 143, stopped.stderr[-3000:]
     assert stopped.stderr.strip() == "error: terminated (SIGTERM)"
