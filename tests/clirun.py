@@ -167,3 +167,20 @@ def wait_for_mark(marker: Path, process: subprocess.Popen, timeout: float = 600.
         if time.monotonic() > deadline:
             raise AssertionError(f"{marker} still empty after {timeout:g} s")
         time.sleep(0.05)
+
+
+def interrupt_when_marked(proc: subprocess.Popen, marker: Path, timeout: float = 60) -> tuple[str, str]:
+    """Ctrl-C to ``proc`` once ``marker`` has a line (:func:`wait_for_mark`); its (stdout, stderr).
+
+    A process still running ``timeout`` seconds after the signal is killed, and the test fails on ``communicate``'s timeout.
+    """
+    import signal
+
+    try:
+        wait_for_mark(marker, proc)
+        proc.send_signal(signal.SIGINT)
+        return proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()

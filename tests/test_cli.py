@@ -204,21 +204,13 @@ def test_ctrl_c_stops_every_local_sampler_and_ends_the_run_killed(tmp_path, samp
     waited would never exit, and ``communicate`` times out. The real sampler runs all the while (a
     sampler holding the GIL through tabu's 100 s read would also keep the CLI past that timeout).
     """
-    import signal
     import sqlite3
 
-    from clirun import start_marked_cli, wait_for_mark
+    from clirun import interrupt_when_marked, start_marked_cli
 
     marker = tmp_path / "sampling.txt"
     proc = start_marked_cli(*sampler_args, "lambda=0.1", "qubo.max_weight=0.125", cwd=tmp_path, marker=marker, mode="worker")
-    try:
-        wait_for_mark(marker, proc)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    out, err = interrupt_when_marked(proc, marker)
     assert proc.returncode == 130, err
     assert "error: interrupted" in err
     db = tmp_path / "mlflow.db"

@@ -60,40 +60,36 @@ def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
-def _wait_until_running(tmp_path: Path, job: int, process: subprocess.Popen, timeout: float = 300, db: Path | None = None) -> None:
-    """Until job ``job``'s own record says it is running, its MLflow run is open in ``db``, and its
-    SlowClassifier has begun to sleep (its mark: it is mid-training, not still opening its run)."""
+def _wait_for_record(tmp_path: Path, job: int, process: subprocess.Popen, what: str, ready, timeout: float) -> dict:
+    """Until ``ready(record)`` holds for job ``job``'s own record; fails if the sweep ends first or after ``timeout``."""
     record = tmp_path / "multirun" / "s" / ".qboost-jobs" / f"{job}.json"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"the sweep ended before job {job} started: {process.communicate()}")
+            raise AssertionError(f"the sweep ended before job {job} {what}: {process.communicate()}")
         try:
             found = json.loads(record.read_text())
-            if found["state"] == "running" and _job_run_open(db or tmp_path / "mlflow.db", job):
-                seconds = float(re.search(r"\+model\.seconds=(\S+)", found["overrides"]).group(1))
-                wait_until_sleeping(_marks(tmp_path), seconds, process, timeout=max(deadline - time.monotonic(), 1.0))
-                return
+            if ready(found):
+                return found
         except (OSError, ValueError, KeyError, sqlite3.Error):
             pass
         time.sleep(0.2)
-    raise AssertionError(f"job {job} did not start within {timeout} s")
+    raise AssertionError(f"job {job} had not {what} within {timeout} s")
+
+
+def _wait_until_running(tmp_path: Path, job: int, process: subprocess.Popen, timeout: float = 300, db: Path | None = None) -> None:
+    """Until job ``job``'s own record says it is running, its MLflow run is open in ``db``, and its
+    SlowClassifier has begun to sleep (its mark: it is mid-training, not still opening its run)."""
+    start = time.monotonic()
+    db = db or tmp_path / "mlflow.db"
+    found = _wait_for_record(tmp_path, job, process, "started", lambda r: r["state"] == "running" and _job_run_open(db, job), timeout)
+    seconds = float(re.search(r"\+model\.seconds=(\S+)", found["overrides"]).group(1))
+    wait_until_sleeping(_marks(tmp_path), seconds, process, timeout=max(timeout - (time.monotonic() - start), 1.0))
 
 
 def _wait_until_finished(tmp_path: Path, job: int, process: subprocess.Popen, timeout: float = 300) -> None:
     """Until job ``job``'s own record says it finished (written once its MLflow run has ended FINISHED)."""
-    record = tmp_path / "multirun" / "s" / ".qboost-jobs" / f"{job}.json"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the sweep ended before job {job} finished: {process.communicate()}")
-        try:
-            if json.loads(record.read_text())["state"] == "finished":
-                return
-        except (OSError, ValueError, KeyError):
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"job {job} did not finish within {timeout} s")
+    _wait_for_record(tmp_path, job, process, "finished", lambda r: r["state"] == "finished", timeout)
 
 
 def _job_run_open(db: Path, job: int) -> bool:

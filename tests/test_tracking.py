@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import time
 
 import mlflow
@@ -13,7 +12,7 @@ from mlflow import MlflowClient
 
 from qboost_exp.tracking import tracking_uri
 
-from clirun import QUICK, accuracy, report_values, run_module, start_marked_cli, wait_for_mark
+from clirun import QUICK, accuracy, interrupt_when_marked, report_values, run_module, start_marked_cli
 
 FAST = ("sampler.params.num_reads=20", "sampler.params.num_sweeps=200", *QUICK)
 
@@ -135,14 +134,7 @@ def test_ctrl_c_ends_the_run_killed(tmp_path):
         "weak_learners=trees", "weak_learners.params.n_estimators=200", "sampler.params.num_sweeps=20000", "sampler.params.num_reads=100000",
         cwd=tmp_path, marker=marker, mode="anneal",
     )
-    try:
-        wait_for_mark(marker, proc)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+    out, err = interrupt_when_marked(proc, marker)
     assert proc.returncode == 130, err
     assert "error: interrupted" in err
     (run,) = runs_of(store(tmp_path))
