@@ -13,6 +13,15 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 import numpy as np  # noqa: E402
 import pytest
 
+# Ctrl-C must reach the CLIs the tests interrupt. A shell that starts the suite in the
+# background (`bash .ci/run &`, nohup) sets SIGINT to "ignore", which every child inherits
+# through exec, and Python installs no KeyboardInterrupt handler over an ignored SIGINT.
+# A handler here is reset to the default in each child at exec: their Ctrl-C works again.
+import signal  # noqa: E402
+
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 # Keep tests independent of any D-Wave account on the machine running them.
 for _var in ("DWAVE_API_TOKEN", "DWAVE_API_ENDPOINT", "DWAVE_API_SOLVER", "DWAVE_API_REGION", "DWAVE_CONFIG_FILE", "DWAVE_PROFILE"):
     os.environ.pop(_var, None)

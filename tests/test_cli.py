@@ -110,7 +110,7 @@ def test_lambda_auto_reports_the_choice(tmp_path):
         (("sampler=nope",), "error: In 'config': Could not find 'sampler/nope'; available options in 'sampler': exact, hybrid,"),
         (("+data=digits",), "error: unknown config key 'data': nothing reads it (did you mean dataset? a config group option is chosen without '+': dataset=NAME)"),
         (("+qubo.max_wieght=0.1",), "error: unknown config key 'qubo.max_wieght': nothing reads it (did you mean qubo.max_weight?)"),
-        (("lamda=0.1",), "error: Could not override 'lamda'"),
+        (("lamda=0.1",), "error: unknown config key 'lamda': nothing reads it (did you mean lambda?)"),
         (("lambda=[0.1",), "error: no viable alternative at input '[0.1'"),
         (("weak_learners=trees", "weak_learners.params.max_depth=0"), "error: weak_learners.params.max_depth=0 is invalid: The 'max_depth' parameter"),
         (("weak_learners=trees", "weak_learners.params.max_depth=-1"), "error: weak_learners.params.max_depth=-1 is invalid"),
