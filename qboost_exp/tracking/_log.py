@@ -123,29 +123,49 @@ def render_figures(result: Trained, out: Path) -> list[dict[str, Any]] | None:
     """
     from ..cosmetic import attempt
 
-    model, data = result.model, result.dataset
-    split = "test" if len(data.y_test) else "train"
-    X, y = result.frame(split), getattr(data, f"y_{split}")
-    weights = _weights_figure(model)
-    if weights is not None:
-        attempt("figure weights.png", _plots.plot_weights, weights[0], weights[1], out / "weights.png")
-    attempt("figure confusion_matrix.png", lambda: _plots.plot_confusion(y, model.predict(X), model.classes_, split, out / "confusion_matrix.png"))
-    name = "QBoost margin" if getattr(result, "model_name", QBOOST_MODEL) == QBOOST_MODEL else type(model).__name__
-    attempt("figure roc_curve.png", _roc_figure, model, X, y, name, split, out / "roc_curve.png")
-    energies = _energies(model)
-    if energies is not None:
-        attempt("figure energy_histogram.png", _plots.plot_energies, energies[0], energies[1], model.best_energy_, out / "energy_histogram.png")
-    if not _has_learners(model):
+    # Each step does all of its own work (reading the model included): whatever fails, fails inside its step.
+    attempt("figure weights.png", _weights_png, result.model, out / "weights.png")
+    attempt("figure confusion_matrix.png", _confusion_png, result, out / "confusion_matrix.png")
+    attempt("figure roc_curve.png", _roc_png, result, out / "roc_curve.png")
+    attempt("figure energy_histogram.png", _energy_png, result.model, out / "energy_histogram.png")
+    if not _has_learners(result.model):
         return None
-    return attempt("selected_learners.json", _learner_rows, model)
+    return attempt("selected_learners.json", _learner_rows, result.model)
 
 
-def _roc_figure(model: Any, X: Any, y: Any, name: str, split: str, path: Path) -> Path | None:
+def _scored_split(result: Trained) -> tuple[str, Any, Any]:
+    """The split the figures score (test, or train when there is no test split): its name, features and labels."""
+    data = result.dataset
+    split = "test" if len(data.y_test) else "train"
+    return split, result.frame(split), getattr(data, f"y_{split}")
+
+
+def _weights_png(model: Any, path: Path) -> Path | None:
+    weights = _weights_figure(model)
+    return None if weights is None else _plots.plot_weights(weights[0], weights[1], path)
+
+
+def _confusion_png(result: Trained, path: Path) -> Path:
+    split, X, y = _scored_split(result)
+    return _plots.plot_confusion(y, result.model.predict(X), result.model.classes_, split, path)
+
+
+def _roc_png(result: Trained, path: Path) -> Path | None:
     """The ROC curve of a model that ranks (``decision_function`` or ``predict_proba``); None for one that does not."""
     from ..baselines import ranking_scores
 
+    model = result.model
+    split, X, y = _scored_split(result)
     scores = ranking_scores(model, X)
-    return None if scores is None else _plots.plot_roc(y, scores, model.classes_[-1], name, split, path)
+    if scores is None:
+        return None
+    name = "QBoost margin" if getattr(result, "model_name", QBOOST_MODEL) == QBOOST_MODEL else type(model).__name__
+    return _plots.plot_roc(y, scores, model.classes_[-1], name, split, path)
+
+
+def _energy_png(model: Any, path: Path) -> Path | None:
+    energies = _energies(model)
+    return None if energies is None else _plots.plot_energies(energies[0], energies[1], model.best_energy_, path)
 
 
 def _learner_rows(model: Any) -> list[dict[str, Any]]:
