@@ -26,12 +26,12 @@ Methods (``--methods``):
 * ``adaboost``: ``AdaBoostClassifier(DecisionTreeClassifier(max_depth=2),
   n_estimators=60)``: the same kind and number of learners as the default dictionary.
 * ``gradient-boosting``: ``GradientBoostingClassifier()`` (100 depth-3 trees).
-* ``lasso@k``: :class:`qboost_exp.baselines.LassoClassifier` over the same
+* ``lasso@k``: :class:`qboost_exp.domain.baselines.LassoClassifier` over the same
   dictionary (60 AdaBoost depth-2 candidates, fitted by the same code), its
   path cut at ``k`` = the number of learners ``qboost-default`` selected for
   that seed, the ``k`` learners then refitted by least squares.
 * ``adaboost@k``: AdaBoost stopped after ``k`` stages (the same ``k``).
-* ``l1-logistic@k``: :class:`qboost_exp.baselines.L1LogisticClassifier`, cut at the same ``k``.
+* ``l1-logistic@k``: :class:`qboost_exp.domain.baselines.L1LogisticClassifier`, cut at the same ``k``.
 * ``lasso``, ``l1-logistic``: the same, their penalty by QBoost's CV rule
   (5 folds, one standard error) instead of a cut.
 * ``dwave-demo``: D-Wave's demo formulation (``qubo=dwave_demo``): one stump per
@@ -62,7 +62,7 @@ from sklearn.model_selection import StratifiedShuffleSplit, train_test_split
 from sklearn.tree import DecisionTreeClassifier
 
 from qboost_exp import QBoostClassifier
-from qboost_exp.baselines import L1LogisticClassifier, LassoClassifier, n_learners
+from qboost_exp.domain.baselines import L1LogisticClassifier, LassoClassifier, n_learners
 
 SEEDS = tuple(range(10))
 #: The best documented configuration (README, "Choosing a configuration").

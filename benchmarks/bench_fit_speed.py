@@ -63,7 +63,7 @@ from sklearn.ensemble import AdaBoostClassifier
 from sklearn.tree import DecisionTreeClassifier
 import qboost_exp
 from qboost_exp import QBoostClassifier
-from qboost_exp import _sampling, _qubo
+from qboost_exp.domain import _qubo, _sampling
 calls = []
 _solve = _sampling.solve
 def solve(stats, penalty, weight_bits, max_weight, *args, **kwargs):

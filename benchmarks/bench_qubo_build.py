@@ -64,7 +64,7 @@ def _parse_case(text: str) -> tuple[int, int]:
 
 
 class _TimedDimod:
-    """Stands in for the ``dimod`` module inside ``qboost_exp._qubo``: adds up
+    """Stands in for the ``dimod`` module inside ``qboost_exp.domain._qubo``: adds up
     the seconds spent constructing ``BinaryQuadraticModel`` objects."""
 
     def __init__(self, module) -> None:
@@ -92,7 +92,7 @@ def run_child(n_samples: int, n_learners: int, repeat: int, weight_bits: int, la
     import numpy as np
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    if qubo_file:  # another version of _qubo.py, e.g. `git show HEAD~1:qboost_exp/_qubo.py > old.py`
+    if qubo_file:  # another version of _qubo.py, e.g. `git show HEAD~1:qboost_exp/domain/_qubo.py > old.py`
         import importlib.util
 
         import qboost_exp  # noqa: F401  (same imports as the real module, for a comparable baseline RSS)
@@ -102,7 +102,7 @@ def run_child(n_samples: int, n_learners: int, repeat: int, weight_bits: int, la
         sys.modules[spec.name] = qubo
         spec.loader.exec_module(qubo)
     else:
-        import qboost_exp._qubo as qubo
+        import qboost_exp.domain._qubo as qubo
     PackedPredictions, build_bqm, gram_statistics = qubo.PackedPredictions, qubo.build_bqm, qubo.gram_statistics
     if blas_threads:  # after the imports, so that scipy's BLAS is loaded
         threadpool_limits(blas_threads, user_api="blas")
@@ -212,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="also write the raw per-case results to this file")
     ap.add_argument("--blas-threads", type=int, help="limit BLAS to this many threads (default: BLAS's own choice)")
-    ap.add_argument("--qubo-file", help="benchmark this copy of qboost_exp/_qubo.py instead (before/after comparisons)")
+    ap.add_argument("--qubo-file", help="benchmark this copy of qboost_exp/domain/_qubo.py instead (before/after comparisons)")
     ap.add_argument("--child", nargs=2, metavar=("S", "M"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"# done S={s:.0e} M={m}: total {min(row['total_s']):.2f} s, peak RSS {row['peak_rss_mb']:.0f} MB", file=sys.stderr, flush=True)
 
     blas = rows[0]["blas"] if rows else []
-    impl = args.qubo_file or "qboost_exp/_qubo.py (installed)"
+    impl = args.qubo_file or "qboost_exp/domain/_qubo.py (installed)"
     print(f"implementation: {impl}; weight_bits={args.weight_bits}, lam={args.lam}, repeat={args.repeat}; times are min / median over repeats.")
     print("BLAS: " + ", ".join(f"{b['file']} ({b['lib']}, {b['threads']} threads)" for b in blas) + f"; cpus={rows[0]['cpus'] if rows else '?'}")
     print()

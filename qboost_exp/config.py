@@ -36,7 +36,7 @@ def register_plugin_configs() -> None:
     from hydra.core.config_store import ConfigStore
 
     from .errors import ConfigError
-    from .plugins import available_samplers, available_weak_learner_sets, factory_defaults
+    from .domain.plugins import available_samplers, available_weak_learner_sets, factory_defaults
 
     store = ConfigStore.instance()
     conf = config_dir()
@@ -181,7 +181,7 @@ def check_config(cfg: Any) -> None:
     ConfigError
         Naming the key, the value, what it must be and how to set it.
     """
-    from ._estimator import validate_parameter
+    from .domain.qboost import validate_parameter
     from ._sklearn_private import InvalidParameterError, first_invalid_parameter
     from .errors import ConfigError
 

@@ -19,12 +19,12 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
-from ._estimator import QBoostClassifier
+from .domain.qboost import QBoostClassifier
 from .data import Dataset, load_dataset
 from .errors import ConfigError
 from .tracking import QBOOST_MODEL as QBOOST  # the runs API owns the model names' tag values
-from .plugins import make_sampler, make_weak_learner_set
-from .weak_learners import WeakLearnerSet
+from .domain.plugins import make_sampler, make_weak_learner_set
+from .domain.weak_learners import WeakLearnerSet
 
 
 @dataclass
@@ -113,7 +113,7 @@ def build_sampler(sampler_cfg: Mapping[str, Any]) -> dimod.Sampler:
 
 def build_weak_learners(learners_cfg: Mapping[str, Any]) -> WeakLearnerSet:
     """The weak-learner set a ``weak_learners`` config node names."""
-    from .weak_learners import check_parameters
+    from .domain.weak_learners import check_parameters
 
     node = to_plain(learners_cfg, "weak_learners")
     params = _instantiate_targets(node.get("params") or {})
@@ -201,7 +201,7 @@ def model_name(cfg: Mapping[str, Any]) -> str:
 def make_baseline_model(cfg: Mapping[str, Any]) -> Any:
     """The unfitted baseline classifier the ``model`` node of a composed config describes.
 
-    ``model.name`` picks it (:data:`qboost_exp.baselines.BASELINES`); every
+    ``model.name`` picks it (:data:`qboost_exp.domain.baselines.BASELINES`); every
     other key of the node is a constructor argument. The dictionary baselines
     (``lasso``, ``l1_logistic``) take their candidates from the ``weak_learners``
     group, as QBoost does; ``sklearn`` instantiates ``model._target_`` with Hydra.
@@ -213,7 +213,7 @@ def make_baseline_model(cfg: Mapping[str, Any]) -> Any:
         An unknown option, a target that cannot be instantiated or is no
         classifier, an argument the estimator does not take or a value it refuses.
     """
-    from .baselines import DICTIONARY_BASELINES, check_estimator_parameters, make_baseline
+    from .domain.baselines import DICTIONARY_BASELINES, check_estimator_parameters, make_baseline
     from .config import check_config
 
     plain = dict(to_plain(cfg, ""))
@@ -266,28 +266,23 @@ def as_frame(data: Dataset, split: str) -> "pd.DataFrame":
 
 
 def evaluate(model: Any, data: Dataset) -> dict[str, float]:
-    """Accuracy, balanced accuracy, F1 and ROC AUC (of :func:`qboost_exp.baselines.ranking_scores`) on each non-empty split.
+    """Accuracy, balanced accuracy, F1 and ROC AUC (of :func:`qboost_exp.domain.baselines.ranking_scores`) on each non-empty split.
 
-    Works for any fitted binary classifier: the labels are its ``predict``
-    (QBoost's: ``classes_[1]`` where the margin is > 0). F1 treats
+    Works for any fitted binary classifier: the labels are its ``predict``. F1 treats
     ``classes_[1]`` as the positive class. ROC AUC is left out for a split
     that holds a single class, and for a model with neither
     ``decision_function`` nor ``predict_proba``.
     """
     from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, roc_auc_score
 
-    from .baselines import ranking_scores
+    from .domain.baselines import ranking_scores
 
     metrics = {}
     for split, prefix in (("train", "train"), ("val", "validation"), ("test", "test")):
         X, y = as_frame(data, split), getattr(data, f"y_{split}")
         if not len(y):
             continue
-        if isinstance(model, QBoostClassifier):
-            margin = model.decision_function(X)
-            predicted = model.classes_[(margin > 0).astype(int)]
-        else:
-            predicted, margin = np.asarray(model.predict(X)), ranking_scores(model, X)
+        predicted, margin = np.asarray(model.predict(X)), ranking_scores(model, X)
         metrics[f"{prefix}_accuracy"] = float(accuracy_score(y, predicted))
         metrics[f"{prefix}_balanced_accuracy"] = float(balanced_accuracy_score(y, predicted))
         metrics[f"{prefix}_f1"] = float(f1_score(y, predicted, pos_label=model.classes_[1], zero_division=0.0))
@@ -301,7 +296,7 @@ def fit_and_score(model: Any, data: Dataset, load_seconds: float = 0.0, name: st
 
     A QBoost model adds its QUBO metrics (``best_energy``, ``lambda_value``,
     ``qubos``, ...) and phase timings; a baseline (``name`` its ``model``
-    option) adds ``selected`` (:func:`qboost_exp.baselines.n_learners`, when it
+    option) adds ``selected`` (:func:`qboost_exp.domain.baselines.n_learners`, when it
     has learners), ``candidates`` (dictionary baselines) and ``time_fit``.
     """
     t0 = time.perf_counter()
@@ -309,7 +304,7 @@ def fit_and_score(model: Any, data: Dataset, load_seconds: float = 0.0, name: st
     fit_seconds = time.perf_counter() - t0
     metrics = evaluate(model, data)
     if not isinstance(model, QBoostClassifier):
-        from .baselines import n_learners
+        from .domain.baselines import n_learners
 
         learners = n_learners(model)
         if learners is not None:

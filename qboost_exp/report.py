@@ -34,10 +34,10 @@ def format_baseline_report(cfg: Mapping[str, Any], result: ExperimentResult) -> 
         if n == 0 and hasattr(model, "intercept_"):
             text = f"0: EMPTY MODEL, it predicts {model.classes_[int(model.intercept_ > 0)].item()!r} for every sample"
         rows.append(("selected", text))
-    if hasattr(model, "penalty_"):
+    if hasattr(model, "alpha_"):  # a dictionary baseline's L1 strength (QBoost's λ·W is its "penalty")
         limit = getattr(model, "max_learners", None)
         how = f"path cut at max_learners={limit}, refitted" if limit is not None else f"by CV ({model.cv_rule})"
-        rows.append(("penalty", f"{how} -> {model.penalty_:.4g}"))
+        rows.append(("alpha", f"{how} -> {model.alpha_:.4g}"))
     rows.append(_accuracy_line(m))
     rows.append(("time", " | ".join(f"{phase} {seconds:.3f} s" for phase, seconds in result.timings.items())))
     return _aligned(rows)

@@ -18,10 +18,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from qboost_exp import ConfigError
-from qboost_exp._search import GridPoint, choose
-from qboost_exp.baselines import L1LogisticClassifier, LassoClassifier, make_baseline, n_learners, ranking_scores
-from qboost_exp.compiled import compile_model
-from qboost_exp.weak_learners import AdaBoostLearners, fit_candidates
+from qboost_exp.domain._search import GridPoint, choose
+from qboost_exp.domain.baselines import L1LogisticClassifier, LassoClassifier, make_baseline, n_learners, ranking_scores
+from qboost_exp.domain.compiled import compile_model
+from qboost_exp.domain.weak_learners import AdaBoostLearners, fit_candidates
 
 from clirun import QUICK, REPO, report_values, run_module
 
@@ -38,8 +38,8 @@ def expected_failed_checks(estimator):
 
 @parametrize_with_checks(
     [
-        LassoClassifier(weak_learners=SMALL, cv=2, n_penalties=10, random_state=0),  # the penalty by CV, one-SE rule
-        L1LogisticClassifier(weak_learners=SMALL, max_learners=3, n_penalties=10, random_state=0),  # the path cut, refitted
+        LassoClassifier(weak_learners=SMALL, cv=2, n_alphas=10, random_state=0),  # the penalty by CV, one-SE rule
+        L1LogisticClassifier(weak_learners=SMALL, max_learners=3, n_alphas=10, random_state=0),  # the path cut, refitted
     ],
     expected_failed_checks=expected_failed_checks,
 )
@@ -85,9 +85,9 @@ def test_the_penalty_is_chosen_by_qboosts_own_cv_rule(wisc):
     one_se = LassoClassifier(cv=3, random_state=0).fit(X, y)
     best = LassoClassifier(cv=3, cv_rule="best", random_state=0).fit(X, y)
     s = one_se.search_
-    grid = [GridPoint(float(a), 1.0) for a in s["penalty"]]
+    grid = [GridPoint(float(a), 1.0) for a in s["alpha"]]
     assert s["chosen"] == choose(s["split_scores"], s["split_selected"], grid, "one_se")
-    assert one_se.penalty_ == s["penalty"][s["chosen"]] and s["split_scores"].shape == (3, 50)
+    assert one_se.alpha_ == s["alpha"][s["chosen"]] and s["split_scores"].shape == (3, 50)
     # one-SE: the sparsest point within a standard error of the best mean accuracy
     mean = s["mean_score"]
     top = int(np.argmax(mean))
@@ -191,7 +191,7 @@ def test_a_lasso_run_logs_qboosts_metrics_and_tags_and_a_model_that_serves(tmp_p
     # the report: the model, its learners, accuracies, time; no QUBO lines
     report = report_values(format_report(cfg, result))
     assert report["model"] == "lasso (baseline: LassoClassifier)" and report["selected"] == "12" and report["candidates"] == "60"
-    assert report["penalty"].startswith("path cut at max_learners=12, refitted -> ")
+    assert report["alpha"].startswith("path cut at max_learners=12, refitted -> ")
     assert report["time"].startswith("data ") and " | fit " in report["time"]
     assert not {"QUBO", "best energy", "lambda", "sampler", "max weight"} & set(report)
     # the registered version says what promoted it and on which data
@@ -307,3 +307,23 @@ def test_logging_skips_only_mlflows_redundant_pin_check(tmp_path):
     requirements = (Path(path) / "requirements.txt").read_text().split()
     for pin in _log._requirements():
         assert pin in requirements
+
+
+def test_the_old_penalty_names_still_work_with_a_warning():
+    X, y = load_breast_cancer(return_X_y=True)
+    small = {"name": "adaboost", "params": {"n_estimators": 10}}
+    new = LassoClassifier(weak_learners=small, max_learners=3, n_alphas=12, random_state=0).fit(X, y)
+    with pytest.warns(FutureWarning, match=r"LassoClassifier\(n_penalties=...\) is now n_alphas"):
+        old = LassoClassifier(weak_learners=small, max_learners=3, n_penalties=12, random_state=0).fit(X, y)
+    assert len(old.path_["alpha"]) == len(new.path_["alpha"]) == 12 and old.alpha_ == new.alpha_
+    with pytest.warns(DeprecationWarning, match=r"LassoClassifier.penalty_ is now alpha_"):
+        assert old.penalty_ == old.alpha_
+
+
+def test_the_vote_is_one_class_for_qboost_and_the_dictionary_baselines():
+    from qboost_exp import QBoostClassifier
+    from qboost_exp.domain.vote import PREDICTION_METHODS, WeightedVote
+
+    for cls in (QBoostClassifier, LassoClassifier, L1LogisticClassifier):
+        assert issubclass(cls, WeightedVote) and cls.fit is WeightedVote.fit
+        assert all(getattr(cls, m) is getattr(WeightedVote, m) for m in PREDICTION_METHODS)

@@ -87,7 +87,7 @@ def test_a_missing_csv_says_what_is_there(tmp_path):
 
 
 def test_progress_lines_count_in_good_english():
-    from qboost_exp._search import GridPoint, plan_message
+    from qboost_exp.domain._search import GridPoint, plan_message
 
     one = [GridPoint(lam=0.0, max_weight=0.125)]
     assert plan_message(1, one, "ends") == "lambda search: 1 sampler call (1 fold x 1 largest weight x 1 lambda), then 1 for the final fit"

@@ -1,4 +1,4 @@
-"""qboost_exp.compiled: a fitted model as numpy arrays, predicting exactly as the estimator."""
+"""qboost_exp.domain.compiled: a fitted model as numpy arrays, predicting exactly as the estimator."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
 
 from qboost_exp import DataError, QBoostClassifier, QBoostError
-from qboost_exp.compiled import FORMAT_VERSION, CompiledModel, NotCompilable, compile_model
-from qboost_exp.weak_learners import Estimators
+from qboost_exp.domain.compiled import FORMAT_VERSION, CompiledModel, NotCompilable, compile_model
+from qboost_exp.domain.weak_learners import Estimators
 
 FAST = dict(sampler="neal", sampler_params={"num_reads": 10, "num_sweeps": 200}, lam=0.05, max_weight=0.125, random_state=0)
 LEARNER_SETS = {
@@ -200,7 +200,7 @@ def test_a_numpy_only_process_loads_and_predicts(trees_model, tmp_path):
         "for name in ('sklearn', 'scipy', 'pandas', 'dimod'):\n"
         "    sys.modules[name] = None\n"
         "import numpy as np\n"
-        "from qboost_exp.compiled import CompiledModel\n"
+        "from qboost_exp.domain.compiled import CompiledModel\n"
         f"m = CompiledModel.load({str(tmp_path / 'model.npz')!r})\n"
         f"np.save({str(tmp_path / 'p.npy')!r}, m.predict_proba(np.load({str(tmp_path / 'X.npy')!r})))\n"
         "print(sorted({k.split('.')[0] for k in sys.modules if sys.modules[k] is not None} & {'sklearn', 'scipy', 'pandas', 'dimod'}))\n"
@@ -241,7 +241,7 @@ def test_malformed_arrays_are_refused_naming_what_is_wrong(trees_model, tmp_path
 
 
 def test_importing_the_module_loads_numpy_only():
-    code = "import sys, qboost_exp.compiled; print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'pandas', 'dimod'}))"
+    code = "import sys, qboost_exp.domain.compiled; print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'pandas', 'dimod'}))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

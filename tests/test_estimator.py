@@ -16,11 +16,11 @@ from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from qboost_exp import ConfigError, CredentialsError, QBoostClassifier, SamplerError
-from qboost_exp._estimator import validate_parameter
-from qboost_exp._qubo import qboost_objective
-from qboost_exp._search import GridPoint, choose
+from qboost_exp.domain.qboost import validate_parameter
+from qboost_exp.domain._qubo import qboost_objective
+from qboost_exp.domain._search import GridPoint, choose
 from qboost_exp._sklearn_private import InvalidParameterError
-from qboost_exp.weak_learners import AdaBoostLearners, Estimators, SubspaceLearner, Trees, invalid_parameter
+from qboost_exp.domain.weak_learners import AdaBoostLearners, Estimators, SubspaceLearner, Trees, invalid_parameter
 
 from conftest import FAST_NEAL, FixedLearnerSet
 
@@ -397,7 +397,7 @@ def test_mock_qpu_runs_the_whole_qpu_path_with_a_clique_embedding(wisc):
 
 
 def test_the_mock_qpu_embeds_and_runs_its_largest_clique():
-    from qboost_exp.samplers import mock_qpu
+    from qboost_exp.domain.samplers import mock_qpu
 
     sampler = mock_qpu()
     n = sampler.largest_clique_size
@@ -414,7 +414,7 @@ def test_the_mock_qpu_embeds_and_runs_its_largest_clique():
 def test_heuristic_embedding_stays_a_config_option():
     from dwave.system import EmbeddingComposite
 
-    from qboost_exp.samplers import mock_qpu
+    from qboost_exp.domain.samplers import mock_qpu
 
     assert isinstance(mock_qpu(embedding="heuristic"), EmbeddingComposite)
     with pytest.raises(ConfigError, match="sampler.init.embedding must be one of clique, heuristic, got 'fast'"):
@@ -467,7 +467,7 @@ def test_a_model_from_every_builtin_sampler_pickles_and_predicts_the_same(cloud_
 
 
 def test_verbose_reports_sampling_progress_and_the_search(wisc, capsys, monkeypatch):
-    from qboost_exp import _sampling
+    from qboost_exp.domain import _sampling
 
     monkeypatch.setattr(_sampling._ReadProgress, "EVERY_SECONDS", 0.0)
     X_train, _, y_train, _ = wisc
@@ -482,7 +482,7 @@ def test_verbose_reports_sampling_progress_and_the_search(wisc, capsys, monkeypa
 
 
 def test_batched_samplers_report_progress_and_keep_every_read(wisc, capsys, monkeypatch):
-    from qboost_exp import _sampling
+    from qboost_exp.domain import _sampling
 
     monkeypatch.setattr(_sampling._ReadProgress, "EVERY_SECONDS", 0.0)
     monkeypatch.setattr(_sampling, "_BATCH_SECONDS", 0.0)  # one read per batch

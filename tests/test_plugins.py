@@ -6,11 +6,12 @@ import pickle
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from sklearn.tree import DecisionTreeClassifier
 
-from qboost_exp.plugins import available_samplers, available_weak_learner_sets, factory_defaults, make_sampler, make_weak_learner_set
-from qboost_exp.testing import check_sampler, check_weak_learner_set
+from qboost_exp.domain.plugins import available_samplers, available_weak_learner_sets, factory_defaults, make_sampler, make_weak_learner_set
+from qboost_exp.domain.testing import check_sampler, check_weak_learner_set
 
 from clirun import REPO, report_values, run_module
 
@@ -46,7 +47,7 @@ def test_listing_plugins_and_their_options_imports_neither_dimod_nor_scikit_lear
     # the CLI lists every registry at start-up (register_plugin_configs); only a factory used pays for its imports
     code = (
         "import sys\n"
-        "from qboost_exp.plugins import available_samplers, available_weak_learner_sets\n"
+        "from qboost_exp.domain.plugins import available_samplers, available_weak_learner_sets\n"
         "samplers, sets = available_samplers(), available_weak_learner_sets()\n"
         "assert {'neal', 'mock_qpu', 'qpu'} <= set(samplers) and {'adaboost', 'mixed'} <= set(sets), (samplers, sets)\n"
         "heavy = sorted(m for m in ('dimod', 'sklearn', 'dwave.samplers', 'dwave.system') if m in sys.modules)\n"
@@ -65,7 +66,7 @@ def test_factory_defaults_read_the_signatures_of_builtins_and_plugins():
 
 
 def test_builtin_sampler_classes_can_be_imported_pickled_and_subclassed():
-    from qboost_exp.samplers import BoundedExactSolver, Neal, Steepest, Tabu
+    from qboost_exp.domain.samplers import BoundedExactSolver, Neal, Steepest, Tabu
 
     for name, cls in (("neal", Neal), ("tabu", Tabu), ("steepest", Steepest), ("exact", BoundedExactSolver)):
         sampler = make_sampler(name)
@@ -82,15 +83,15 @@ def test_builtin_sampler_classes_can_be_imported_pickled_and_subclassed():
 
 
 def test_the_old_builtin_dicts_still_work_with_a_deprecation_warning():
-    import qboost_exp.samplers
-    import qboost_exp.weak_learners
-    from qboost_exp.weak_learners import Trees
+    import qboost_exp.domain.samplers
+    import qboost_exp.domain.weak_learners
+    from qboost_exp.domain.weak_learners import Trees
 
     with pytest.warns(DeprecationWarning, match="BUILTIN_SAMPLERS is deprecated"):
-        samplers = qboost_exp.samplers.BUILTIN_SAMPLERS
-    assert samplers["neal"] is qboost_exp.samplers.neal and set(samplers) == set(available_samplers())
+        samplers = qboost_exp.domain.samplers.BUILTIN_SAMPLERS
+    assert samplers["neal"] is qboost_exp.domain.samplers.neal and set(samplers) == set(available_samplers())
     with pytest.warns(DeprecationWarning, match="BUILTIN_WEAK_LEARNER_SETS is deprecated"):
-        assert qboost_exp.weak_learners.BUILTIN_WEAK_LEARNER_SETS["trees"] is Trees
+        assert qboost_exp.domain.weak_learners.BUILTIN_WEAK_LEARNER_SETS["trees"] is Trees
 
 
 def test_kit_checks_the_sampler_api_with_dimods_own_asserts():
@@ -168,3 +169,36 @@ def test_a_broken_plugin_fails_only_when_selected(tmp_path):
     broken = run_module("qboost_exp", "sampler=broken", cwd=tmp_path, env=env)
     assert broken.returncode == 2
     assert "plugin 'broken' = 'no_such_module:make' (from package broken) failed to load" in broken.stderr
+
+
+@pytest.mark.parametrize("old, new", sorted(__import__("qboost_exp._moved", fromlist=["MOVED"]).MOVED.items()))
+def test_moved_modules_still_import_with_a_deprecation_warning(old, new):
+    code = (
+        "import importlib, sys, warnings\n"
+        "warnings.simplefilter('error', DeprecationWarning)\n"
+        f"new = importlib.import_module({new!r})\n"
+        "try:\n"
+        f"    importlib.import_module({old!r})\n"
+        "except DeprecationWarning as exc:\n"
+        "    print('warned:', exc)\n"
+        "warnings.simplefilter('ignore', DeprecationWarning)\n"
+        f"print(importlib.import_module({old!r}) is new, sys.modules[{old!r}] is new, new.__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == [f"warned: {old} moved to {new}; the old name goes away in the next release", f"True True {new}"]
+
+
+def test_a_model_pickled_before_the_move_still_loads(tmp_path):
+    import pickle
+
+    from qboost_exp import QBoostClassifier
+
+    X, y = np.array([[0.0], [1.0], [2.0], [3.0]] * 5), np.array([0, 0, 1, 1] * 5)
+    model = QBoostClassifier(weak_learners={"name": "trees", "params": {"n_estimators": 4}}, lam=0.0, max_weight=0.5, random_state=0).fit(X, y)
+    # What an older release wrote: the class under its old module name.
+    # Protocol 2 names classes as text lines (GLOBAL), so the old name can be written in place of the new.
+    blob = pickle.dumps(model, protocol=2).replace(b"qboost_exp.domain.qboost\n", b"qboost_exp._estimator\n")
+    assert b"qboost_exp._estimator" in blob
+    with pytest.warns(DeprecationWarning, match="qboost_exp._estimator moved to qboost_exp.domain.qboost"):
+        loaded = pickle.loads(blob)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))

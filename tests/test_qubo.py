@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from qboost_exp import QBoostClassifier
-from qboost_exp._qubo import (
+from qboost_exp.domain._qubo import (
     PackedPredictions,
     QuboLayout,
     build_bqm,
@@ -22,7 +22,7 @@ from qboost_exp._qubo import (
     weight_scale,
 )
 from qboost_exp.errors import SamplerError
-from qboost_exp.samplers import BoundedExactSolver
+from qboost_exp.domain.samplers import BoundedExactSolver
 
 from conftest import FixedLearnerSet
 

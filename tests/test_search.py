@@ -11,9 +11,9 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
 
 from qboost_exp import QBoostClassifier
-from qboost_exp._qubo import PackedPredictions, build_bqm, gram_statistics, penalty_units, qubo_matrix, rescore
-from qboost_exp._sampling import local_search, solve_path
-from qboost_exp._search import GridPoint, draw_lambdas, plan_message, run_tasks, sampler_calls
+from qboost_exp.domain._qubo import PackedPredictions, build_bqm, gram_statistics, penalty_units, qubo_matrix, rescore
+from qboost_exp.domain._sampling import local_search, solve_path
+from qboost_exp.domain._search import GridPoint, draw_lambdas, plan_message, run_tasks, sampler_calls
 
 from conftest import FAST_NEAL
 
@@ -152,7 +152,7 @@ def test_draws_and_the_call_count():
 
 
 def test_the_qpu_path_makes_one_sampler_call_per_fold_and_weight(wisc, capsys):
-    from qboost_exp.samplers import mock_qpu
+    from qboost_exp.domain.samplers import mock_qpu
 
     X, y = wisc
     sampler = Counting(mock_qpu())
@@ -182,7 +182,7 @@ def test_the_search_chooses_what_an_exhaustive_per_lambda_search_chooses(wisc):
     np.testing.assert_array_equal(fast.selected_indices_, reference.selected_indices_)
     assert fast.best_energy_ == pytest.approx(reference.best_energy_, abs=1e-12)
     # the exact solver: one call per (fold, W), every state re-scored
-    from qboost_exp.samplers import exact as make_exact
+    from qboost_exp.domain.samplers import exact as make_exact
 
     exact = Counting(make_exact())
     model = QBoostClassifier(sampler=exact, random_state=0, **SMALL_AUTO).fit(X, y)

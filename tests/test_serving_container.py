@@ -2,7 +2,7 @@
 
 The served model holds every kind of learner a compiled model holds (stumps
 and trees inside SubspaceLearner, bare AdaBoost trees), so the server predicts
-through qboost_exp.compiled; a model with a learner that does not compile
+through qboost_exp.domain.compiled; a model with a learner that does not compile
 (GaussianNB) is served through its own predict, tested in-process. Every
 answer of the server is compared with MLflow's own loading of the same model
 directory.
@@ -239,7 +239,7 @@ def tree_model():
     from sklearn.tree import DecisionTreeClassifier
 
     from qboost_exp import QBoostClassifier
-    from qboost_exp.weak_learners import AdaBoostLearners, Estimators, Mixed, Stumps, Trees
+    from qboost_exp.domain.weak_learners import AdaBoostLearners, Estimators, Mixed, Stumps, Trees
 
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
     learners = Mixed([Stumps(), Trees(n_estimators=15, max_depth=4), AdaBoostLearners(n_estimators=10, max_depth=3), Estimators([DecisionTreeClassifier(max_depth=5)])])
@@ -386,7 +386,7 @@ def test_ping_and_execution_parameters(server):
     status, headers, body = server.request("GET", "/execution-parameters")
     assert status == 200 and headers["Content-Type"] == "application/json"
     assert json.loads(body) == {"MaxConcurrentTransforms": 2, "BatchStrategy": "MultiRecord", "MaxPayloadInMB": 6}
-    # The served model is all trees: it predicts through qboost_exp.compiled.
+    # The served model is all trees: it predicts through qboost_exp.domain.compiled.
     assert "predicting compiled: " in server.log.read_text(errors="replace")
 
 

@@ -146,7 +146,7 @@ def test_package_the_champion_writes_a_complete_build_context(store, champion, t
     (wheel,) = (out / "wheels").glob("*.whl")
     assert wheel.name.startswith(f"qboost_exp-{metadata.version('qboost-exp')}-")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "qboost_exp/_estimator.py" in names and "qboost_exp/conf/config.yaml" in names
+    assert "qboost_exp/domain/qboost.py" in names and "qboost_exp/conf/config.yaml" in names
 
     # the serving code, with the container programs, executable
     for program in ("train", "serve"):
@@ -469,7 +469,7 @@ def test_package_works_from_the_installed_wheel(tmp_path):
     assert (out / "Dockerfile").read_bytes() == (REPO / "docker" / "Dockerfile").read_bytes()
     (repacked,) = (out / "wheels").glob("qboost_exp-*.whl")
     inside = set(zipfile.ZipFile(repacked).namelist())
-    assert {"qboost_exp/_estimator.py", "qboost_exp/conf/config.yaml", "qboost_serving/container/serve.py", "qboost_serving/_docker/Dockerfile"} <= inside
+    assert {"qboost_exp/domain/qboost.py", "qboost_exp/conf/config.yaml", "qboost_serving/container/serve.py", "qboost_serving/_docker/Dockerfile"} <= inside
     assert not any(name.endswith(".pyc") for name in inside)
     assert (out / "model" / "MLmodel").is_file() and (out / "serving" / "container" / "bin" / "serve").is_file()
     # The installed `serve` (gunicorn imports the app by the installed package's name) refuses a missing model at once.

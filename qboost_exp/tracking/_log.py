@@ -82,8 +82,8 @@ def _weights_figure(model: Any) -> tuple[Any, str] | None:
         selected = int(len(model.selected_indices_))
         if hasattr(model, "lam_"):
             chosen = f"λ={model.lam_:g}"
-        elif hasattr(model, "penalty_"):
-            chosen = f"penalty {model.penalty_:.3g}"
+        elif hasattr(model, "alpha_"):
+            chosen = f"α={model.alpha_:.3g}"
         else:
             chosen = ""
         return weights, f"Learner weights: {selected} of {len(weights)} selected" + (f" ({chosen})" if chosen else "")
@@ -152,7 +152,7 @@ def _confusion_png(result: Trained, path: Path) -> Path:
 
 def _roc_png(result: Trained, path: Path) -> Path | None:
     """The ROC curve of a model that ranks (``decision_function`` or ``predict_proba``); None for one that does not."""
-    from ..baselines import ranking_scores
+    from ..domain.baselines import ranking_scores
 
     model = result.model
     split, X, y = _scored_split(result)

@@ -101,7 +101,7 @@ def run_name(cfg: Mapping[str, Any], job_num: int | None, overrides: Sequence[st
         base = f"{cfg['sampler']['name']}-{cfg['weak_learners']['name']}"
         single = f"{base}-lambda={cfg['lambda']}"
     else:  # a baseline: the sampler and λ mean nothing to it
-        from ..baselines import DICTIONARY_BASELINES  # the baselines that select from the weak-learner set
+        from ..domain.baselines import DICTIONARY_BASELINES  # the baselines that select from the weak-learner set
 
         base = f"{model}-{cfg['weak_learners']['name']}" if model in DICTIONARY_BASELINES else model
         single = base

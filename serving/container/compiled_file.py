@@ -1,7 +1,7 @@
 """The compiled model file that sits beside an MLflow model: ``MODEL_DIR/qboost-compiled.npz``.
 
 ``python -m serving package`` and the container's ``train`` write it next to
-``MLmodel`` when the model compiles (:func:`qboost_exp.compiled.compile_model`:
+``MLmodel`` when the model compiles (:func:`qboost_exp.domain.compiled.compile_model`:
 a QBoost model whose selected learners are decision trees), so it travels in
 ``model.tar.gz`` and SageMaker mounts it under ``/opt/ml/model`` with the
 rest. ``serve`` predicts from it when it is there: it is read with
@@ -10,8 +10,8 @@ scikit-learn nor MLflow is imported. That is what lets the lean ``serve``
 image (no scikit-learn, scipy, pandas, MLflow or dwave) exist, and what makes
 ``/ping`` answer well under a second after the container starts.
 
-The file format (keys, dtypes, version) is :meth:`qboost_exp.compiled.CompiledModel.save`'s,
-documented in :mod:`qboost_exp.compiled`. A model that does not compile keeps
+The file format (keys, dtypes, version) is :meth:`qboost_exp.domain.compiled.CompiledModel.save`'s,
+documented in :mod:`qboost_exp.domain.compiled`. A model that does not compile keeps
 only its pickle; ``package`` says so and builds the full image.
 """
 
@@ -39,10 +39,10 @@ def write_compiled(model: Any, model_dir: str | os.PathLike[str]) -> str | None:
     -------
     str or None
         None when written; else why the model does not compile (the
-        :class:`qboost_exp.compiled.NotCompilable` message), and no file is
+        :class:`qboost_exp.domain.compiled.NotCompilable` message), and no file is
         written (a stale one is removed: it would describe another model).
     """
-    from qboost_exp.compiled import NotCompilable, compile_model
+    from qboost_exp.domain.compiled import NotCompilable, compile_model
 
     path = compiled_path(model_dir)
     try:
@@ -81,7 +81,7 @@ def compile_model_dir(model_dir: str | os.PathLike[str]) -> str | None:
 
 
 def load_compiled(model_dir: str | os.PathLike[str]) -> Any | None:
-    """The :class:`qboost_exp.compiled.CompiledModel` of ``model_dir``, or None if it has no compiled file.
+    """The :class:`qboost_exp.domain.compiled.CompiledModel` of ``model_dir``, or None if it has no compiled file.
 
     Raises
     ------
@@ -91,6 +91,6 @@ def load_compiled(model_dir: str | os.PathLike[str]) -> Any | None:
     path = compiled_path(model_dir)
     if not path.is_file():
         return None
-    from qboost_exp.compiled import CompiledModel
+    from qboost_exp.domain.compiled import CompiledModel
 
     return CompiledModel.load(path)

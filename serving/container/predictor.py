@@ -3,13 +3,13 @@
 Predicting with a handful of selected learners costs microseconds, but
 ``QBoostClassifier.predict`` spends far more than that in scikit-learn's input
 validation, once for the ensemble and once per learner. So a model that
-compiles (:func:`qboost_exp.compiled.compile_model`: a QBoost model whose
+compiles (:func:`qboost_exp.domain.compiled.compile_model`: a QBoost model whose
 learners are all decision trees) is served by its :class:`CompiledPredictor`,
 which predicts exactly as the estimator does; any other model by
 :class:`ModelPredictor`, through its own ``predict`` / ``predict_proba`` /
 ``decision_function``, as MLflow's pyfunc would.
 
-:func:`predictor_for` imports ``qboost_exp.compiled`` only when called, after
+:func:`predictor_for` imports ``qboost_exp.domain.compiled`` only when called, after
 the model is unpickled: the model directory carries its own copy of
 qboost_exp (MLflow ``code_paths``, first on ``sys.path``), and the compiled
 form must come from the same copy as the model's classes. A model whose copy
@@ -33,7 +33,7 @@ def _feature_names(model: Any) -> tuple[str, ...] | None:
 
 
 class CompiledPredictor:
-    """A :class:`qboost_exp.compiled.CompiledModel` answering with plain arrays.
+    """A :class:`qboost_exp.domain.compiled.CompiledModel` answering with plain arrays.
 
     Parameters
     ----------
@@ -158,10 +158,10 @@ def predictor_for(model: Any) -> CompiledPredictor | ModelPredictor:
     CompiledPredictor or ModelPredictor
     """
     try:
-        from qboost_exp.compiled import NotCompilable, compile_model
+        from qboost_exp.domain.compiled import NotCompilable, compile_model
         from qboost_exp.errors import DataError
     except ImportError as exc:  # no qboost_exp here, or the model's copy predates compiled models
-        return ModelPredictor(model, f"qboost_exp.compiled is not importable: {exc}")
+        return ModelPredictor(model, f"qboost_exp.domain.compiled is not importable: {exc}")
     try:
         return CompiledPredictor(compile_model(model), DataError)
     except NotCompilable as exc:

@@ -40,7 +40,7 @@ class FeaturePairLogistic(WeakLearnerSet):
         self.C = C
 
     def fit_candidates(self, X, y, random_state):
-        from qboost_exp.weak_learners import SubspaceLearner
+        from qboost_exp.domain.weak_learners import SubspaceLearner
 
         learners = []
         for _ in range(self.n_pairs):

@@ -19,8 +19,8 @@ import dimod
 import numpy as np
 
 from ._qubo import GramStatistics, QuboMatrix, penalty_units, qubo_matrix
-from ._seeds import MAX_SEED
-from .errors import QBoostError, SamplerError
+from .._seeds import MAX_SEED
+from ..errors import QBoostError, SamplerError
 
 #: Learners in a QUBO (a window of iterative QBoost) for samplers that state no
 #: limit of their own: dense QUBOs of this size anneal in well under a second.

@@ -9,14 +9,41 @@ increasing sigmoid of it with no offset, so ``predict`` and the argmax of
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize
-from scipy.special import expit
 
-# The probability rule lives with the compiled model, which must load without scipy;
-# the estimator and a compiled model share this one definition.
-from .compiled import probabilities  # noqa: F401
+# numpy alone at module level: the compiled model imports `probabilities` from
+# here and must load where only numpy is installed (scipy and scikit-learn are
+# imported inside the functions that fit).
 
 REFITS = ("none", "least_squares", "logistic")
+
+
+def probabilities(decision: np.ndarray, slope: float) -> np.ndarray:
+    """``P(classes_[1])`` for each decision value, on the same side of 1/2 as the decision.
+
+    The sigmoid ``1 / (1 + exp(-slope * decision))`` (as ``scipy.special.expit``
+    computes it, here in numpy alone). Rounding can put it at exactly 1/2 for
+    a tiny positive decision (or a zero slope), where the argmax would then
+    pick ``classes_[0]`` while ``predict`` picks ``classes_[1]``; such values
+    are nudged to the next float above 1/2. A decision of exactly 0 predicts
+    ``classes_[0]`` (scikit-learn's ``decision > 0`` rule), so its
+    probability stays 1/2.
+
+    Parameters
+    ----------
+    decision : ndarray of shape (n_samples,)
+    slope : float
+        ``proba_slope_`` of the model, ``>= 0``.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+    """
+    decision = np.asarray(decision, dtype=np.float64)
+    with np.errstate(over="ignore"):  # exp overflows to inf for a very negative decision: p = 0, as expit gives
+        p = 1.0 / (1.0 + np.exp(-(slope * decision)))
+    positive = decision > 0
+    p = np.where(positive & (p <= 0.5), np.nextafter(0.5, 1.0), p)
+    return np.where(~positive & (p > 0.5), 0.5, p)
 
 
 def tie_intercept(margin: np.ndarray, y_pm: np.ndarray, resolution: float) -> float:
@@ -67,6 +94,9 @@ def fit_sigmoid(decision: np.ndarray, y_pm: np.ndarray) -> float:
     holds the intercept, and an offset would let the probability and the
     prediction disagree.
     """
+    from scipy.optimize import minimize
+    from scipy.special import expit
+
     n_pos = int(np.sum(y_pm > 0))
     n_neg = y_pm.size - n_pos
     target = np.where(y_pm > 0, (n_pos + 1.0) / (n_pos + 2.0), 1.0 / (n_neg + 2.0))

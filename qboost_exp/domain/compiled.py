@@ -6,7 +6,7 @@ whose selected learners are all decision trees (the ``stumps``, ``trees`` and
 ``ExtraTreeClassifier`` members of an ``estimators`` set) into a
 :class:`CompiledModel`: the trees' node arrays, the feature subset each tree
 sees, the weights, the intercept, the probability slope and the classes.
-The L1 baselines over QBoost's dictionary (:mod:`qboost_exp.baselines`) have
+The L1 baselines over QBoost's dictionary (:mod:`qboost_exp.domain.baselines`) have
 the same fitted attributes and rules, and compile the same way.
 Its ``decision_function``, ``predict`` and ``predict_proba`` give exactly what
 the estimator's give:
@@ -65,12 +65,12 @@ Examples
 from __future__ import annotations
 
 import os
-import sys
 from typing import Any, Mapping
 
 import numpy as np
 
-from .errors import DataError, QBoostError
+from ..errors import DataError, QBoostError
+from ._decision import probabilities  # the one probability rule, numpy only
 
 __all__ = ["FORMAT_VERSION", "CompiledModel", "NotCompilable", "compile_model", "probabilities"]
 
@@ -79,9 +79,6 @@ FORMAT_VERSION = 1
 _F32_MAX = float(np.finfo(np.float32).max)
 #: Rows evaluated at once: bounds the (rows x learners) index arrays of a large X.
 _BLOCK_ROWS = 8192
-#: Methods of QBoostClassifier whose results the compiled model reproduces; a
-#: subclass overriding one of them may predict differently, so it does not compile.
-_PREDICTION_METHODS = ("decision_function", "predict", "predict_proba", "proba_from_decision", "_decision")
 _TREE_KEYS = ("node_offsets", "feature", "threshold", "children_left", "children_right", "leaf_value", "column_offsets", "columns")
 _SCALAR_KEYS = ("format_version", "n_features_in", "intercept", "proba_slope")
 _KEYS = frozenset(_SCALAR_KEYS + _TREE_KEYS + ("classes", "estimator_weights"))
@@ -89,35 +86,6 @@ _KEYS = frozenset(_SCALAR_KEYS + _TREE_KEYS + ("classes", "estimator_weights"))
 
 class NotCompilable(QBoostError, TypeError):
     """The estimator, or one of its learners, has no compiled form; predict with the estimator itself."""
-
-
-def probabilities(decision: np.ndarray, slope: float) -> np.ndarray:
-    """``P(classes_[1])`` for each decision value, on the same side of 1/2 as the decision.
-
-    The sigmoid ``1 / (1 + exp(-slope * decision))`` (as ``scipy.special.expit``
-    computes it, here in numpy alone). Rounding can put it at exactly 1/2 for
-    a tiny positive decision (or a zero slope), where the argmax would then
-    pick ``classes_[0]`` while ``predict`` picks ``classes_[1]``; such values
-    are nudged to the next float above 1/2. A decision of exactly 0 predicts
-    ``classes_[0]`` (scikit-learn's ``decision > 0`` rule), so its
-    probability stays 1/2.
-
-    Parameters
-    ----------
-    decision : ndarray of shape (n_samples,)
-    slope : float
-        ``proba_slope_`` of the model, ``>= 0``.
-
-    Returns
-    -------
-    ndarray of shape (n_samples,)
-    """
-    decision = np.asarray(decision, dtype=np.float64)
-    with np.errstate(over="ignore"):  # exp overflows to inf for a very negative decision: p = 0, as expit gives
-        p = 1.0 / (1.0 + np.exp(-(slope * decision)))
-    positive = decision > 0
-    p = np.where(positive & (p <= 0.5), np.nextafter(0.5, 1.0), p)
-    return np.where(~positive & (p > 0.5), 0.5, p)
 
 
 def _int_array(value: Any, name: str) -> np.ndarray:
@@ -485,35 +453,6 @@ def _describe(obj: Any) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def _qboost_class() -> type | None:
-    # A QBoostClassifier exists only once its module has been imported, so the
-    # class is looked up rather than imported: importing it here would make a
-    # circle (the estimator's module imports this one for `probabilities`) and
-    # would pull dimod into a process that only serves some other model.
-    module = sys.modules.get(f"{__package__}._estimator")
-    return getattr(module, "QBoostClassifier", None)
-
-
-#: Methods of the dictionary baselines (qboost_exp.baselines.DictionaryClassifier) the compiled model reproduces.
-_BASELINE_PREDICTION_METHODS = ("decision_function", "predict", "predict_proba", "_decision")
-
-
-def _compilable_kind(estimator: Any) -> tuple[type, tuple[str, ...]] | None:
-    """``(the class whose predictions compile, its prediction methods)`` for ``estimator``, or None.
-
-    A QBoostClassifier, or a dictionary baseline of :mod:`qboost_exp.baselines`
-    (a sparse weighted vote of the same learners, the same decision and
-    probability rule). Looked up as :func:`_qboost_class` is, for the same reasons.
-    """
-    qboost = _qboost_class()
-    if qboost is not None and isinstance(estimator, qboost):
-        return qboost, _PREDICTION_METHODS
-    baseline = getattr(sys.modules.get(f"{__package__}.baselines"), "DictionaryClassifier", None)
-    if baseline is not None and isinstance(estimator, baseline):
-        return baseline, _BASELINE_PREDICTION_METHODS
-    return None
-
-
 def _tree_of(learner: Any, position: int, n_learners: int, n_features: int) -> tuple[Any, np.ndarray]:
     """``(fitted tree, columns of X it sees)`` of one selected learner; NotCompilable if it is not one."""
     from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
@@ -546,13 +485,13 @@ def _tree_of(learner: Any, position: int, n_learners: int, n_features: int) -> t
 def compile_model(estimator: Any) -> CompiledModel:
     """The compiled form of a fitted QBoostClassifier whose selected learners are decision trees.
 
-    The dictionary baselines of :mod:`qboost_exp.baselines` (``LassoClassifier``,
+    The dictionary baselines of :mod:`qboost_exp.domain.baselines` (``LassoClassifier``,
     ``L1LogisticClassifier``) compile too: they have the same fitted attributes
     and the same decision and probability rule.
 
     Parameters
     ----------
-    estimator : QBoostClassifier or qboost_exp.baselines.DictionaryClassifier
+    estimator : QBoostClassifier or qboost_exp.domain.baselines.DictionaryClassifier
         Fitted. Its selected learners (``estimators_``) must be
         ``DecisionTreeClassifier`` or ``ExtraTreeClassifier``, bare (``adaboost``,
         an ``estimators`` member) or inside a ``SubspaceLearner`` (``stumps``, ``trees``).
@@ -569,14 +508,15 @@ def compile_model(estimator: Any) -> CompiledModel:
         that changes how it predicts), or a selected learner is not a decision
         tree; the message names it.
     """
-    kind = _compilable_kind(estimator)
-    if kind is None:
+    # Here, not at the top: the vote's module imports scikit-learn, and a compiled model must load with numpy alone.
+    from .vote import PREDICTION_METHODS, WeightedVote
+
+    if not isinstance(estimator, WeightedVote):
         raise NotCompilable(
-            f"{_describe(estimator)} is not a QBoostClassifier (nor a dictionary baseline of qboost_exp.baselines); "
+            f"{_describe(estimator)} is not a QBoostClassifier (nor a dictionary baseline of qboost_exp.domain.baselines); "
             "only QBoost models and the L1 baselines over its learners compile"
         )
-    base, methods = kind
-    changed = [m for m in methods if getattr(type(estimator), m, None) is not getattr(base, m, None)]
+    changed = [m for m in PREDICTION_METHODS if getattr(type(estimator), m, None) is not getattr(WeightedVote, m, None)]
     if changed:
         raise NotCompilable(f"{type(estimator).__name__} overrides {', '.join(changed)}: its predictions may differ from the compiled ones")
     fitted = ("estimators_", "estimator_weights_", "intercept_", "proba_slope_", "classes_", "n_features_in_")

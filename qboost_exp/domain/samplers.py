@@ -8,7 +8,7 @@ of ``sample()`` (``num_reads``, ``chain_strength``, ...) live in
 ``sampler.params``. The classes they build are defined at module level, so
 they can be imported, pickled and subclassed: :class:`Neal`, :class:`Tabu`,
 :class:`Steepest` and :class:`BoundedExactSolver`. The registry
-(:mod:`qboost_exp.plugins`) lists the factories without importing this module.
+(:mod:`qboost_exp.domain.plugins`) lists the factories without importing this module.
 
 Importing this module costs dimod and dwave-samplers' Python layer, whose
 classes are the base classes here: about 0.25 s, nearly all of it dimod
@@ -24,7 +24,7 @@ from typing import Any, Mapping, Sequence
 import dimod
 from dwave.samplers import SimulatedAnnealingSampler, SteepestDescentSolver, TabuSampler
 
-from .errors import ConfigError, CredentialsError, SamplerError
+from ..errors import ConfigError, CredentialsError, SamplerError
 
 OFFLINE_HINT = "To run offline use sampler=mock_qpu (the QPU path on a simulated Pegasus graph) or sampler=neal."
 EMBEDDINGS = ("clique", "heuristic")
@@ -223,8 +223,8 @@ def __getattr__(name: str) -> Any:
         from .plugins import SAMPLER_GROUP, _builtin_factories
 
         warnings.warn(
-            "qboost_exp.samplers.BUILTIN_SAMPLERS is deprecated and will be removed in the next release; "
-            "use qboost_exp.plugins.available_samplers()",
+            "qboost_exp.domain.samplers.BUILTIN_SAMPLERS is deprecated and will be removed in the next release; "
+            "use qboost_exp.domain.plugins.available_samplers()",
             DeprecationWarning,
             stacklevel=2,
         )

@@ -1,6 +1,6 @@
 """Name -> factory registries for samplers and weak-learner sets.
 
-Built-ins live in :mod:`qboost_exp.samplers` and :mod:`qboost_exp.weak_learners`.
+Built-ins live in :mod:`qboost_exp.domain.samplers` and :mod:`qboost_exp.domain.weak_learners`.
 Third parties add their own without touching this package, through entry
 points in their ``pyproject.toml``::
 
@@ -25,7 +25,7 @@ import inspect
 from importlib.metadata import EntryPoint, entry_points
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 if TYPE_CHECKING:
     import dimod
@@ -36,20 +36,20 @@ WEAK_LEARNER_GROUP = "qboost_exp.weak_learners"
 #: The built-in factories, as entry points would name them.
 _BUILTINS: dict[str, dict[str, str]] = {
     SAMPLER_GROUP: {
-        "neal": "qboost_exp.samplers:neal",
-        "tabu": "qboost_exp.samplers:tabu",
-        "steepest": "qboost_exp.samplers:steepest",
-        "exact": "qboost_exp.samplers:exact",
-        "qpu": "qboost_exp.samplers:qpu",
-        "hybrid": "qboost_exp.samplers:hybrid",
-        "mock_qpu": "qboost_exp.samplers:mock_qpu",
+        "neal": "qboost_exp.domain.samplers:neal",
+        "tabu": "qboost_exp.domain.samplers:tabu",
+        "steepest": "qboost_exp.domain.samplers:steepest",
+        "exact": "qboost_exp.domain.samplers:exact",
+        "qpu": "qboost_exp.domain.samplers:qpu",
+        "hybrid": "qboost_exp.domain.samplers:hybrid",
+        "mock_qpu": "qboost_exp.domain.samplers:mock_qpu",
     },
     WEAK_LEARNER_GROUP: {
-        "stumps": "qboost_exp.weak_learners:Stumps",
-        "trees": "qboost_exp.weak_learners:Trees",
-        "adaboost": "qboost_exp.weak_learners:AdaBoostLearners",
-        "estimators": "qboost_exp.weak_learners:Estimators",
-        "mixed": "qboost_exp.weak_learners:Mixed",
+        "stumps": "qboost_exp.domain.weak_learners:Stumps",
+        "trees": "qboost_exp.domain.weak_learners:Trees",
+        "adaboost": "qboost_exp.domain.weak_learners:AdaBoostLearners",
+        "estimators": "qboost_exp.domain.weak_learners:Estimators",
+        "mixed": "qboost_exp.domain.weak_learners:Mixed",
     },
 }
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 import threading
 import time
@@ -13,21 +12,17 @@ from typing import Any, Sequence
 
 import dimod
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import check_cv, train_test_split
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _decision, _sampling
 from ._qubo import dwave_max_weight, qboost_objective, selection_penalty, variables_per_learner, weight_scale
-from ._search import CV_RULES, GridPoint, cross_validate, draw_lambdas, plan_message, sampler_calls, weight_groups
-from ._seeds import draw_seed
-from ._sklearn_private import HasMethods, Interval, InvalidParameterError, StrOptions, validate_parameter_constraints
-from ._targets import binary_classes
+from ._search import GridPoint, cross_validate, draw_lambdas, plan_message, sampler_calls, weight_groups
+from .._seeds import draw_seed
+from .._sklearn_private import HasMethods, Interval, InvalidParameterError, StrOptions, validate_parameter_constraints
 from ._strategies import STRATEGIES, FitResult, Iterative, OneShot, packed_predictions
-from .errors import ConfigError, SamplerError
-from .plugins import resolve_sampler, resolve_weak_learner_set
-from .weak_learners import fit_candidates
+from ..errors import ConfigError, SamplerError
+from .plugins import resolve_sampler
+from .vote import Choice, WeightedVote
 
 #: λ values tried by ``lam="auto"``, in units of the largest weight (see the class docstring).
 DEFAULT_LAMBDA_GRID = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
@@ -49,7 +44,7 @@ _MAX_WEIGHT = Interval(Real, 0, None, closed="neither")  # > 0
 _GRID_ELEMENTS = {"lam_grid": _LAM, "max_weight_grid": _MAX_WEIGHT}
 
 
-class QBoostClassifier(ClassifierMixin, BaseEstimator):
+class QBoostClassifier(WeightedVote):
     r"""Binary classifier: a sparse, fixed-point-weighted vote of weak learners chosen by a QUBO.
 
     Training fits a set of candidate weak learners, writes the choice of their
@@ -72,7 +67,7 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
     with :math:`r` the residual it fits. ``lam`` means the same for every
     ``max_weight`` and every data set; D-Wave's demo, with :math:`W = 1/M`,
     uses the same normalised λ. The QUBO's offset, linear and quadratic terms
-    are stated in :mod:`qboost_exp._qubo`; for ``b > 1`` it has one extra
+    are stated in :mod:`qboost_exp.domain._qubo`; for ``b > 1`` it has one extra
     indicator variable per learner so that the penalty counts learners, not bits.
 
     Parameters
@@ -238,7 +233,7 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict[str, list[Any]] = {
-        "weak_learners": [str, Mapping, HasMethods(["fit_candidates"])],
+        **WeightedVote._parameter_constraints,
         "sampler": [str, HasMethods(["sample"])],
         "sampler_params": [Mapping, None],
         "lam": [_LAM, StrOptions({"auto"})],
@@ -252,12 +247,9 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "lam_grid": ["array-like", None],  # and each element as _GRID_ELEMENTS says
         "max_weight_grid": ["array-like", None],
-        "cv": ["cv_object"],
-        "cv_rule": [StrOptions(set(CV_RULES))],
         "search_params": [Mapping, None],
         "local_search": [StrOptions(set(_sampling.LOCAL_SEARCHES))],
         "n_jobs": [Integral],
-        "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
 
@@ -308,31 +300,10 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X: Any, y: Any) -> "QBoostClassifier":
-        """Fit the candidates, solve the QUBO(s) and keep the selected learners.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-            Exactly two distinct labels (any type).
-
-        Returns
-        -------
-        self
-
-        Raises
-        ------
-        sklearn.utils._param_validation.InvalidParameterError
-            A parameter is invalid (before any work is done).
-        """
-        self._validate_params()
+    def _choose_weights(self, X: np.ndarray, y_pm: np.ndarray, learner_set: Any, rng: np.random.RandomState) -> Choice:
+        """Solve the QUBO(s) over the candidates (after the ``auto`` search, if any): :meth:`WeightedVote.fit`'s step."""
         for name in _GRID_ELEMENTS:
             _check_grid(name, getattr(self, name), _GRID_ELEMENTS[name])
-        X, y = validate_data(self, X, y, dtype=np.float64)
-        self.classes_, y_pm = binary_classes(y, "QBoostClassifier")
-        rng = check_random_state(self.random_state)
-        learner_set = resolve_weak_learner_set(self.weak_learners)
         sampler = resolve_sampler(self.sampler)
         validate = getattr(sampler, "validate_parameters", None)
         if callable(validate):
@@ -361,29 +332,25 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         for sol in result.solutions:
             self.timings_["qubo_build"] += sol.build_seconds
             self.timings_["sampling"] += sol.sampling_seconds
-
-        self.n_candidates_ = len(candidates)
-        self.selected_indices_ = np.flatnonzero(result.weights)
         self.best_energy_ = qboost_objective(result.weights, fitter.predictions, fitter.y, self.penalty_)
-        weights, self.intercept_ = self._finish(fitter, result.weights, max_weight)
-        self.weights_ = weights
-        self.estimators_ = [candidates[i] for i in self.selected_indices_]
-        self.estimator_weights_ = weights[self.selected_indices_]
+        weights, intercept = self._finish(fitter, result.weights, max_weight)
         self.n_qubo_variables_ = max(sol.n_variables for sol in result.solutions)
         self.n_qubo_interactions_ = max(sol.n_interactions for sol in result.solutions)
         self.n_qubos_ = len(result.solutions)
         self.rounds_ = result.rounds
         self.sampleset_summary_ = result.solutions[-1].summary
         self.sampler_info_ = _sampler_info(self.sampler, result)
+        # The annealer's selection, also where a refit gives a selected learner a weight of 0.
+        return Choice(candidates, weights, intercept, selected=np.flatnonzero(result.weights))
+
+    def _after_fit(self, X: np.ndarray, y_pm: np.ndarray) -> None:
         if not self.estimators_:
             warnings.warn(
-                f"QBoost selected no weak learner at lam={self.lam_:g} (max_weight={max_weight:g}): an empty model "
+                f"QBoost selected no weak learner at lam={self.lam_:g} (max_weight={self.max_weight_:g}): an empty model "
                 f"that predicts {self.classes_[int(self.intercept_ > 0)].item()!r} for every sample. Use a smaller lam.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-        self.proba_slope_ = _decision.fit_sigmoid(self._decision(X), y_pm)
-        return self
 
     def _grid(self) -> list[GridPoint]:
         lams = (DEFAULT_LAMBDA_GRID if self.lam_grid is None else self.lam_grid) if self.lam == "auto" else (self.lam,)
@@ -522,9 +489,7 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
             X, X_val, y_pm, y_val = train_test_split(
                 X, y_pm, test_size=self.validation_fraction, stratify=y_pm, random_state=draw_seed(rng)
             )
-        candidates = fit_candidates(learner_set, X, y_pm, rng)
-        if not candidates:
-            raise ConfigError(f"weak-learner set {learner_set!r} produced no candidate learners")
+        candidates = self._fit_candidates(learner_set, X, y_pm, rng)
         predictions = packed_predictions(candidates, X)
         if self.strategy == "one_shot":
             needed = len(candidates) * variables_per_learner(self.weight_bits)
@@ -566,11 +531,7 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         Every seed is drawn here, in a fixed order, before any task starts:
         a fit gives the same result whatever ``n_jobs`` and the threads' timing.
         """
-        splitter = check_cv(self.cv, y_pm, classifier=True)
-        if hasattr(splitter, "random_state") and getattr(splitter, "shuffle", True) and splitter.random_state is None:
-            splitter = copy.deepcopy(splitter)  # fit must not change the caller's splitter
-            splitter.random_state = draw_seed(rng)
-        splits = list(splitter.split(X, y_pm))
+        splits = self._splits(X, y_pm, rng)
         split_seeds = [draw_seed(rng) for _ in splits]
         final_seed = draw_seed(rng)
         draws = self._draws(sampler)
@@ -640,73 +601,6 @@ class QBoostClassifier(ClassifierMixin, BaseEstimator):
         n = int(self.n_jobs)
         cores = os.cpu_count() or 1
         return max(1, cores + 1 + n if n < 0 else n)
-
-    # ------------------------------------------------------------- predict
-    def _decision(self, X: np.ndarray) -> np.ndarray:
-        decision = np.full(X.shape[0], self.intercept_)
-        for learner, w in zip(self.estimators_, self.estimator_weights_):
-            decision += w * np.asarray(learner.predict(X), dtype=float)
-        return decision
-
-    def decision_function(self, X: Any) -> np.ndarray:
-        """The decision :math:`\\sum_i w_i h_i(x) + b`; positive means ``classes_[1]``.
-
-        Without a ``refit``, the intercept :math:`b` is half the weight
-        resolution :math:`c` (plus or minus). Every weighted vote is a whole
-        multiple of :math:`c`, so :math:`b` changes no prediction except an
-        exact tie (a vote of 0, common with 1-bit weights and an even number
-        of learners). A tie goes to the class that is more frequent among the
-        training samples whose vote is a tie, else to the training data's more
-        frequent class (only if that too is even, to ``classes_[1]``). With a
-        ``refit``, :math:`b` is the refit's intercept.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        return self._decision(X)
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Labels: ``classes_[1]`` where the decision is positive, else ``classes_[0]``.
-
-        Equal to ``classes_[argmax(predict_proba(X), axis=1)]`` on every row.
-        """
-        check_is_fitted(self)
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities from a sigmoid of the decision.
-
-        ``P(classes_[1] | x) = 1 / (1 + exp(-a * decision(x)))`` with ``a >= 0``
-        fitted at the end of :meth:`fit` by Platt scaling on the training data
-        (Platt's smoothed targets, so a separable training set does not give
-        probabilities of exactly 0 or 1). There is no offset: the probability
-        is above 1/2 exactly where :meth:`predict` says ``classes_[1]``, and it
-        ranks samples as :meth:`decision_function` does.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, 2)
-            Columns in the order of ``classes_``.
-        """
-        return self.proba_from_decision(self.decision_function(X))
-
-    def proba_from_decision(self, decision: np.ndarray) -> np.ndarray:
-        """:meth:`predict_proba` for decision values already computed (e.g. by a compiled predictor)."""
-        check_is_fitted(self)
-        p = _decision.probabilities(np.asarray(decision, dtype=np.float64), self.proba_slope_)
-        return np.column_stack([1.0 - p, p])
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
-        return tags
 
 
 def validate_parameter(name: str, value: Any, *, key: str | None = None, caller_name: str = "QBoostClassifier") -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import dimod
 
-from .errors import SamplerError
+from ..errors import SamplerError
 
 # (solver identity, number of variables) -> embedding; busclique also keeps a
 # disk cache per graph, this one saves recomputing even that within a process.

@@ -26,7 +26,7 @@ import numpy as np
 
 from ._qubo import GramStatistics, PackedPredictions, gram_statistics, qboost_objective, residual_statistics
 from ._sampling import PathSolution, Solution
-from .errors import QBoostError
+from ..errors import QBoostError
 
 STRATEGIES = ("one_shot", "iterative")
 

@@ -2,7 +2,7 @@
 
 Run them in your plugin's test suite::
 
-    from qboost_exp.testing import check_sampler, check_weak_learner_set
+    from qboost_exp.domain.testing import check_sampler, check_weak_learner_set
 
     def test_my_sampler():
         check_sampler(MySampler())

@@ -2,7 +2,7 @@
 
 Two estimators select learners from the **same dictionary** as QBoost (the
 candidates of a weak-learner set, fitted with
-:func:`qboost_exp.weak_learners.fit_candidates` on labels in {-1, +1}) with a
+:func:`qboost_exp.domain.weak_learners.fit_candidates` on labels in {-1, +1}) with a
 convex L1 penalty instead of QBoost's count of learners:
 
 * :class:`LassoClassifier`: QBoost's squared loss ``(1/2S) Σ_s (Σ_i w_i h_i(x_s)
@@ -11,7 +11,7 @@ convex L1 penalty instead of QBoost's count of learners:
   (``C = 1/α``) over a path.
 
 Each takes ``α`` by the cross-validation rule QBoost uses for λ
-(:func:`qboost_exp._search.choose`: ``one_se`` by default, ``best``), or, with
+(:func:`qboost_exp.domain._search.choose`: ``one_se`` by default, ``best``), or, with
 ``max_learners=k``, the path point with at most ``k`` non-zero weights, whose
 learners are then re-weighted without a penalty (least squares, or an
 L2-regularised logistic regression as QBoost's ``refit="logistic"``). The
@@ -19,7 +19,7 @@ decision is ``Σ_i w_i h_i(x) + b`` and ``predict_proba`` the same sigmoid of it
 as QBoost's (Platt's slope, no offset), so a fitted model has QBoost's fitted
 attributes (``selected_indices_``, ``estimators_``, ``estimator_weights_``,
 ``intercept_``, ``proba_slope_``, ``classes_``) and compiles with
-:func:`qboost_exp.compiled.compile_model`.
+:func:`qboost_exp.domain.compiled.compile_model`.
 
 :func:`make_baseline` builds the classical ones by name (``adaboost``,
 ``gradient_boosting``: scikit-learn's, with the benchmark's defaults), and
@@ -28,26 +28,18 @@ attributes (``selected_indices_``, ``estimators_``, ``estimator_weights_``,
 
 from __future__ import annotations
 
-import copy
 import time
-from collections.abc import Mapping
+import warnings
 from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import check_cv
-from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _decision
-from ._search import CV_RULES, GridPoint, choose
-from ._targets import binary_classes
-from ._seeds import draw_seed
-from ._sklearn_private import HasMethods, Interval, StrOptions
-from .compiled import probabilities
-from .errors import ConfigError
-from .plugins import resolve_weak_learner_set
+from ._search import GridPoint, choose
+from .._sklearn_private import Hidden, Interval, StrOptions
+from ..errors import ConfigError
+from .vote import Choice, WeightedVote
 from .weak_learners import fit_candidates
 
 __all__ = [
@@ -68,23 +60,21 @@ def _outputs(learners: list[Any], X: np.ndarray) -> np.ndarray:
     return np.column_stack([np.asarray(learner.predict(X), dtype=np.float64) for learner in learners])
 
 
-class DictionaryClassifier(ClassifierMixin, BaseEstimator):
-    """The base of the L1 baselines: the dictionary, the penalty path, QBoost's CV rule, the decision.
+class DictionaryClassifier(WeightedVote):
+    """The base of the L1 baselines: the dictionary, the α path, QBoost's CV rule.
 
-    Subclasses define the path (``_penalties``, ``_path``) and how a cut's
+    Subclasses define the path (``_alphas``, ``_path``) and how a cut's
     learners are re-weighted (``_refit``); see :class:`LassoClassifier` for the
-    parameters and attributes. :func:`qboost_exp.compiled.compile_model`
-    compiles any fitted subclass that keeps this class's prediction methods.
+    parameters and attributes. The vote itself (fitted attributes, prediction
+    methods) is :class:`~qboost_exp.domain.vote.WeightedVote`'s, as QBoost's is.
     """
 
     _parameter_constraints: dict[str, list[Any]] = {
-        "weak_learners": [str, Mapping, HasMethods(["fit_candidates"])],
+        **WeightedVote._parameter_constraints,
         "max_learners": [Interval(Integral, 1, None, closed="left"), None],
-        "n_penalties": [Interval(Integral, 2, None, closed="left")],
+        "n_alphas": [Interval(Integral, 2, None, closed="left")],
+        "n_penalties": [Interval(Integral, 2, None, closed="left"), Hidden(StrOptions({"deprecated"}))],
         "eps": [Interval(Real, 0, 1, closed="neither")],
-        "cv": ["cv_object"],
-        "cv_rule": [StrOptions(set(CV_RULES))],
-        "random_state": ["random_state"],
     }
     #: How the learners selected at a path point are re-weighted under ``max_learners`` (see _decision.refit).
     _refit = "least_squares"
@@ -93,103 +83,88 @@ class DictionaryClassifier(ClassifierMixin, BaseEstimator):
         self,
         weak_learners: Any = "adaboost",
         max_learners: int | None = None,
-        n_penalties: int = 50,
+        n_alphas: int = 50,
         eps: float = 1e-3,
         cv: Any = 5,
         cv_rule: str = "one_se",
         random_state: Any = None,
+        n_penalties: Any = "deprecated",
     ) -> None:
         self.weak_learners = weak_learners
         self.max_learners = max_learners
-        self.n_penalties = n_penalties
+        self.n_alphas = n_alphas
         self.eps = eps
         self.cv = cv
         self.cv_rule = cv_rule
         self.random_state = random_state
+        self.n_penalties = n_penalties
+
+    @property
+    def penalty_(self) -> float:
+        """Deprecated: ``alpha_`` (the name said λ·W in QBoost and α here)."""
+        warnings.warn(f"{type(self).__name__}.penalty_ is now alpha_; penalty_ goes away in the next release", DeprecationWarning, stacklevel=2)
+        return self.alpha_
 
     # -------------------------------------------------------------- subclasses
-    def _penalties(self, H: np.ndarray, y_pm: np.ndarray) -> np.ndarray:
-        """The path's penalties α, from the largest (no learner) down, for the training outputs ``H``."""
+    def _alphas(self, H: np.ndarray, y_pm: np.ndarray, n_alphas: int) -> np.ndarray:
+        """The path's ``n_alphas`` values of α, from the largest (no learner) down, for the training outputs ``H``."""
         raise NotImplementedError
 
-    def _path(self, H: np.ndarray, y_pm: np.ndarray, penalties: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(coefs of shape (n_candidates, n_penalties), intercepts of shape (n_penalties,))`` along the path."""
+    def _path(self, H: np.ndarray, y_pm: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(coefs of shape (n_candidates, len(alphas)), intercepts of shape (len(alphas),))`` along the path."""
         raise NotImplementedError
 
     # --------------------------------------------------------------------- fit
-    def fit(self, X: Any, y: Any) -> "DictionaryClassifier":
-        """Fit the dictionary, run the L1 path and keep the chosen point's learners.
+    def _n_alphas(self) -> int:
+        if self.n_penalties == "deprecated":
+            return int(self.n_alphas)
+        warnings.warn(
+            f"{type(self).__name__}(n_penalties=...) is now n_alphas; n_penalties goes away in the next release",
+            FutureWarning,
+            stacklevel=4,
+        )
+        return int(self.n_penalties)
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-            Exactly two distinct labels (any type).
-
-        Returns
-        -------
-        self
-
-        Raises
-        ------
-        sklearn.utils._param_validation.InvalidParameterError
-            A parameter is invalid (before any work is done).
-        """
-        self._validate_params()
-        X, y = validate_data(self, X, y, dtype=np.float64)
-        self.classes_, y_pm = binary_classes(y, type(self).__name__)
-        rng = check_random_state(self.random_state)
-        learner_set = resolve_weak_learner_set(self.weak_learners)
-
+    def _choose_weights(self, X: np.ndarray, y_pm: np.ndarray, learner_set: Any, rng: np.random.RandomState) -> Choice:
+        """Run the L1 path over the dictionary and take a point: by QBoost's CV rule, or the cut at ``max_learners``."""
+        n_alphas = self._n_alphas()
         t0 = time.perf_counter()
-        candidates = fit_candidates(learner_set, X, y_pm, rng)
-        if not candidates:
-            raise ConfigError(f"weak-learner set {learner_set!r} produced no candidate learners")
+        candidates = self._fit_candidates(learner_set, X, y_pm, rng)
         H = _outputs(candidates, X)
-        self.timings_ = {"weak_learners": time.perf_counter() - t0, "penalty_search": 0.0}
-        penalties = self._penalties(H, y_pm)
-        coefs, intercepts = self._path(H, y_pm, penalties)
-        counts = np.count_nonzero(coefs, axis=0)
+        self.timings_ = {"weak_learners": time.perf_counter() - t0, "alpha_search": 0.0}
+        alphas = self._alphas(H, y_pm, n_alphas)
+        coefs, intercepts = self._path(H, y_pm, alphas)
         self.search_ = None
         if self.max_learners is None:
             t0 = time.perf_counter()
-            chosen, self.search_ = self._search(X, y_pm, learner_set, rng, penalties)
-            self.timings_["penalty_search"] = time.perf_counter() - t0
-            weights, intercept = coefs[:, chosen].copy(), float(intercepts[chosen])
+            chosen, self.search_ = self._search(X, y_pm, learner_set, rng, alphas)
+            self.timings_["alpha_search"] = time.perf_counter() - t0
+            alpha, weights, intercept = alphas[chosen], coefs[:, chosen].copy(), float(intercepts[chosen])
         else:
             # The last (least penalised) point with the most non-zero weights that are at most max_learners.
-            penalty, selected = self._cut(H, y_pm, penalties, coefs, self.max_learners)
+            alpha, selected = self._cut(H, y_pm, alphas, coefs, self.max_learners)
             weights, intercept = self._reweight(H, y_pm, selected)
-        if self.max_learners is None:
-            penalty = penalties[chosen]
-        self.penalty_ = float(penalty)
-        self.path_ = {"penalty": penalties, "n_nonzero": counts}
-        self.n_candidates_ = len(candidates)
-        self.selected_indices_ = np.flatnonzero(weights)
-        self.weights_ = weights
-        self.estimators_ = [candidates[i] for i in self.selected_indices_]
-        self.estimator_weights_ = weights[self.selected_indices_]
-        self.intercept_ = intercept
-        self.proba_slope_ = _decision.fit_sigmoid(self._decision(X), y_pm)
-        return self
+        self.alpha_ = float(alpha)
+        self.path_ = {"alpha": alphas, "n_nonzero": np.count_nonzero(coefs, axis=0)}
+        return Choice(candidates, weights, intercept)
 
-    def _cut(self, H: np.ndarray, y_pm: np.ndarray, penalties: np.ndarray, coefs: np.ndarray, k: int) -> tuple[float, np.ndarray]:
-        """The path point with the most non-zero weights that are at most ``k``: ``(penalty, selected indices)``.
+    def _cut(self, H: np.ndarray, y_pm: np.ndarray, alphas: np.ndarray, coefs: np.ndarray, k: int) -> tuple[float, np.ndarray]:
+        """The path point with the most non-zero weights that are at most ``k``: ``(alpha, selected indices)``.
 
         Between the grid point below ``k`` and the next one above it, the
-        penalty is bisected (on a log scale, at most 30 times) until a point
+        alpha is bisected (on a log scale, at most 30 times) until a point
         with exactly ``k`` non-zero weights is found, if the path has one there.
         """
         counts = np.count_nonzero(coefs, axis=0)
         within = np.flatnonzero(counts <= k)
         if not len(within):
-            return float(penalties[0]), np.zeros(0, dtype=np.intp)
+            return float(alphas[0]), np.zeros(0, dtype=np.intp)
         best = int(within[counts[within] == counts[within].max()][-1])
-        penalty, selected = float(penalties[best]), np.flatnonzero(coefs[:, best])
+        alpha, selected = float(alphas[best]), np.flatnonzero(coefs[:, best])
         above = np.flatnonzero((counts > k) & (np.arange(len(counts)) > best))
         if len(selected) == k or not len(above):
-            return penalty, selected
-        high, low = penalty, float(penalties[above[0]])  # high penalty: fewer than k; low: more than k
+            return alpha, selected
+        high, low = alpha, float(alphas[above[0]])  # high α: fewer than k; low: more than k
         for _ in range(30):
             middle = float(np.sqrt(high * low))
             coef = self._path(H, y_pm, np.array([middle]))[0][:, 0]
@@ -199,10 +174,10 @@ class DictionaryClassifier(ClassifierMixin, BaseEstimator):
                 continue
             high = middle
             if count >= len(selected):
-                penalty, selected = middle, np.flatnonzero(coef)
+                alpha, selected = middle, np.flatnonzero(coef)
             if count == k:
                 break
-        return penalty, selected
+        return alpha, selected
 
     def _reweight(self, H: np.ndarray, y_pm: np.ndarray, selected: np.ndarray) -> tuple[np.ndarray, float]:
         """Unpenalised weights of the ``selected`` learners (zeros elsewhere) and an intercept."""
@@ -213,26 +188,22 @@ class DictionaryClassifier(ClassifierMixin, BaseEstimator):
         weights[selected] = coef
         return weights, float(intercept)
 
-    def _search(self, X, y_pm, learner_set, rng, penalties) -> tuple[int, dict[str, Any]]:
+    def _search(self, X, y_pm, learner_set, rng, alphas) -> tuple[int, dict[str, Any]]:
         """The path point QBoost's CV rule takes: candidates refitted per split, as QBoost's search does."""
-        splitter = check_cv(self.cv, y_pm, classifier=True)
-        if hasattr(splitter, "random_state") and getattr(splitter, "shuffle", True) and splitter.random_state is None:
-            splitter = copy.deepcopy(splitter)  # fit must not change the caller's splitter
-            splitter.random_state = draw_seed(rng)
-        splits = list(splitter.split(X, y_pm))
-        scores = np.zeros((len(splits), len(penalties)))
-        selected = np.zeros((len(splits), len(penalties)))
+        splits = self._splits(X, y_pm, rng)
+        scores = np.zeros((len(splits), len(alphas)))
+        selected = np.zeros((len(splits), len(alphas)))
         for s, (train, val) in enumerate(splits):
             candidates = fit_candidates(learner_set, X[train], y_pm[train], rng)
-            coefs, intercepts = self._path(_outputs(candidates, X[train]), y_pm[train], penalties)
+            coefs, intercepts = self._path(_outputs(candidates, X[train]), y_pm[train], alphas)
             predicted = np.where(_outputs(candidates, X[val]) @ coefs + intercepts > 0, 1, -1)
             scores[s] = np.mean(predicted == y_pm[val][:, None], axis=0)
             selected[s] = np.count_nonzero(coefs, axis=0)
-        # QBoost's rule: the sparsest point within one standard error of the best (ties: the larger penalty).
-        grid = [GridPoint(float(a), 1.0) for a in penalties]
+        # QBoost's rule: the sparsest point within one standard error of the best (ties: the larger alpha).
+        grid = [GridPoint(float(a), 1.0) for a in alphas]
         chosen = int(choose(scores, selected, grid, self.cv_rule))
         details = {
-            "penalty": penalties,
+            "alpha": alphas,
             "split_scores": scores,
             "split_selected": selected,
             "mean_score": scores.mean(axis=0),
@@ -241,44 +212,6 @@ class DictionaryClassifier(ClassifierMixin, BaseEstimator):
             "chosen": chosen,
         }
         return chosen, details
-
-    # ----------------------------------------------------------------- predict
-    def _decision(self, X: np.ndarray) -> np.ndarray:
-        # Learner by learner from the intercept, as QBoostClassifier and the compiled model add them.
-        decision = np.full(X.shape[0], self.intercept_)
-        for learner, w in zip(self.estimators_, self.estimator_weights_):
-            decision += w * np.asarray(learner.predict(X), dtype=float)
-        return decision
-
-    def decision_function(self, X: Any) -> np.ndarray:
-        """The decision ``Σ_i w_i h_i(x) + b``; positive means ``classes_[1]``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
-        return self._decision(X)
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Labels: ``classes_[1]`` where the decision is positive, else ``classes_[0]``."""
-        check_is_fitted(self)
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """``[1 - p, p]`` with ``p = sigmoid(proba_slope_ * decision)``, as QBoostClassifier's (columns in the order of ``classes_``)."""
-        p = probabilities(self.decision_function(X), self.proba_slope_)
-        return np.column_stack([1.0 - p, p])
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_class = False
-        return tags
 
 
 class LassoClassifier(DictionaryClassifier):
@@ -292,7 +225,7 @@ class LassoClassifier(DictionaryClassifier):
 
         \min_{w, b} \; \frac{1}{2S} \sum_s \Big( \sum_i w_i h_i(x_s) + b - y_s \Big)^2 + \alpha \sum_i |w_i|,
 
-    solved along a path of ``n_penalties`` values of ``α`` from the smallest that
+    solved along a path of ``n_alphas`` values of ``α`` from the smallest that
     selects no learner down to ``eps`` times it (scikit-learn's ``lasso_path``).
 
     Parameters
@@ -304,15 +237,16 @@ class LassoClassifier(DictionaryClassifier):
         weights kept. A number ``k``: the path point with the most non-zero
         weights that are at most ``k``, its learners then re-weighted by least
         squares (no penalty, with an intercept).
-    n_penalties : int, default=50
-        Points on the path.
+    n_alphas : int, default=50
+        Points on the path (``n_penalties``, its old name, still works this
+        release, with a FutureWarning).
     eps : float, default=1e-3
         The smallest ``α`` as a fraction of the largest.
     cv : int or cross-validation splitter, default=5
         How the search splits the training data (candidates are refitted on
         each split's training part, as QBoost's search does).
     cv_rule : {"one_se", "best"}, default="one_se"
-        QBoost's rule (:func:`qboost_exp._search.choose`): the sparsest point
+        QBoost's rule (:func:`qboost_exp.domain._search.choose`): the sparsest point
         within one standard error of the best mean accuracy, or the best.
     random_state : int, RandomState or None, default=None
         Seeds the candidates and the search splits.
@@ -333,14 +267,15 @@ class LassoClassifier(DictionaryClassifier):
     intercept_ : float
     proba_slope_ : float
         The slope of :meth:`predict_proba`'s sigmoid (Platt scaling, no offset).
-    penalty_ : float
-        The ``α`` of the chosen path point.
+    alpha_ : float
+        The ``α`` of the chosen path point (``penalty_``, its old name, still
+        works this release, with a DeprecationWarning).
     path_ : dict
-        The path's ``penalty`` values and ``n_nonzero`` weights at each.
+        The path's ``alpha`` values and ``n_nonzero`` weights at each.
     search_ : dict or None
         The search's per-split scores and selected counts, the rule and the chosen point.
     timings_ : dict
-        Seconds in ``weak_learners`` and ``penalty_search``.
+        Seconds in ``weak_learners`` and ``alpha_search``.
 
     Examples
     --------
@@ -351,18 +286,18 @@ class LassoClassifier(DictionaryClassifier):
     True
     """
 
-    def _penalties(self, H: np.ndarray, y_pm: np.ndarray) -> np.ndarray:
+    def _alphas(self, H: np.ndarray, y_pm: np.ndarray, n_alphas: int) -> np.ndarray:
         Hc = H - H.mean(axis=0)
         top = float(np.max(np.abs(Hc.T @ (y_pm - y_pm.mean())))) / len(y_pm)
         top = top if top > 0 else 1.0
-        return top * np.logspace(0.0, np.log10(self.eps), self.n_penalties)
+        return top * np.logspace(0.0, np.log10(self.eps), n_alphas)
 
-    def _path(self, H: np.ndarray, y_pm: np.ndarray, penalties: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _path(self, H: np.ndarray, y_pm: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         from sklearn.linear_model import lasso_path
 
         y = y_pm.astype(np.float64)
         h_mean, y_mean = H.mean(axis=0), y.mean()
-        _, coefs, _ = lasso_path(np.asfortranarray(H - h_mean), y - y_mean, alphas=penalties)
+        _, coefs, _ = lasso_path(np.asfortranarray(H - h_mean), y - y_mean, alphas=alphas)
         return coefs, y_mean - h_mean @ coefs
 
 
@@ -373,13 +308,13 @@ class L1LogisticClassifier(DictionaryClassifier):
     ``min_{w,b} Σ_s log(1 + exp(−y_s (Σ_i w_i h_i(x_s) + b))) + (1/C) Σ_i |w_i|``
     (scikit-learn's ``LogisticRegression(l1_ratio=1, solver="liblinear")``, the
     intercept scaled so that it is hardly penalised) along a path of
-    ``n_penalties`` values of ``α = 1/C`` from the smallest ``C`` that selects
+    ``n_alphas`` values of ``α = 1/C`` from the smallest ``C`` that selects
     a learner (``l1_min_c``) up to ``1/eps`` times it. With ``max_learners``
     the selected learners are re-weighted by an L2-regularised logistic
     regression (``C=1``, as QBoost's ``refit="logistic"``).
 
     Parameters, attributes
-        As :class:`LassoClassifier`; ``penalty_`` is ``1/C``.
+        As :class:`LassoClassifier`; ``alpha_`` is ``1/C``.
 
     Examples
     --------
@@ -393,26 +328,26 @@ class L1LogisticClassifier(DictionaryClassifier):
     _refit = "logistic"
     _INTERCEPT_SCALING = 100.0
 
-    def _penalties(self, H: np.ndarray, y_pm: np.ndarray) -> np.ndarray:
+    def _alphas(self, H: np.ndarray, y_pm: np.ndarray, n_alphas: int) -> np.ndarray:
         from sklearn.svm import l1_min_c
 
         Hc = H - H.mean(axis=0)
         if not np.any(Hc):  # every candidate constant: any C selects nothing
-            return np.logspace(0.0, np.log10(self.eps), self.n_penalties)
+            return np.logspace(0.0, np.log10(self.eps), n_alphas)
         c_min = l1_min_c(Hc, y_pm, loss="log", fit_intercept=True, intercept_scaling=self._INTERCEPT_SCALING)
-        return 1.0 / (c_min * np.logspace(0.0, -np.log10(self.eps), self.n_penalties))
+        return 1.0 / (c_min * np.logspace(0.0, -np.log10(self.eps), n_alphas))
 
-    def _path(self, H: np.ndarray, y_pm: np.ndarray, penalties: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _path(self, H: np.ndarray, y_pm: np.ndarray, alphas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         from sklearn.linear_model import LogisticRegression
 
-        coefs = np.zeros((H.shape[1], len(penalties)))
-        intercepts = np.zeros(len(penalties))
+        coefs = np.zeros((H.shape[1], len(alphas)))
+        intercepts = np.zeros(len(alphas))
         if len(np.unique(y_pm)) < 2:  # a split with one class: the constant model
             intercepts[:] = float(np.sign(np.mean(y_pm)))
             return coefs, intercepts
-        for j, penalty in enumerate(penalties):
+        for j, alpha in enumerate(alphas):
             fit = LogisticRegression(
-                l1_ratio=1.0, solver="liblinear", C=1.0 / penalty, intercept_scaling=self._INTERCEPT_SCALING, max_iter=1000,
+                l1_ratio=1.0, solver="liblinear", C=1.0 / alpha, intercept_scaling=self._INTERCEPT_SCALING, max_iter=1000,
                 random_state=0,  # liblinear shuffles: a fixed seed keeps fits repeatable
             ).fit(H, y_pm)
             coefs[:, j], intercepts[j] = fit.coef_[0], fit.intercept_[0]
@@ -440,7 +375,7 @@ def make_baseline(name: str, *, random_state: Any = None, weak_learners: Any = "
     ConfigError
         An unknown name, a parameter the estimator does not take, or a value it refuses.
     """
-    from ._sklearn_private import first_invalid_parameter
+    from .._sklearn_private import first_invalid_parameter
 
     if name == "lasso":
         cls: Any = LassoClassifier
@@ -483,7 +418,7 @@ def check_estimator_parameters(estimator: Any, prefix: str = "model") -> Any:
     ConfigError
         The first invalid parameter, with scikit-learn's message.
     """
-    from ._sklearn_private import first_invalid_parameter
+    from .._sklearn_private import first_invalid_parameter
 
     constraints = getattr(type(estimator), "_parameter_constraints", None) or {}
     bad = first_invalid_parameter(constraints, estimator.get_params(deep=False), caller_name=type(estimator).__name__)

@@ -6,7 +6,7 @@ is trained on labels in ``{-1, +1}`` and must predict in ``{-1, +1}``.
 
 Built-in sets: ``adaboost`` (the default), ``trees``, ``stumps``,
 ``estimators`` and ``mixed``. Third-party sets register a factory under the
-entry-point group ``qboost_exp.weak_learners`` (see :mod:`qboost_exp.plugins`).
+entry-point group ``qboost_exp.weak_learners`` (see :mod:`qboost_exp.domain.plugins`).
 
 A set declares the valid values of its parameters as scikit-learn estimators
 do, in ``_parameter_constraints`` (a parameter passed straight to a
@@ -16,7 +16,7 @@ scikit-learn estimator declares that estimator's own constraints), and
 This module depends on nothing else in the package but its errors, seeds and
 the scikit-learn validation helpers (and, for the deprecated
 ``BUILTIN_WEAK_LEARNER_SETS``, the registry). The registry
-(:mod:`qboost_exp.plugins`) names these classes without importing them, and
+(:mod:`qboost_exp.domain.plugins`) names these classes without importing them, and
 resolves ``mixed`` members given by name before they reach :class:`Mixed`.
 """
 
@@ -31,9 +31,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.ensemble import AdaBoostClassifier
 from sklearn.tree import DecisionTreeClassifier
 
-from ._seeds import draw_seed
-from ._sklearn_private import Interval, InvalidParameterError, estimator_constraints, first_invalid_parameter
-from .errors import ConfigError
+from .._seeds import draw_seed
+from .._sklearn_private import Interval, InvalidParameterError, estimator_constraints, first_invalid_parameter
+from ..errors import ConfigError
 
 
 class WeakLearnerSet(ABC):
@@ -298,8 +298,8 @@ def __getattr__(name: str) -> Any:
         from .plugins import WEAK_LEARNER_GROUP, _builtin_factories
 
         warnings.warn(
-            "qboost_exp.weak_learners.BUILTIN_WEAK_LEARNER_SETS is deprecated and will be removed in the next release; "
-            "use qboost_exp.plugins.available_weak_learner_sets()",
+            "qboost_exp.domain.weak_learners.BUILTIN_WEAK_LEARNER_SETS is deprecated and will be removed in the next release; "
+            "use qboost_exp.domain.plugins.available_weak_learner_sets()",
             DeprecationWarning,
             stacklevel=2,
         )
