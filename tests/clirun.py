@@ -89,7 +89,7 @@ def closed_port() -> Iterator[int]:
 
 
 #: ``python -c`` program: the CLI (the arguments after MARKER and MODE) with its sampler calls marked.
-#: MODE ``worker``: each call made in :func:`qboost_exp.domain._sampling._in_worker_thread` (tabu, steepest, the
+#: MODE ``worker``: each call made in :func:`qboost_exp.domain._sampler_call._in_worker_thread` (tabu, steepest, the
 #: mock QPU) appends a line to MARKER as it starts and, once the sampler returns, never ends: an
 #: endless read, so the run can only stop by not waiting for it. MODE ``anneal``: the annealer's
 #: (neal's) ``interrupt_function`` appends a line the first time it is called in a call of at least
@@ -104,9 +104,9 @@ def mark(what):
         out.write(what + "\\n")
 
 if mode == "worker":
-    from qboost_exp.domain import _sampling
+    from qboost_exp.domain import _sampler_call
 
-    original = _sampling._in_worker_thread
+    original = _sampler_call._in_worker_thread
     never = threading.Event()
 
     def in_worker_thread(work, stop=None):
@@ -117,7 +117,7 @@ if mode == "worker":
 
         return original(marked, stop)
 
-    _sampling._in_worker_thread = in_worker_thread
+    _sampler_call._in_worker_thread = in_worker_thread
 elif mode == "anneal":
     from qboost_exp.domain import samplers
 

@@ -425,7 +425,7 @@ class _FakeHybrid(dimod.Sampler):
     """Stands in for LeapHybridSampler: what it returns has the same info (timing, problem_id)."""
 
     parameters = {"time_limit": [], "label": []}
-    properties: dict = {}
+    properties: dict = {"category": "hybrid"}  # as Leap's hybrid solvers declare themselves
 
     def __init__(self, **config):
         pass
@@ -467,9 +467,9 @@ def test_a_model_from_every_builtin_sampler_pickles_and_predicts_the_same(cloud_
 
 
 def test_verbose_reports_sampling_progress_and_the_search(wisc, capsys, monkeypatch):
-    from qboost_exp.domain import _sampling
+    from qboost_exp.domain import _sampler_call
 
-    monkeypatch.setattr(_sampling._ReadProgress, "EVERY_SECONDS", 0.0)
+    monkeypatch.setattr(_sampler_call._ReadProgress, "EVERY_SECONDS", 0.0)
     X_train, _, y_train, _ = wisc
     QBoostClassifier(
         weak_learners={"name": "adaboost", "params": {"n_estimators": 10}}, lam_grid=[0.0, 0.1], max_weight_grid=[0.125], cv=2,
@@ -482,10 +482,10 @@ def test_verbose_reports_sampling_progress_and_the_search(wisc, capsys, monkeypa
 
 
 def test_batched_samplers_report_progress_and_keep_every_read(wisc, capsys, monkeypatch):
-    from qboost_exp.domain import _sampling
+    from qboost_exp.domain import _sampler_call
 
-    monkeypatch.setattr(_sampling._ReadProgress, "EVERY_SECONDS", 0.0)
-    monkeypatch.setattr(_sampling, "_BATCH_SECONDS", 0.0)  # one read per batch
+    monkeypatch.setattr(_sampler_call._ReadProgress, "EVERY_SECONDS", 0.0)
+    monkeypatch.setattr(_sampler_call, "_BATCH_SECONDS", 0.0)  # one read per batch
     X_train, _, y_train, _ = wisc
     model = QBoostClassifier(sampler="tabu", verbose=1, random_state=0, **{**SMALL, "sampler_params": {"num_reads": 3, "timeout": 10}}).fit(X_train, y_train)
     assert model.sampleset_summary_["num_reads"] == 3

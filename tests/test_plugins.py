@@ -202,3 +202,24 @@ def test_a_model_pickled_before_the_move_still_loads(tmp_path):
     with pytest.warns(DeprecationWarning, match="qboost_exp._estimator moved to qboost_exp.domain.qboost"):
         loaded = pickle.loads(blob)
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_a_baseline_plugin_is_a_registry_entry_that_votes_like_qboost(monkeypatch):
+    from sklearn.datasets import load_breast_cancer
+
+    from qboost_exp import ConfigError
+    from qboost_exp.domain.baselines import make_baseline
+    from qboost_exp.domain.compiled import compile_model
+    from qboost_exp.domain.plugins import available_baselines, uses_dictionary
+
+    monkeypatch.syspath_prepend(str(PLUGIN_PATH))
+    assert {"lasso", "l1_logistic", "adaboost", "gradient_boosting", "demo_greedy"} <= set(available_baselines())
+    assert uses_dictionary("demo_greedy") and uses_dictionary("lasso") and not uses_dictionary("adaboost")
+    X, y = load_breast_cancer(return_X_y=True)
+    model = make_baseline("demo_greedy", weak_learners={"name": "trees", "params": {"n_estimators": 20}}, k=4, random_state=0)
+    assert model.random_state == 0 and model.k == 4
+    model.fit(X, y)
+    assert len(model.estimators_) == 4 and model.n_candidates_ == 20 and model.score(X, y) > 0.9
+    np.testing.assert_array_equal(compile_model(model).predict_proba(X), model.predict_proba(X))
+    with pytest.raises(ConfigError, match=r"^baseline 'demo_greedy': bad options .*unexpected keyword argument 'kk'"):
+        make_baseline("demo_greedy", kk=3)

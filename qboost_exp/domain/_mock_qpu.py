@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from dwave.system.testing import MockDWaveSampler
 
+from ._sampler_kind import KIND_PROPERTY
+
 
 class SeededMockDWaveSampler(MockDWaveSampler):
-    """MockDWaveSampler that also takes ``seed``, passed to its steepest-descent stand-in."""
+    """MockDWaveSampler that also takes ``seed``, passed to its steepest-descent stand-in.
+
+    It declares itself a ``qpu`` sampler (:mod:`._sampler_kind`): the QPU path
+    run here. A bare MockDWaveSampler declares only D-Wave's ``category: qpu``
+    and so is spent as the remote QPU it stands for.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.properties = {**self.properties, KIND_PROPERTY: "qpu"}
 
     @property
     def parameters(self) -> dict[str, list]:

@@ -21,8 +21,10 @@ attributes (``selected_indices_``, ``estimators_``, ``estimator_weights_``,
 ``intercept_``, ``proba_slope_``, ``classes_``) and compiles with
 :func:`qboost_exp.domain.compiled.compile_model`.
 
-:func:`make_baseline` builds the classical ones by name (``adaboost``,
-``gradient_boosting``: scikit-learn's, with the benchmark's defaults), and
+:func:`make_baseline` builds any baseline by its ``model`` name from the
+baseline registry (:mod:`qboost_exp.domain.plugins`: the two classes and the
+factories ``adaboost`` and ``gradient_boosting`` below, and
+plugins' under the entry-point group ``qboost_exp.baselines``), and
 :func:`n_learners` counts the learners of any fitted classifier.
 """
 
@@ -44,10 +46,12 @@ from .weak_learners import fit_candidates
 
 __all__ = [
     "BASELINES", "DICTIONARY_BASELINES", "DictionaryClassifier", "L1LogisticClassifier", "LassoClassifier",
-    "check_estimator_parameters", "make_baseline", "n_learners", "ranking_scores",
+    "adaboost", "check_estimator_parameters", "gradient_boosting", "make_baseline", "n_learners",
+    "ranking_scores",
 ]
 
-#: The ``model`` config options that select learners from QBoost's dictionary.
+#: The built-in ``model`` options that select learners from QBoost's dictionary
+#: (their factories take ``weak_learners``; :func:`qboost_exp.domain.plugins.uses_dictionary` asks any baseline).
 DICTIONARY_BASELINES = ("lasso", "l1_logistic")
 #: Every built-in baseline ``model`` option (``sklearn``: any classifier given as ``_target_``).
 BASELINES = (*DICTIONARY_BASELINES, "adaboost", "gradient_boosting", "sklearn")
@@ -354,54 +358,59 @@ class L1LogisticClassifier(DictionaryClassifier):
         return coefs, intercepts
 
 
+def adaboost(max_depth: int = 2, n_estimators: int = 60, learning_rate: float = 1.0, **params: Any) -> Any:
+    """``model=adaboost``: ``AdaBoostClassifier(DecisionTreeClassifier(max_depth), n_estimators=60)``.
+
+    The boosting run whose trees are QBoost's default dictionary, with all of
+    them (as ``benchmarks/bench_accuracy.py``'s ``adaboost``).
+    """
+    from sklearn.ensemble import AdaBoostClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    from .._sklearn_private import first_invalid_parameter
+
+    bad = first_invalid_parameter(DecisionTreeClassifier._parameter_constraints, {"max_depth": max_depth}, "DecisionTreeClassifier")
+    if bad is not None:
+        raise ConfigError(f"model.max_depth: {bad[1]} Set it on the command line as model.max_depth=VALUE.")
+    tree = DecisionTreeClassifier(max_depth=max_depth)
+    return AdaBoostClassifier(estimator=tree, n_estimators=n_estimators, learning_rate=learning_rate, **params)
+
+
+def gradient_boosting(**params: Any) -> Any:
+    """``model=gradient_boosting``: scikit-learn's ``GradientBoostingClassifier`` (100 depth-3 trees by default)."""
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    return GradientBoostingClassifier(**params)
+
+
 def make_baseline(name: str, *, random_state: Any = None, weak_learners: Any = "adaboost", **params: Any) -> Any:
-    """An unfitted baseline classifier by its ``model`` config name.
+    """An unfitted baseline classifier by its ``model`` config name, from the baseline registry.
 
     Parameters
     ----------
-    name : {"lasso", "l1_logistic", "adaboost", "gradient_boosting"}
-        ``adaboost`` is ``AdaBoostClassifier(DecisionTreeClassifier(max_depth),
-        n_estimators=60, learning_rate=1.0)``, the default dictionary's own
-        boosting; ``gradient_boosting`` is ``GradientBoostingClassifier()``
-        (100 depth-3 trees). Both as in ``benchmarks/bench_accuracy.py``.
+    name : str
+        A built-in (``lasso``, ``l1_logistic``, ``adaboost``,
+        ``gradient_boosting``) or one registered under the entry-point group
+        ``qboost_exp.baselines`` (:func:`qboost_exp.domain.plugins.available_baselines`).
     random_state : int or None
+        Set where the classifier takes one.
     weak_learners : str, dict or WeakLearnerSet
-        The dictionary of ``lasso`` and ``l1_logistic`` (ignored by the others).
+        The dictionary, passed to baselines whose factory takes
+        ``weak_learners`` (:func:`~qboost_exp.domain.plugins.uses_dictionary`:
+        ``lasso``, ``l1_logistic``, a plugin's); ignored by the others.
     **params
-        The estimator's parameters (``max_depth`` is the AdaBoost trees' depth).
+        The factory's parameters (``max_depth`` is the AdaBoost trees' depth).
 
     Raises
     ------
     ConfigError
         An unknown name, a parameter the estimator does not take, or a value it refuses.
     """
-    from .._sklearn_private import first_invalid_parameter
+    from .plugins import make_registered_baseline, uses_dictionary
 
-    if name == "lasso":
-        cls: Any = LassoClassifier
-        kwargs = {"weak_learners": weak_learners, **params}
-    elif name == "l1_logistic":
-        cls, kwargs = L1LogisticClassifier, {"weak_learners": weak_learners, **params}
-    elif name == "adaboost":
-        from sklearn.ensemble import AdaBoostClassifier
-        from sklearn.tree import DecisionTreeClassifier
-
-        params = dict(params)
-        depth = params.pop("max_depth", 2)
-        bad = first_invalid_parameter(DecisionTreeClassifier._parameter_constraints, {"max_depth": depth}, "DecisionTreeClassifier")
-        if bad is not None:
-            raise ConfigError(f"model.max_depth: {bad[1]} Set it on the command line as model.max_depth=VALUE.")
-        cls, kwargs = AdaBoostClassifier, {"estimator": DecisionTreeClassifier(max_depth=depth), "n_estimators": 60, **params}
-    elif name == "gradient_boosting":
-        from sklearn.ensemble import GradientBoostingClassifier
-
-        cls, kwargs = GradientBoostingClassifier, dict(params)
-    else:
-        raise ConfigError(f"unknown baseline {name!r}; the built-in ones are {', '.join(b for b in BASELINES if b != 'sklearn')}")
-    try:
-        estimator = cls(**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"model={name}: {exc}") from None
+    if uses_dictionary(name):
+        params = {"weak_learners": weak_learners, **params}
+    estimator = make_registered_baseline(name, **params)
     if "random_state" in estimator.get_params(deep=False):
         estimator.set_params(random_state=random_state)
     return check_estimator_parameters(estimator, prefix="model")

@@ -1,6 +1,7 @@
-"""Name -> factory registries for samplers and weak-learner sets.
+"""Name -> factory registries for samplers, weak-learner sets and baselines.
 
-Built-ins live in :mod:`qboost_exp.domain.samplers` and :mod:`qboost_exp.domain.weak_learners`.
+Built-ins live in :mod:`qboost_exp.domain.samplers`, :mod:`qboost_exp.domain.weak_learners`
+and :mod:`qboost_exp.domain.baselines`.
 Third parties add their own without touching this package, through entry
 points in their ``pyproject.toml``::
 
@@ -10,9 +11,14 @@ points in their ``pyproject.toml``::
     [project.entry-points."qboost_exp.weak_learners"]
     my_learners = "my_pkg:MyLearnerSet"          # callable(**params) -> WeakLearnerSet
 
-Every registered name is then usable as ``sampler=my_annealer`` or
-``weak_learners=my_learners`` on the command line, and as
-``QBoostClassifier(sampler="my_annealer")``.
+    [project.entry-points."qboost_exp.baselines"]
+    my_rival = "my_pkg:make_rival"               # callable(**params) -> unfitted classifier
+
+Every registered name is then usable as ``sampler=my_annealer``,
+``weak_learners=my_learners`` or ``model=my_rival`` on the command line, and
+as ``QBoostClassifier(sampler="my_annealer")``. A baseline factory that takes
+a ``weak_learners`` argument selects from QBoost's dictionary: it is given
+the run's weak-learner set (:func:`uses_dictionary`).
 
 The built-ins are registered the same way, by ``module:attribute`` reference,
 and every factory is imported only when it is used: listing the registries
@@ -32,6 +38,7 @@ if TYPE_CHECKING:
 
 SAMPLER_GROUP = "qboost_exp.samplers"
 WEAK_LEARNER_GROUP = "qboost_exp.weak_learners"
+BASELINE_GROUP = "qboost_exp.baselines"
 
 #: The built-in factories, as entry points would name them.
 _BUILTINS: dict[str, dict[str, str]] = {
@@ -50,6 +57,12 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "adaboost": "qboost_exp.domain.weak_learners:AdaBoostLearners",
         "estimators": "qboost_exp.domain.weak_learners:Estimators",
         "mixed": "qboost_exp.domain.weak_learners:Mixed",
+    },
+    BASELINE_GROUP: {
+        "lasso": "qboost_exp.domain.baselines:LassoClassifier",
+        "l1_logistic": "qboost_exp.domain.baselines:L1LogisticClassifier",
+        "adaboost": "qboost_exp.domain.baselines:adaboost",
+        "gradient_boosting": "qboost_exp.domain.baselines:gradient_boosting",
     },
 }
 
@@ -95,6 +108,28 @@ def available_samplers() -> dict[str, Callable[..., dimod.Sampler]]:
 def available_weak_learner_sets() -> dict[str, Callable[..., Any]]:
     """All weak-learner-set names, built-in and from entry points, with their factories (imported when called)."""
     return _registry(WEAK_LEARNER_GROUP)
+
+
+def available_baselines() -> dict[str, Callable[..., Any]]:
+    """All baseline ``model`` names, built-in and from entry points, with their factories (imported when called).
+
+    ``model=qboost`` and ``model=sklearn`` (any classifier as ``_target_``) are not registry entries.
+    """
+    return _registry(BASELINE_GROUP)
+
+
+def uses_dictionary(name: str) -> bool:
+    """Whether the baseline registered as ``name`` selects from QBoost's dictionary (its factory takes ``weak_learners``)."""
+    registry = available_baselines()
+    return name in registry and "weak_learners" in factory_defaults(registry[name])
+
+
+def make_registered_baseline(name: str, **params: Any) -> Any:
+    """Build the baseline registered as ``name`` with ``params``; it must be a scikit-learn classifier."""
+    estimator = _build("baseline", name, available_baselines(), params)
+    if not (hasattr(estimator, "fit") and hasattr(estimator, "predict") and hasattr(estimator, "get_params")):
+        raise ConfigError(f"baseline '{name}' did not build a scikit-learn classifier (got {type(estimator).__name__})")
+    return estimator
 
 
 def factory_defaults(factory: Callable[..., Any]) -> dict[str, Any]:

@@ -15,6 +15,9 @@ import numpy as np
 from sklearn.model_selection import check_cv, train_test_split
 
 from . import _decision, _sampling
+from ._local_search import LOCAL_SEARCHES
+from ._sampler_kind import capacity, is_qpu_path
+from ._sampleset_summary import sum_timings
 from ._qubo import dwave_max_weight, qboost_objective, selection_penalty, variables_per_learner, weight_scale
 from ._search import GridPoint, cross_validate, draw_lambdas, plan_message, sampler_calls, weight_groups
 from .._seeds import draw_seed
@@ -248,7 +251,7 @@ class QBoostClassifier(WeightedVote):
         "lam_grid": ["array-like", None],  # and each element as _GRID_ELEMENTS says
         "max_weight_grid": ["array-like", None],
         "search_params": [Mapping, None],
-        "local_search": [StrOptions(set(_sampling.LOCAL_SEARCHES))],
+        "local_search": [StrOptions(set(LOCAL_SEARCHES))],
         "n_jobs": [Integral],
         "verbose": ["verbose"],
     }
@@ -394,7 +397,7 @@ class QBoostClassifier(WeightedVote):
         kwargs = self._sample_kwargs(sampler, rng)
         if self.search_params is not None:
             extra = dict(self.search_params)
-        elif _sampling.is_qpu_path(sampler):
+        elif is_qpu_path(sampler):
             extra = {}
         else:
             accepted = getattr(sampler, "parameters", None) or {}
@@ -412,7 +415,7 @@ class QBoostClassifier(WeightedVote):
         """How the search samples each (split, largest weight): see :data:`._search.DRAWS`; ``None`` without a λ path."""
         if self.strategy != "one_shot":
             return None
-        if _sampling.is_qpu_path(sampler):
+        if is_qpu_path(sampler):
             return "middle"
         if "num_reads" in (getattr(sampler, "parameters", None) or {}):
             return "ends"
@@ -477,7 +480,7 @@ class QBoostClassifier(WeightedVote):
     def _window(self, sampler: dimod.Sampler) -> int:
         if self.window is not None:
             return int(self.window)
-        limit = _sampling.capacity(sampler)
+        limit = capacity(sampler)
         if limit is None:
             return _sampling.DEFAULT_CLASSICAL_CAPACITY
         return max(1, limit // variables_per_learner(self.weight_bits))
@@ -493,7 +496,7 @@ class QBoostClassifier(WeightedVote):
         predictions = packed_predictions(candidates, X)
         if self.strategy == "one_shot":
             needed = len(candidates) * variables_per_learner(self.weight_bits)
-            limit = _sampling.capacity(sampler)
+            limit = capacity(sampler)
             if limit is not None and needed > limit:
                 raise SamplerError(
                     f"sampler {_sampler_name(self.sampler)} takes QUBOs of at most {limit} variables; one QUBO over "
@@ -536,7 +539,7 @@ class QBoostClassifier(WeightedVote):
         final_seed = draw_seed(rng)
         draws = self._draws(sampler)
         groups = weight_groups(grid)
-        remote_lock = threading.Lock() if _sampling.is_qpu_path(sampler) else None  # one QPU call at a time
+        remote_lock = threading.Lock() if is_qpu_path(sampler) else None  # one QPU call at a time
         if self.verbose:
             print("  " + plan_message(len(splits), grid, draws), flush=True)
 
@@ -651,7 +654,7 @@ def _sampler_info(sampler: Any, result: FitResult) -> dict[str, Any]:
     info: dict[str, Any] = {"sampler": _sampler_name(sampler), "num_reads": last["num_reads"]}
     timings = [s["timing"] for s in summaries if "timing" in s]
     if timings:
-        info["timing"] = _sampling.sum_timings(timings)
+        info["timing"] = sum_timings(timings)
     breaks = [s["chain_break_fraction"] for s in summaries if "chain_break_fraction" in s]
     if breaks:
         info["chain_break_fraction"] = float(np.mean(breaks))
