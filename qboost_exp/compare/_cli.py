@@ -107,6 +107,33 @@ def _sections(runs: pd.DataFrame, spec: str | None, what: str) -> list[tuple[Any
     return [(dataset, runs[[d == dataset for d in ids]]) for dataset in chosen]
 
 
+def _print_tables(args: Any, sections: list, metric: str, where: str) -> None:
+    """The runs' tables on stdout (one per dataset), under a line that says what is shown; or pure CSV."""
+    import pandas as pd
+
+    from . import _tables
+
+    several = len(sections) > 1
+    total = sum(len(rows) for _, rows in sections)
+    shown = [(dataset, rows if args.limit is None else rows.head(args.limit)) for dataset, rows in sections]
+    if args.format == "csv":
+        print(_tables.format_csv(pd.concat([rows for _, rows in shown]), metric), end="")
+        return
+    direction = "descending" if higher_is_better(metric) else "ascending"
+    count = sum(len(rows) for _, rows in shown)
+    count_text = f"{count} of {total}" if count < total else f"{total}"
+    scope = f"{len(sections)} datasets, one table each" if several else f"dataset {sections[0][0].label}"
+    print(f"{where}: {count_text} training runs, sorted by {metric} ({direction}); {scope}\n")
+    tables = []
+    for (dataset, rows), (_, every) in zip(shown, sections):
+        table = getattr(_tables, f"format_{args.format}")(rows, metric)
+        if several:
+            heading = f"dataset {dataset.label}: " + (f"{len(rows)} of {len(every)}" if len(rows) < len(every) else f"{len(every)}") + (" run" if len(every) == 1 else " runs")
+            table = (f"### {heading}" if args.format == "markdown" else heading) + "\n\n" + table
+        tables.append(table)
+    print("\n\n".join(tables))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the comparison report; the ``python -m qboost_exp.compare`` entry point.
 
@@ -132,9 +159,6 @@ def main(argv: list[str] | None = None) -> int:
     except CompareError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    import pandas as pd
-
-    from . import _tables
     from ._load import _load, _one_line
     from ._rank import available_metrics, sort_runs
 
@@ -151,25 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     several = len(sections) > 1
-    total = sum(len(rows) for _, rows in sections)
-    shown = [(dataset, rows if args.limit is None else rows.head(args.limit)) for dataset, rows in sections]
-    if args.format == "csv":
-        print(_tables.format_csv(pd.concat([rows for _, rows in shown]), metric), end="")
-    else:
-        direction = "descending" if higher_is_better(metric) else "ascending"
-        count = sum(len(rows) for _, rows in shown)
-        count_text = f"{count} of {total}" if count < total else f"{total}"
-        scope = f"{len(sections)} datasets, one table each" if several else f"dataset {sections[0][0].label}"
-        print(f"{where}: {count_text} training runs, sorted by {metric} ({direction}); {scope}\n")
-        tables = []
-        for (dataset, rows), (_, every) in zip(shown, sections):
-            table = getattr(_tables, f"format_{args.format}")(rows, metric)
-            if several:
-                heading = f"dataset {dataset.label}: " + (f"{len(rows)} of {len(every)}" if len(rows) < len(every) else f"{len(every)}") + (" run" if len(every) == 1 else " runs")
-                table = (f"### {heading}" if args.format == "markdown" else heading) + "\n\n" + table
-            tables.append(table)
-        print("\n\n".join(tables))
-
+    _print_tables(args, sections, metric, where)
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)

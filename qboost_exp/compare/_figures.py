@@ -239,17 +239,8 @@ def _spread(rows: pd.DataFrame) -> list[np.ndarray]:
     return [np.clip(mean - rows["min"].to_numpy(dtype=float), 0.0, None), np.clip(rows["max"].to_numpy(dtype=float) - mean, 0.0, None)]
 
 
-def _figure_metric_vs_lambda(runs: pd.DataFrame, metric: str, title: str | None = None) -> Figure:
-    name = check_objective(metric)
-    col = _metric_column(name)
-    plottable = _with_derived_columns(_plottable(runs))
-    dataset = _one_dataset(plottable)
-    summary = metric_by_lambda(plottable, name)
-    if summary.empty:
-        raise CompareError(f"no finished QBoost run has both {name!r} and a numeric λ to plot")
-    _, baselines = _split_baselines(plottable)
-    fig = _new_figure()
-    ax = fig.add_subplot()
+def _draw_lambda_series(ax: Any, summary: pd.DataFrame) -> None:
+    """One error-bar line per series and group of :func:`metric_by_lambda`, and its unjoined points apart."""
     style = 0
     for key, rows in summary.groupby(list(SERIES_KEYS), sort=True):
         for group, line in rows[rows["joined"]].groupby("group", sort=False):
@@ -281,10 +272,10 @@ def _figure_metric_vs_lambda(runs: pd.DataFrame, metric: str, title: str | None 
                 label=f"{series_label(*key)}: {len(points)} point{'s' if len(points) != 1 else ''} not joined (no other run differs from it in λ alone)",
             )
             style += 1
-    references = _baseline_rows(baselines, col)
-    styles = _baseline_styles(references["_name"])
-    labels = _reference_lines(ax, references, col, styles)
-    lambdas = summary["lambda"]
+
+
+def _lambda_axis(ax: Any, lambdas: pd.Series) -> str:
+    """Set the λ axis's scale (log, symlog with λ=0, or linear) and return its label."""
     positive = lambdas[lambdas > 0]
     if positive.empty:
         xlabel = "λ (lambda_value)"
@@ -297,7 +288,25 @@ def _figure_metric_vs_lambda(runs: pd.DataFrame, metric: str, title: str | None 
     else:
         ax.set_xscale("log")
         xlabel = "λ (lambda_value; log axis)"
-    ax.set_xlabel(xlabel)
+    return xlabel
+
+
+def _figure_metric_vs_lambda(runs: pd.DataFrame, metric: str, title: str | None = None) -> Figure:
+    name = check_objective(metric)
+    col = _metric_column(name)
+    plottable = _with_derived_columns(_plottable(runs))
+    dataset = _one_dataset(plottable)
+    summary = metric_by_lambda(plottable, name)
+    if summary.empty:
+        raise CompareError(f"no finished QBoost run has both {name!r} and a numeric λ to plot")
+    _, baselines = _split_baselines(plottable)
+    fig = _new_figure()
+    ax = fig.add_subplot()
+    _draw_lambda_series(ax, summary)
+    references = _baseline_rows(baselines, col)
+    styles = _baseline_styles(references["_name"])
+    labels = _reference_lines(ax, references, col, styles)
+    ax.set_xlabel(_lambda_axis(ax, summary["lambda"]))
     ax.set_ylabel(f"{name} (mean over runs; bars: min to max)")
     ax.set_title(title or f"{_where(plottable, dataset)}: {name} vs λ", fontsize=10)
     ax.grid(True, alpha=0.3)
@@ -388,6 +397,17 @@ def _label_where_it_fits(fig: Figure, ax: Any, points: list[tuple[float, float, 
     return written
 
 
+def _draw_front(ax: Any, data: pd.DataFrame, name: str, col: str) -> pd.DataFrame:
+    """The QBoost runs' Pareto front (accuracy against learners), drawn; returned for labelling."""
+    front = pareto_front(data, name) if len(data) else data
+    if len(front):
+        ax.plot(
+            front["metrics.selected"], front[col], color="crimson", marker="o", markersize=10, markerfacecolor="none",
+            markeredgewidth=2, linewidth=1.5, label=f"QBoost Pareto front ({len(front)} runs)",
+        )
+    return front
+
+
 def _figure_pareto(runs: pd.DataFrame, metric: str, title: str | None = None) -> Figure:
     from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
@@ -412,19 +432,7 @@ def _figure_pareto(runs: pd.DataFrame, metric: str, title: str | None = None) ->
     keys = _series_columns(data)
     for i, (key, rows) in enumerate(data.groupby([keys[k] for k in SERIES_KEYS], sort=True)):
         ax.scatter(rows["metrics.selected"], rows[col], alpha=0.7, marker=_MARKERS[i % len(_MARKERS)], label=series_label(*key))
-    front = pareto_front(data, name) if len(data) else data
-    if len(front):
-        ax.plot(
-            front["metrics.selected"],
-            front[col],
-            color="crimson",
-            marker="o",
-            markersize=10,
-            markerfacecolor="none",
-            markeredgewidth=2,
-            linewidth=1.5,
-            label=f"QBoost Pareto front ({len(front)} runs)",
-        )
+    front = _draw_front(ax, data, name, col)
     # Baselines: a star where they have a size, a reference line where they have none (or 0 learners).
     selected = pd.to_numeric(_column(references, "metrics.selected"), errors="coerce")
     sized, unsized = references[selected > 0], references[~(selected > 0)]

@@ -79,8 +79,23 @@ def stratified_split(
         If a class has too few samples to be split, or the training split
         would miss a class.
     """
-    n = len(y)
     classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    table = _class_table(classes, counts, test_size, validation_size, source)
+    rng = np.random.default_rng(seed)
+    parts: list[list[np.ndarray]] = [[], [], []]
+    for k, (n_test, n_val, _) in enumerate(table):
+        members = rng.permutation(np.flatnonzero(inverse == k))
+        parts[0].append(members[:n_test])
+        parts[1].append(members[n_test : n_test + n_val])
+        parts[2].append(members[n_test + n_val :])
+    # Shuffle within each split so classes are interleaved, not in blocks.
+    test, val, train = (rng.permutation(np.concatenate(p)).astype(np.intp) for p in parts)
+    return train, val, test
+
+
+def _class_table(classes: np.ndarray, counts: np.ndarray, test_size: float, validation_size: float, source: str) -> list:
+    """Per class, its ``[test, validation, train]`` sample counts; DataError where a split cannot be made."""
+    n = int(counts.sum())
     sizes = [_size(test_size, n), _size(validation_size, n)]
     sizes.append(n - sum(sizes))  # train takes the rest
     if sizes[2] < len(classes):
@@ -88,7 +103,6 @@ def stratified_split(
             f"{source}: {n} samples are too few for test_size={test_size} and validation_size={validation_size}: "
             f"the training split would get {max(sizes[2], 0)} samples for {len(classes)} classes; add data or use a smaller split"
         )
-
     if sizes[0] or sizes[1]:
         k = int(np.argmin(counts))
         if counts[k] < 2:
@@ -103,17 +117,7 @@ def stratified_split(
                 f"{source}: the training split would hold no sample of class {classes[k].item()!r} "
                 f"({counts[k]} of {n} samples); add data of that class or use a smaller test_size/validation_size"
             )
-
-    rng = np.random.default_rng(seed)
-    parts: list[list[np.ndarray]] = [[], [], []]
-    for k, (n_test, n_val, _) in enumerate(table):
-        members = rng.permutation(np.flatnonzero(inverse == k))
-        parts[0].append(members[:n_test])
-        parts[1].append(members[n_test : n_test + n_val])
-        parts[2].append(members[n_test + n_val :])
-    # Shuffle within each split so classes are interleaved, not in blocks.
-    test, val, train = (rng.permutation(np.concatenate(p)).astype(np.intp) for p in parts)
-    return train, val, test
+    return table
 
 
 def _size(fraction: float, n: int) -> int:

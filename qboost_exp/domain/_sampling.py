@@ -56,15 +56,12 @@ def solve(
 
     Parameters
     ----------
-    stats : GramStatistics
+    stats, weight_bits, max_weight : GramStatistics, int, float
+        The QUBO's data, bits per weight and largest weight ``W`` (:func:`~._qubo.qubo_matrix`).
     penalty : float or ndarray
-        The energy a selected learner costs (``lam * max_weight``), see :func:`~._qubo.build_bqm`.
-    weight_bits : int
-    max_weight : float
-        The largest weight ``W``.
-    sampler : dimod.Sampler
-    kwargs : dict
-        Keyword arguments of ``sampler.sample``.
+        The energy a selected learner costs (``lam * max_weight``).
+    sampler, kwargs : dimod.Sampler, dict
+        The sampler and the keyword arguments of its ``sample``.
     verbose : int, default=0
         ``> 0`` reports the reads' progress.
     refine : {"none", "flips", "pairs"}, default="none"
@@ -80,8 +77,7 @@ def solve(
     """
     t0 = time.perf_counter()
     qubo = qubo_matrix(stats, penalty, weight_bits, max_weight)
-    bqm = dimod.BinaryQuadraticModel(qubo.matrix, "BINARY")
-    bqm.offset = qubo.offset
+    bqm = _bqm(qubo)
     build_seconds = time.perf_counter() - t0
     t0 = time.perf_counter()
     sampleset = run_sampler(sampler, bqm, kwargs, verbose, stop)
@@ -104,6 +100,13 @@ def solve(
         sampling_seconds=sampling_seconds,
         summary=summary,
     )
+
+
+def _bqm(qubo: Any) -> dimod.BinaryQuadraticModel:
+    """The QUBO matrix as the BQM a sampler takes (upper-triangular couplings, the offset kept)."""
+    bqm = dimod.BinaryQuadraticModel(qubo.matrix, "BINARY")
+    bqm.offset = qubo.offset
+    return bqm
 
 
 def run_sampler(
@@ -181,44 +184,66 @@ def solve_path(
     and the number of sampler calls made.
     """
     qubos = [qubo_matrix(stats, p, weight_bits, max_weight) for p in penalties]
+    pool, calls = _draw_pool(qubos, penalties, draw_at, draw)
+    order = np.argsort(np.asarray(penalties, dtype=np.float64), kind="stable")
     layout = qubos[0].layout
-    n = layout.n_variables
+    best: list[PathSolution] = [None] * len(penalties)  # type: ignore[list-item]
+    previous: np.ndarray | None = None
+    states = pool.states
+    for k in order:
+        if pool.exhaustive or refine == "none":
+            energies = pool.zero + float(penalties[k]) * pool.units
+            j = int(np.argmin(energies))
+            state, energy = states[j], float(energies[j])
+        else:
+            starts = states if previous is None else np.vstack([states, previous[None]])
+            found, energies = local_search(qubos[k], starts, pairs=refine == "pairs")
+            state, energy = found[0], float(energies[0])
+            states = np.unique(np.vstack([states, found[:PAIR_DESCENT_STARTS]]), axis=0)  # minima serve the next penalties
+        best[k] = PathSolution(weights=layout.weights(state), energy=energy, state=state)
+        previous = state
+    if not pool.exhaustive and refine != "none":
+        _descend_backwards(qubos, order, best, refine)
+    return best, calls
+
+
+@dataclass
+class _Pool:
+    """The distinct states a λ path's sampler calls returned, and how to re-score them at any penalty.
+
+    The energy at penalty ``p`` is ``zero + p * units`` (the penalty enters linearly).
+    """
+
+    states: np.ndarray
+    zero: np.ndarray
+    units: np.ndarray
+    exhaustive: bool
+
+
+def _draw_pool(qubos: list, penalties: Sequence[float], draw_at: Sequence[int], draw: Callable) -> tuple[_Pool, int]:
+    """The sampler's answers at ``penalties[i]`` for ``i`` in ``draw_at``, as one pool; and the calls made."""
+    layout = qubos[0].layout
     pools, calls = [], 0
     for i in draw_at:
-        bqm = dimod.BinaryQuadraticModel(qubos[i].matrix, "BINARY")
-        bqm.offset = qubos[i].offset
-        states, energies, exhaustive = states_of(draw(bqm), n, limit=MAX_DESCENT_STARTS)
+        states, energies, exhaustive = states_of(draw(_bqm(qubos[i])), layout.n_variables, limit=MAX_DESCENT_STARTS)
         calls += 1
         if exhaustive:  # every state, with its energy at penalties[i]: re-score them all
             units = penalty_units(states, layout)
-            zero, pool = energies - float(penalties[i]) * units, states
-            break
+            return _Pool(states, energies - float(penalties[i]) * units, units, True), calls
         pools.append(states)
-    else:
-        pool = np.unique(np.vstack(pools), axis=0)
-        units = penalty_units(pool, layout)
-        zero = qubos[0].energies(pool) - float(penalties[0]) * units  # E at penalty 0: every pool energy re-scores from it
-    order = np.argsort(np.asarray(penalties, dtype=np.float64), kind="stable")
-    best: list[PathSolution | None] = [None] * len(penalties)
-    previous: np.ndarray | None = None
-    for k in order:
-        if exhaustive or refine == "none":
-            energies = zero + float(penalties[k]) * units
-            j = int(np.argmin(energies))
-            state, energy = pool[j], float(energies[j])
-        else:
-            starts = pool if previous is None else np.vstack([pool, previous[None]])
-            found, energies = local_search(qubos[k], starts, pairs=refine == "pairs")
-            state, energy = found[0], float(energies[0])
-            pool = np.unique(np.vstack([pool, found[:PAIR_DESCENT_STARTS]]), axis=0)  # minima serve the next penalties
-        best[k] = PathSolution(weights=layout.weights(state), energy=energy, state=state)
-        previous = state
-    if not exhaustive and refine != "none":
-        for pos in range(len(order) - 2, -1, -1):
-            k, after = order[pos], best[order[pos + 1]]
-            found, energies = local_search(qubos[k], after.state[None], pairs=refine == "pairs")
-            if energies[0] < best[k].energy - IMPROVEMENT:
-                best[k] = PathSolution(weights=layout.weights(found[0]), energy=float(energies[0]), state=found[0])
-    return [b for b in best if b is not None], calls
+    pool = np.unique(np.vstack(pools), axis=0)
+    units = penalty_units(pool, layout)
+    zero = qubos[0].energies(pool) - float(penalties[0]) * units  # E at penalty 0: every pool energy re-scores from it
+    return _Pool(pool, zero, units, False), calls
+
+
+def _descend_backwards(qubos: list, order: np.ndarray, best: list[PathSolution], refine: str) -> None:
+    """Start each penalty's descent from the next larger penalty's best too; keep what improves."""
+    layout = qubos[0].layout
+    for pos in range(len(order) - 2, -1, -1):
+        k, after = order[pos], best[order[pos + 1]]
+        found, energies = local_search(qubos[k], after.state[None], pairs=refine == "pairs")
+        if energies[0] < best[k].energy - IMPROVEMENT:
+            best[k] = PathSolution(weights=layout.weights(found[0]), energy=float(energies[0]), state=found[0])
 
 

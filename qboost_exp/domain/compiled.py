@@ -523,7 +523,19 @@ def compile_model(estimator: Any) -> CompiledModel:
     if not all(hasattr(estimator, a) for a in fitted):
         raise NotCompilable(f"{_describe(estimator)} is not fitted; fit it before compiling")
     n_features = int(estimator.n_features_in_)
-    learners = list(estimator.estimators_)
+    return CompiledModel(
+        classes=np.asarray(estimator.classes_),
+        n_features_in=n_features,
+        estimator_weights=np.asarray(estimator.estimator_weights_, dtype=np.float64),
+        intercept=float(estimator.intercept_),
+        proba_slope=float(estimator.proba_slope_),
+        feature_names_in=getattr(estimator, "feature_names_in_", None),
+        **_tree_arrays(list(estimator.estimators_), n_features),
+    )
+
+
+def _tree_arrays(learners: list, n_features: int) -> dict[str, np.ndarray]:
+    """The selected learners' trees as the concatenated node and column arrays of :class:`CompiledModel`."""
     node_offsets, column_offsets = [0], [0]
     feature, threshold, left, right, value, columns = [], [], [], [], [], []
     for position, learner in enumerate(learners):
@@ -543,20 +555,13 @@ def compile_model(estimator: Any) -> CompiledModel:
     def joined(parts: list, dtype: Any) -> np.ndarray:
         return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
 
-    names = getattr(estimator, "feature_names_in_", None)
-    return CompiledModel(
-        classes=np.asarray(estimator.classes_),
-        n_features_in=n_features,
-        estimator_weights=np.asarray(estimator.estimator_weights_, dtype=np.float64),
-        intercept=float(estimator.intercept_),
-        proba_slope=float(estimator.proba_slope_),
-        node_offsets=np.asarray(node_offsets, dtype=np.intp),
-        feature=joined(feature, np.intp),
-        threshold=joined(threshold, np.float64),
-        children_left=joined(left, np.intp),
-        children_right=joined(right, np.intp),
-        leaf_value=joined(value, np.float64),
-        column_offsets=np.asarray(column_offsets, dtype=np.intp),
-        columns=joined(columns, np.intp),
-        feature_names_in=names,
-    )
+    return {
+        "node_offsets": np.asarray(node_offsets, dtype=np.intp),
+        "feature": joined(feature, np.intp),
+        "threshold": joined(threshold, np.float64),
+        "children_left": joined(left, np.intp),
+        "children_right": joined(right, np.intp),
+        "leaf_value": joined(value, np.float64),
+        "column_offsets": np.asarray(column_offsets, dtype=np.intp),
+        "columns": joined(columns, np.intp),
+    }

@@ -141,65 +141,69 @@ def _clean_store(run: OpenRun, record_dir: Path | None, reason: str) -> dict[str
     once, so every step is tried: deleting a partial model's files may free
     the very space the database needs to record the rest.
     """
-    import mlflow
     from mlflow import MlflowClient
 
     from ._store import is_server
 
     run.breaker.trip("cleanup after a store failure")
-    stop_early = is_server(run.tracking_uri)
-    client = MlflowClient(tracking_uri=run.tracking_uri)
-    state: dict[str, Any] = {"status": "RUNNING", "models_removed": [], "models_left": [], "notes": []}
-    failed = False
+    cleanup = _Cleanup(MlflowClient(tracking_uri=run.tracking_uri), stop_early=is_server(run.tracking_uri))
+    cleanup.remove_partial_models(run)
+    cleanup.end_failed(run, record_dir, reason)
+    _forget_active_run(run.run_id)
+    return cleanup.state
 
-    def attempt(what: str, action: Any) -> Any:
-        nonlocal failed
-        if failed and stop_early:
+
+class _Cleanup:
+    """The steps of :func:`_clean_store`, each one attempt; what could not be done goes to ``state["notes"]``."""
+
+    def __init__(self, client: Any, stop_early: bool) -> None:
+        self.client, self.stop_early, self.failed = client, stop_early, False
+        self.state: dict[str, Any] = {"status": "RUNNING", "models_removed": [], "models_left": [], "notes": []}
+
+    def attempt(self, what: str, action: Any) -> Any:
+        if self.failed and self.stop_early:
             return None
         try:
             return action()
         except Exception as exc:  # noqa: BLE001 - the store is failing; say what could not be done
-            failed = True
+            self.failed = True
             from ._faults import store_failure_reason
 
-            state["notes"].append(f"{what}: {store_failure_reason(exc) or type(exc).__name__}")
+            self.state["notes"].append(f"{what}: {store_failure_reason(exc) or type(exc).__name__}")
             return None
 
-    # 1. A model whose logging broke off: its files, then its entry (a LoggedModel left PENDING or FAILED).
-    models = attempt(
-        "finding the run's models",
-        lambda: client.search_logged_models(experiment_ids=[run.experiment_id], filter_string=f"source_run_id = '{run.run_id}'"),
-    )
-    for model in models or []:
-        status = str(getattr(model.status, "name", model.status)).upper()
-        if status.endswith("READY"):
-            continue  # complete in the store: it stays
-
-        def remove_files(location: str = model.artifact_location) -> None:
-            from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
-
-            get_artifact_repository(location).delete_artifacts()
-
-        attempt(f"deleting the files of model {model.model_id}", remove_files)
-        done = attempt(f"deleting model {model.model_id}", lambda model_id=model.model_id: client.delete_logged_model(model_id) or True)
-        (state["models_removed"] if done else state["models_left"]).append(model.model_id)
-    # 2. The run: FAILED, saying where its record is.
-    ended = attempt("ending the run FAILED", lambda: client.set_terminated(run.run_id, "FAILED") or True)
-    if ended:
-        state["status"] = "FAILED"
-        where = f"its full record is in {record_dir}" if record_dir else "its record could not be written"
-        attempt(
-            "tagging the run",
-            lambda: client.log_batch(
-                run.run_id,
-                tags=[
-                    _tag("error", f"the tracking store failed at the end of the run ({reason}): {where}"),
-                    *([_tag(LOCAL_RECORD_TAG, str(record_dir))] if record_dir else []),
-                ],
-            ),
+    def remove_partial_models(self, run: OpenRun) -> None:
+        """A model whose logging broke off: its files, then its entry (a LoggedModel left PENDING or FAILED)."""
+        client = self.client
+        models = self.attempt(
+            "finding the run's models",
+            lambda: client.search_logged_models(experiment_ids=[run.experiment_id], filter_string=f"source_run_id = '{run.run_id}'"),
         )
-    _forget_active_run(run.run_id)
-    return state
+        for model in models or []:
+            status = str(getattr(model.status, "name", model.status)).upper()
+            if status.endswith("READY"):
+                continue  # complete in the store: it stays
+
+            def remove_files(location: str = model.artifact_location) -> None:
+                from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+                get_artifact_repository(location).delete_artifacts()
+
+            self.attempt(f"deleting the files of model {model.model_id}", remove_files)
+            done = self.attempt(f"deleting model {model.model_id}", lambda model_id=model.model_id: client.delete_logged_model(model_id) or True)
+            (self.state["models_removed"] if done else self.state["models_left"]).append(model.model_id)
+
+    def end_failed(self, run: OpenRun, record_dir: Path | None, reason: str) -> None:
+        """The run: FAILED, saying where its record is."""
+        if not self.attempt("ending the run FAILED", lambda: self.client.set_terminated(run.run_id, "FAILED") or True):
+            return
+        self.state["status"] = "FAILED"
+        where = f"its full record is in {record_dir}" if record_dir else "its record could not be written"
+        tags = [
+            _tag("error", f"the tracking store failed at the end of the run ({reason}): {where}"),
+            *([_tag(LOCAL_RECORD_TAG, str(record_dir))] if record_dir else []),
+        ]
+        self.attempt("tagging the run", lambda: self.client.log_batch(run.run_id, tags=tags))
 
 
 def _tag(key: str, value: str) -> Any:

@@ -190,7 +190,6 @@ def tracked_run(cfg: Mapping[str, Any], context: RunContext) -> Iterator[Any]:
     mlflow.ActiveRun
     """
     from ._open import OPEN_RUN, OpenRun
-    from ._record import keep_locally
 
     uri = context.tracking_uri
     with bounded_retries(uri, context.retry_seconds) as breaker, _quiet_store_logs():
@@ -213,39 +212,60 @@ def tracked_run(cfg: Mapping[str, Any], context: RunContext) -> Iterator[Any]:
         try:
             yield run
         except KeyboardInterrupt as exc:
-            # Ctrl-C has no message; SIGTERM and a scheduler's time limit (qboost_exp.errors) say what stopped the job.
-            why = str(exc) or "interrupted (Ctrl-C)"
-            if open_run.trained is not None:
-                # Stopped while a trained model was being logged (a user tired of the retries, a
-                # scheduler): keep the record, then stop as asked. The command's line names it.
-                exc.kept = keep_locally(open_run, f"{why} while the run was being logged")  # type: ignore[attr-defined]
-                raise
-            _record_failure(_mlflow(), why, traceback.format_exc())
-            _end(run.info.run_id, "KILLED")
+            _close_interrupted(exc, open_run)
             raise
         except BaseException as exc:
-            if isinstance(exc, Exception) and open_run.trained is not None:
-                # Whatever failed after training, the trained model is not lost: a store failure in its
-                # words, anything else (an answer we do not know, a bug) with its type, and its traceback.
-                reason = store_failure_reason(exc)
-                if reason is None:
-                    traceback.print_exc()
-                    reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
-                raise keep_locally(open_run, reason) from None
-            message = str(exc) if isinstance(exc, QBoostError) else f"{type(exc).__name__}: {exc}"
-            _record_failure(_mlflow(), message, traceback.format_exc())
-            _end(run.info.run_id, "FAILED")
+            _close_failed(exc, open_run)
             raise
         else:
-            try:
-                _mlflow().end_run(status="FINISHED")
-            except Exception as exc:
-                reason = store_failure_reason(exc)
-                if reason is None or open_run.trained is None:
-                    raise
-                raise keep_locally(open_run, reason) from None
+            _close_finished(open_run)
         finally:
             OPEN_RUN.reset(token)
+
+
+def _close_interrupted(exc: KeyboardInterrupt, open_run: Any) -> None:
+    """Ctrl-C, SIGTERM or a time limit: the run ends KILLED, or, once trained, its record is kept (``exc.kept``)."""
+    from ._record import keep_locally
+
+    # Ctrl-C has no message; SIGTERM and a scheduler's time limit (qboost_exp.errors) say what stopped the job.
+    why = str(exc) or "interrupted (Ctrl-C)"
+    if open_run.trained is not None:
+        # Stopped while a trained model was being logged (a user tired of the retries, a
+        # scheduler): keep the record, then stop as asked. The command's line names it.
+        exc.kept = keep_locally(open_run, f"{why} while the run was being logged")  # type: ignore[attr-defined]
+        return
+    _record_failure(_mlflow(), why, traceback.format_exc())
+    _end(open_run.run_id, "KILLED")
+
+
+def _close_failed(exc: BaseException, open_run: Any) -> None:
+    """The run ends FAILED with the error; once trained, a StoreFailure with the kept record is raised instead."""
+    from ._record import keep_locally
+
+    if isinstance(exc, Exception) and open_run.trained is not None:
+        # Whatever failed after training, the trained model is not lost: a store failure in its
+        # words, anything else (an answer we do not know, a bug) with its type, and its traceback.
+        reason = store_failure_reason(exc)
+        if reason is None:
+            traceback.print_exc()
+            reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        raise keep_locally(open_run, reason) from None
+    message = str(exc) if isinstance(exc, QBoostError) else f"{type(exc).__name__}: {exc}"
+    _record_failure(_mlflow(), message, traceback.format_exc())
+    _end(open_run.run_id, "FAILED")
+
+
+def _close_finished(open_run: Any) -> None:
+    """The run ends FINISHED; a store that fails now keeps the trained run's record (StoreFailure)."""
+    from ._record import keep_locally
+
+    try:
+        _mlflow().end_run(status="FINISHED")
+    except Exception as exc:
+        reason = store_failure_reason(exc)
+        if reason is None or open_run.trained is None:
+            raise
+        raise keep_locally(open_run, reason) from None
 
 
 def _mlflow() -> Any:

@@ -16,7 +16,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NoReturn
 
 from ..errors import QBoostError
 from ._record import LOCAL_RECORD_TAG, RECORD_FILE, RECORD_FORMAT, TABLE_FILE, UPLOADED_FILE
@@ -100,10 +100,8 @@ def sync_record(
     ----------
     directory : path-like
         The record (``<output_dir>/mlflow-record``).
-    tracking_uri : str or None
-        The target store; default: the one the run was meant for.
-    experiment : str or None
-        The target experiment; default: the run's own.
+    tracking_uri, experiment : str or None
+        The target store and experiment; default: the ones the run was meant for.
     force : bool
         Upload a record that was uploaded before (a second run).
     retry_seconds : float or None
@@ -116,20 +114,14 @@ def sync_record(
     Raises
     ------
     SyncError, TrackingStoreError, ConfigError
-        One line each: a missing or incomplete record, one uploaded already,
-        an unreachable or unusable target store.
+        A missing or incomplete record, one uploaded already, an unusable target store.
     """
     path = Path(directory).resolve()
     record = load_record(path)
-    done = _uploaded(path)
-    if done is not None and not force:
-        raise SyncError(
-            f"{path} was already uploaded as run {done.get('run_id')} to {done.get('tracking_uri', '?')}"
-            f"{' on ' + done['time'] if done.get('time') else ''}; add --force to upload it again as another run"
-        )
+    if not force:
+        _refuse_if_marked_uploaded(path)
     # Only now MLflow (seconds to import): a wrong directory is told at once.
     import mlflow
-    from mlflow import MlflowClient
 
     from ._faults import bounded_retries, store_failure_reason
     from ._run import _quiet_store_logs
@@ -140,51 +132,77 @@ def sync_record(
     experiment = experiment or str(record["experiment"])
     with bounded_retries(uri, retry_seconds) as breaker, _quiet_store_logs(), _no_run_links():
         experiment_id = prepare_store(uri, experiment)
-        client = MlflowClient(tracking_uri=uri)
-        new_run_id = None
+        upload = _Upload(mlflow.MlflowClient(tracking_uri=uri), uri, experiment_id, record, path)
         try:
-            notes: list[str] = []
-            tags = {str(k): str(v) for k, v in record["tags"].items()}
-            parent = record.get("parent_run_id")
-            if parent and not _exists(client, parent):
-                tags.pop("mlflow.parentRunId", None)
-                notes.append(f"its parent run {parent} is not in {uri}: logged without a parent")
-            original = _original_run(client, str(record["run_id"]))
-            if not force:
-                _refuse_uploaded_before(client, experiment_id, str(record["run_id"]), path, uri)
-            tags[SYNCED_FROM_TAG] = str(path)
-            tags[ORIGINAL_RUN_TAG] = str(record["run_id"])
-            run = client.create_run(experiment_id, start_time=int(record["start_time"]), tags=tags, run_name=record.get("run_name"))
-            new_run_id = run.info.run_id
-            _log_content(client, new_run_id, record)
-            _log_artifacts(client, new_run_id, path / "artifacts")
-            if model is not None:
-                _log_model(mlflow, uri, new_run_id, model)
-            client.set_terminated(new_run_id, "FINISHED", end_time=int(record.get("end_time") or time.time() * 1000))
-            if original is not None:
-                notes.append(_close_original(client, original, new_run_id))
+            upload.run(mlflow, model, force)
         except QBoostError:
             raise
         except BaseException as exc:
-            # Whatever stopped the upload (the store, Ctrl-C, an answer we do not know), the new run does not stay RUNNING.
-            interrupted = not isinstance(exc, Exception)
-            reason = "interrupted" if interrupted else store_failure_reason(exc) or " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
-            breaker.trip(reason)
-            if new_run_id is not None:
-                try:
-                    client.set_terminated(new_run_id, "KILLED" if interrupted else "FAILED")
-                except Exception:  # noqa: BLE001 - one quick attempt
-                    pass
-            if interrupted:
-                raise
-            partial = f" (the partial run {new_run_id} is marked FAILED if the store took it)" if new_run_id else ""
-            raise SyncError(f"the tracking store {uri} failed during the upload ({reason}){partial}; the record is unchanged: sync it again later") from None
+            upload.fail(exc, breaker, store_failure_reason)
+    new_run_id, notes = upload.run_id, upload.notes
+    mark = {"run_id": new_run_id, "tracking_uri": uri, "experiment": experiment, "experiment_id": experiment_id}
     try:
-        _mark_uploaded(path, {"run_id": new_run_id, "tracking_uri": uri, "experiment": experiment, "experiment_id": experiment_id,
-                              "time": time.strftime("%Y-%m-%d %H:%M:%S %Z")})
+        _mark_uploaded(path, {**mark, "time": time.strftime("%Y-%m-%d %H:%M:%S %Z")})
     except OSError as exc:
         notes.append(f"could not mark the record uploaded ({exc.strerror or exc}); a second sync will find run {new_run_id} and refuse")
     return Synced(new_run_id, experiment_id, uri, notes)
+
+
+def _refuse_if_marked_uploaded(path: Path) -> None:
+    done = _uploaded(path)
+    if done is not None:
+        raise SyncError(
+            f"{path} was already uploaded as run {done.get('run_id')} to {done.get('tracking_uri', '?')}"
+            f"{' on ' + done['time'] if done.get('time') else ''}; add --force to upload it again as another run"
+        )
+
+
+class _Upload:
+    """One record's upload as a new run: :meth:`run` logs it; :meth:`fail` closes what a failure left."""
+
+    def __init__(self, client: Any, uri: str, experiment_id: str, record: dict[str, Any], path: Path) -> None:
+        self.client, self.uri, self.experiment_id, self.record, self.path = client, uri, experiment_id, record, path
+        self.run_id: str | None = None
+        self.notes: list[str] = []
+
+    def run(self, mlflow: Any, model: Any, force: bool) -> None:
+        client, record = self.client, self.record
+        tags = {str(k): str(v) for k, v in record["tags"].items()}
+        parent = record.get("parent_run_id")
+        if parent and not _exists(client, parent):
+            tags.pop("mlflow.parentRunId", None)
+            self.notes.append(f"its parent run {parent} is not in {self.uri}: logged without a parent")
+        original = _original_run(client, str(record["run_id"]))
+        if not force:
+            _refuse_uploaded_before(client, self.experiment_id, str(record["run_id"]), self.path, self.uri)
+        tags[SYNCED_FROM_TAG] = str(self.path)
+        tags[ORIGINAL_RUN_TAG] = str(record["run_id"])
+        run = client.create_run(self.experiment_id, start_time=int(record["start_time"]), tags=tags, run_name=record.get("run_name"))
+        self.run_id = run.info.run_id
+        _log_content(client, self.run_id, record)
+        _log_artifacts(client, self.run_id, self.path / "artifacts")
+        if model is not None:
+            _log_model(mlflow, self.uri, self.run_id, model)
+        client.set_terminated(self.run_id, "FINISHED", end_time=int(record.get("end_time") or time.time() * 1000))
+        if original is not None:
+            self.notes.append(_close_original(client, original, self.run_id))
+
+    def fail(self, exc: BaseException, breaker: Any, store_failure_reason: Any) -> NoReturn:
+        """Whatever stopped the upload (the store, Ctrl-C, an answer we do not know), the new run does not stay RUNNING."""
+        interrupted = not isinstance(exc, Exception)
+        reason = "interrupted" if interrupted else store_failure_reason(exc) or " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        breaker.trip(reason)
+        if self.run_id is not None:
+            try:
+                self.client.set_terminated(self.run_id, "KILLED" if interrupted else "FAILED")
+            except Exception:  # noqa: BLE001 - one quick attempt
+                pass
+        if interrupted:
+            raise exc
+        partial = f" (the partial run {self.run_id} is marked FAILED if the store took it)" if self.run_id else ""
+        raise SyncError(
+            f"the tracking store {self.uri} failed during the upload ({reason}){partial}; the record is unchanged: sync it again later"
+        ) from None
 
 
 @contextmanager
