@@ -108,7 +108,7 @@ def rule_for(command: str) -> Rule:
 
 
 def test_the_module_table_names_every_module_of_the_package():
-    """"How the code flows": a row for every module and package of qboost_exp (a row may list several, after the first by name alone)."""
+    """"How the code flows": a row for every module and package of qboost_exp and every module of its domain (a row may list several, after the first by name alone)."""
     section = README.read_text().split("## How the code flows", 1)[1].split("\n## ", 1)[0]
     named: set[str] = set()
     for row in re.findall(r"^\| (`[^|]+`) \|", section, flags=re.M):
@@ -117,6 +117,7 @@ def test_the_module_table_names_every_module_of_the_package():
         named |= {p if "/" in p.rstrip("/") else f"{folder}/{p}" for p in paths}
     package = REPO / "qboost_exp"
     modules = {f"qboost_exp/{p.name}" for p in package.glob("*.py") if p.name not in ("__init__.py", "__main__.py")}
+    modules |= {f"qboost_exp/domain/{p.name}" for p in (package / "domain").glob("*.py") if p.name != "__init__.py"}
     packages = {f"qboost_exp/{p.name}/" for p in package.iterdir() if (p / "__init__.py").is_file()}
     assert sorted((modules | packages) - named) == []
     assert sorted(p for p in named if p.startswith("qboost_exp/") and not (REPO / p).exists()) == []  # no row for a module that is gone
