@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Iterator
+from typing import Any, Iterator
 
 # Before scipy loads: lets scikit-learn run its array-API check (numpy
 # namespace) instead of skipping it.
@@ -98,6 +98,16 @@ EXCLUSIVE_GROUPS = {"slurm_cluster": "slurm", "podman": "podman", "sagemaker_con
 _RANKS = {"slurm": 0, "podman": 1, "long": 2, "ray": 3, "module": 4, "single": 5}
 
 
+def loadgroup_run(config: Any) -> bool:
+    """Whether this process collects for ``--dist loadgroup``.
+
+    Workers collect, not the controller, and xdist sets a worker's ``dist``
+    to ``"no"``, keeping the choice in ``option.loadgroup`` (xdist/remote.py):
+    reading ``dist`` alone, no marker would ever be set where it counts.
+    """
+    return config.getoption("dist", "no") == "loadgroup" or bool(getattr(config.option, "loadgroup", False))
+
+
 def _group_of(item: pytest.Item) -> str | None:
     """The xdist group ``item`` must run in: an exclusive fixture's, else its module's when it shares a module fixture."""
     names = set(item.fixturenames)
@@ -127,7 +137,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     collection order (``--no-loadscope-reorder`` keeps it), so the order here
     is the schedule: see :data:`_RANKS`.
     """
-    if not config.pluginmanager.hasplugin("xdist") or config.getoption("dist", "no") != "loadgroup":
+    if not config.pluginmanager.hasplugin("xdist") or not loadgroup_run(config):
         return
     ranked = []
     for index, item in enumerate(items):
