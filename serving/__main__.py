@@ -22,11 +22,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from qboost_exp.cli_args import OneLineErrorParser, positive_int, tcp_port
 
 from ._errors import ServingError
+from .container.messages import one_line
 
 ROLE_ENV = "SAGEMAKER_ROLE_ARN"
 
@@ -51,7 +52,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Package qboost-exp models for Amazon SageMaker, serve them locally, and drive SageMaker from the command line.",
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineErrorParser)
+    for add in (_package_parser, _serve_parser, _deploy_parser, _train_job_parser, _invoke_parser, _delete_parser):
+        add(sub)
+    return p
 
+
+def _package_parser(sub: Any) -> None:
     pk = sub.add_parser("package", help="write a Docker build context and model.tar.gz for one MLflow model",
                         description="Write a Docker build context (Dockerfile, pinned requirements, the project wheel, the serving "
                                     "code, the model) and model.tar.gz for SageMaker's ModelDataUrl.")
@@ -73,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="also put a wheel of every pinned requirement into OUT/wheelhouse, so the image builds offline")
     pk.set_defaults(handler=_package)
 
+
+def _serve_parser(sub: Any) -> None:
     sv = sub.add_parser("serve", help="run the serving container's web server here (nginx + gunicorn + Flask)",
                         description="Run serving.container.serve on this machine, as `docker run IMAGE serve` would.")
     sv.add_argument("--model-dir", required=True, type=Path, help="an MLflow model directory (MLmodel at its root)")
@@ -83,6 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     sv.add_argument("--opt-ml", type=Path, help="stand-in for /opt/ml (default: the container program's own)")
     sv.set_defaults(handler=_serve)
 
+
+def _deploy_parser(sub: Any) -> None:
     dp = sub.add_parser("deploy", help="create (or --update) a SageMaker endpoint for an image and model.tar.gz",
                         description="CreateModel, CreateEndpointConfig and CreateEndpoint (or UpdateEndpoint), then wait for InService.")
     dp.add_argument("--image-uri", required=True, metavar="URI",
@@ -106,6 +116,8 @@ def _parser() -> argparse.ArgumentParser:
     _aws_options(dp)
     dp.set_defaults(handler=_deploy)
 
+
+def _train_job_parser(sub: Any) -> None:
     tj = sub.add_parser("train-job", help="start a SageMaker training job running the image's train program",
                         description="CreateTrainingJob with the image's `train` program, the training (and validation) channel "
                                     "and hyperparameters as strings. Credentials never go in --hyperparameters: use "
@@ -131,6 +143,8 @@ def _parser() -> argparse.ArgumentParser:
     _aws_options(tj)
     tj.set_defaults(handler=_train_job)
 
+
+def _invoke_parser(sub: Any) -> None:
     iv = sub.add_parser("invoke", help="send a file to an endpoint and print the response",
                         description="InvokeEndpoint with a file; prints the response body. CSV over 6 MiB is sent in "
                                     "line-aligned parts.")
@@ -146,6 +160,8 @@ def _parser() -> argparse.ArgumentParser:
     _aws_options(iv)
     iv.set_defaults(handler=_invoke)
 
+
+def _delete_parser(sub: Any) -> None:
     dl = sub.add_parser("delete", help="delete an endpoint, its endpoint config and its model",
                         description="DeleteEndpoint, DeleteEndpointConfig and DeleteModel; what is already gone is skipped.")
     dl.add_argument("--endpoint-name", required=True)
@@ -154,20 +170,19 @@ def _parser() -> argparse.ArgumentParser:
     dl.add_argument("--wait", action="store_true", help="wait until the endpoint is gone")
     _aws_options(dl)
     dl.set_defaults(handler=_delete)
-    return p
 
 
 # ---------------------------------------------------------------------- handlers
 
 
 def _package(args: argparse.Namespace) -> int:
-    from .package import package
+    from .package import ModelRequest, package
 
-    result = package(
-        args.out, model_uri=args.model_uri, best=args.best, experiment=args.experiment, metric=args.metric,
-        order=args.order, dataset=args.dataset, tracking_uri=args.tracking_uri, force=args.force,
-        wheelhouse=args.wheelhouse,
+    request = ModelRequest(
+        model_uri=args.model_uri, best=args.best, experiment=args.experiment, metric=args.metric, order=args.order,
+        dataset=args.dataset, tracking_uri=args.tracking_uri,
     )
+    result = package(args.out, request, force=args.force, wheelhouse=args.wheelhouse)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr, flush=True)
     print("\n".join(result.summary()), flush=True)
@@ -180,7 +195,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         from .container.serve import main as serve_main
     except ImportError as exc:
-        raise ServingError(f"the serving container program cannot be imported: {exc}") from None
+        raise ServingError(f"the serving container program cannot be imported: {one_line(exc)}") from None
     argv = ["--model-dir", str(args.model_dir), "--port", str(args.port), "--host", args.host]
     if args.opt_ml is not None:
         argv += ["--opt-ml", str(args.opt_ml)]
@@ -195,6 +210,7 @@ def _aws(args: argparse.Namespace):
 
 def _deploy(args: argparse.Namespace) -> int:
     from ._deploy import deploy
+    from ._specs import DeploySpec
     from ._training import parse_environment
 
     environment = parse_environment(args.environment)
@@ -202,24 +218,27 @@ def _deploy(args: argparse.Namespace) -> int:
         environment["MODEL_SERVER_WORKERS"] = str(args.model_server_workers)
     if args.model_server_timeout:
         environment["MODEL_SERVER_TIMEOUT"] = str(args.model_server_timeout)
-    deploy(
-        _aws(args), image_uri=args.image_uri, model_data=args.model_data, role=args.role, endpoint_name=args.endpoint_name,
+    spec = DeploySpec(
+        image_uri=args.image_uri, model_data=args.model_data, role=args.role, endpoint_name=args.endpoint_name,
         instance_type=args.instance_type, instance_count=args.instance_count, environment=environment,
         bucket=args.bucket, prefix=args.prefix, update=args.update, wait=not args.no_wait, wait_delay=args.wait_delay,
     )
+    deploy(_aws(args), spec)
     return 0
 
 
 def _train_job(args: argparse.Namespace) -> int:
+    from ._specs import TrainingJobSpec
     from ._training import parse_environment, parse_hyperparameters, training_job
 
-    training_job(
-        _aws(args), image_uri=args.image_uri, role=args.role, train=args.train, validation=args.validation,
+    spec = TrainingJobSpec(
+        image_uri=args.image_uri, role=args.role, train=args.train, validation=args.validation,
         hyperparameters=parse_hyperparameters(args.hyperparameters), environment=parse_environment(args.environment),
         output=args.output, job_name=args.job_name, content_type=args.content_type, instance_type=args.instance_type,
         instance_count=args.instance_count, volume_size_gb=args.volume_size, max_runtime_s=args.max_runtime,
         wait=args.wait, poll_s=args.poll_seconds,
     )
+    training_job(_aws(args), spec)
     return 0
 
 

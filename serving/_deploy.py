@@ -9,18 +9,18 @@ endpoint at the new config (SageMaker swaps it in without downtime).
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ._errors import ServingError
+from ._images import FULL_TAG, SERVE_TAG, image_for
 from ._names import check_name, stamped_name
-from ._s3 import is_s3_uri, parse_s3_uri, upload_file
-from .aws import Aws, aws_errors, is_not_found, one_line
+from ._s3 import upload_file
+from ._specs import DeploySpec
+from .aws import MESSAGE_LIMIT, Aws, aws_errors, is_not_found
+from .container.messages import one_line
 
+# image_for and the tags are named here too: deploying is where they are used most.
 __all__ = ["deploy", "delete", "describe_endpoint", "image_for", "SERVE_TAG", "FULL_TAG"]
-
-#: Tags docker/build_and_push.sh gives the two images (IMAGE_TAG=X makes them X-serve, X-full).
-SERVE_TAG, FULL_TAG = "serve", "full"
 
 VARIANT = "AllTraffic"  # the SageMaker SDK's name for a single production variant
 _BUSY = {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting", "UpdateRollbackFailed"}
@@ -39,178 +39,115 @@ def describe_endpoint(sm: Any, name: str) -> dict[str, Any] | None:
             raise
 
 
-def _tag(uri: str) -> str | None:
-    """The tag of an image URI (``REPO:TAG``), or None (no tag, or pinned by digest)."""
-    if "@" in uri:
-        return None
-    last = uri.rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else None
-
-
-def image_for(uri: str, use: str) -> str:
-    """The image URI for ``use``: ``serve`` (endpoints, Batch Transform) or ``full`` (training jobs).
-
-    A URI without a tag (``ACCOUNT.dkr.ecr.REGION.amazonaws.com/NAME``) gets
-    the tag of that image as docker/build_and_push.sh pushes it: ``NAME:serve``,
-    the lean serving image, or ``NAME:full``, the image that trains. A tagged
-    URI is used as given, except that a training job refuses the serve image
-    (it cannot train: no scikit-learn); an endpoint on the full image works
-    (it serves any model), with a note that the serve image starts faster.
-    """
-    if "@" not in uri and _tag(uri) is None:
-        chosen = f"{uri}:{use}"
-        what = "the lean serving image" if use == SERVE_TAG else "the full image, which trains"
-        print(f"--image-uri has no tag: using {chosen} ({what})", flush=True)
-        return chosen
-    tag = _tag(uri) or ""
-    if use == FULL_TAG and (tag == SERVE_TAG or tag.endswith(f"-{SERVE_TAG}")):
-        base = uri.rsplit(":", 1)[0]
-        raise ServingError(
-            f"--image-uri {uri} is the lean serving image, which cannot train (it has no scikit-learn, MLflow or dwave): "
-            f"give the full image, {base}:{tag[: -len(SERVE_TAG)]}{FULL_TAG} (or the repository without a tag)"
-        )
-    if use == SERVE_TAG and (tag == FULL_TAG or tag.endswith(f"-{FULL_TAG}")):
-        print(f"note: {uri} is the full image; it serves any model, but the lean `{SERVE_TAG}` image is a third of its size "
-              "and answers /ping within a second of starting (for a model that compiles)", flush=True)
-    return uri
-
-
-def _local_model_data(path_text: str) -> Path:
-    """The model.tar.gz named by ``path_text``: the file itself, or the one in a build context directory."""
-    path = Path(path_text)
-    if path.is_dir() and (path / "model.tar.gz").is_file():
-        path = path / "model.tar.gz"  # `--model-data build/sagemaker` works too
-    if not path.is_file():
-        raise ServingError(f"--model-data {path_text}: no such file (give s3://... or a local model.tar.gz from `python -m serving package`)")
-    if not path.name.endswith((".tar.gz", ".tgz")):
-        raise ServingError(f"--model-data {path_text}: SageMaker expects a gzipped tar archive (model.tar.gz)")
-    return path
-
-
-def deploy(
-    aws: Aws,
-    *,
-    image_uri: str,
-    model_data: str,
-    role: str,
-    endpoint_name: str,
-    instance_type: str = "ml.m5.large",
-    instance_count: int = 1,
-    environment: Mapping[str, str] | None = None,
-    bucket: str | None = None,
-    prefix: str = "qboost",
-    update: bool = False,
-    wait: bool = True,
-    wait_delay: int = 30,
-    wait_attempts: int = 120,
-) -> dict[str, str]:
-    """Create (or update) a real-time endpoint serving ``image_uri`` with ``model_data``.
+def deploy(aws: Aws, spec: DeploySpec) -> dict[str, str]:
+    """Create (or update) the real-time endpoint ``spec`` describes; wait for it unless ``spec.wait`` is False.
 
     Parameters
     ----------
     aws : Aws
         Region and endpoint for the calls.
-    image_uri : str
-        The serving image in ECR (from ``docker/build_and_push.sh``); without a
-        tag, its ``serve`` tag, the lean image (see :func:`image_for`).
-    model_data : str
-        ``s3://.../model.tar.gz``, or a local model.tar.gz (or build context
-        directory holding one), uploaded first to ``s3://BUCKET/PREFIX/MODEL/model.tar.gz``.
-    role : str
-        IAM role ARN SageMaker assumes to pull the image and read the model.
-    endpoint_name : str
-        The endpoint to create, or to update with ``update=True``.
-    instance_type, instance_count : str, int
-        The production variant's instances.
-    environment : mapping, optional
-        Environment variables of the container (e.g. ``MODEL_SERVER_WORKERS``).
-    bucket, prefix : str
-        Where a local ``model_data`` goes; ``bucket`` defaults to
-        ``sagemaker-REGION-ACCOUNT`` and is created if missing.
-    update : bool
-        Allow an existing endpoint: UpdateEndpoint to the new config. Without
-        it an existing endpoint is an error (deploying over a live endpoint by
-        accident replaces what its clients get).
-    wait : bool
-        Wait (``wait_delay`` s between polls, at most ``wait_attempts`` polls)
-        until the endpoint is InService; a failure reports SageMaker's FailureReason.
+    spec : DeploySpec
+        The image, model, endpoint and instances (checked when it was built).
 
     Returns
     -------
     dict
         ``model``, ``endpoint_config``, ``endpoint``, ``model_data`` and ``status``.
     """
-    check_name(endpoint_name, "endpoint")
-    image_uri = image_for(image_uri, SERVE_TAG)
-    if instance_count < 1:
-        raise ServingError(f"--instance-count must be at least 1, got {instance_count}")
-    local = None if is_s3_uri(model_data) else _local_model_data(model_data)
-    if local is None:
-        parse_s3_uri(model_data)  # a malformed URI fails here, not in CreateModel
     sm = aws.client("sagemaker")
+    existing = _replaceable_endpoint(sm, spec)
+    name = stamped_name(spec.endpoint_name)
+    model_data = _model_data_uri(aws, spec, name)
+    _create(sm, spec, name, model_data, existing)
+    status = "Creating" if existing is None else "Updating"
+    if spec.wait:
+        status = wait_in_service(sm, spec.endpoint_name, delay=spec.wait_delay, attempts=spec.wait_attempts)
+        print(f"endpoint {spec.endpoint_name} is {status}", flush=True)
+    else:
+        print(f"not waiting: `aws sagemaker wait endpoint-in-service --endpoint-name {spec.endpoint_name}` does", flush=True)
+    return {"model": name, "endpoint_config": name, "endpoint": spec.endpoint_name, "model_data": model_data, "status": status}
 
-    existing = describe_endpoint(sm, endpoint_name)
-    if existing is not None:
-        status = existing.get("EndpointStatus", "?")
-        if not update:
-            raise ServingError(
-                f"endpoint {endpoint_name} already exists ({status}): pass --update to point it at the new model, "
-                f"or remove it first with `python -m serving delete --endpoint-name {endpoint_name}`"
-            )
-        if status in _BUSY or status == "Failed":
-            raise ServingError(
-                f"endpoint {endpoint_name} is {status} and cannot be updated now"
-                + (": delete it and deploy again" if status == "Failed" else ": wait until it is InService")
-            )
 
-    name = stamped_name(endpoint_name)
-    if local is not None:
-        target_bucket = bucket or aws.default_bucket()
-        key = "/".join(part for part in (prefix.strip("/"), name, "model.tar.gz") if part)
-        model_data = upload_file(aws, local, f"s3://{target_bucket}/{key}")
-        print(f"uploaded {local} to {model_data}", flush=True)
+def _replaceable_endpoint(sm: Any, spec: DeploySpec) -> dict[str, Any] | None:
+    """The endpoint as it is now (None if there is none), once it is known that this deploy may replace it."""
+    existing = describe_endpoint(sm, spec.endpoint_name)
+    if existing is None:
+        return None
+    status = existing.get("EndpointStatus", "?")
+    if not spec.update:
+        raise ServingError(
+            f"endpoint {spec.endpoint_name} already exists ({status}): pass --update to point it at the new model, "
+            f"or remove it first with `python -m serving delete --endpoint-name {spec.endpoint_name}`"
+        )
+    if status in _BUSY or status == "Failed":
+        raise ServingError(
+            f"endpoint {spec.endpoint_name} is {status} and cannot be updated now"
+            + (": delete it and deploy again" if status == "Failed" else ": wait until it is InService")
+        )
+    return existing
 
-    container: dict[str, Any] = {"Image": image_uri, "ModelDataUrl": model_data}
-    if environment:
-        container["Environment"] = dict(environment)
+
+def _model_data_uri(aws: Aws, spec: DeploySpec, name: str) -> str:
+    """The model's S3 URI: as given, or where the local model.tar.gz is uploaded (under the new model's ``name``)."""
+    local = spec.local_model_data
+    if local is None:
+        return spec.model_data
+    bucket = spec.bucket or aws.default_bucket()
+    key = "/".join(part for part in (spec.prefix.strip("/"), name, "model.tar.gz") if part)
+    uri = upload_file(aws, local, f"s3://{bucket}/{key}")
+    print(f"uploaded {local} to {uri}", flush=True)
+    return uri
+
+
+def _create(sm: Any, spec: DeploySpec, name: str, model_data: str, existing: dict[str, Any] | None) -> None:
+    """CreateModel and CreateEndpointConfig ``name``, then create the endpoint or point ``existing`` at them.
+
+    A failed step deletes what the earlier ones created (an endpoint config
+    or model nobody uses would only be clutter to clean up by hand).
+    """
+    container: dict[str, Any] = {"Image": spec.image_uri, "ModelDataUrl": model_data}
+    if spec.environment:
+        container["Environment"] = dict(spec.environment)
     created: list[tuple[str, str]] = []  # what to roll back if a later step fails
     try:
         with aws_errors(f"create the model {name}"):
-            sm.create_model(ModelName=name, PrimaryContainer=container, ExecutionRoleArn=role)
+            sm.create_model(ModelName=name, PrimaryContainer=container, ExecutionRoleArn=spec.role)
         created.append(("model", name))
-        print(f"created model {name} (image {image_uri})", flush=True)
-        with aws_errors(f"create the endpoint config {name}"):
-            sm.create_endpoint_config(
-                EndpointConfigName=name,
-                ProductionVariants=[{
-                    "VariantName": VARIANT,
-                    "ModelName": name,
-                    "InstanceType": instance_type,
-                    "InitialInstanceCount": instance_count,
-                    "InitialVariantWeight": 1.0,
-                }],
-            )
+        print(f"created model {name} (image {spec.image_uri})", flush=True)
+        _create_endpoint_config(sm, spec, name)
         created.append(("endpoint config", name))
-        print(f"created endpoint config {name} ({instance_count} x {instance_type})", flush=True)
-        if existing is not None:
-            with aws_errors(f"update the endpoint {endpoint_name}"):
-                sm.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=name)
-            print(f"updating endpoint {endpoint_name} to {name} (previous config {existing.get('EndpointConfigName')} is kept)", flush=True)
-        else:
-            with aws_errors(f"create the endpoint {endpoint_name}"):
-                sm.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=name)
-            print(f"creating endpoint {endpoint_name}", flush=True)
+        _start_endpoint(sm, spec.endpoint_name, name, existing)
     except ServingError:
         _roll_back(sm, created)
         raise
 
-    status = "Creating" if existing is None else "Updating"
-    if wait:
-        status = wait_in_service(sm, endpoint_name, delay=wait_delay, attempts=wait_attempts)
-        print(f"endpoint {endpoint_name} is {status}", flush=True)
+
+def _create_endpoint_config(sm: Any, spec: DeploySpec, name: str) -> None:
+    """CreateEndpointConfig ``name``: one production variant of model ``name`` on the spec's instances."""
+    with aws_errors(f"create the endpoint config {name}"):
+        sm.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[{
+                "VariantName": VARIANT,
+                "ModelName": name,
+                "InstanceType": spec.instance_type,
+                "InitialInstanceCount": spec.instance_count,
+                "InitialVariantWeight": 1.0,
+            }],
+        )
+    print(f"created endpoint config {name} ({spec.instance_count} x {spec.instance_type})", flush=True)
+
+
+def _start_endpoint(sm: Any, endpoint_name: str, config_name: str, existing: dict[str, Any] | None) -> None:
+    """CreateEndpoint with ``config_name``, or UpdateEndpoint to it when the endpoint exists."""
+    if existing is not None:
+        with aws_errors(f"update the endpoint {endpoint_name}"):
+            sm.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
+        print(f"updating endpoint {endpoint_name} to {config_name} (previous config {existing.get('EndpointConfigName')} is kept)", flush=True)
     else:
-        print(f"not waiting: `aws sagemaker wait endpoint-in-service --endpoint-name {endpoint_name}` does", flush=True)
-    return {"model": name, "endpoint_config": name, "endpoint": endpoint_name, "model_data": model_data, "status": status}
+        with aws_errors(f"create the endpoint {endpoint_name}"):
+            sm.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
+        print(f"creating endpoint {endpoint_name}", flush=True)
 
 
 def _roll_back(sm: Any, created: list[tuple[str, str]]) -> None:
@@ -222,7 +159,7 @@ def _roll_back(sm: Any, created: list[tuple[str, str]]) -> None:
             call(**{key: name})
             print(f"rolled back: deleted {kind} {name}", file=sys.stderr, flush=True)
         except Exception as exc:  # noqa: BLE001 - a failed cleanup must not hide the real error
-            print(f"could not delete {kind} {name} while rolling back: {one_line(exc)}", file=sys.stderr, flush=True)
+            print(f"could not delete {kind} {name} while rolling back: {one_line(exc, limit=MESSAGE_LIMIT)}", file=sys.stderr, flush=True)
 
 
 def wait_in_service(sm: Any, endpoint_name: str, *, delay: int = 30, attempts: int = 120) -> str:
@@ -237,7 +174,7 @@ def wait_in_service(sm: Any, endpoint_name: str, *, delay: int = 30, attempts: i
     except botocore.exceptions.WaiterError:
         found = describe_endpoint(sm, endpoint_name) or {}
         status = found.get("EndpointStatus", "gone")
-        reason = one_line(found.get("FailureReason") or "no FailureReason given")
+        reason = one_line(found.get("FailureReason") or "no FailureReason given", limit=MESSAGE_LIMIT)
         raise ServingError(
             f"endpoint {endpoint_name} did not reach InService (now {status}): {reason}; "
             f"container logs are in CloudWatch under /aws/sagemaker/Endpoints/{endpoint_name}"

@@ -63,6 +63,21 @@ def drop_first_column(data: bytes) -> bytes:
     return b"\n".join(features) + b"\n"
 
 
+def _request_bodies(path: Path, data: bytes, kind: str, split: bool) -> list[bytes]:
+    """``data`` as one request body, or (CSV with ``split``) as line-aligned parts under the limit."""
+    if len(data) <= MAX_PAYLOAD:
+        return [data]
+    is_csv = kind.split(";")[0].strip() == "text/csv"
+    if is_csv and split:
+        bodies = list(csv_chunks(data))
+        print(f"{path} is {len(data) / 2**20:.1f} MiB: sending it in {len(bodies)} requests of whole lines", file=sys.stderr, flush=True)
+        return bodies
+    hint = "drop --no-split to send it in line-aligned parts" if is_csv else "split it into files under 6 MiB"
+    raise ServingError(
+        f"{path} is {len(data) / 2**20:.1f} MiB, over InvokeEndpoint's 6 MiB limit: {hint}, or use a batch transform job"
+    )
+
+
 def invoke(
     aws: Aws,
     endpoint_name: str,
@@ -95,17 +110,7 @@ def invoke(
         if kind.split(";")[0].strip() != "text/csv":
             raise ServingError("--labelled applies to CSV files only")
         data = drop_first_column(data)
-    if len(data) <= MAX_PAYLOAD:
-        bodies: list[bytes] = [data]
-    elif kind.split(";")[0].strip() == "text/csv" and split:
-        bodies = list(csv_chunks(data))
-        print(f"{path} is {len(data) / 2**20:.1f} MiB: sending it in {len(bodies)} requests of whole lines", file=sys.stderr, flush=True)
-    else:
-        is_csv = kind.split(";")[0].strip() == "text/csv"
-        hint = "drop --no-split to send it in line-aligned parts" if is_csv else "split it into files under 6 MiB"
-        raise ServingError(
-            f"{path} is {len(data) / 2**20:.1f} MiB, over InvokeEndpoint's 6 MiB limit: {hint}, or use a batch transform job"
-        )
+    bodies = _request_bodies(path, data, kind, split)
     runtime = aws.client("sagemaker-runtime", read_timeout=70)  # the endpoint itself times out at 60 s
     out = out if out is not None else sys.stdout.buffer
     for i, body in enumerate(bodies, 1):

@@ -21,11 +21,12 @@ import re
 import time
 from typing import Any, Iterable, Mapping
 
-from ._deploy import FULL_TAG, image_for
 from ._errors import ServingError
-from ._names import check_name, stamped_name
-from ._s3 import ensure_bucket, parse_s3_uri
-from .aws import Aws, aws_errors, one_line
+from ._names import stamped_name
+from ._s3 import ensure_bucket
+from ._specs import TrainingJobSpec
+from .aws import MESSAGE_LIMIT, Aws, aws_errors
+from .container.messages import one_line
 
 __all__ = ["parse_hyperparameters", "parse_environment", "training_job", "wait_for_training_job"]
 
@@ -96,7 +97,6 @@ def parse_environment(items: Iterable[str], environ: Mapping[str, str] | None = 
 
 
 def _channel(name: str, uri: str, content_type: str) -> dict[str, Any]:
-    parse_s3_uri(uri)
     return {
         "ChannelName": name,
         "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}},
@@ -105,88 +105,60 @@ def _channel(name: str, uri: str, content_type: str) -> dict[str, Any]:
     }
 
 
-def training_job(
-    aws: Aws,
-    *,
-    image_uri: str,
-    role: str,
-    train: str,
-    validation: str | None = None,
-    hyperparameters: Mapping[str, str] | None = None,
-    environment: Mapping[str, str] | None = None,
-    output: str | None = None,
-    job_name: str | None = None,
-    content_type: str = "text/csv",
-    instance_type: str = "ml.m5.large",
-    instance_count: int = 1,
-    volume_size_gb: int = 30,
-    max_runtime_s: int = 86400,
-    prefix: str = "qboost",
-    wait: bool = False,
-    poll_s: float = 30.0,
-) -> dict[str, Any]:
-    """Create a training job that runs the image's ``train`` program; optionally wait for it.
+def _output_path(aws: Aws, spec: TrainingJobSpec) -> str:
+    """``S3OutputPath``: as given, else ``s3://sagemaker-REGION-ACCOUNT/PREFIX/training-output`` (the bucket created if missing)."""
+    if spec.output is not None:
+        return spec.output
+    bucket = aws.default_bucket()
+    if ensure_bucket(aws, bucket):
+        print(f"created S3 bucket {bucket} in {aws.region}", flush=True)
+    prefix = spec.prefix.strip("/")
+    return f"s3://{bucket}/{prefix}/training-output" if prefix else f"s3://{bucket}/training-output"
+
+
+def _request(spec: TrainingJobSpec, name: str, output: str) -> dict[str, Any]:
+    """The CreateTrainingJob request: every hyperparameter a string, as SageMaker requires."""
+    request: dict[str, Any] = {
+        "TrainingJobName": name,
+        "AlgorithmSpecification": {"TrainingImage": spec.image_uri, "TrainingInputMode": "File"},
+        "RoleArn": spec.role,
+        "InputDataConfig": [_channel(channel, uri, spec.content_type) for channel, uri in spec.channels.items()],
+        "OutputDataConfig": {"S3OutputPath": output},
+        "ResourceConfig": {"InstanceType": spec.instance_type, "InstanceCount": spec.instance_count, "VolumeSizeInGB": spec.volume_size_gb},
+        "StoppingCondition": {"MaxRuntimeInSeconds": spec.max_runtime_s},
+        "HyperParameters": {str(k): str(v) for k, v in spec.hyperparameters.items()},
+    }
+    if spec.environment:
+        request["Environment"] = dict(spec.environment)
+    return request
+
+
+def training_job(aws: Aws, spec: TrainingJobSpec) -> dict[str, Any]:
+    """Create the training job ``spec`` describes, which runs the image's ``train`` program; optionally wait for it.
 
     Parameters
     ----------
-    image_uri, role : str
-        The training image, the full one (``NAME:full``; a URI without a tag
-        gets that tag, and the lean ``serve`` image is refused: it cannot
-        train), and the IAM role SageMaker assumes.
-    train, validation : str
-        ``s3://`` prefixes of the ``training`` and ``validation`` channels
-        (SageMaker's layout: label first, no header, ``content_type``).
-    hyperparameters : mapping of str to str
-        From :func:`parse_hyperparameters`; sent as strings.
-    environment : mapping of str to str
-        Container environment (e.g. ``DWAVE_API_TOKEN`` for ``sampler=qpu``).
-    output : str, optional
-        ``S3OutputPath``; default ``s3://sagemaker-REGION-ACCOUNT/PREFIX/training-output``
-        (the bucket is created if missing).
-    wait : bool
-        Poll every ``poll_s`` seconds until the job ends, printing its
-        secondary status; a Failed or Stopped job raises with its FailureReason.
+    aws : Aws
+        Region and endpoint for the calls.
+    spec : TrainingJobSpec
+        The image, channels, hyperparameters and resources (checked when it was built).
 
     Returns
     -------
     dict
         ``name``, ``arn``, ``status`` and, once Completed, ``model_artifacts``.
     """
-    name = check_name(job_name, "training job") if job_name else stamped_name("qboost")
-    image_uri = image_for(image_uri, FULL_TAG)
-    for value, option in ((instance_count, "--instance-count"), (volume_size_gb, "--volume-size"), (max_runtime_s, "--max-runtime")):
-        if value < 1:
-            raise ServingError(f"{option} must be at least 1, got {value}")
-    channels = [_channel("training", train, content_type)]
-    if validation:
-        channels.append(_channel("validation", validation, content_type))
-    if output is None:
-        bucket = aws.default_bucket()
-        if ensure_bucket(aws, bucket):
-            print(f"created S3 bucket {bucket} in {aws.region}", flush=True)
-        output = f"s3://{bucket}/{prefix.strip('/')}/training-output" if prefix.strip("/") else f"s3://{bucket}/training-output"
-    else:
-        parse_s3_uri(output)
-    request: dict[str, Any] = {
-        "TrainingJobName": name,
-        "AlgorithmSpecification": {"TrainingImage": image_uri, "TrainingInputMode": "File"},
-        "RoleArn": role,
-        "InputDataConfig": channels,
-        "OutputDataConfig": {"S3OutputPath": output},
-        "ResourceConfig": {"InstanceType": instance_type, "InstanceCount": instance_count, "VolumeSizeInGB": volume_size_gb},
-        "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime_s},
-        "HyperParameters": {str(k): str(v) for k, v in (hyperparameters or {}).items()},
-    }
-    if environment:
-        request["Environment"] = dict(environment)
+    name = spec.job_name or stamped_name("qboost")
+    output = _output_path(aws, spec)
+    request = _request(spec, name, output)
     sm = aws.client("sagemaker")
     with aws_errors(f"create the training job {name}"):
         arn = sm.create_training_job(**request)["TrainingJobArn"]
     shown = ", ".join(f"{k}={v}" for k, v in request["HyperParameters"].items()) or "none"
     print(f"created training job {name} (hyperparameters: {shown}; output {output})", flush=True)
     result: dict[str, Any] = {"name": name, "arn": arn, "status": "InProgress"}
-    if wait:
-        result.update(wait_for_training_job(sm, name, poll_s=poll_s, limit_s=max_runtime_s + 3600))
+    if spec.wait:
+        result.update(wait_for_training_job(sm, name, poll_s=spec.poll_s, limit_s=spec.max_runtime_s + 3600))
     else:
         print(f"not waiting: `aws sagemaker describe-training-job --training-job-name {name}` shows its status", flush=True)
     return result
@@ -216,7 +188,7 @@ def wait_for_training_job(sm: Any, name: str, *, poll_s: float = 30.0, limit_s: 
             raise ServingError(f"training job {name} still {status} after {limit_s:.0f} s; stopped waiting (the job goes on)")
         time.sleep(poll_s)
     if status != "Completed":
-        reason = one_line(job.get("FailureReason") or "no FailureReason given")
+        reason = one_line(job.get("FailureReason") or "no FailureReason given", limit=MESSAGE_LIMIT)
         raise ServingError(
             f"training job {name} {status.lower()}: {reason}; its logs are in CloudWatch under /aws/sagemaker/TrainingJobs ({name}/...)"
         )

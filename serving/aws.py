@@ -15,13 +15,13 @@ message, and for credential and region problems how to fix them.
 
 from __future__ import annotations
 
-import re
 from contextlib import contextmanager
 from typing import Any, Iterator
 
 from ._errors import ServingError
+from .container.messages import one_line
 
-__all__ = ["Aws", "aws_errors", "one_line"]
+__all__ = ["Aws", "aws_errors"]
 
 # Error codes that mean "your credentials are wrong", not "your request is wrong".
 _CREDENTIAL_CODES = {
@@ -41,10 +41,8 @@ CREDENTIALS_HINT = (
 REGION_HINT = "pass --region, or set AWS_DEFAULT_REGION, or `aws configure set region REGION`"
 
 
-def one_line(text: object, limit: int = 400) -> str:
-    """``text`` with all whitespace runs collapsed to one space, cut at ``limit`` characters."""
-    flat = re.sub(r"\s+", " ", str(text)).strip()
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+#: The longest AWS message shown (an error line must stay readable).
+MESSAGE_LIMIT = 400
 
 
 class Aws:
@@ -119,7 +117,7 @@ def client_error_parts(exc: Any) -> tuple[str, str]:
         # An endpoint that is not an AWS API (a proxy, or moto without the
         # operation) answers with HTML; its text is noise on one line.
         message = f"HTTP {status} from the endpoint (is this operation supported there?)" if status else "no message"
-    return code, one_line(message)
+    return code, one_line(message, limit=MESSAGE_LIMIT)
 
 
 def is_not_found(exc: Any) -> bool:
@@ -154,14 +152,14 @@ def aws_errors(action: str) -> Iterator[None]:
         hint = f" ({CREDENTIALS_HINT})" if code in _CREDENTIAL_CODES else ""
         raise ServingError(f"cannot {action}: {exc.operation_name} failed with {code}: {message}{hint}") from None
     except (bex.NoCredentialsError, bex.PartialCredentialsError) as exc:
-        raise ServingError(f"cannot {action}: no usable AWS credentials ({one_line(exc)}); {CREDENTIALS_HINT}") from None
+        raise ServingError(f"cannot {action}: no usable AWS credentials ({one_line(exc, limit=MESSAGE_LIMIT)}); {CREDENTIALS_HINT}") from None
     except bex.NoRegionError:
         raise ServingError(f"cannot {action}: no AWS region configured: {REGION_HINT}") from None
     except bex.EndpointConnectionError as exc:
-        raise ServingError(f"cannot {action}: {one_line(exc)} (check --endpoint-url / AWS_ENDPOINT_URL and the network)") from None
+        raise ServingError(f"cannot {action}: {one_line(exc, limit=MESSAGE_LIMIT)} (check --endpoint-url / AWS_ENDPOINT_URL and the network)") from None
     except bex.ParamValidationError as exc:
-        raise ServingError(f"cannot {action}: invalid request: {one_line(exc)}") from None
+        raise ServingError(f"cannot {action}: invalid request: {one_line(exc, limit=MESSAGE_LIMIT)}") from None
     except bex.WaiterError as exc:
-        raise ServingError(f"cannot {action}: {one_line(exc)}") from None
+        raise ServingError(f"cannot {action}: {one_line(exc, limit=MESSAGE_LIMIT)}") from None
     except bex.BotoCoreError as exc:
-        raise ServingError(f"cannot {action}: {type(exc).__name__}: {one_line(exc)}") from None
+        raise ServingError(f"cannot {action}: {one_line(exc, limit=MESSAGE_LIMIT, with_type=True)}") from None

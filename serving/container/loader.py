@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .messages import one_line
+
 # MLflow's switch for refusing pickled models (default: allowed); honoured here
 # so that a deployment that turned it off gets the same protection.
 ALLOW_PICKLE_ENV = "MLFLOW_ALLOW_PICKLE_DESERIALIZATION"
@@ -56,7 +58,7 @@ def load_sklearn_model(model_dir: str | os.PathLike[str]) -> Any:
     try:
         spec = yaml.safe_load(mlmodel.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ModelLoadError(f"{mlmodel}: cannot be read: {exc}") from None
+        raise ModelLoadError(f"{mlmodel}: cannot be read: {one_line(exc)}") from None
     flavor = (spec.get("flavors") or {}).get("sklearn")
     if not isinstance(flavor, dict):
         names = ", ".join(spec.get("flavors") or {}) or "none"
@@ -78,4 +80,4 @@ def load_sklearn_model(model_dir: str | os.PathLike[str]) -> Any:
                 return cloudpickle.load(fh)
             return pickle.load(fh)
     except Exception as exc:
-        raise ModelLoadError(f"{path}: cannot unpickle the model: {type(exc).__name__}: {exc}") from None
+        raise ModelLoadError(f"{path}: cannot unpickle the model: {one_line(exc, with_type=True)}") from None

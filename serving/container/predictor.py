@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from .errors import RequestError
+from .messages import one_line
 
 _F32_MAX = float(np.finfo(np.float32).max)
 
@@ -129,7 +130,7 @@ class ModelPredictor:
             # range check (scikit-learn's trees refuse values beyond float32).
             if (np.abs(X) > _F32_MAX).any():
                 raise float32_range_error(X) from None
-            raise RequestError(400, f"the model refused the feature values: {' '.join(str(exc).split())[:300]}") from None
+            raise RequestError(400, f"the model refused the feature values: {one_line(exc, limit=300)}") from None
 
     def labels(self, X: np.ndarray) -> np.ndarray:
         return self._call("predict", X)

@@ -65,7 +65,6 @@ from .parsing import Schema, check_charset, parse_csv, parse_json
 
 CSV = "text/csv"
 JSON = "application/json"
-RESPONSE_TYPES = {CSV: "text/csv; charset=utf-8", JSON: "application/json"}
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 
 OUTPUTS = ("labels", "probabilities", "margin")
@@ -74,7 +73,37 @@ _ALIASES = {
     "probabilities": "probabilities", "probability": "probabilities", "proba": "probabilities", "predict_proba": "probabilities",
     "margin": "margin", "margins": "margin", "decision_function": "margin", "score": "margin", "scores": "margin",
 }
-_WILDCARDS = {"*/*": None, "text/*": CSV, "application/*": JSON}
+#: The Accept range that means "any type": the answer takes the request's own.
+ANY = "*/*"
+
+
+@dataclass(frozen=True)
+class MediaType:
+    """One body format of ``/invocations``, both ways: how a request body is read and an answer written.
+
+    Parameters
+    ----------
+    name : str
+        The type, as negotiated and as the table's key (``text/csv``).
+    content_type : str
+        The ``Content-Type`` header of an answer in this type.
+    parse : callable
+        ``parse(body, schema)`` -> the float64 feature matrix; raises
+        :class:`RequestError` (400) for a body it cannot use.
+    encode : callable
+        ``encode(values)`` -> the answer body, one value per input row.
+    ranges : tuple of str
+        ``Accept`` ranges that choose this type (``text/*``).
+    aliases : tuple of str
+        Other names of the type, understood in ``Content-Type`` and ``Accept``.
+    """
+
+    name: str
+    content_type: str
+    parse: Callable[[bytes, Schema], np.ndarray]
+    encode: Callable[[np.ndarray], bytes]
+    ranges: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
 
 
 def media_type(header: str | None) -> tuple[str, dict[str, str]]:
@@ -91,7 +120,7 @@ def media_type(header: str | None) -> tuple[str, dict[str, str]]:
 
 
 def request_type(content_type: str | None) -> str:
-    """``text/csv`` or ``application/json`` from a Content-Type header.
+    """The name of the request's media type (``text/csv``, ``application/json``) from a Content-Type header.
 
     Raises
     ------
@@ -99,12 +128,12 @@ def request_type(content_type: str | None) -> str:
         (415) For any other type or a charset other than UTF-8.
     """
     kind, params = media_type(content_type)
-    if kind not in (CSV, JSON):
+    if kind not in MEDIA_TYPES:
         got = f"Content-Type {kind!r}" if kind else "no Content-Type"
         hint = " (curl -d sends that; add -H 'Content-Type: text/csv')" if kind == "application/x-www-form-urlencoded" else ""
-        raise RequestError(415, f"{got} is not supported{hint}; send text/csv or application/json")
+        raise RequestError(415, f"{got} is not supported{hint}; send {_LISTED}")
     check_charset(params.get("charset"))
-    return kind
+    return MEDIA_TYPES[kind].name
 
 
 def _output(value: str, source: str, status: int) -> str:
@@ -128,11 +157,12 @@ def _accept_choice(accept: str | None, requested: str) -> tuple[str, str | None]
         if kind and q > 0:
             ranges.append((-q, i, kind, params.get("output")))
     for _, _, kind, output in sorted(ranges):
-        if kind in RESPONSE_TYPES:
-            return kind, output
-        if kind in _WILDCARDS:
-            return _WILDCARDS[kind] or requested, output
-    raise RequestError(406, f"Accept {accept.strip()!r} cannot be produced; accept text/csv or application/json")
+        chosen = MEDIA_TYPES.get(kind) or _BY_RANGE.get(kind)
+        if chosen is not None:
+            return chosen.name, output
+        if kind == ANY:
+            return requested, output
+    raise RequestError(406, f"Accept {accept.strip()!r} cannot be produced; accept {_LISTED}")
 
 
 def _attribute_output(attributes: str | None) -> str | None:
@@ -159,7 +189,7 @@ def negotiate(content_type: str | None, accept: str | None, custom_attributes: s
     Returns
     -------
     request_type : str
-        ``text/csv`` or ``application/json``.
+        The name of its media type, a key of :data:`MEDIA_TYPES`.
     answer : Answer
 
     Raises
@@ -183,8 +213,8 @@ def negotiate(content_type: str | None, accept: str | None, custom_attributes: s
 
 
 def parse(body: bytes, kind: str, schema: Schema) -> np.ndarray:
-    """The feature matrix of a body of type ``kind``."""
-    return parse_csv(body, schema) if kind == CSV else parse_json(body, schema)
+    """The feature matrix of a body of type ``kind`` (a name :func:`negotiate` returned)."""
+    return MEDIA_TYPES[kind].parse(body, schema)
 
 
 def predict(predictor: Any, X: np.ndarray, output: str) -> np.ndarray:
@@ -202,18 +232,41 @@ def _csv_cell(value: Any) -> str:
     return text
 
 
-def encode(values: np.ndarray, media: str) -> bytes:
-    """The response body: ``{"predictions": [...]}`` or one CSV value per line.
+def encode_csv(values: np.ndarray) -> bytes:
+    """One value per line, with no newline after the last.
 
-    Floats are written with ``repr`` precision (they read back exactly).
-    CSV has no newline after the last value: Batch Transform with
-    ``AssembleWith=Line`` adds one after each (mini-batch) response, and a
-    client joining responses with newlines does the same, so a trailing
-    newline here would put an empty line after every mini-batch.
+    Batch Transform with ``AssembleWith=Line`` adds one after each
+    (mini-batch) response, and a client joining responses with newlines
+    does the same, so a trailing newline here would put an empty line after
+    every mini-batch. Numbers need no quoting; labels that are text may.
     """
     items = values.tolist()
-    if media == JSON:
-        return json.dumps({"predictions": items}, separators=(",", ":")).encode()
     if values.dtype.kind in "iufb":
         return "\n".join(map(str, items)).encode()
     return "\n".join(map(_csv_cell, items)).encode()
+
+
+def encode_json(values: np.ndarray) -> bytes:
+    """``{"predictions": [...]}``, compact."""
+    return json.dumps({"predictions": values.tolist()}, separators=(",", ":")).encode()
+
+
+def encode(values: np.ndarray, media: str) -> bytes:
+    """The response body in the media type ``media``: ``{"predictions": [...]}`` or one CSV value per line.
+
+    Floats are written with ``repr`` precision (they read back exactly).
+    """
+    return MEDIA_TYPES[media].encode(values)
+
+
+#: Every body format, in the order error messages list them. Adding a media
+#: type is adding an entry here: negotiation, parsing and encoding read this table.
+FORMATS = (
+    MediaType(CSV, "text/csv; charset=utf-8", parse_csv, encode_csv, ranges=("text/*",)),
+    MediaType(JSON, "application/json", parse_json, encode_json, ranges=("application/*",)),
+)
+#: Each format by its name and aliases.
+MEDIA_TYPES = {name: media for media in FORMATS for name in (media.name, *media.aliases)}
+#: Each format by the ``Accept`` ranges that choose it.
+_BY_RANGE = {accept_range: media for media in FORMATS for accept_range in media.ranges}
+_LISTED = " or ".join(media.name for media in FORMATS)

@@ -235,19 +235,85 @@ class _Supervisor:
         return clean
 
 
+class _Settings:
+    """What ``serve`` runs with, from its options and the environment SageMaker sets."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        layout = OptMl.resolve(args.opt_ml)
+        self.host = args.host
+        self.model_dir = Path(args.model_dir).absolute() if args.model_dir else layout.model
+        self.port = _int_setting("--port/SAGEMAKER_BIND_TO_PORT", args.port or os.environ.get("SAGEMAKER_BIND_TO_PORT"), DEFAULT_PORT, 1, 65535)
+        self.workers = _int_setting("MODEL_SERVER_WORKERS", os.environ.get("MODEL_SERVER_WORKERS"), cpu_count(), 1)
+        self.timeout = _int_setting("MODEL_SERVER_TIMEOUT", os.environ.get("MODEL_SERVER_TIMEOUT"), DEFAULT_TIMEOUT, 1)
+        self.worker_class = os.environ.get("MODEL_SERVER_WORKER_CLASS", "").strip() or "sync"
+        self.nginx = find_nginx()
+        if not (self.model_dir / "MLmodel").is_file():
+            raise SettingError(f"no MLflow model at {self.model_dir} (no MLmodel file); give --model-dir or put the model in {layout.model}")
+
+
+def _gunicorn_command(settings: _Settings, run_dir: Path, socket: Path) -> list[str]:
+    """gunicorn serving the app of :mod:`.wsgi` on ``socket``, with the model preloaded."""
+    gunicorn_conf = run_dir / "gunicorn.conf.py"
+    # Settings only some gunicorn versions know go in a config file, which
+    # ignores unknown names: the control socket (gunicorn >= 25) would
+    # otherwise be created in $HOME and clash between servers.
+    gunicorn_conf.write_text("control_socket_disable = True\n", encoding="utf-8")
+    return [
+        sys.executable, "-m", "gunicorn",
+        "--config", str(gunicorn_conf),
+        "--bind", f"unix:{socket}",
+        "--workers", str(settings.workers),
+        "--worker-class", settings.worker_class,
+        "--timeout", str(settings.timeout),
+        "--graceful-timeout", str(settings.timeout),
+        "--preload",  # the model loads once, before the workers fork
+        "--pythonpath", str(PACKAGE_ROOT),
+        "--worker-tmp-dir", "/dev/shm" if os.access("/dev/shm", os.W_OK) else str(run_dir),
+        # nginx enforces the request-line and header limits (8 KB lines, 32 KB of
+        # headers) with JSON answers; gunicorn's own, lower ones would answer in HTML.
+        "--limit-request-line", "0",
+        "--limit-request-fields", "32768",
+        "--limit-request-field_size", "0",
+        "--error-logfile", "-",
+        f"{__package__}.wsgi:app",  # serving.container from a checkout, qboost_serving.container installed
+    ]
+
+
+def _supervise(supervisor: _Supervisor, settings: _Settings, run_dir: Path) -> int:
+    """Start gunicorn, then nginx once the model is loaded; run until stopped. Returns the exit code."""
+    socket = run_dir / "gunicorn.sock"
+    conf = write_nginx_conf(run_dir, settings.host, settings.port, socket, settings.timeout)
+    env = {
+        **os.environ,
+        "QBOOST_SERVE_MODEL_DIR": str(settings.model_dir),
+        "QBOOST_SERVE_WORKERS": str(settings.workers),
+        "PYTHONUNBUFFERED": "1",
+    }
+    supervisor.start("gunicorn", _gunicorn_command(settings, run_dir, socket), env)
+    _log(f"gunicorn ({settings.workers} {settings.worker_class} workers, timeout {settings.timeout} s) loading the model {settings.model_dir}")
+    while not supervisor.stop.is_set():
+        supervisor.reap_orphans()
+        gone = supervisor.exited()
+        if gone is not None:
+            _log(f"error: {gone[0]} exited unexpectedly with {gone[1]}; stopping")
+            supervisor.shutdown(grace=settings.timeout + 10)
+            return 1
+        if "nginx" not in supervisor.children and socket.exists():
+            # gunicorn opens its socket only once the model is loaded;
+            # nginx starts then, so the port opens ready to serve.
+            supervisor.start("nginx", [settings.nginx, "-e", "stderr", "-p", str(run_dir), "-c", str(conf)], env, relay_stdout=True)
+            _log(f"model loaded; nginx on {settings.host}:{settings.port} -> gunicorn at unix:{socket}")
+        supervisor.stop.wait(0.5 if "nginx" in supervisor.children else 0.02)
+    clean = supervisor.shutdown(grace=settings.timeout + 10)
+    _log("stopped" if clean else "stopped with errors")
+    return 0 if clean else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the server until SIGTERM/SIGINT. Returns the exit code."""
     args = _parser().parse_args(argv)
-    layout = OptMl.resolve(args.opt_ml)
-    model_dir = Path(args.model_dir).absolute() if args.model_dir else layout.model
     try:
-        port = _int_setting("--port/SAGEMAKER_BIND_TO_PORT", args.port or os.environ.get("SAGEMAKER_BIND_TO_PORT"), DEFAULT_PORT, 1, 65535)
-        workers = _int_setting("MODEL_SERVER_WORKERS", os.environ.get("MODEL_SERVER_WORKERS"), cpu_count(), 1)
-        timeout = _int_setting("MODEL_SERVER_TIMEOUT", os.environ.get("MODEL_SERVER_TIMEOUT"), DEFAULT_TIMEOUT, 1)
-        worker_class = os.environ.get("MODEL_SERVER_WORKER_CLASS", "").strip() or "sync"
-        nginx = find_nginx()
-        if not (model_dir / "MLmodel").is_file():
-            raise SettingError(f"no MLflow model at {model_dir} (no MLmodel file); give --model-dir or put the model in {layout.model}")
+        settings = _Settings(args)
     except SettingError as exc:
         _log(f"error: {exc}")
         return 2
@@ -264,59 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_dir = Path(tempfile.mkdtemp(prefix="qboost-serve-"))
     try:
         run_dir.chmod(0o755)  # nginx's workers may run as another user
-        socket = run_dir / "gunicorn.sock"
-        conf = write_nginx_conf(run_dir, args.host, port, socket, timeout)
-        gunicorn_conf = run_dir / "gunicorn.conf.py"
-        # Settings only some gunicorn versions know go in a config file, which
-        # ignores unknown names: the control socket (gunicorn >= 25) would
-        # otherwise be created in $HOME and clash between servers.
-        gunicorn_conf.write_text("control_socket_disable = True\n", encoding="utf-8")
-        env = {
-            **os.environ,
-            "QBOOST_SERVE_MODEL_DIR": str(model_dir),
-            "QBOOST_SERVE_WORKERS": str(workers),
-            "PYTHONUNBUFFERED": "1",
-        }
-        supervisor.start(
-            "gunicorn",
-            [
-                sys.executable, "-m", "gunicorn",
-                "--config", str(gunicorn_conf),
-                "--bind", f"unix:{socket}",
-                "--workers", str(workers),
-                "--worker-class", worker_class,
-                "--timeout", str(timeout),
-                "--graceful-timeout", str(timeout),
-                "--preload",  # the model loads once, before the workers fork
-                "--pythonpath", str(PACKAGE_ROOT),
-                "--worker-tmp-dir", "/dev/shm" if os.access("/dev/shm", os.W_OK) else str(run_dir),
-                # nginx enforces the request-line and header limits (8 KB lines, 32 KB of
-                # headers) with JSON answers; gunicorn's own, lower ones would answer in HTML.
-                "--limit-request-line", "0",
-                "--limit-request-fields", "32768",
-                "--limit-request-field_size", "0",
-                "--error-logfile", "-",
-                f"{__package__}.wsgi:app",  # serving.container from a checkout, qboost_serving.container installed
-            ],
-            env,
-        )
-        _log(f"gunicorn ({workers} {worker_class} workers, timeout {timeout} s) loading the model {model_dir}")
-        while not supervisor.stop.is_set():
-            supervisor.reap_orphans()
-            gone = supervisor.exited()
-            if gone is not None:
-                _log(f"error: {gone[0]} exited unexpectedly with {gone[1]}; stopping")
-                supervisor.shutdown(grace=timeout + 10)
-                return 1
-            if "nginx" not in supervisor.children and socket.exists():
-                # gunicorn opens its socket only once the model is loaded;
-                # nginx starts then, so the port opens ready to serve.
-                supervisor.start("nginx", [nginx, "-e", "stderr", "-p", str(run_dir), "-c", str(conf)], env, relay_stdout=True)
-                _log(f"model loaded; nginx on {args.host}:{port} -> gunicorn at unix:{socket}")
-            supervisor.stop.wait(0.5 if "nginx" in supervisor.children else 0.02)
-        clean = supervisor.shutdown(grace=timeout + 10)
-        _log("stopped" if clean else "stopped with errors")
-        return 0 if clean else 1
+        return _supervise(supervisor, settings, run_dir)
     finally:
         for proc in supervisor.children.values():
             if proc.poll() is None:
@@ -325,7 +339,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         shutil.rmtree(run_dir, ignore_errors=True)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
 
 if __name__ == "__main__":
     sys.exit(main())

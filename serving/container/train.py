@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import redaction
+from .messages import one_line
 from .paths import OptMl
 
 FAILURE_LIMIT = 1024
@@ -51,12 +52,19 @@ def _say(message: str) -> None:
     print(f"train: {message}", flush=True)
 
 
-def _one_line(message: str) -> str:
-    """Hydra's multi-line messages as one line (SageMaker shows the failure reason on one)."""
+def _hydra_message(message: str) -> str:
+    """A Hydra error as one line (SageMaker shows the failure reason on one).
+
+    Hydra lists choices as tab-indented lines under a heading ("Available
+    options in 'sampler':", then one option a line): those become a
+    comma-separated list after the heading, the other lines are joined with
+    "; ", and the search path Hydra appends is dropped (it names this
+    image's directories, which the user cannot change).
+    """
     message = message.split("\nConfig search path")[0]
     message = re.sub(r":\s*\n\t", ": ", message)
     message = re.sub(r"\n\t", ", ", message)
-    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
+    return one_line(message, joiner="; ")
 
 
 def _hydra_quote(value: str) -> str:
@@ -86,7 +94,7 @@ def compose_config(overrides: list[str]) -> Any:
             # Hydra's hint (`+key=...` appends a key) is wrong for a SageMaker user, who
             # mistyped or shortened a setting: name the settings that exist.
             raise ConfigError(f"hyperparameters: {unknown_key_message(unknown.group(1), compose())}") from None
-        raise ConfigError(f"hyperparameters: {_one_line(str(exc))}") from None
+        raise ConfigError(f"hyperparameters: {_hydra_message(str(exc))}") from None
 
 
 def unknown_key_message(key: str, cfg: Any) -> str:
@@ -263,10 +271,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             reason, code = str(exc) or "interrupted", 1
         except Exception as exc:
             if _user_error(exc):
-                reason, code = " ".join(str(exc).split()), 1
+                reason, code = one_line(exc), 1
             else:
                 traceback.print_exc()
-                reason, code = f"{type(exc).__name__}: {exc}", 255
+                reason, code = one_line(exc, with_type=True), 255
         print(f"error: {reason}", file=sys.stderr, flush=True)
         write_failure(layout, reason, redactor)
         return code

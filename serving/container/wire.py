@@ -16,7 +16,7 @@ gunicorn master with ``--preload``, so every forked worker has them):
 
 gunicorn has no setting for either, so its ``Response.send_headers`` and
 ``Response._emit_body`` and ``util.write_error`` are wrapped. The image pins
-the gunicorn version this is tested with (``tests/test_serving_container.py``
+the gunicorn version this is tested with (``tests/test_serving_server.py``
 kills workers under load); with a gunicorn lacking those methods the
 wrapping is skipped with a warning and nginx's retry still applies.
 """

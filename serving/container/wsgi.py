@@ -45,6 +45,7 @@ from . import protocol, wire
 from .errors import RequestError
 from .compiled_file import COMPILED_FILE, load_compiled
 from .loader import ModelLoadError, load_sklearn_model
+from .messages import one_line
 from .parsing import Schema
 from .paths import OptMl
 from .predictor import CompiledPredictor, predictor_for
@@ -84,12 +85,12 @@ def make_responder(predictor: Any) -> Callable[[bytes | None, int | None, Any], 
             kind, answer = protocol.negotiate(header("Content-Type"), header("Accept"), header(protocol.CUSTOM_ATTRIBUTES))
             X = protocol.parse(read_body(), kind, schema)
             body = protocol.encode(protocol.predict(predictor, X, answer.output), answer.media_type)
-            return 200, protocol.RESPONSE_TYPES[answer.media_type], body
+            return 200, protocol.MEDIA_TYPES[answer.media_type].content_type, body
         except RequestError as exc:
             return exc.status, protocol.JSON, error_body(exc.message)
         except Exception as exc:  # a bug, not the client's fault: keep the worker, log the trace
             traceback.print_exc(file=sys.stderr)
-            return 500, protocol.JSON, error_body(f"internal error: {type(exc).__name__}: {exc}")
+            return 500, protocol.JSON, error_body(f"internal error: {one_line(exc, with_type=True)}")
 
     return respond
 
