@@ -8,6 +8,8 @@ to choose from.
 
 from __future__ import annotations
 
+import hashlib
+
 import importlib.metadata as metadata
 import json
 import os
@@ -147,6 +149,9 @@ def test_package_the_champion_writes_a_complete_build_context(store, champion, t
     assert wheel.name.startswith(f"qboost_exp-{metadata.version('qboost-exp')}-")
     names = zipfile.ZipFile(wheel).namelist()
     assert "qboost_exp/domain/qboost.py" in names and "qboost_exp/conf/config.yaml" in names
+    # its digest, which the Dockerfile copies so that a changed wheel invalidates the install layer
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert (out / "wheels.sha256").read_text() == f"{digest}  {wheel.name}\n"
 
     # the serving code, with the container programs, executable
     for program in ("train", "serve"):

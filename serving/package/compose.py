@@ -11,7 +11,7 @@ from .download import download_model, read_mlmodel, use_store
 from .requirements import pinned_requirements
 from .result import PackageResult
 from .sources import checked_dockerfile, python_version_warnings
-from .wheels import build_wheel, fill_wheelhouse
+from .wheels import build_wheel, fill_wheelhouse, write_wheel_digests
 
 __all__ = ["package"]
 
@@ -58,6 +58,7 @@ def _build(context: Path, out: Path, chosen: ChosenModel, store: str | None, doc
     warnings += more
     pins = write_requirements(context, requirements)
     wheel = build_wheel(context / "wheels")
+    write_wheel_digests(context)
     fill_wheelhouse(pins, context / "wheelhouse", len(requirements), wanted=wheelhouse)
     copy_sources(context, dockerfile)
     not_compiled = compile_model_dir(model_dir)  # before the tarball: it carries the compiled file too

@@ -61,6 +61,20 @@ def build_wheel(dest: Path) -> Path:
     return wheels[0]
 
 
+#: The context's digest of its ``wheels/`` folder (``sha256sum`` format). The Dockerfile copies it
+#: before the RUN that installs the mounted wheels: a mounted file does not change a layer's cache
+#: key, so without it a rebuild of changed code with the same version reused the old install.
+WHEEL_DIGESTS = "wheels.sha256"
+
+
+def write_wheel_digests(context: Path) -> Path:
+    """``context/wheels.sha256``: one ``sha256sum`` line per wheel in ``context/wheels``."""
+    lines = [f"{hashlib.sha256(w.read_bytes()).hexdigest()}  {w.name}\n" for w in sorted((context / "wheels").glob("*.whl"))]
+    path = context / WHEEL_DIGESTS
+    path.write_text("".join(lines))
+    return path
+
+
 def _record_line(name: str, data: bytes) -> str:
     """The RECORD entry of one file: its path, sha256 (urlsafe base64, unpadded) and size."""
     digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
