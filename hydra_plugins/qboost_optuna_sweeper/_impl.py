@@ -9,10 +9,12 @@ A launch of a study, in order:
    ``RetryHeartbeatStaleTrialCallback`` queues the same parameters);
 3. build the sampler, seeded from the configured seed and the study's size
    (a resumed study must not replay its earlier draws);
-4. open the MLflow parent run, or re-open the one an interrupted or killed
-   launch of this study left, closing the child runs it left RUNNING;
-5. ask for batches (never a parameter set the study already has COMPLETE),
-   launch them through ``qboost_exp.sweep.run_launch`` and tell the results;
+4. start the sweep's session (:class:`qboost_exp.sweep.SweepSession`): claim
+   the sweep directory, open the MLflow parent run, or re-open the one an
+   interrupted or killed launch of this study left, closing the child runs
+   it left RUNNING;
+5. ask for batches (:class:`_Trials`: never a parameter set the study
+   already has COMPLETE), which the session launches, and tell the results;
    Ctrl-C, SIGTERM or a launcher error tell the open trials FAIL (to run
    again) before the summary, the parent KILLED and exit 130/143/1.
 """
@@ -27,14 +29,15 @@ import threading
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-from qboost_exp.errors import ConfigError, QBoostError
-from qboost_exp.sweep import EARLIER, NOT_STARTED, JobOutcome, SweepAccount
+from qboost_exp.errors import ConfigError
+from qboost_exp.sweep import JobBatches, SweepSession, job_failed
+from qboost_exp.tracking import driver_alive, driver_id, higher_is_better
 
 from ._search_space import format_value, search_space
 from ._study import (
@@ -65,30 +68,10 @@ _REASKS = 10
 _CONTINUED = ("KILLED",)
 
 
-def _claim(config: DictConfig) -> None:
-    """Make this driver the only one of ``hydra.sweep.dir``: another driver's job records must not mix with this launch's."""
-    from qboost_exp.sweep import claim_sweep_dir
-    from qboost_exp.tracking import driver_id
-
-    sweep_dir = Path(str(config.hydra.sweep.dir))
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    busy = claim_sweep_dir(sweep_dir, driver_id())
-    if busy:
-        raise ClaimedSweepDir(busy)
-
-
-class ClaimedSweepDir(ConfigError):
-    """The sweep directory is another driver's: nothing of this launch may touch that sweep's parent run."""
-
-
-def default_storage(config: DictConfig, base_dir: str | os.PathLike[str]) -> str:
-    """``sqlite:///optuna.db`` beside the MLflow SQLite store, else in ``base_dir`` (the launch directory)."""
-    from qboost_exp.tracking import tracking_uri
-
-    mlflow_cfg = OmegaConf.to_container(config.mlflow, resolve=True) if "mlflow" in config else {}
-    uri = tracking_uri(mlflow_cfg or {}, base_dir)
-    if uri.startswith("sqlite:///"):
-        directory = Path(uri[len("sqlite:///"):].split("?", 1)[0]).parent
+def default_storage(store_uri: str, base_dir: str | os.PathLike[str]) -> str:
+    """``sqlite:///optuna.db`` beside the MLflow SQLite store (``store_uri``), else in ``base_dir`` (the launch directory)."""
+    if store_uri.startswith("sqlite:///"):
+        directory = Path(store_uri[len("sqlite:///"):].split("?", 1)[0]).parent
     else:
         directory = Path(base_dir).resolve()
     return f"sqlite:///{directory / STORAGE_FILE}"
@@ -106,8 +89,6 @@ def redacted(url: str) -> str:
 
 def direction_of(objective: str) -> str:
     """Optuna's direction for ``objective``, by the project's one rule."""
-    from qboost_exp.tracking import higher_is_better
-
     return "maximize" if higher_is_better(objective) else "minimize"
 
 
@@ -117,39 +98,6 @@ def _quiet_optuna() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yield
-
-
-@dataclass
-class StudyAccount(SweepAccount):
-    """The account of one launch of a study: the trials this launch asked for, and those it had planned but never asked.
-
-    Job numbers are trial numbers, so they start where the study stood and
-    may have gaps (a trial of another driver, a parameter set not run);
-    only this launch's trials and, under a re-opened parent run, the jobs
-    that finished under it earlier are in the summary.
-    """
-
-    planned: int = 0
-    launched: list[int] = field(default_factory=list)
-
-    def ask(self, number: int, overrides: list[str]) -> None:
-        """Trial ``number`` will run as a job of this launch, with ``overrides``."""
-        while len(self.jobs) <= number:
-            self.jobs.append([])
-        self.jobs[number] = list(overrides)
-        self.launched.append(number)
-
-    def outcomes(self) -> list[JobOutcome]:
-        by_job = {outcome.job: outcome for outcome in super().outcomes()}
-        out = [JobOutcome(n, " ".join(self.jobs[n]) if n < len(self.jobs) else "", EARLIER, None, run_id) for n, run_id in sorted(self.earlier.items())]
-        out += [by_job[n] for n in self.launched]
-        missing = self.planned - len(self.launched)
-        if missing > 0:
-            # Trials never asked for have no number yet: name the ones they would most likely have had.
-            first = max([*by_job, *self.launched, -1]) + 1
-            why = self.interrupted or self.launcher_error
-            out += [JobOutcome(first + i, "(not asked for)", NOT_STARTED, why) for i in range(missing)]
-        return out
 
 
 class _Heartbeats:
@@ -229,6 +177,27 @@ class _Retry:
             self._optuna(study, clean)
 
 
+
+
+@dataclass
+class _Plan:
+    """What this launch of the study runs, found before it touches the sweep directory or MLflow."""
+
+    study: Any
+    objective: str
+    direction: str
+    #: The storage URL without its password (MLflow tags, the console).
+    shown: str
+    space: Mapping[str, Any]
+    fixed: list[str]
+    #: The parameter sets the study has COMPLETE (and, as the launch goes, asked for).
+    tried: set[Any]
+    #: How many parameter sets the space holds; None when it is not finite.
+    size: int | None
+    #: Trials this launch runs: n_trials less those that count already.
+    remaining: int
+
+
 class OptunaSweep:
     """See :class:`hydra_plugins.qboost_optuna_sweeper.optuna_sweeper.OptunaSweeper`."""
 
@@ -257,11 +226,7 @@ class OptunaSweep:
         self.launcher: Any = None
         self.config: DictConfig | None = None
         self.hydra_context: Any = None
-        # Trials this launch asked for and has not told yet: {trial number: optuna.Trial}.
-        self._open: dict[int, Any] = {}
-        self._ids: dict[int, int] = {}  # trial number -> trial id (for heartbeats)
-        self._heartbeats: _Heartbeats | None = None
-        self._storage: Any = None
+        self._storage: Any = None  # the study's RDBStorage, once opened
 
     def setup(self, *, hydra_context: Any, task_function: Any, config: DictConfig) -> None:
         from hydra.core.plugins import Plugins
@@ -272,22 +237,72 @@ class OptunaSweep:
 
     # -- the sweep -------------------------------------------------------------
     def sweep(self, arguments: Sequence[str], *, validate: Callable[[Sequence[Sequence[str]]], None]) -> list[Any]:
-        try:
-            return self._sweep(arguments, validate)
-        except QBoostError as exc:
-            if not isinstance(exc, ClaimedSweepDir):  # the parent run of that directory is the other driver's
-                self._abort(str(exc))
-            print(f"error: {exc}", file=sys.stderr, flush=True)
-            sys.exit(2)
+        assert self.config is not None
+        session = SweepSession(self.config, self.launcher, resume_hint=RESUME_HINT, validate=validate)
+        with session.refusing():
+            plan = self._plan(session, arguments, validate)
+            previous, earlier = self._earlier_launch(session, plan.shown) if session.uri else (None, {})
+            session.start(
+                plan.remaining, previous=previous, earlier=earlier, run_name=f"optuna study {self.study_name} ({plan.shown})",
+                tags={"optuna.study_name": self.study_name, "optuna.storage": plan.shown, "optuna.direction": plan.direction},
+            )
+            if session.closed:
+                print(f"[optuna] closed {session.closed} child run{'s' if session.closed != 1 else ''} the stopped launch left RUNNING (KILLED)", flush=True)
+            trials = _Trials(self, session, plan)
+            with _Heartbeats(self._storage, self.heartbeat_interval) as trials.heartbeats:
+                returns = session.launch(trials, planned=plan.remaining)
+            self._report(plan.study, plan.objective)
+            return returns
 
-    def _abort(self, message: str) -> None:
-        """Close the sweep's MLflow parent run as FAILED (on_multirun_end never runs after an error)."""
-        from qboost_exp.sweep import close_parent
+    # -- before the first trial -------------------------------------------------
+    def _plan(self, session: SweepSession, arguments: Sequence[str], validate: Callable[[Sequence[Sequence[str]]], None]) -> _Plan:
+        """Check the settings, open the study, close what dead drivers left, and count what is left to run."""
+        import optuna
 
-        try:
-            close_parent(self.config, "FAILED", error=message)
-        except Exception:  # noqa: BLE001 - the store may be what failed; the error line still prints
-            pass
+        if self.n_trials < 1 or self.n_jobs < 1:
+            raise ConfigError(f"hydra.sweeper.n_trials and hydra.sweeper.n_jobs must be >= 1, got {self.n_trials} and {self.n_jobs}")
+        if self.max_retry is not None and self.max_retry < 0:
+            raise ConfigError(f"hydra.sweeper.max_retry must be >= 0 or null, got {self.max_retry}")
+        objective = session.objective
+        direction = direction_of(objective)
+        space, fixed = search_space(self.params, arguments)
+        if not space:
+            raise ConfigError("the Optuna search space is empty: set hydra.sweeper.params (see conf/hparams_search/optuna.yaml)")
+        self._check_composes(space, fixed, validate)
+        storage_url = self.storage or default_storage(session.store[0], os.getcwd())
+        shown = redacted(storage_url)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what happens
+        study = self._open_study(storage_url, shown, direction, objective)
+        self._recover(study)
+        trials = study.get_trials(deepcopy=False)
+        study.sampler, seed_note = self._sampler(len(trials))
+        tried = {key for key in completed_sets(trials, fixed) if in_space(dict(key), space)}
+        plan = _Plan(study, objective, direction, shown, space, list(fixed), tried, space_size(space), 0)
+        self._budget(plan, trials, seed_note)
+        return plan
+
+    def _budget(self, plan: _Plan, trials: Sequence[Any], seed_note: str | None) -> None:
+        """Set how many trials this launch runs, and say so; with none to run, report the study and exit 0."""
+        again = retried(trials)
+        done = sum(counts_toward_budget(t, again) for t in trials)
+        plan.remaining = max(0, self.n_trials - done)
+        print(
+            f"[optuna] study {self.study_name!r} in {plan.shown}: {plan.direction} {plan.objective}; {done} of n_trials={self.n_trials} "
+            f"trials done, {plan.remaining} to run in batches of {self.n_jobs}",
+            flush=True,
+        )
+        if seed_note:
+            print(seed_note, flush=True)
+        if plan.remaining and plan.size is not None and len(plan.tried) >= plan.size:
+            print(f"[optuna] the search space holds {plan.size} parameter sets and the study has completed all of them: nothing left to try", flush=True)
+            plan.remaining = 0
+        if plan.remaining == 0:
+            if done >= self.n_trials:
+                print(f"[optuna] nothing to run: raise hydra.sweeper.n_trials above {done} to continue the study", flush=True)
+            self._report(plan.study, plan.objective)
+            # No parent run, no summary: a re-run of a finished study leaves the MLflow experiment as it was.
+            sys.stdout.flush()
+            sys.exit(0)
 
     def _open_study(self, storage_url: str, shown: str, direction: str, objective: str) -> Any:
         import optuna
@@ -316,95 +331,7 @@ class OptunaSweep:
             study.set_user_attr(_OBJECTIVE_ATTR, objective)
         return study
 
-    def _sweep(self, arguments: Sequence[str], validate: Callable[[Sequence[Sequence[str]]], None]) -> list[Any]:
-        import optuna
 
-        from qboost_exp.sweep import run_launch, store_of, tracking_enabled
-        from qboost_exp.tracking import DEFAULT_OBJECTIVE
-
-        assert self.config is not None
-        config = self.config
-        if self.n_trials < 1 or self.n_jobs < 1:
-            raise ConfigError(f"hydra.sweeper.n_trials and hydra.sweeper.n_jobs must be >= 1, got {self.n_trials} and {self.n_jobs}")
-        if self.max_retry is not None and self.max_retry < 0:
-            raise ConfigError(f"hydra.sweeper.max_retry must be >= 0 or null, got {self.max_retry}")
-        objective = str(OmegaConf.select(config, "objective", default=DEFAULT_OBJECTIVE))
-        direction = direction_of(objective)
-        space, fixed = search_space(self.params, arguments)
-        if not space:
-            raise ConfigError("the Optuna search space is empty: set hydra.sweeper.params (see conf/hparams_search/optuna.yaml)")
-        self._check_composes(space, fixed, validate)
-        storage_url = self.storage or default_storage(config, os.getcwd())
-        shown = redacted(storage_url)
-        optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own lines say what happens
-        study = self._open_study(storage_url, shown, direction, objective)
-        self._recover(study)
-
-        trials = study.get_trials(deepcopy=False)
-        again = retried(trials)
-        done = sum(counts_toward_budget(t, again) for t in trials)
-        remaining = max(0, self.n_trials - done)
-        study.sampler, seed_note = self._sampler(len(trials))
-        size = space_size(space)
-        tried = {key for key in completed_sets(trials, fixed) if in_space(dict(key), space)}
-        print(
-            f"[optuna] study {self.study_name!r} in {shown}: {direction} {objective}; {done} of n_trials={self.n_trials} trials done, "
-            f"{remaining} to run in batches of {self.n_jobs}",
-            flush=True,
-        )
-        if seed_note:
-            print(seed_note, flush=True)
-        if remaining and size is not None and len(tried) >= size:
-            print(f"[optuna] the search space holds {size} parameter sets and the study has completed all of them: nothing left to try", flush=True)
-            remaining = 0
-        if remaining == 0:
-            if done >= self.n_trials:
-                print(f"[optuna] nothing to run: raise hydra.sweeper.n_trials above {done} to continue the study", flush=True)
-            self._report(study, objective)
-            # No parent run, no summary: a re-run of a finished study leaves the MLflow experiment as it was.
-            sys.stdout.flush()
-            sys.exit(0)
-
-        _claim(config)  # before the parent run: a sweep directory in use opens none
-        uri = store_of(config)[0] if tracking_enabled(config) else None
-        if uri:
-            from qboost_exp.sweep import bounded_store
-
-            with bounded_store(config):
-                parent_run_id, earlier = self._parent(shown, direction, remaining)
-        else:
-            parent_run_id, earlier = None, {}
-        _claim(config)  # the sweep directory a continued study adopted
-        sweep_dir = Path(str(config.hydra.sweep.dir))
-        OmegaConf.save(config, sweep_dir / "multirun.yaml")
-        account = StudyAccount(str(sweep_dir), jobs=[], planned=remaining)
-        for number, run_id in earlier.items():
-            account.skip(number, run_id)
-
-        def launch(batch: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[Any]:
-            numbers = range(initial_job_idx, initial_job_idx + len(batch))
-            try:
-                results = self.launcher.launch(batch, initial_job_idx=initial_job_idx)
-                self._tell(study, [self._open[n] for n in numbers], results, objective)
-            except BaseException as exc:
-                # Before run_launch's summary: no trial of the stopped batch stays RUNNING.
-                self._stop_open(study, _why(exc), objective, str(sweep_dir), uri)
-                raise
-            return results
-
-        segments = self._segments(study, space, fixed, tried, size, remaining, account, validate)
-        self._heartbeats = _Heartbeats(self._storage, self.heartbeat_interval)
-        try:
-            with self._heartbeats:
-                returns = run_launch(config, account, launch, segments, uri=uri, parent_run_id=parent_run_id, resume_hint=RESUME_HINT)
-        except BaseException as exc:
-            # Trials asked for and never launched (a stop between batches), after the summary.
-            self._stop_open(study, account.interrupted or account.launcher_error or _why(exc), objective, str(sweep_dir), uri)
-            raise
-        self._report(study, objective)
-        return returns
-
-    # -- before the first trial -------------------------------------------------
     def _check_composes(self, space: Mapping[str, Any], fixed: Sequence[str], validate: Callable[[Sequence[Sequence[str]]], None]) -> None:
         """Compose one job with a value of every searched key, before the study is touched: a wrong key is one error line."""
         from optuna.distributions import CategoricalDistribution
@@ -455,8 +382,6 @@ class OptunaSweep:
         import optuna
         from optuna.trial import TrialState
 
-        from qboost_exp.tracking import driver_alive, driver_id
-
         retry = _Retry(self.max_retry)
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
         study_id = self._storage.get_study_id_from_name(self.study_name)
@@ -492,224 +417,22 @@ class OptunaSweep:
             retry(study, trial)
             print(f"[optuna] trial {trial.number}'s parameters queued again as trial {count} ({trial.user_attrs[STOPPED_ATTR]})", flush=True)
 
-    def _parent(self, shown: str, direction: str, remaining: int) -> tuple[str | None, dict[int, str]]:
-        """Open the MLflow parent run, or continue the one a stopped launch of this study left; (its id, {job: FINISHED run})."""
-        from qboost_exp.sweep import abandoned, adopt_sweep_dir, close_abandoned, open_parent, reopen_parent, store_of
-        from qboost_exp.tracking import (
-            JOB_NUM_TAG,
-            PARENT_ROLE,
-            ROLE_TAG,
-            SWEEP_DIR_TAG,
-            child_runs,
-            client_for,
-            prepare_store,
-            search_all,
-        )
+    def _earlier_launch(self, session: SweepSession, shown: str) -> tuple[Any | None, dict[int, str]]:
+        """The MLflow parent run to continue, and {job: FINISHED run} under it; (None, {}) for a parent of this launch's own.
 
-        assert self.config is not None
-        uri, experiment = store_of(self.config)
-        experiment_id = prepare_store(uri, experiment)
-        client = client_for(uri)
-        tags = {"optuna.study_name": self.study_name, "optuna.storage": shown, "optuna.direction": direction}
-        parents = search_all(client, [experiment_id], f"tags.`{ROLE_TAG}` = '{PARENT_ROLE}'", order_by=("attributes.start_time DESC",))
-        previous = next(
-            (p for p in parents if p.data.tags.get("optuna.study_name") == self.study_name and p.data.tags.get("optuna.storage") == shown), None
-        )
-        if previous is None or not (previous.info.status in _CONTINUED or abandoned(previous)):
-            # A fresh study, or its last launch ended (or another driver runs it now): a parent of this launch's own.
-            return open_parent(self.config, run_name=f"optuna study {self.study_name} ({shown})", tags=tags, jobs=remaining), {}
-        # The last launch was stopped or died: continue its parent, so that the study's trials stay under one parent.
-        adopt_sweep_dir(self.config, previous.data.tags.get(SWEEP_DIR_TAG) or str(self.config.hydra.sweep.dir))
-        closed = close_abandoned(client, experiment_id, parent=previous)
-        earlier: dict[int, str] = {}
-        for run in child_runs(client, previous.info.run_id):
-            if run.info.status == "FINISHED" and run.data.tags.get(JOB_NUM_TAG, "").isdigit():
-                earlier[int(run.data.tags[JOB_NUM_TAG])] = run.info.run_id
-        parent_run_id = reopen_parent(self.config, previous, jobs=len(earlier) + remaining)
-        if closed:
-            print(f"[optuna] closed {closed} child run{'s' if closed != 1 else ''} the stopped launch left RUNNING (KILLED)", flush=True)
-        return parent_run_id, earlier
-
-    # -- asking ------------------------------------------------------------------
-    def _segments(
-        self,
-        study: Any,
-        space: Mapping[str, Any],
-        fixed: Sequence[str],
-        tried: set[Any],
-        size: int | None,
-        remaining: int,
-        account: StudyAccount,
-        validate: Callable[[Sequence[Sequence[str]]], None],
-    ) -> Iterator[tuple[int, list[list[str]]]]:
-        """``(first trial number, overrides)`` to launch, batch by batch, asked for only when the previous batch is told.
-
-        The launcher numbers a batch's jobs from its first number on, so a
-        batch whose trial numbers have a gap (a parameter set not run, a trial
-        of another driver) is launched as several runs of consecutive numbers.
+        A launch that was stopped or died leaves its parent run KILLED or
+        RUNNING: continuing it keeps the study's trials under one parent.
         """
-        from qboost_exp.sweep import forget_records
+        previous = session.latest_parent({"optuna.study_name": self.study_name, "optuna.storage": shown})
+        if previous is None:
+            return None, {}
+        status = previous.info.status
+        if not (status in _CONTINUED or (status == "RUNNING" and session.driver_of(previous)[1] is False)):
+            # Its last launch ended (or another driver runs it now): a parent of this launch's own.
+            return None, {}
+        return previous, session.earlier_by_job(previous)
 
-        while remaining > 0:
-            batch = []
-            for _ in range(min(self.n_jobs, remaining)):
-                trial = self._ask(study, space, fixed, tried, size)
-                if trial is None:
-                    break
-                batch.append(trial)
-            if not batch:
-                account.planned -= remaining  # nothing left to try: the trials not asked for are not missing
-                return
-            remaining -= len(batch)
-            overrides = {t.number: [*fixed, *(f"{k}={format_value(v)}" for k, v in t.params.items())] for t in batch}
-            for number in sorted(overrides):
-                account.ask(number, overrides[number])
-            validate(list(overrides.values()))
-            forget_records(account.sweep_dir, sorted(overrides))  # a re-opened sweep directory may hold other launches' records
-            numbers = sorted(overrides)
-            start = 0
-            for i in range(1, len(numbers) + 1):
-                if i == len(numbers) or numbers[i] != numbers[i - 1] + 1:
-                    yield numbers[start], [overrides[n] for n in numbers[start:i]]
-                    start = i
-            if len(batch) < min(self.n_jobs, remaining + len(batch)):
-                account.planned -= remaining
-                return
-
-    def _ask(self, study: Any, space: Mapping[str, Any], fixed: Sequence[str], tried: set[Any], size: int | None) -> Any | None:
-        """A trial whose parameters the study has not completed (nor this launch asked for); None when there is none to find."""
-        import optuna
-        from optuna.trial import TrialState
-
-        from qboost_exp.tracking import driver_id
-
-        if size is not None and len(tried) >= size:
-            print(f"[optuna] the search space holds {size} parameter sets and the study has tried all of them: stopping here", flush=True)
-            return None
-        configured = study.sampler
-        try:
-            for attempt in range(2 * _REASKS):
-                if attempt == _REASKS:
-                    # The configured sampler keeps proposing known points (a converged TPE): draw uniformly instead.
-                    study.sampler = optuna.samplers.RandomSampler(seed=launch_seed(attempt, len(study.get_trials(deepcopy=False))))
-                with _quiet_optuna():
-                    trial = study.ask(dict(space))
-                key = params_key(trial.params)
-                if key in tried:
-                    trial.set_user_attr(NOT_RUN_ATTR, "the sampler proposed a parameter set the study already has COMPLETE")
-                    trial.set_user_attr(FAILURE_ATTR, "not run: the study already has this parameter set COMPLETE")
-                    study.tell(trial, state=TrialState.FAIL)
-                    # A finite space: queue a point not tried yet, so that the next ask is new (one trial not run, not many).
-                    point = untried_point(space, tried, seed=trial.number)
-                    if point is not None:
-                        study.enqueue_trial(point, skip_if_exists=False)
-                    continue
-                tried.add(key)
-                trial.set_user_attr(DRIVER_ATTR, driver_id())
-                trial.set_user_attr(FIXED_ATTR, list(fixed))
-                self._open[trial.number] = trial
-                study_id = self._storage.get_study_id_from_name(self.study_name)
-                self._ids[trial.number] = self._storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
-                if self._heartbeats is not None:
-                    self._heartbeats.add(self._ids[trial.number])
-                return trial
-        finally:
-            study.sampler = configured
-        print(f"[optuna] {2 * _REASKS} asks gave only parameter sets the study already has COMPLETE: stopping here", flush=True)
-        return None
-
-    # -- telling -----------------------------------------------------------------
-    def _close(self, number: int) -> None:
-        self._open.pop(number, None)
-        if self._heartbeats is not None and number in self._ids:
-            self._heartbeats.discard(self._ids[number])
-
-    def _tell(self, study: Any, batch: Sequence[Any], results: Sequence[Any], objective: str) -> None:
-        from optuna.trial import TrialState
-
-        from qboost_exp.sweep import job_failed
-
-        runs = self._child_runs()
-        for trial, result in zip(batch, results):
-            trial.set_user_attr("overrides", " ".join(result.overrides))
-            run_id = runs.get(trial.number)
-            if run_id:
-                trial.set_user_attr("mlflow_run_id", run_id)
-            failure = job_failed(result)
-            value = None if failure else result.return_value
-            if failure is None and not (isinstance(value, (int, float)) and math.isfinite(value)):
-                failure = f"the job logged no finite {objective!r}"
-            if failure is not None:
-                trial.set_user_attr(FAILURE_ATTR, failure[:1000])
-                study.tell(trial, state=TrialState.FAIL)
-            else:
-                study.tell(trial, float(value))
-            self._close(trial.number)
-
-    def _stop_open(self, study: Any, reason: str, objective: str, sweep_dir: str, uri: str | None) -> None:
-        """Tell every open trial how it ended: COMPLETE if its job finished (its record and run say so), else FAIL, to run again.
-
-        Called when the driver is stopped (Ctrl-C, SIGTERM, a launcher error):
-        no trial may stay RUNNING in the study, and a trial whose job did not
-        finish is marked :data:`STOPPED_ATTR`, so the next launch runs its
-        parameters again instead of counting it.
-        """
-        from optuna.trial import TrialState
-
-        from qboost_exp.sweep import FINISHED, job_records
-
-        if not self._open:
-            return
-        try:
-            records = job_records(sweep_dir)
-        except Exception:  # noqa: BLE001 - no records: every open trial is stopped
-            records = {}
-        for number, trial in list(self._open.items()):
-            try:
-                value = self._finished_value(records.get(number), objective, uri) if (records.get(number) or {}).get("state") == FINISHED else None
-                if value is not None:
-                    trial.set_user_attr("mlflow_run_id", records[number]["run_id"])
-                    study.tell(trial, value)
-                else:
-                    why = f"{reason}: the driver stopped before the trial's job ended; the next launch runs it again"
-                    trial.set_user_attr(FAILURE_ATTR, why[:1000])
-                    trial.set_user_attr(STOPPED_ATTR, reason[:1000])
-                    study.tell(trial, state=TrialState.FAIL)
-            except BaseException:  # noqa: BLE001 - one trial's store error (or a second Ctrl-C) must not leave the others RUNNING
-                try:
-                    study.tell(trial, state=TrialState.FAIL)
-                except BaseException:  # noqa: BLE001 - the next launch fails it (dead driver)
-                    pass
-            finally:
-                self._close(number)
-
-    def _finished_value(self, record: Mapping[str, Any] | None, objective: str, uri: str | None) -> float | None:
-        """The objective a finished job logged to its run (a job that ended just before the stop); None if unknown."""
-        run_id = (record or {}).get("run_id")
-        if not (uri and run_id):
-            return None
-        try:
-            from qboost_exp.tracking import client_for, metric_value
-
-            return metric_value(client_for(uri).get_run(run_id), objective)
-        except Exception:  # noqa: BLE001 - the store is unreachable: run the trial again instead
-            return None
-
-    def _child_runs(self) -> dict[int, str]:
-        """{job number: MLflow run id} of this sweep's child runs so far (empty without tracking)."""
-        from qboost_exp.sweep import parent_run_of
-        from qboost_exp.tracking import JOB_NUM_TAG, child_runs
-
-        try:
-            found = parent_run_of(self.config)
-            if found is None:
-                return {}
-            client, parent = found
-            children = child_runs(client, parent.info.run_id)
-            return {int(r.data.tags[JOB_NUM_TAG]): r.info.run_id for r in children if JOB_NUM_TAG in r.data.tags}
-        except Exception:  # noqa: BLE001 - the link is a convenience; the trial's result does not depend on it
-            return {}
-
+    # -- the end -------------------------------------------------------------------
     def _report(self, study: Any, objective: str) -> None:
         from optuna.trial import TrialState
 
@@ -740,9 +463,139 @@ class OptunaSweep:
         OmegaConf.save(OmegaConf.create(dict(results)), directory / "optimization_results.yaml")
 
 
-def _why(exc: BaseException) -> str:
-    """How the driver was stopped, in the words of ``qboost_exp.sweep.run_launch``'s summary."""
-    from qboost_exp.sweep import stop_of
 
-    stopped, error, _ = stop_of(exc)
-    return stopped or f"the launcher failed: {error}"
+
+class _Trials(JobBatches):
+    """The study's side of a launch: batches of trials asked for, their results told, the open ones settled on a stop."""
+
+    def __init__(self, sweep: OptunaSweep, session: SweepSession, plan: _Plan) -> None:
+        self._sweep = sweep
+        self._session = session
+        self._plan = plan
+        self._remaining = plan.remaining
+        self._exhausted = False  # the last batch came short: the study has nothing more to try
+        # Trials this launch asked for and has not told yet: {trial number: optuna.Trial}.
+        self._open: dict[int, Any] = {}
+        self._ids: dict[int, int] = {}  # trial number -> trial id (for heartbeats)
+        self.heartbeats: _Heartbeats | None = None
+
+    # -- asking ------------------------------------------------------------------
+    def next_batch(self) -> dict[int, list[str]] | None:
+        """Up to ``n_jobs`` trials' overrides, asked for only when the previous batch is told; None when the launch is done."""
+        wanted = min(self._sweep.n_jobs, self._remaining)
+        if wanted <= 0 or self._exhausted:
+            return None
+        batch = []
+        for _ in range(wanted):
+            trial = self._ask()
+            if trial is None:
+                break
+            batch.append(trial)
+        self._remaining -= len(batch)
+        self._exhausted = len(batch) < wanted
+        fixed = self._plan.fixed
+        return {t.number: [*fixed, *(f"{k}={format_value(v)}" for k, v in t.params.items())] for t in batch} or None
+
+    def _ask(self) -> Any | None:
+        """A trial whose parameters the study has not completed (nor this launch asked for); None when there is none to find."""
+        import optuna
+        from optuna.trial import TrialState
+
+        study, space, tried, size = self._plan.study, self._plan.space, self._plan.tried, self._plan.size
+        if size is not None and len(tried) >= size:
+            print(f"[optuna] the search space holds {size} parameter sets and the study has tried all of them: stopping here", flush=True)
+            return None
+        configured = study.sampler
+        try:
+            for attempt in range(2 * _REASKS):
+                if attempt == _REASKS:
+                    # The configured sampler keeps proposing known points (a converged TPE): draw uniformly instead.
+                    study.sampler = optuna.samplers.RandomSampler(seed=launch_seed(attempt, len(study.get_trials(deepcopy=False))))
+                with _quiet_optuna():
+                    trial = study.ask(dict(space))
+                key = params_key(trial.params)
+                if key in tried:
+                    trial.set_user_attr(NOT_RUN_ATTR, "the sampler proposed a parameter set the study already has COMPLETE")
+                    trial.set_user_attr(FAILURE_ATTR, "not run: the study already has this parameter set COMPLETE")
+                    study.tell(trial, state=TrialState.FAIL)
+                    # A finite space: queue a point not tried yet, so that the next ask is new (one trial not run, not many).
+                    point = untried_point(space, tried, seed=trial.number)
+                    if point is not None:
+                        study.enqueue_trial(point, skip_if_exists=False)
+                    continue
+                tried.add(key)
+                self._open_trial(trial)
+                return trial
+        finally:
+            study.sampler = configured
+        print(f"[optuna] {2 * _REASKS} asks gave only parameter sets the study already has COMPLETE: stopping here", flush=True)
+        return None
+
+    def _open_trial(self, trial: Any) -> None:
+        """``trial`` runs in this launch: its driver and fixed overrides recorded, its heartbeats begun."""
+        trial.set_user_attr(DRIVER_ATTR, driver_id())
+        trial.set_user_attr(FIXED_ATTR, list(self._plan.fixed))
+        self._open[trial.number] = trial
+        storage = self._sweep._storage
+        study_id = storage.get_study_id_from_name(self._sweep.study_name)
+        self._ids[trial.number] = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+        if self.heartbeats is not None:
+            self.heartbeats.add(self._ids[trial.number])
+
+    # -- telling -----------------------------------------------------------------
+    def _close(self, number: int) -> None:
+        self._open.pop(number, None)
+        if self.heartbeats is not None and number in self._ids:
+            self.heartbeats.discard(self._ids[number])
+
+    def tell(self, results: Mapping[int, Any]) -> None:
+        from optuna.trial import TrialState
+
+        study, objective = self._plan.study, self._plan.objective
+        trials = {number: self._open[number] for number in results}
+        runs = self._session.run_ids()
+        for number, result in results.items():
+            trial = trials[number]
+            trial.set_user_attr("overrides", " ".join(result.overrides))
+            run_id = runs.get(number)
+            if run_id:
+                trial.set_user_attr("mlflow_run_id", run_id)
+            failure = job_failed(result)
+            value = None if failure else result.return_value
+            if failure is None and not (isinstance(value, (int, float)) and math.isfinite(value)):
+                failure = f"the job logged no finite {objective!r}"
+            if failure is not None:
+                trial.set_user_attr(FAILURE_ATTR, failure[:1000])
+                study.tell(trial, state=TrialState.FAIL)
+            else:
+                study.tell(trial, float(value))
+            self._close(number)
+
+    def stop(self, reason: str, finished: Mapping[int, str | None]) -> None:
+        """Tell every open trial how it ended: COMPLETE if its job finished (its record and run say so), else FAIL, to run again.
+
+        No trial may stay RUNNING in the study, and a trial whose job did not
+        finish is marked :data:`STOPPED_ATTR`, so the next launch runs its
+        parameters again instead of counting it.
+        """
+        from optuna.trial import TrialState
+
+        study = self._plan.study
+        for number, trial in list(self._open.items()):
+            try:
+                value = self._session.objective_value(finished[number]) if number in finished else None
+                if value is not None:
+                    trial.set_user_attr("mlflow_run_id", finished[number])
+                    study.tell(trial, value)
+                else:
+                    why = f"{reason}: the driver stopped before the trial's job ended; the next launch runs it again"
+                    trial.set_user_attr(FAILURE_ATTR, why[:1000])
+                    trial.set_user_attr(STOPPED_ATTR, reason[:1000])
+                    study.tell(trial, state=TrialState.FAIL)
+            except BaseException:  # noqa: BLE001 - one trial's store error (or a second Ctrl-C) must not leave the others RUNNING
+                try:
+                    study.tell(trial, state=TrialState.FAIL)
+                except BaseException:  # noqa: BLE001 - the next launch fails it (dead driver)
+                    pass
+            finally:
+                self._close(number)

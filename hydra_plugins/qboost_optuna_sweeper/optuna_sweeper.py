@@ -50,9 +50,9 @@ class OptunaSweeper(Sweeper):
     re-run continues it; its direction follows ``objective`` (the project's
     one rule for which way a metric is better).
 
-    It opens the sweep's MLflow parent run itself (``qboost_exp.sweep.open_parent``),
-    once it knows how many trials remain: a finished study runs nothing and
-    leaves no empty parent run.
+    It opens the sweep's MLflow parent run itself (through its
+    ``qboost_exp.sweep.SweepSession``), once it knows how many trials remain:
+    a finished study runs nothing and leaves no empty parent run.
 
     Nothing is lost when things fail:
 
@@ -62,7 +62,7 @@ class OptunaSweeper(Sweeper):
       the study starts again, and their parameters run again
       (``max_retry``); the parent and child runs it left RUNNING are closed
       KILLED, and that parent run is continued;
-    - batches go through ``qboost_exp.sweep.run_launch``: Ctrl-C, SIGTERM
+    - batches go through the session's launch: Ctrl-C, SIGTERM
       and a launcher error end with the summary, the parent run KILLED, no
       trial RUNNING, and exit status 130, 143 or 1.
     """

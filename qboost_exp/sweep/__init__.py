@@ -9,10 +9,14 @@
 - The parent run (:func:`open_parent`, :func:`reopen_parent`,
   :func:`close_abandoned`, ...): sweepers that know whether and what they
   will run (our grid sweeper, ``hydra/sweeper=basic``, and our Optuna
-  sweeper) declare ``opens_parent_run = True`` and open it themselves.
-- :func:`run_launch`: how our sweepers launch batches so that Ctrl-C,
-  SIGTERM or a launcher error still ends in the summary, with the parent run
-  KILLED and what finished recorded.
+  sweeper) declare ``opens_parent_run = True`` and open it themselves
+  (through their :class:`SweepSession`).
+- :class:`SweepSession`: one launch of a sweep by one of our sweepers: it
+  claims the sweep directory, resumes an earlier launch or opens the parent
+  run, and launches the sweeper's batches (:class:`JobBatches`) through
+  :func:`run_launch`, so that Ctrl-C, SIGTERM or a launcher error still ends
+  in the summary, with the parent run KILLED and what finished recorded.
+  The sweeper only gives its next batch of jobs and takes their results.
 
 This package is orchestration (above tracking and compare; it uses only their
 public APIs). What a job or the callback needs to know travels explicitly:
@@ -20,59 +24,53 @@ the config, the parent run's tags, the records in the sweep directory; never
 module globals or environment variables.
 """
 
-from ._callback import MLflowSweepCallback, outcomes_from
-from ._jobs import (
-    ACCOUNT_FILE,
-    EARLIER,
-    FAILED,
-    FINISHED,
-    JOBS_DIR,
-    LOCK_FILE,
-    KILLED,
-    NOT_STARTED,
-    JobFailure,
-    JobOutcome,
-    SweepAccount,
-    claim_sweep_dir,
-    counts,
-    forget_records,
-    job_failed,
-    job_records,
-    killed_reason,
-    load_account,
-    record_job_end,
-    record_job_start,
-    scheduler_state,
-)
-from ._launch import CTRL_C_EXIT, SIGTERM_EXIT, run_launch, stop_of, stopping_on_signals
-from ._parent import (
-    OPENS_PARENT_ATTR,
-    RESUMES_TAG,
-    abandoned,
-    adopt_sweep_dir,
-    annotate_parent,
-    bounded_store,
-    close_abandoned,
-    close_parent,
-    close_run,
-    count_jobs,
-    open_parent,
-    parent_run_of,
-    previous_sweep,
-    reopen_parent,
-    store_of,
-    swept_keys_of,
-    sweeper_opens_parent,
-    tracking_enabled,
-)
-from ._scheduler import still_running
-from ._summary import FAILED_SWEEP_EXIT, exit_with, finish_sweep
+from __future__ import annotations
 
-__all__ = [
-    "ACCOUNT_FILE", "EARLIER", "FAILED", "FAILED_SWEEP_EXIT", "FINISHED", "CTRL_C_EXIT", "SIGTERM_EXIT", "JOBS_DIR", "LOCK_FILE", "claim_sweep_dir", "JobFailure", "JobOutcome",
-    "KILLED", "MLflowSweepCallback", "NOT_STARTED", "OPENS_PARENT_ATTR", "RESUMES_TAG", "SweepAccount", "abandoned", "adopt_sweep_dir",
-    "annotate_parent", "bounded_store", "close_abandoned", "close_parent", "close_run", "count_jobs", "counts", "exit_with", "finish_sweep",
-    "forget_records", "job_failed", "job_records", "killed_reason", "load_account", "open_parent", "outcomes_from",
-    "parent_run_of", "previous_sweep", "record_job_end", "record_job_start", "reopen_parent", "run_launch",
-    "scheduler_state", "still_running", "stop_of", "stopping_on_signals", "store_of", "swept_keys_of", "sweeper_opens_parent", "tracking_enabled",
-]
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+_EXPORTS = {
+    **dict.fromkeys(("MLflowSweepCallback", "outcomes_from"), "._callback"),
+    **dict.fromkeys(
+        (
+            "ACCOUNT_FILE", "EARLIER", "FAILED", "FINISHED", "JOBS_DIR", "LOCK_FILE", "KILLED", "NOT_STARTED", "BudgetAccount", "JobFailure",
+            "JobOutcome", "SweepAccount", "claim_sweep_dir", "counts", "forget_records", "job_failed", "job_records", "killed_reason",
+            "load_account", "record_job_end", "record_job_start", "scheduler_state",
+        ),
+        "._jobs",
+    ),
+    **dict.fromkeys(("CTRL_C_EXIT", "SIGTERM_EXIT", "run_launch", "stop_of", "stopping_on_signals"), "._launch"),
+    **dict.fromkeys(
+        (
+            "OPENS_PARENT_ATTR", "RESUMES_TAG", "abandoned", "adopt_sweep_dir", "annotate_parent", "bounded_store", "close_abandoned",
+            "close_parent", "close_run", "count_jobs", "open_parent", "parent_run_of", "previous_sweep", "reopen_parent", "store_of",
+            "swept_keys_of", "sweeper_opens_parent", "tracking_enabled",
+        ),
+        "._parent",
+    ),
+    "still_running": "._scheduler",
+    **dict.fromkeys(("JobBatches", "SweepSession"), "._session"),
+    **dict.fromkeys(("FAILED_SWEEP_EXIT", "exit_with", "finish_sweep"), "._summary"),
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from ._callback import MLflowSweepCallback, outcomes_from
+    from ._jobs import (
+        ACCOUNT_FILE, EARLIER, FAILED, FINISHED, JOBS_DIR, KILLED, LOCK_FILE, NOT_STARTED, BudgetAccount, JobFailure, JobOutcome, SweepAccount,
+        claim_sweep_dir, counts, forget_records, job_failed, job_records, killed_reason, load_account, record_job_end, record_job_start,
+        scheduler_state,
+    )
+    from ._launch import CTRL_C_EXIT, SIGTERM_EXIT, run_launch, stop_of, stopping_on_signals
+    from ._parent import (
+        OPENS_PARENT_ATTR, RESUMES_TAG, abandoned, adopt_sweep_dir, annotate_parent, bounded_store, close_abandoned, close_parent, close_run,
+        count_jobs, open_parent, parent_run_of, previous_sweep, reopen_parent, store_of, swept_keys_of, sweeper_opens_parent, tracking_enabled,
+    )
+    from ._scheduler import still_running
+    from ._session import JobBatches, SweepSession
+    from ._summary import FAILED_SWEEP_EXIT, exit_with, finish_sweep
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

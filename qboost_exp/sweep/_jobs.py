@@ -270,6 +270,12 @@ class SweepAccount:
         """Job ``job`` finished in an earlier launch of this sweep (run ``run_id``): not launched again."""
         self.earlier[int(job)] = run_id
 
+    def launching(self, job: int, overrides: Sequence[str]) -> None:
+        """Job ``job`` is about to be launched, with ``overrides`` (a sweep that asks for its jobs as it goes numbers them here)."""
+        while len(self.jobs) <= job:
+            self.jobs.append([])
+        self.jobs[job] = list(overrides)
+
     def take(self, initial_job_idx: int, results: Sequence[Any]) -> None:
         """What the launcher returned for the jobs ``initial_job_idx``, ``initial_job_idx + 1``, ..."""
         records = job_records(self.sweep_dir)
@@ -313,6 +319,38 @@ class SweepAccount:
             **extra,
         }
         return path if _write_json(path, content) else None
+
+
+@dataclass
+class BudgetAccount(SweepAccount):
+    """The account of a launch that asks for its jobs as it goes, up to ``planned`` of them (an Optuna study's trials).
+
+    Job numbers are the asker's (trial numbers), so they start where the
+    sweep stood and may have gaps (a trial of another driver, a parameter
+    set not run); only this launch's jobs and, under a re-opened parent run,
+    the jobs that finished under it earlier are in the summary. A launch
+    that stopped before it asked for all of them counts the rest as not
+    started.
+    """
+
+    planned: int = 0
+    launched: list[int] = field(default_factory=list)
+
+    def launching(self, job: int, overrides: Sequence[str]) -> None:
+        super().launching(job, overrides)
+        self.launched.append(int(job))
+
+    def outcomes(self) -> list[JobOutcome]:
+        by_job = {outcome.job: outcome for outcome in super().outcomes()}
+        out = [JobOutcome(n, " ".join(self.jobs[n]) if n < len(self.jobs) else "", EARLIER, None, run_id) for n, run_id in sorted(self.earlier.items())]
+        out += [by_job[n] for n in self.launched]
+        why = self.interrupted or self.launcher_error
+        missing = self.planned - len(self.launched) if why else 0
+        if missing > 0:
+            # Jobs never asked for have no number yet: name the ones they would most likely have had.
+            first = max([*by_job, *self.launched, -1]) + 1
+            out += [JobOutcome(first + i, "(not asked for)", NOT_STARTED, why) for i in range(missing)]
+        return out
 
 
 def counts(outcomes: Iterable[JobOutcome]) -> dict[str, int]:

@@ -227,13 +227,16 @@ def open_parent(config: DictConfig, *, run_name: str | None = None, tags: dict[s
     return parent_run_id
 
 
-def previous_sweep(config: DictConfig) -> Any | None:
-    """The latest parent run of a sweep with this one's definition (overrides, sweeper) in its experiment, any status; None if none."""
+def previous_sweep(config: DictConfig, tags: dict[str, str] | None = None) -> Any | None:
+    """The latest parent run of a sweep with this one's definition (overrides, sweeper) in its experiment, any status; None if none.
+
+    ``tags``: the parent run's tags that define the sweep instead (an Optuna study's name and storage).
+    """
     found = _experiment_of(config)
     if found is None:
         return None
     client, experiment = found
-    wanted = _definition_tags(config)
+    wanted = tags or _definition_tags(config)
     # The overrides may hold quotes that MLflow's filter syntax cannot carry: filter on the role, compare here.
     parents = search_all(client, [experiment.experiment_id], f"tags.`{ROLE_TAG}` = '{PARENT_ROLE}'", order_by=("attributes.start_time DESC",))
     for parent in parents:

@@ -64,31 +64,8 @@ def finish_sweep(config: DictConfig, account: SweepAccount, outcomes: Sequence[J
                 lines = _close_in_store(config, account, outcomes, uri, parent_run_id, objective)
         except Exception as exc:  # noqa: BLE001 - the store failing here must cost the final status, not the summary
             store_error = store_failure_reason(exc) or " ".join(str(exc).split())[:300] or type(exc).__name__
-    tally = counts(outcomes)
-    done = tally[FINISHED] + tally[EARLIER]
-    parts = [f"{done} finished" + (f" ({tally[EARLIER]} in an earlier launch)" if tally[EARLIER] else ""), f"{tally[FAILED]} failed"]
-    parts += [f"{tally[state]} {state}" for state in (KILLED, NOT_STARTED) if tally[state]]
-    summary = [f"[sweep] {len(outcomes)} jobs: {', '.join(parts)}"]
-    if account.interrupted:
-        summary.append(f"[sweep] {account.interrupted}: the sweep stopped early")
-    elif account.launcher_error:
-        summary.append(f"[sweep] the launcher failed: {account.launcher_error}")
+    summary = _outcome_lines(account, outcomes, known_runs=bool(uri and not store_error))
     unfinished = [o for o in outcomes if o.state not in (FINISHED, EARLIER)]
-    for outcome in unfinished[:_LISTED]:
-        if outcome.state == NOT_STARTED:
-            continue
-        if outcome.run_id:
-            run = f", run {outcome.run_id}"
-        else:
-            # Only a store that answered at the end can tell that a job has no run (its runs were matched by job number).
-            run = " (no MLflow run: it failed before its run opened)" if uri and outcome.state == FAILED and not store_error else ""
-        reason = (outcome.reason or outcome.state).rstrip(". ")  # a reason's own full stop would stand before ", run ..."
-        summary.append(f"[sweep] {outcome.state.upper()} job {outcome.job} ({outcome.overrides}): {reason}{run}")
-    never = [o.job for o in outcomes if o.state == NOT_STARTED]
-    if never:
-        summary.append(f"[sweep] not started: job{'s' if len(never) > 1 else ''} {_ranges(never)}")
-    if len(unfinished) > _LISTED:
-        summary.append(f"[sweep] ... and {len(unfinished) - _LISTED} more jobs that did not finish (see {Path(account.sweep_dir) / ACCOUNT_FILE})")
     saved = account.save(outcomes, tracking_uri=uri, parent_run_id=parent_run_id, parent_closed=bool(parent_run_id and not store_error))
     if store_error:
         where = f"; every job's outcome is in {saved}" if saved else ""
@@ -105,6 +82,39 @@ def finish_sweep(config: DictConfig, account: SweepAccount, outcomes: Sequence[J
     if account.exit_status is not None:
         return account.exit_status
     return FAILED_SWEEP_EXIT if unfinished or store_error or (uri and not parent_run_id) else 0
+
+
+def _outcome_lines(account: SweepAccount, outcomes: Sequence[JobOutcome], *, known_runs: bool) -> list[str]:
+    """The summary's count of every state, how the sweep stopped, and a line for each job that did not finish.
+
+    ``known_runs``: the store answered at the end, so a failed job without a
+    run failed before its run opened (runs are matched by job number).
+    """
+    tally = counts(outcomes)
+    done = tally[FINISHED] + tally[EARLIER]
+    parts = [f"{done} finished" + (f" ({tally[EARLIER]} in an earlier launch)" if tally[EARLIER] else ""), f"{tally[FAILED]} failed"]
+    parts += [f"{tally[state]} {state}" for state in (KILLED, NOT_STARTED) if tally[state]]
+    summary = [f"[sweep] {len(outcomes)} jobs: {', '.join(parts)}"]
+    if account.interrupted:
+        summary.append(f"[sweep] {account.interrupted}: the sweep stopped early")
+    elif account.launcher_error:
+        summary.append(f"[sweep] the launcher failed: {account.launcher_error}")
+    unfinished = [o for o in outcomes if o.state not in (FINISHED, EARLIER)]
+    for outcome in unfinished[:_LISTED]:
+        if outcome.state == NOT_STARTED:
+            continue
+        if outcome.run_id:
+            run = f", run {outcome.run_id}"
+        else:
+            run = " (no MLflow run: it failed before its run opened)" if known_runs and outcome.state == FAILED else ""
+        reason = (outcome.reason or outcome.state).rstrip(". ")  # a reason's own full stop would stand before ", run ..."
+        summary.append(f"[sweep] {outcome.state.upper()} job {outcome.job} ({outcome.overrides}): {reason}{run}")
+    never = [o.job for o in outcomes if o.state == NOT_STARTED]
+    if never:
+        summary.append(f"[sweep] not started: job{'s' if len(never) > 1 else ''} {_ranges(never)}")
+    if len(unfinished) > _LISTED:
+        summary.append(f"[sweep] ... and {len(unfinished) - _LISTED} more jobs that did not finish (see {Path(account.sweep_dir) / ACCOUNT_FILE})")
+    return summary
 
 
 def _ranges(numbers: Sequence[int]) -> str:
@@ -128,32 +138,56 @@ def _close_in_store(config: DictConfig, account: SweepAccount, outcomes: Sequenc
         return training_runs(experiment, tracking_uri=uri, parent_run_id=parent_run_id, statuses=None)
 
     runs = children()
+    if _close_stale(client, runs, outcomes):
+        runs = children()
+    _name_runs(client, parent_run_id, runs, outcomes)
+    finished = [r for r in runs if r.info.status == "FINISHED"]
+    lines = _log_best(client, uri, experiment, parent_run_id, objective, finished)
+    if account.interrupted:
+        status = "KILLED"
+        client.set_tag(parent_run_id, "error", f"{account.interrupted}: {sum(o.state in (FINISHED, EARLIER) for o in outcomes)} of {len(outcomes)} jobs finished")
+    elif not finished:
+        status = "FAILED"
+    else:
+        status = "FINISHED"
+    client.set_terminated(parent_run_id, status=status)
+    return lines
+
+
+def _close_stale(client: Any, runs: list[Any], outcomes: Sequence[JobOutcome]) -> bool:
+    """Close the child runs still RUNNING; whether there were any.
+
+    Every job of this launch has ended: a run still open belongs to a job that
+    was killed from outside (a scheduler's time limit, the OOM killer, Ctrl-C).
+    """
     by_job = {o.job: o for o in outcomes}
     stale = [run for run in runs if run.info.status == "RUNNING"]
     for run in stale:
-        # Every job of this launch has ended: a run still open belongs to a job that
-        # was killed from outside (a scheduler's time limit, the OOM killer, Ctrl-C).
         outcome = by_job.get(int(run.data.tags.get(JOB_NUM_TAG, "-1")))
         status = "FAILED" if outcome is not None and outcome.state == FAILED else "KILLED"
         why = outcome.reason if outcome is not None and outcome.reason else "the job ended without closing its run (killed from outside)"
         close_run(client, run, status, why)
-    if stale:
-        runs = children()
+    return bool(stale)
+
+
+def _name_runs(client: Any, parent_run_id: str, runs: list[Any], outcomes: Sequence[JobOutcome]) -> None:
+    """Give each outcome that has none this launch's run of its job (runs come oldest first, so a job's last run wins)."""
     parent = client.get_run(parent_run_id)
     launched = int(parent.data.tags.get(LAUNCHED_TAG) or parent.info.start_time)
-    # This launch's run of each job (runs come oldest first, so a job's last run wins).
     latest = {run.data.tags.get(JOB_NUM_TAG): run.info.run_id for run in runs if run.info.start_time >= launched}
     for outcome in outcomes:
         if outcome.run_id is None and outcome.state != NOT_STARTED:
             outcome.run_id = latest.get(str(outcome.job))
-    finished = [r for r in runs if r.info.status == "FINISHED"]
+
+
+def _log_best(client: Any, uri: str, experiment: str, parent_run_id: str, objective: str, finished: list[Any]) -> list[str]:
+    """Log the best finished child's metrics into the parent (a best per dataset when there are several); the lines saying so."""
     lines = []
     without = [r for r in finished if metric_value(r, objective) is None]
     if without:
         lines.append(f"[sweep] {len(without)} finished jobs logged no objective {objective!r}")
     direction = "highest" if higher_is_better(objective) else "lowest"
     by_dataset = _by_dataset(finished)
-    best = None
     if len(by_dataset) > 1:
         # Runs of different datasets are never ranked against each other: a best per dataset.
         for label, group in sorted(by_dataset.items()):
@@ -164,8 +198,8 @@ def _close_in_store(config: DictConfig, account: SweepAccount, outcomes: Sequenc
                     f"[sweep] best {objective} ({direction}) on {label} {champion.data.metrics[objective]:.4g}: job "
                     f"{champion.data.tags.get(JOB_NUM_TAG, '?')} ({champion.data.tags.get('hydra.overrides', '')}), run {champion.info.run_id}"
                 )
-    else:
-        best = best_run(finished, objective)
+        return lines
+    best = best_run(finished, objective)
     if best is not None:
         from mlflow.entities import Metric
 
@@ -178,14 +212,6 @@ def _close_in_store(config: DictConfig, account: SweepAccount, outcomes: Sequenc
             f"({best.data.tags.get('hydra.overrides', '')}), run {best.info.run_id}"
         )
         attempt("sweep figure", _log_lambda_plot, uri, experiment, parent_run_id, objective)
-    if account.interrupted:
-        status = "KILLED"
-        client.set_tag(parent_run_id, "error", f"{account.interrupted}: {sum(o.state in (FINISHED, EARLIER) for o in outcomes)} of {len(outcomes)} jobs finished")
-    elif not finished:
-        status = "FAILED"
-    else:
-        status = "FINISHED"
-    client.set_terminated(parent_run_id, status=status)
     return lines
 
 
