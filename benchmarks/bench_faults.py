@@ -2,16 +2,16 @@
 
     .venv/bin/python benchmarks/bench_faults.py [--no-slurm] [-k EXPR]
 
-Runs the fault tests (tests/test_sweep_faults.py, test_optuna_faults.py,
+Runs the fault tests (tests/apps/test_sweep_faults.py, test_optuna_faults.py,
 test_store_faults.py, test_store_faults_local.py and test_slurm.py's
 time-limit and SIGTERM tests) with ``QBOOST_FAULT_TABLE`` set: each test
 measures its fault with
-tests/faultcheck.py (jobs unaccounted for, runs and trials left RUNNING,
+tests/support/faultcheck.py (jobs unaccounted for, runs and trials left RUNNING,
 models lost, distinct configurations after a resume, seconds from the end of
 training to the CLI's exit with the server gone) and asserts the targets;
 this script prints them as one markdown table, with pytest's verdict and
 the load average before and after. The SLURM tests start a single-node
-cluster (tests/_slurm.py, as root); its two tests take about three minutes.
+cluster (tests/support/slurm.py, as root); its two tests take about three minutes.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-TESTS = ["tests/test_sweep_faults.py", "tests/test_optuna_faults.py", "tests/test_store_faults.py", "tests/test_store_faults_local.py"]
+TESTS = ["tests/apps/test_sweep_faults.py", "tests/apps/test_optuna_faults.py", "tests/tracking/test_store_faults.py", "tests/tracking/test_store_faults_local.py"]
 SLURM = [
-    "tests/test_slurm.py::test_a_job_past_its_slurm_time_limit_is_killed_with_the_reason_timeout_in_sacct_and_the_sweep_ends_with_its_summary",
-    "tests/test_slurm.py::test_sigterm_of_a_slurm_sweep_cancels_its_jobs_and_a_resume_runs_them",
+    "tests/apps/test_slurm.py::test_a_job_past_its_slurm_time_limit_is_killed_with_the_reason_timeout_in_sacct_and_the_sweep_ends_with_its_summary",
+    "tests/apps/test_slurm.py::test_sigterm_of_a_slurm_sweep_cancels_its_jobs_and_a_resume_runs_them",
 ]
 TARGETS = {"unaccounted": "0", "running": "0", "lost": "0", "distinct": "n_trials", "seconds": "≤ 70"}
 

@@ -1,10 +1,18 @@
-"""Shared test fixtures."""
+"""Shared test fixtures, and the suite's schedule under pytest-xdist.
+
+The tests mirror the package's layers (tests/domain, data, tracking, run,
+apps, serving; tests/project checks the repository as a whole); the helpers
+they share live in tests/support, put on ``sys.path`` here.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any, Iterator
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
 
 # Before scipy loads: lets scikit-learn run its array-API check (numpy
 # namespace) instead of skipping it.
@@ -83,8 +91,8 @@ def no_dwave_credentials(tmp_path, monkeypatch):
 from services import mlflow_server, postgres_server, ray_head  # noqa: E402, F401
 
 # podman, a local Debian base, the SageMaker image (built once per session).
-from _podman import base_image, podman, pytest_terminal_summary, sagemaker_context, sagemaker_image  # noqa: E402, F401
-from _slurm import slurm_cluster  # noqa: E402, F401  (a real single-node SLURM with accounting)
+from podman import base_image, podman, pytest_terminal_summary, sagemaker_context, sagemaker_image  # noqa: E402, F401
+from slurm import slurm_cluster  # noqa: E402, F401  (a real single-node SLURM with accounting)
 
 
 # ------------------------------------------------------------------ pytest-xdist

@@ -27,7 +27,7 @@ import pytest
 import system_packages
 from services import free_port, wait_for_http
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 BIN = Path(sys.executable).parent
 
@@ -48,16 +48,16 @@ class Rule:
 
 
 RULES = [
-    Rule(r"^python3 tasks\.py test\b", "elsewhere", where="tests/test_readme.py::test_the_quickstart_test_command_is_what_ci_runs"),
+    Rule(r"^python3 tasks\.py test\b", "elsewhere", where="tests/project/test_readme.py::test_the_quickstart_test_command_is_what_ci_runs"),
     # tasks.py run = create the venv, install, then exactly this job (tasks.py's own docstring).
     Rule(r"^python3 tasks\.py run$", "run", instead="python -m qboost_exp", says=("accuracy", "MLflow run")),
     Rule(r"^python -m qboost_exp sampler=qpu\b", "fails", status=2, says=("needs a D-Wave Leap API token", "DWAVE_API_TOKEN")),
     Rule(r"^python -m qboost_exp --help$", "run", says=("== Configuration groups ==", "sampler: ")),
     Rule(r"^python -m qboost_exp --cfg job$", "run", says=("lambda:", "sampler:")),
     Rule(r"^python -m qboost_exp -m hydra/launcher=ray hydra\.launcher\.ray\.init\.address=HOST:PORT", "elsewhere",
-         where="tests/test_tracking.py::test_ray_launcher_runs_a_sweep_on_a_local_ray_head"),
+         where="tests/tracking/test_tracking.py::test_ray_launcher_runs_a_sweep_on_a_local_ray_head"),
     Rule(r"^python -m qboost_exp -m hydra/launcher=submitit_slurm", "elsewhere",
-         where="tests/test_slurm.py::test_slurm_sweep_tracks_parent_and_children_and_a_failing_job_fails_in_sacct"),
+         where="tests/apps/test_slurm.py::test_slurm_sweep_tracks_parent_and_children_and_a_failing_job_fails_in_sacct"),
     Rule(r"^python -m qboost_exp -m hparams_search=optuna$", "run", says=("[optuna] study 'qboost'", "[optuna] best trial"), timeout=900),
     # Run in full here (no Ctrl-C), so the resume finds every job finished and runs none.
     Rule(r"^python -m qboost_exp -m lambda=0\.02,0\.05,0\.1,0\.2 hydra\.sweeper\.resume=true$", "run",
@@ -71,9 +71,9 @@ RULES = [
     Rule(r"^python -m qboost_exp\.compare$", "run", says=("training runs, sorted by",)),
     Rule(r"^python -m qboost_exp\.ui", "background", url="http://127.0.0.1:{port}/"),
     Rule(r"^mlflow ui --backend-store-uri sqlite:///mlflow\.db$", "background", url="http://127.0.0.1:{port}/health"),
-    Rule(r"^pip install psycopg2-binary boto3$", "elsewhere", where="tests/test_tracking.py::test_parallel_sweep_against_a_postgres_backed_tracking_server"),
+    Rule(r"^pip install psycopg2-binary boto3$", "elsewhere", where="tests/tracking/test_tracking.py::test_parallel_sweep_against_a_postgres_backed_tracking_server"),
     Rule(r"^mlflow server --backend-store-uri postgresql", "elsewhere",
-         where="tests/test_tracking.py::test_parallel_sweep_against_a_postgres_backed_tracking_server"),
+         where="tests/tracking/test_tracking.py::test_parallel_sweep_against_a_postgres_backed_tracking_server"),
     Rule(r"^python -m serving package ", "run", says=("model",), timeout=600),
     Rule(r"^python -m serving serve ", "background", url="http://127.0.0.1:{serve_port}/ping"),
     Rule(r"^curl -s localhost:8080/ping$", "run", says=('"status"',)),
@@ -81,11 +81,11 @@ RULES = [
     # One prediction per test row: wisc's test split has 142 rows (the README's example report).
     Rule(r"^curl -s -H 'Content-Type: text/csv' --data-binary @data/test_features\.csv localhost:8080/invocations$", "run", lines=142),
     Rule(r"build_and_push\.sh qboost-sagemaker eu-west-1$", "elsewhere",
-         where="tests/test_serving_image.py::test_build_and_push_builds_and_tags_with_podman"),
-    Rule(r"^python -m serving deploy ", "elsewhere", where="tests/test_serving_aws.py::test_deploy_uploads_the_model_and_creates_model_config_and_endpoint"),
-    Rule(r"^python -m serving invoke ", "elsewhere", where="tests/test_serving_aws.py::test_invoke_labelled_csv_sends_the_features_only"),
-    Rule(r"^python -m serving delete ", "elsewhere", where="tests/test_serving_aws.py::test_delete_removes_endpoint_config_and_model_and_tolerates_missing"),
-    Rule(r"^python -m serving train-job ", "elsewhere", where="tests/test_serving_aws.py::test_train_job_sends_string_hyperparameters_channels_and_waits"),
+         where="tests/serving/test_serving_image.py::test_build_and_push_builds_and_tags_with_podman"),
+    Rule(r"^python -m serving deploy ", "elsewhere", where="tests/serving/test_serving_aws.py::test_deploy_uploads_the_model_and_creates_model_config_and_endpoint"),
+    Rule(r"^python -m serving invoke ", "elsewhere", where="tests/serving/test_serving_aws.py::test_invoke_labelled_csv_sends_the_features_only"),
+    Rule(r"^python -m serving delete ", "elsewhere", where="tests/serving/test_serving_aws.py::test_delete_removes_endpoint_config_and_model_and_tolerates_missing"),
+    Rule(r"^python -m serving train-job ", "elsewhere", where="tests/serving/test_serving_aws.py::test_train_job_sends_string_hyperparameters_channels_and_waits"),
 ]
 
 
@@ -103,7 +103,7 @@ def readme_commands(text: str) -> list[str]:
 
 def rule_for(command: str) -> Rule:
     matches = [rule for rule in RULES if re.search(rule.pattern, command)]
-    assert matches, f"README command without a rule in tests/test_readme.py: {command!r}"
+    assert matches, f"README command without a rule in tests/project/test_readme.py: {command!r}"
     return matches[0]
 
 

@@ -9,7 +9,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
+#: tests/support: the helpers, on PYTHONPATH for a subprocess that imports one (slow_model, chaos).
+SUPPORT = Path(__file__).resolve().parent
 
 #: Overrides that keep a CLI run's auto search to 4 small anneals (2 folds x 2 λ, one largest
 #: weight) for tests about something else than the search; the defaults take ~20 s per run.

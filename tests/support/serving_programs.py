@@ -22,7 +22,7 @@ import pytest
 import system_packages
 from services import apt_install, free_port, http_request, skip_or_fail, wait_for_http
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 # `serving` lives at the repository root and is not part of the installed
 # wheel; the container programs find it the same way (PYTHONPATH / the image's copy).
 if str(REPO) not in sys.path:

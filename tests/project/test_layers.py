@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-from _import_graph import Edge, cycles, edges, module_files, private_imports
+from import_graph import Edge, cycles, edges, module_files, private_imports
 
 BASE, DOMAIN, DATA, TRACKING, RUN, APPS = range(6)
 

@@ -14,12 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 
 CONFTEST = f'''
 import importlib.util, sys
 import pytest
-sys.path.insert(0, {str(TESTS)!r})
+sys.path.insert(0, {str(TESTS / 'support')!r})
 spec = importlib.util.spec_from_file_location("suite_conftest", {str(TESTS / "conftest.py")!r})
 suite = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(suite)

@@ -15,7 +15,7 @@ from qboost_exp.domain.testing import check_sampler, check_weak_learner_set
 
 from clirun import REPO, report_values, run_module
 
-PLUGIN_PATH = REPO / "tests" / "plugin_example"
+PLUGIN_PATH = REPO / "tests" / "support" / "plugin_example"
 
 
 #: The kit checks that a seed repeats; tabu's default search ends at a time limit (20 ms a read), so

@@ -22,14 +22,16 @@ from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
-from test_store_faults import StderrLines, create_store, frozen, immutable, mutable, servers  # noqa: F401 - servers: the fixture (mlflow server on a SQLite store, killable)
+from cli_process import StderrLines, frozen
+from local_store import create_store, immutable, mutable
+from store_server import servers  # noqa: F401 - the fixture (mlflow server on a SQLite store, killable)
 
-from clirun import run_module
+from clirun import SUPPORT, run_module
 from faultcheck import finished_runs_without_a_model, jobs_unaccounted, report, running_runs
 from slow_model import wait_until_sleeping
 
-TESTS = Path(__file__).resolve().parent
-#: A baseline that sleeps ``+model.seconds`` before it fits (tests/slow_model.py): the job is mid-training for a known window.
+TESTS = SUPPORT  # slow_model.py, on the jobs' PYTHONPATH
+#: A baseline that sleeps ``+model.seconds`` before it fits (tests/support/slow_model.py): the job is mid-training for a known window.
 SLOW = ("model=sklearn", "model._target_=slow_model.SlowClassifier", "hydra.sweep.dir=multirun/s")
 
 
@@ -41,7 +43,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _marks(tmp_path: Path) -> Path:
-    """Where SlowClassifier marks the start of its sleep (tests/slow_model.py: SLOW_MODEL_MARKS)."""
+    """Where SlowClassifier marks the start of its sleep (tests/support/slow_model.py: SLOW_MODEL_MARKS)."""
     return tmp_path / "marks"
 
 

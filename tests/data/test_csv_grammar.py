@@ -20,7 +20,7 @@ from qboost_exp.data import cells
 from qboost_exp.data.__main__ import main as data_main
 from qboost_exp.errors import DataError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # `serving` lives at the repository root and is not part of the installed wheel.
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

@@ -1,6 +1,6 @@
 """``python -m qboost_exp`` with one cosmetic step made to fail: the chaos tests' driver.
 
-    python tests/chaos.py STEP SEEN_FILE [--store-gone DIR] -- OVERRIDES...
+    python tests/support/chaos.py STEP SEEN_FILE [--store-gone DIR] -- OVERRIDES...
 
 Runs the CLI in this process after wrapping :func:`qboost_exp.cosmetic.run_step`,
 the one place every cosmetic step passes: the step named ``STEP`` raises

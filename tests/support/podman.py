@@ -12,7 +12,7 @@ test session and shared by every test that needs it:
   derived from its recipe, so later sessions on the same machine reuse it;
 * ``sagemaker_context`` -> :class:`Context`: ``python -m serving package --wheelhouse``
   of a model directory trained for it (packaging from a tracking store is
-  tests/test_serving_package.py's subject);
+  tests/serving/test_serving_package.py's subject);
 * ``sagemaker_image``  -> :class:`Image`: the context built with
   ``podman build --build-arg BASE_IMAGE=... --target full``, installing offline from the wheelhouse
   (the full image: trains and serves any model);

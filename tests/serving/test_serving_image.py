@@ -1,6 +1,6 @@
 """The SageMaker images themselves, built with podman and run the way SageMaker runs them.
 
-Both targets of the Dockerfile are built once per session (tests/_podman.py)
+Both targets of the Dockerfile are built once per session (tests/support/podman.py)
 from one ``package --wheelhouse`` build context, offline, on a Debian base
 made locally: ``full`` (trains and serves any model) and ``serve`` (the lean
 serving image: numpy, Flask, gunicorn, nginx and the compiled model). Then:
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _podman import build_image, image_size_mb, lean_image, serving_image  # noqa: F401 (fixtures)
+from podman import build_image, image_size_mb, lean_image, serving_image  # noqa: F401 (fixtures)
 from clirun import REPO
 from services import free_port, http_request, wait_for_http
 

@@ -3,7 +3,7 @@
 Every fixture that needs a system program (PostgreSQL, SLURM, podman, nginx,
 Chromium, shellcheck) installs its entry of :data:`PACKAGES` through
 :func:`install`. ``.ci/run`` installs them all at once before the tests start
-(``python3 tests/system_packages.py``, beside the pip install), so that no
+(``python3 tests/support/system_packages.py``, beside the pip install), so that no
 test waits for apt. :func:`install` holds a file lock while apt runs: two
 pytest-xdist workers (or that first install and a worker) never race for
 dpkg's lock, and the second finds the packages installed.

@@ -6,7 +6,7 @@ module it names: ``from .x import y`` is an edge to ``x``'s package module
 ``x`` (or to ``x.y`` when ``y`` is a submodule). The implicit import of a
 module's parent package is not an edge, as in import-linter and pydeps.
 
-``python tests/_import_graph.py`` prints the circles, the private imports
+``python tests/support/import_graph.py`` prints the circles, the private imports
 across packages and the layer violations.
 """
 
@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: The top-level packages the project ships.
 PACKAGES = ("qboost_exp", "serving", "hydra_plugins")
 

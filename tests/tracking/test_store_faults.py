@@ -21,8 +21,8 @@ import pytest
 from cli_process import StderrLines, assert_one_error_line, cli_env, error_lines, frozen, start_cli, wait_for_training
 from clirun import QUICK, report_values, run_module
 from faultcheck import report as fault_report
-from local_store import create_store, immutable, mutable  # noqa: F401  (test_sweep_faults.py imports them from here)
-from store_server import servers  # noqa: F401  (the fixture; test_sweep_faults.py imports it from here too)
+from local_store import create_store, immutable, mutable  # noqa: F401
+from store_server import servers  # noqa: F401  (the fixture)
 
 # Training slow enough (about 6 s of annealing here) to kill the server while it runs.
 SLOW = ("sampler.params.num_reads=5000",)

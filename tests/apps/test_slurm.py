@@ -1,4 +1,4 @@
-"""Sweeps through a real single-node SLURM cluster (tests/_slurm.py) with submitit."""
+"""Sweeps through a real single-node SLURM cluster (tests/support/slurm.py) with submitit."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 
-from clirun import QUICK, run_module
+from clirun import QUICK, SUPPORT, run_module
 from faultcheck import finished_runs_without_a_model, jobs_unaccounted, report, running_runs
 
 SWEEP = ("-m", "hydra/launcher=submitit_slurm", "hydra.launcher.partition=cpu", "sampler.params.num_reads=10", *QUICK)
@@ -59,8 +59,8 @@ def test_slurm_sweep_tracks_parent_and_children_and_a_failing_job_fails_in_sacct
 
 
 def test_a_job_past_its_slurm_time_limit_is_killed_with_the_reason_timeout_in_sacct_and_the_sweep_ends_with_its_summary(tmp_path, slurm_cluster):
-    """Job 1 sleeps far past timeout_min=3 (tests/slow_model.py): submitit's warning signal, then SLURM's kill at the limit."""
-    env = {**slurm_cluster.env, "PYTHONPATH": str(Path(__file__).resolve().parent)}  # SLURM's jobs inherit it: tests/slow_model.py
+    """Job 1 sleeps far past timeout_min=3 (tests/support/slow_model.py): submitit's warning signal, then SLURM's kill at the limit."""
+    env = {**slurm_cluster.env, "PYTHONPATH": str(SUPPORT)}  # SLURM's jobs inherit it: tests/support/slow_model.py
     command = (
         "-m", "hydra/launcher=submitit_slurm", "hydra.launcher.partition=cpu", "hydra.launcher.timeout_min=3",
         # The warning 30 s before the limit (submitit's 120 s would be most of it). SLURM may send it up to 60 s
@@ -121,7 +121,7 @@ def test_sigterm_of_a_slurm_sweep_cancels_its_jobs_and_a_resume_runs_them(tmp_pa
     from slow_model import wait_until_sleeping
 
     marks = tmp_path / "marks"  # SlowClassifier marks the start of its sleep there (SLURM's jobs inherit the variable)
-    env = {**os.environ, **slurm_cluster.env, "PYTHONPATH": str(Path(__file__).resolve().parent), "HYDRA_FULL_ERROR": "0",
+    env = {**os.environ, **slurm_cluster.env, "PYTHONPATH": str(SUPPORT), "HYDRA_FULL_ERROR": "0",
            "SLOW_MODEL_MARKS": str(marks)}
     env.pop("MLFLOW_TRACKING_URI", None)
     command = (

@@ -31,7 +31,7 @@ from ray_service import RAY_LOOPBACK_ENV, RayHead, ray_head, start_ray_head, sto
 from service_install import REQUIRE_ENV, apt_install, skip_or_fail
 from service_process import STARTUP_TIMES, clean_env, note_startup, run_checked, stop_process_group
 
-# The names these had when they lived here (tests/_slurm.py imports them).
+# The names these had when they lived here (tests/support/slurm.py imports them).
 _run = run_checked
 _note_startup = note_startup
 _stop_process_group = stop_process_group

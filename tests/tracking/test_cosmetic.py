@@ -1,6 +1,6 @@
 """No figure can cost a result: each cosmetic step made to fail in turn, on real runs with a real MLflow store.
 
-tests/chaos.py runs ``python -m qboost_exp`` with one step of
+tests/support/chaos.py runs ``python -m qboost_exp`` with one step of
 :data:`qboost_exp.cosmetic.STEPS` raising. Each time the run must end as if
 nothing had happened but that step: FINISHED (exit 0), its params, metrics
 and tags complete, its model loadable through ``mlflow.pyfunc``, and exactly
@@ -22,7 +22,7 @@ import system_packages
 from clirun import REPO, run_module
 from services import apt_install
 
-CHAOS = str(Path(__file__).resolve().parent / "chaos.py")
+CHAOS = str(Path(__file__).resolve().parents[1] / "support" / "chaos.py")
 #: A small QBoost run (12 candidates, 10 reads): every QBoost figure, a table, a model.
 RUN = ("lambda=0.05", "qubo.max_weight=0.125", "weak_learners.params.n_estimators=12", "sampler.params.num_reads=10")
 #: The cosmetic steps of one tracked QBoost run, in a store that works.
