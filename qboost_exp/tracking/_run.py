@@ -101,9 +101,9 @@ def run_name(cfg: Mapping[str, Any], job_num: int | None, overrides: Sequence[st
         base = f"{cfg['sampler']['name']}-{cfg['weak_learners']['name']}"
         single = f"{base}-lambda={cfg['lambda']}"
     else:  # a baseline: the sampler and λ mean nothing to it
-        from ..domain.baselines import DICTIONARY_BASELINES  # the baselines that select from the weak-learner set
+        from ..domain.plugins import uses_dictionary  # the baselines that select from the weak-learner set
 
-        base = f"{model}-{cfg['weak_learners']['name']}" if model in DICTIONARY_BASELINES else model
+        base = f"{model}-{cfg['weak_learners']['name']}" if uses_dictionary(model) else model
         single = base
     if job_num is None:
         return single
