@@ -1,15 +1,27 @@
-"""The experiment config: where it lives, its plugin options, and composing it.
+"""The experiment config: where it lives, its plugin options, composing it, checking it and reading it.
 
 ``python -m qboost_exp`` composes the config with Hydra from ``conf/`` (in a
 wheel, a copy inside the package). Programs that run an experiment without the
 CLI (SageMaker's ``train``, tests, notebooks) compose the very same config
 with :func:`compose`.
+
+A run reads its composed config once, with :func:`read`: converted to plain
+Python (:func:`as_plain`, the one conversion), checked (:func:`check_config`,
+then the one rule for missing values, :func:`require_set`) and returned as a
+frozen :class:`RunSpec` whose parts (:class:`ModelSpec`, :class:`QuboSpec`,
+:class:`SamplerSpec`, :class:`WeakLearnersSpec`, :class:`DataSpec`,
+:class:`TrackingSpec`) the run layer builds the experiment from.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Mapping as AbstractMapping
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Mapping, Sequence
+
+from .errors import ConfigError
 
 
 def config_dir() -> Path:
@@ -35,7 +47,6 @@ def register_plugin_configs() -> None:
     """
     from hydra.core.config_store import ConfigStore
 
-    from .errors import ConfigError
     from .domain.plugins import available_samplers, available_weak_learner_sets, factory_defaults
 
     store = ConfigStore.instance()
@@ -159,6 +170,7 @@ def _own_constraints() -> dict[str, list[Any]]:
 
 
 def _lookup(cfg: Any, dotted: str) -> tuple[bool, Any]:
+    """``(found, value)`` of a dotted key (``qubo.cv``) in a config or its plain copy."""
     node = cfg
     for part in dotted.split("."):
         if not hasattr(node, "get") or part not in node:
@@ -175,46 +187,66 @@ def check_config(cfg: Any) -> None:
     estimator parameters (``lambda``, ``lambda_grid``, ``qubo.*``: see
     :data:`ESTIMATOR_KEYS`) are checked against scikit-learn-style declarative
     constraints, the latter against the estimator's own declarations.
+    :func:`read` runs it once per run; the grid sweeper runs it on every
+    job's config before any job starts.
+
+    Parameters
+    ----------
+    cfg : DictConfig or mapping
+        The composed config, or its plain copy.
 
     Raises
     ------
     ConfigError
         Naming the key, the value, what it must be and how to set it.
     """
-    from .domain.qboost import validate_parameter
-    from ._sklearn_private import InvalidParameterError, first_invalid_parameter
-    from .errors import ConfigError
-
-    def fail(key: str, message: str) -> None:
-        reason = message.removeprefix(f"The {key!r} parameter of {_CALLER} ")
-        raise ConfigError(f"{key} {reason} Set it on the command line as {key}=VALUE.")
-
     _check_known_keys(cfg)
+    _check_own_keys(cfg)
+    _check_estimator_keys(cfg)
+
+
+def _refuse(key: str, message: str) -> None:
+    """Raise scikit-learn's message about ``key`` as a ConfigError that says how to set it."""
+    reason = message.removeprefix(f"The {key!r} parameter of {_CALLER} ")
+    raise ConfigError(f"{key} {reason} Set it on the command line as {key}=VALUE.")
+
+
+def _check_own_keys(cfg: Any) -> None:
+    """The experiment's own keys against :func:`_own_constraints`; a test metric never chooses."""
+    from ._sklearn_private import first_invalid_parameter
+    from .tracking import is_test_metric
+
+    constraints = _own_constraints()
     own = {}
-    for key in _own_constraints():
+    for key in constraints:
         found, value = _lookup(cfg, key)
         if found:
             own[key] = value
-    bad = first_invalid_parameter(_own_constraints(), own, caller_name=_CALLER)
+    bad = first_invalid_parameter(constraints, own, caller_name=_CALLER)
     if bad is not None:
-        fail(*bad)
-    from .tracking import is_test_metric
-
+        _refuse(*bad)
     for key in ("objective", "mlflow.promote_metric"):
         if isinstance(own.get(key), str) and is_test_metric(own[key]):
             raise ConfigError(
                 f"{key}={own[key]}: a test metric never chooses anything (choosing on the test split overfits it, and its "
                 f"accuracy is then no estimate any more); use a validation metric, e.g. {key}=validation_accuracy"
             )
+
+
+def _check_estimator_keys(cfg: Any) -> None:
+    """The keys of :data:`ESTIMATOR_KEYS`, each by the estimator's own check of its parameter."""
+    from ._sklearn_private import InvalidParameterError
+    from .domain.qboost import validate_parameter
+
     for key, param in ESTIMATOR_KEYS.items():
         found, value = _lookup(cfg, key)
         if not found:
             continue
         try:
             # The estimator's own check of that parameter: one validator per parameter.
-            validate_parameter(param, _as_number(value) if key == "lambda" else value, key=key, caller_name=_CALLER)
+            validate_parameter(param, _lam_as_given(value) if key == "lambda" else value, key=key, caller_name=_CALLER)
         except InvalidParameterError as exc:
-            fail(key, str(exc))
+            _refuse(key, str(exc))
 
 
 def _known_keys() -> dict[str, set[str]]:
@@ -250,8 +282,6 @@ def unknown_key(where: str) -> str | None:
 
 def _check_known_keys(cfg: Any) -> None:
     """Refuse a top-level, ``qubo`` or ``mlflow`` key that nothing reads (a typo, or ``+data=digits``)."""
-    from .errors import ConfigError
-
     for node, names in _known_keys().items():
         found, value = (True, cfg) if not node else _lookup(cfg, node)
         if not found:
@@ -264,11 +294,505 @@ def _check_known_keys(cfg: Any) -> None:
                 raise ConfigError(refused)
 
 
-def _as_number(value: Any) -> Any:
-    """``lambda`` as the estimator takes it: "auto", or a number (a quoted number, e.g. from SageMaker, is read as one)."""
+def _lam_as_given(value: Any) -> Any:
+    """``lambda`` as the estimator takes it: "auto", or a number (a quoted number, e.g. from SageMaker, is read as one).
+
+    Anything else is returned as given, for :func:`check_config` to refuse
+    with the value the user wrote.
+    """
     if isinstance(value, str) and value.strip().lower() != "auto":
         try:
             return float(value)
         except ValueError:
             return value
     return value.strip().lower() if isinstance(value, str) else value
+
+
+def read_lam(cfg: Mapping[str, Any]) -> float | str:
+    """λ as a config sets it (the top-level ``lambda``, a Python keyword: ``cfg["lambda"]``): a float, or "auto".
+
+    Converted, not checked: :func:`check_config` checks it (:func:`read` does both).
+
+    Raises
+    ------
+    ConfigError
+        The config has no top-level ``lambda``.
+    """
+    if "lambda" not in cfg:
+        raise ConfigError("the config has no top-level `lambda`; set it, e.g. lambda=0.01 or lambda=auto")
+    lam = _lam_as_given(cfg["lambda"])
+    return lam if isinstance(lam, str) else float(lam)
+
+
+def _checked_cv(value: Any) -> int | float:
+    """``qubo.cv`` (and a dictionary baseline's ``model.cv``): k folds (an integer >= 2) or one held-out split of that fraction."""
+    message = "qubo.cv must be an integer >= 2 (folds) or a fraction in (0, 1) (one validation split), got"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{message} {value!r}")
+    if isinstance(value, int) and value < 2 or isinstance(value, float) and not 0 < value < 1:
+        raise ConfigError(f"{message} {value}")
+    return value
+
+
+# -- plain Python, and the one rule for missing values ---------------------------
+#: A missing value in a plain config: OmegaConf's mark for a mandatory value
+#: that was not given (``path: ???``), kept as it is by :func:`as_plain`.
+MISSING = "???"
+
+
+def as_plain(cfg: Any, where: str = "") -> Any:
+    """A plain-Python copy of a config (node), interpolations resolved; a missing value stays :data:`MISSING`.
+
+    The one conversion of a run (:func:`read` makes it). What is not an
+    OmegaConf object (already plain) is returned as it is.
+
+    Parameters
+    ----------
+    cfg : DictConfig, ListConfig or plain value
+        The config, or one of its nodes.
+    where : str
+        The dotted key of ``cfg`` ("" for the whole config), for the message.
+
+    Raises
+    ------
+    ConfigError
+        An interpolation that cannot be resolved, in OmegaConf's words on
+        one line (as the CLI and the grid sweeper say it: ``Interpolation
+        key 'nope' not found``), after ``the config under 'WHERE' cannot be
+        resolved:`` for a node.
+    """
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    if not OmegaConf.is_config(cfg):
+        return cfg
+    try:
+        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
+    except OmegaConfBaseException as exc:
+        # OmegaConf's context lines (full_key, object_type, ...) say nothing a user needs.
+        lines = [line.strip().rstrip(".;") for line in str(exc).splitlines() if line.strip()]
+        reason = "; ".join(line for line in lines if not line.startswith(("full_key:", "object_type=", "reference_type="))) or type(exc).__name__
+        raise ConfigError(f"the config under '{where}' cannot be resolved: {reason}" if where else reason) from None
+
+
+def first_missing(node: Any, where: str = "") -> str | None:
+    """The dotted key (``dataset.path``, ``a.b[0].c``) of the first :data:`MISSING` value in a plain config (node); None if none is."""
+    if isinstance(node, str):
+        return (where or "?") if node == MISSING else None
+    if isinstance(node, AbstractMapping):
+        children = [(f"{where}.{key}" if where else str(key), value) for key, value in node.items()]
+    elif isinstance(node, (list, tuple)):
+        children = [(f"{where}[{index}]", value) for index, value in enumerate(node)]
+    else:
+        return None
+    for key, value in children:
+        found = first_missing(value, key)
+        if found is not None:
+            return found
+    return None
+
+
+def require_set(plain: Any, where: str = "") -> None:
+    """The one rule for missing values: a plain config (node) read for a run has every value set.
+
+    Raises
+    ------
+    ConfigError
+        Naming the first missing value and how to set it.
+    """
+    key = first_missing(plain, where)
+    if key is not None:
+        raise ConfigError(f"the config value {key} is required but not set; add `{key}=...` to the command line")
+
+
+def to_plain(cfg: Any, where: str = "") -> Any:
+    """A resolved plain-Python copy of a config (node) with every value set: :func:`as_plain`, then :func:`require_set`."""
+    plain = as_plain(cfg, where)
+    require_set(plain, where)
+    return plain
+
+
+# -- the spec of a run: what read() returns ---------------------------------------
+class FrozenDict(AbstractMapping):
+    """A read-only mapping: a config node inside a spec. Equal to the dict it holds; :func:`thawed` gives that dict back."""
+
+    def __init__(self, items: Mapping[str, Any] | None = None) -> None:
+        self._items = dict(items or {})
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"FrozenDict({self._items!r})"
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._items.items()))
+
+
+def _frozen(value: Any) -> Any:
+    """A plain value made read-only all the way down: mappings become :class:`FrozenDict`, lists tuples."""
+    if isinstance(value, AbstractMapping):
+        return FrozenDict({key: _frozen(item) for key, item in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(item) for item in value)
+    return value
+
+
+def thawed(value: Any) -> Any:
+    """A plain, mutable copy of a spec's value, as the composed config had it: mappings become dicts, tuples lists."""
+    if isinstance(value, AbstractMapping):
+        return {key: thawed(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [thawed(item) for item in value]
+    return value
+
+
+def _node(plain: Any, where: str) -> Mapping[str, Any]:
+    """A config node that must hold keys (an absent one holds none)."""
+    if plain is None:
+        return {}
+    if not isinstance(plain, AbstractMapping):
+        raise ConfigError(f"{where} must hold keys ({where}.KEY=VALUE), got {plain!r}")
+    return plain
+
+
+def _plugin_name(node: Mapping[str, Any], group: str) -> str:
+    """The ``name`` of a plugin group's node (``sampler``, ``weak_learners``): every option must name its plugin."""
+    name = node.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"the {group} config has no `name`; every {group} option must name a registered plugin")
+    return name
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    """The ``sampler`` node: the plugin, its factory's options and its ``sample()`` options.
+
+    Attributes
+    ----------
+    name : str
+        The registered sampler plugin (``neal``, ``qpu``, ...).
+    init : FrozenDict
+        The factory's keyword arguments (``sampler.init``); null values are
+        left out, so the factory's defaults apply.
+    params : FrozenDict
+        The options of ``sample()`` (``sampler.params``); null values mean
+        "the sampler's default" and are left out.
+    """
+
+    name: str
+    init: FrozenDict
+    params: FrozenDict
+
+    @classmethod
+    def from_config(cls, node: Any, where: str = "sampler") -> "SamplerSpec":
+        """The spec of a ``sampler`` node (an OmegaConf node or a plain mapping)."""
+        plain = _node(to_plain(node, where), where)
+        init = {k: v for k, v in _node(plain.get("init"), f"{where}.init").items() if v is not None}
+        params = {k: v for k, v in _node(plain.get("params"), f"{where}.params").items() if v is not None}
+        return cls(name=_plugin_name(plain, "sampler"), init=_frozen(init), params=_frozen(params))
+
+
+@dataclass(frozen=True)
+class WeakLearnersSpec:
+    """The ``weak_learners`` node: the plugin and its factory's keyword arguments.
+
+    Attributes
+    ----------
+    name : str
+        The registered weak-learner set (``adaboost``, ``trees``, ...).
+    params : FrozenDict
+        Its factory's keyword arguments (``weak_learners.params``), as
+        written: a mapping with ``_target_`` becomes its object when the set
+        is built.
+    """
+
+    name: str
+    params: FrozenDict
+
+    @classmethod
+    def from_config(cls, node: Any, where: str = "weak_learners") -> "WeakLearnersSpec":
+        """The spec of a ``weak_learners`` node (an OmegaConf node or a plain mapping)."""
+        plain = _node(to_plain(node, where), where)
+        params = _node(plain.get("params"), f"{where}.params")
+        return cls(name=_plugin_name(plain, "weak_learners"), params=_frozen(params))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The ``model`` node: ``qboost``, or a baseline and its constructor arguments.
+
+    Attributes
+    ----------
+    name : str
+        ``qboost`` (also when the config has no ``model`` node) or a baseline
+        option (:data:`qboost_exp.domain.baselines.BASELINES`).
+    options : FrozenDict
+        Every other key of the node: a baseline's constructor arguments
+        (``_target_`` and its arguments for ``sklearn``; a dictionary
+        baseline's ``cv`` is checked as ``qubo.cv`` is).
+    """
+
+    name: str
+    options: FrozenDict
+
+    @property
+    def is_qboost(self) -> bool:
+        """Whether the model is QBoost (its sampler and QUBO settings are read), not a baseline."""
+        from .tracking import QBOOST_MODEL
+
+        return self.name == QBOOST_MODEL
+
+    @property
+    def takes_candidates(self) -> bool:
+        """Whether the model selects from a weak-learner set's candidates: QBoost and the dictionary baselines."""
+        from .domain.baselines import DICTIONARY_BASELINES
+
+        return self.is_qboost or self.name in DICTIONARY_BASELINES
+
+    @classmethod
+    def from_config(cls, node: Any, where: str = "model") -> "ModelSpec":
+        """The spec of a ``model`` node (None: the config has none, which means ``qboost``)."""
+        from .tracking import QBOOST_MODEL
+
+        if node is None:
+            return cls(name=QBOOST_MODEL, options=FrozenDict())
+        plain = to_plain(node, where)
+        name = plain.get("name") if isinstance(plain, AbstractMapping) else None
+        if not isinstance(name, str) or not name:
+            raise ConfigError("the model config has no `name`; choose an option: model=qboost, model=lasso, model=adaboost, ...")
+        spec = cls(name=name, options=_frozen({k: v for k, v in plain.items() if k != "name"}))
+        spec._check_options()
+        return spec
+
+    def _check_options(self) -> None:
+        """What a baseline's builder would refuse without building anything: ``sklearn`` without a class, a bad ``cv``."""
+        from .domain.baselines import DICTIONARY_BASELINES
+
+        if self.name == "sklearn":
+            target = self.options.get("_target_")
+            if not isinstance(target, str) or not target:
+                raise ConfigError("model=sklearn needs a classifier: model._target_=sklearn.ensemble.RandomForestClassifier (for example)")
+        elif self.name in DICTIONARY_BASELINES and "cv" in self.options:
+            _checked_cv(self.options["cv"])
+
+
+def _estimator_defaults() -> dict[str, Any]:
+    """QBoostClassifier's parameters with their defaults: what a setting the config leaves out is."""
+    import inspect
+
+    from .domain.qboost import QBoostClassifier
+
+    return {name: parameter.default for name, parameter in inspect.signature(QBoostClassifier).parameters.items()}
+
+
+@dataclass(frozen=True)
+class QuboSpec:
+    """QBoost's settings: λ, the QUBO formulation and the (λ, largest weight) search, named as the estimator's parameters.
+
+    :data:`ESTIMATOR_KEYS` maps each config key to its field; a key the
+    config leaves out has the estimator's default.
+
+    Attributes
+    ----------
+    lam : float or "auto"
+        λ, the config's top-level ``lambda``, in units of the largest weight.
+    lam_grid : tuple of float or None
+        The λ values ``lam="auto"`` tries (``lambda_grid``; the deprecated
+        ``qubo.lambda_grid`` overrides it).
+    strategy, weight_bits, max_weight, max_weight_grid, cv_rule, refit, window, max_rounds, n_iter_no_change, validation_fraction
+        ``qubo.<name>``.
+    cv : int or float
+        ``qubo.cv``: k folds (an integer >= 2), or the fraction of one
+        stratified validation split, in (0, 1).
+    """
+
+    lam: float | str
+    lam_grid: tuple[float, ...] | None
+    strategy: str
+    weight_bits: int
+    max_weight: float | str
+    max_weight_grid: tuple[float, ...] | None
+    cv: int | float
+    cv_rule: str
+    refit: str
+    window: int | None
+    max_rounds: int | None
+    n_iter_no_change: int | None
+    validation_fraction: float
+
+    @classmethod
+    def from_config(cls, plain: Mapping[str, Any]) -> "QuboSpec":
+        """The settings of a whole plain config (top-level ``lambda`` and ``lambda_grid``, the ``qubo`` node), not checked again."""
+        defaults = _estimator_defaults()
+        settings = {}
+        for key, param in ESTIMATOR_KEYS.items():
+            found, value = _lookup(plain, key)
+            settings[param] = _frozen(value) if found else defaults[param]
+        settings["lam"] = read_lam(plain)
+        cv = _node(plain.get("qubo"), "qubo").get("cv", defaults["cv"])
+        return cls(cv=_checked_cv(cv), **settings)
+
+    def estimator_params(self) -> dict[str, Any]:
+        """The QBoostClassifier keyword arguments these settings are, as plain values (``cv`` aside: a splitter needs the seed)."""
+        return {item.name: thawed(getattr(self, item.name)) for item in fields(self) if item.name != "cv"}
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """The ``dataset`` and ``split`` nodes, as :func:`qboost_exp.data.load_dataset` takes them.
+
+    Attributes
+    ----------
+    dataset : FrozenDict or None
+        ``name`` and the data set's keys (conf/dataset/NAME.yaml); None when
+        the config has no ``dataset`` node (a run then needs its data given).
+    split : FrozenDict or None
+        ``test_size`` and ``validation_size``.
+    """
+
+    dataset: FrozenDict | None
+    split: FrozenDict | None
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> "DataSpec":
+        """The data nodes of a whole config (an OmegaConf config or a plain mapping)."""
+        nodes = [_frozen(to_plain(cfg[key], key)) if key in cfg else None for key in ("dataset", "split")]
+        return cls(*nodes)
+
+
+@dataclass(frozen=True)
+class TrackingSpec:
+    """Whether and where the run is tracked: the ``mlflow`` node, ``register`` and ``promote``.
+
+    A key the config leaves out is None (``enabled`` and ``log_model``:
+    true): :mod:`qboost_exp.tracking`'s default applies.
+    """
+
+    enabled: bool = True
+    tracking_uri: str | None = None
+    experiment: str | None = None
+    log_model: bool = True
+    model_name: str | None = None
+    promote_metric: str | None = None
+    retry_seconds: float | None = None
+    register: bool = False
+    promote: bool = False
+
+    @classmethod
+    def from_config(cls, plain: Mapping[str, Any]) -> "TrackingSpec":
+        """The tracking settings of a whole plain config, checked already."""
+        mlflow = _node(plain.get("mlflow"), "mlflow")
+        given = {key: mlflow[key] for key in _TRACKING_KEYS if key in mlflow}
+        given.update({key: plain[key] for key in ("register", "promote") if key in plain})
+        if given.get("retry_seconds") is not None:
+            given["retry_seconds"] = float(given["retry_seconds"])
+        return cls(**given)
+
+
+#: The keys of the ``mlflow`` node, each a field of :class:`TrackingSpec`.
+_TRACKING_KEYS = ("enabled", "tracking_uri", "experiment", "log_model", "model_name", "promote_metric", "retry_seconds")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run's config, read once (:func:`read`): plain Python, checked, frozen; what the run layer builds from.
+
+    Attributes
+    ----------
+    seed : int
+        Seeds the split, the weak learners, the sampler and the baselines.
+    verbose : int
+        1: progress lines; 0: quiet.
+    objective : str
+        The metric a sweep optimises.
+    model : ModelSpec
+        ``qboost`` or a baseline.
+    qubo : QuboSpec or None
+        QBoost's λ and QUBO settings; None for a baseline.
+    sampler : SamplerSpec or None
+        None for a baseline: it builds no sampler.
+    weak_learners : WeakLearnersSpec or None
+        The candidates of QBoost and the dictionary baselines; None for a
+        model that has no candidates (``adaboost``, ``gradient_boosting``, ``sklearn``).
+    data : DataSpec
+    tracking : TrackingSpec
+    """
+
+    seed: int
+    verbose: int
+    objective: str
+    model: ModelSpec
+    qubo: QuboSpec | None
+    sampler: SamplerSpec | None
+    weak_learners: WeakLearnersSpec | None
+    data: DataSpec
+    tracking: TrackingSpec
+
+
+def read(cfg: Any) -> RunSpec:
+    """Read a composed config for one run: converted to plain Python once, checked, frozen.
+
+    The run layer (:mod:`qboost_exp.experiment`) builds everything from the
+    result; nothing reads the config again.
+
+    Parameters
+    ----------
+    cfg : DictConfig or mapping
+        The composed experiment config, or its plain copy (:func:`as_plain`:
+        then it is not converted again). A RunSpec is returned as it is.
+
+    Returns
+    -------
+    RunSpec
+
+    Raises
+    ------
+    ConfigError
+        The first mistake: an interpolation that cannot be resolved, then
+        what :func:`check_config` refuses, then a value required but not set
+        (:func:`require_set`), then a node without ``name``, a missing
+        ``lambda``, a bad ``qubo.cv`` or ``model=sklearn`` without a class.
+    """
+    from .tracking import DEFAULT_OBJECTIVE
+
+    if isinstance(cfg, RunSpec):
+        return cfg
+    plain = _with_grid_moved(as_plain(cfg))
+    check_config(plain)
+    require_set(plain)
+    model = ModelSpec.from_config(plain.get("model"))
+    return RunSpec(
+        seed=int(plain.get("seed", 0)),
+        verbose=int(plain.get("verbose", 1)),
+        objective=str(plain.get("objective", DEFAULT_OBJECTIVE)),
+        model=model,
+        qubo=QuboSpec.from_config(plain) if model.is_qboost else None,
+        sampler=SamplerSpec.from_config(plain.get("sampler")) if model.is_qboost else None,
+        weak_learners=WeakLearnersSpec.from_config(plain.get("weak_learners")) if model.takes_candidates else None,
+        data=DataSpec.from_config(plain),
+        tracking=TrackingSpec.from_config(plain),
+    )
+
+
+def _with_grid_moved(plain: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The deprecated ``qubo.lambda_grid`` (when set) moved to the top-level ``lambda_grid``, with a DeprecationWarning."""
+    qubo = plain.get("qubo")
+    if not isinstance(qubo, AbstractMapping) or "lambda_grid" not in qubo:
+        return plain
+    moved = {**plain, "qubo": {key: value for key, value in qubo.items() if key != "lambda_grid"}}
+    if qubo["lambda_grid"] is not None:
+        warnings.warn(
+            "qubo.lambda_grid is deprecated and goes away in the next release: the grid lives beside lambda, "
+            "as the top-level lambda_grid (lambda_grid=[0.01,0.1] on the command line); until then it overrides lambda_grid",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        moved["lambda_grid"] = qubo["lambda_grid"]
+    return moved

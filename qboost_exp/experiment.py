@@ -1,9 +1,12 @@
-"""The run layer: a composed config in, a fitted model and its scores out, handed to tracking.
+"""The run layer: a composed config read once into a spec, a fitted model and its scores out, handed to tracking.
 
 This is the CLI's work without the CLI, so tests, sweeps and the SageMaker
-``train`` program all run the very same steps. It composes the domain
-(estimator, samplers, weak learners) and the data from a config, and gives
-the result to :mod:`qboost_exp.tracking`; nothing below it imports it.
+``train`` program all run the very same steps. :func:`run_tracked` and
+:func:`run_experiment` read the config once (:func:`qboost_exp.config.read`:
+a checked, frozen :class:`~qboost_exp.config.RunSpec`); the builders below
+compose the domain (estimator, samplers, weak learners) and the data from
+that spec, and the result goes to :mod:`qboost_exp.tracking`; nothing below
+it imports it.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from typing import Any, Callable, Mapping, Sequence, Union
 
 import dimod
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
+from .config import DataSpec, ModelSpec, RunSpec, SamplerSpec, WeakLearnersSpec, as_plain, check_config, read, read_lam, thawed
+from .config import to_plain  # noqa: F401 - public here since before the config read once (serving's train program uses it)
 from .domain.qboost import QBoostClassifier
 from .data import Dataset, load_dataset
 from .errors import ConfigError
@@ -57,29 +60,35 @@ class ExperimentResult:
         return {k: v for k, v in metrics.items() if np.isfinite(v)}
 
 
-def to_plain(cfg: Any, where: str) -> Any:
-    """A resolved plain-Python copy of a config node, with config errors made readable."""
-    try:
-        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True) if isinstance(cfg, DictConfig) or OmegaConf.is_config(cfg) else cfg
-    except MissingMandatoryValue as exc:
-        if not where:
-            key = exc.full_key or "?"
-        else:
-            key = f"{where}.{exc.full_key}" if exc.full_key and not exc.full_key.startswith(where) else (exc.full_key or where)
-        raise ConfigError(f"the config value {key} is required but not set; add `{key}=...` to the command line") from None
-    except OmegaConfBaseException as exc:
-        raise ConfigError(f"the config under '{where or '(top level)'}' cannot be resolved: {exc}") from None
+def _deprecated(old: str, new: str, depth: int = 1) -> None:
+    """Warn that ``old`` (a call's old form) goes away in the next release, naming ``new``.
+
+    The warning points at the code that called the public function ``depth``
+    frames above this one.
+    """
+    warnings.warn(f"{old} is deprecated and goes away in the next release: use {new}", DeprecationWarning, stacklevel=2 + depth)
+
+
+def _run_spec(spec: Any, function: str) -> RunSpec:
+    """``spec`` if it is a RunSpec; a config (``function``'s old form, deprecated) is read into one."""
+    if isinstance(spec, RunSpec):
+        return spec
+    _deprecated(f"{function}(cfg) with a config", f"{function}(spec), spec = qboost_exp.config.read(cfg)", depth=2)
+    return read(spec)
 
 
 def read_lambda(cfg: Mapping[str, Any]) -> float | str:
-    """The top-level ``lambda`` (a Python keyword, hence ``cfg["lambda"]``), checked: a number >= 0 or "auto"."""
-    from .config import _as_number, check_config
-
-    if "lambda" not in cfg:
-        raise ConfigError("the config has no top-level `lambda`; set it, e.g. lambda=0.01 or lambda=auto")
+    """Deprecated: the top-level ``lambda`` of a config, checked; :func:`qboost_exp.config.read` gives it as ``spec.qubo.lam``."""
+    _deprecated("read_lambda(cfg)", "qboost_exp.config.read(cfg).qubo.lam")
+    lam = read_lam(cfg)
     check_config({"lambda": cfg["lambda"]})
-    lam = _as_number(cfg["lambda"])
-    return lam if isinstance(lam, str) else float(lam)
+    return lam
+
+
+def model_name(cfg: Mapping[str, Any]) -> str:
+    """Deprecated: the ``model`` option of a config; :func:`qboost_exp.config.read` gives it as ``spec.model.name``."""
+    _deprecated("model_name(cfg)", "qboost_exp.config.read(cfg).model.name")
+    return ModelSpec.from_config(cfg.get("model") if hasattr(cfg, "get") else None).name
 
 
 def _instantiate_targets(node: Any, where: str = "") -> Any:
@@ -104,108 +113,108 @@ def _instantiate_targets(node: Any, where: str = "") -> Any:
     return node
 
 
-def build_sampler(sampler_cfg: Mapping[str, Any]) -> dimod.Sampler:
-    """The sampler a ``sampler`` config node names (fails fast, e.g. on missing credentials)."""
-    node = to_plain(sampler_cfg, "sampler")
-    init = {k: v for k, v in (node.get("init") or {}).items() if v is not None}
-    return make_sampler(_require_name(node, "sampler"), **init)
+def build_sampler(sampler: SamplerSpec) -> dimod.Sampler:
+    """The sampler a spec names (fails fast, e.g. on missing credentials).
+
+    Parameters
+    ----------
+    sampler : SamplerSpec
+        ``spec.sampler`` of :func:`qboost_exp.config.read`. A ``sampler``
+        config node, the old form, still works this release, with a
+        DeprecationWarning.
+    """
+    if not isinstance(sampler, SamplerSpec):
+        _deprecated("build_sampler(sampler_cfg) with a config node", "build_sampler(qboost_exp.config.read(cfg).sampler)")
+        sampler = SamplerSpec.from_config(sampler)
+    return make_sampler(sampler.name, **thawed(sampler.init))
 
 
-def build_weak_learners(learners_cfg: Mapping[str, Any]) -> WeakLearnerSet:
-    """The weak-learner set a ``weak_learners`` config node names."""
+def build_weak_learners(learners: WeakLearnersSpec) -> WeakLearnerSet:
+    """The weak-learner set a spec names, its parameters checked before any data is loaded.
+
+    Parameters
+    ----------
+    learners : WeakLearnersSpec
+        ``spec.weak_learners`` of :func:`qboost_exp.config.read`. A
+        ``weak_learners`` config node, the old form, still works this
+        release, with a DeprecationWarning.
+    """
     from .domain.weak_learners import check_parameters
 
-    node = to_plain(learners_cfg, "weak_learners")
-    params = _instantiate_targets(node.get("params") or {})
-    learner_set = make_weak_learner_set(_require_name(node, "weak_learners"), **params)
+    if not isinstance(learners, WeakLearnersSpec):
+        _deprecated("build_weak_learners(learners_cfg) with a config node", "build_weak_learners(qboost_exp.config.read(cfg).weak_learners)")
+        learners = WeakLearnersSpec.from_config(learners)
+    params = _instantiate_targets(thawed(learners.params))
+    learner_set = make_weak_learner_set(learners.name, **params)
     check_parameters(learner_set)  # before any data is loaded, not when fit starts
     return learner_set
 
 
-def _require_name(node: Mapping[str, Any], group: str) -> str:
-    name = node.get("name")
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"the {group} config has no `name`; every {group} option must name a registered plugin")
-    return name
-
-
 def sample_params(sampler_cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """Options for ``sample()``; ``null`` values mean "the sampler's default" and are dropped."""
-    node = to_plain(sampler_cfg, "sampler")
-    return {k: v for k, v in (node.get("params") or {}).items() if v is not None}
+    """Deprecated: options for ``sample()`` of a ``sampler`` config node; ``spec.sampler.params`` holds them."""
+    _deprecated("sample_params(sampler_cfg)", "qboost_exp.config.read(cfg).sampler.params")
+    return thawed(SamplerSpec.from_config(sampler_cfg).params)
 
 
-def _read_cv(value: Any, seed: int) -> Any:
-    """``qubo.cv``: k folds (an integer >= 2) or one held-out split of that fraction."""
+def _cv_splitter(cv: int | float, seed: int) -> Any:
+    """A checked ``qubo.cv`` as the estimator takes it: k folds, or one stratified validation split of that fraction."""
     from sklearn.model_selection import StratifiedShuffleSplit
 
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"qubo.cv must be an integer >= 2 (folds) or a fraction in (0, 1) (one validation split), got {value!r}")
-    if isinstance(value, int):
-        if value < 2:
-            raise ConfigError(f"qubo.cv must be an integer >= 2 (folds) or a fraction in (0, 1) (one validation split), got {value}")
-        return value
-    if not 0 < value < 1:
-        raise ConfigError(f"qubo.cv must be an integer >= 2 (folds) or a fraction in (0, 1) (one validation split), got {value}")
-    return StratifiedShuffleSplit(n_splits=1, test_size=value, random_state=seed)
+    if isinstance(cv, int):
+        return cv
+    return StratifiedShuffleSplit(n_splits=1, test_size=cv, random_state=seed)
 
 
-def make_estimator(cfg: Mapping[str, Any], sampler: dimod.Sampler | None = None) -> QBoostClassifier:
-    """The QBoostClassifier a composed config describes, the config checked first (errors name config keys).
+def make_estimator(spec: RunSpec, sampler: dimod.Sampler | None = None) -> QBoostClassifier:
+    """The QBoostClassifier a run's spec describes.
+
+    Parameters
+    ----------
+    spec : RunSpec
+        :func:`qboost_exp.config.read` of a config whose ``model`` is
+        ``qboost``. A config, the old form, still works this release (read as
+        QBoost's, whatever its ``model``), with a DeprecationWarning.
+    sampler : dimod.Sampler, optional
+        An already built sampler (default: built from ``spec.sampler``).
 
     Raises
     ------
     ConfigError
-        A key holds a value it cannot take (see :func:`qboost_exp.config.check_config`).
+        The sampler or the weak-learner set refuses its options.
+    ValueError
+        ``spec`` is a baseline's (build it with :func:`make_baseline_model`).
     """
-    from .config import ESTIMATOR_KEYS, _lookup, check_config
-
-    plain = dict(to_plain(cfg, ""))
-    qubo = dict(plain.get("qubo") or {})
-    deprecated_grid = qubo.pop("lambda_grid", None)
-    if deprecated_grid is not None:
-        warnings.warn(
-            "qubo.lambda_grid is deprecated and goes away in the next release: the grid lives beside lambda, "
-            "as the top-level lambda_grid (lambda_grid=[0.01,0.1] on the command line); until then it overrides lambda_grid",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        plain["lambda_grid"] = deprecated_grid
-    plain["qubo"] = qubo
-    check_config(plain)
-    options = {param: _lookup(plain, key)[1] for key, param in ESTIMATOR_KEYS.items() if key != "lambda" and _lookup(plain, key)[0]}
-    seed = int(plain.get("seed", 0))
+    if not isinstance(spec, RunSpec):
+        _deprecated("make_estimator(cfg) with a config", "make_estimator(spec), spec = qboost_exp.config.read(cfg)")
+        spec = read({**as_plain(spec), "model": {"name": QBOOST}})
+    if spec.qubo is None:
+        raise ValueError(f"make_estimator builds QBoost; this spec's model is {spec.model.name}: use make_baseline_model")
     return QBoostClassifier(
-        weak_learners=build_weak_learners(cfg["weak_learners"]),
-        sampler=sampler if sampler is not None else build_sampler(cfg["sampler"]),
-        sampler_params=sample_params(cfg["sampler"]),
-        lam=read_lambda(plain),
-        cv=_read_cv(qubo.get("cv", 5), seed),
-        random_state=seed,
-        verbose=int(plain.get("verbose", 1)),
-        **options,
+        weak_learners=build_weak_learners(spec.weak_learners),
+        sampler=sampler if sampler is not None else build_sampler(spec.sampler),
+        sampler_params=thawed(spec.sampler.params),
+        cv=_cv_splitter(spec.qubo.cv, spec.seed),
+        random_state=spec.seed,
+        verbose=spec.verbose,
+        **spec.qubo.estimator_params(),
     )
 
 
-def model_name(cfg: Mapping[str, Any]) -> str:
-    """The ``model`` config option of ``cfg``: ``qboost`` (also when the config has no ``model`` node) or a baseline."""
-    node = cfg.get("model") if hasattr(cfg, "get") else None
-    if node is None:
-        return QBOOST
-    name = node.get("name") if hasattr(node, "get") else None
-    if not isinstance(name, str) or not name:
-        raise ConfigError("the model config has no `name`; choose an option: model=qboost, model=lasso, model=adaboost, ...")
-    return name
+def make_baseline_model(spec: RunSpec) -> Any:
+    """The unfitted baseline classifier a run's spec describes (its ``model`` other than ``qboost``).
 
+    ``spec.model.name`` picks it (:data:`qboost_exp.domain.baselines.BASELINES`);
+    ``spec.model.options`` are its constructor arguments. The dictionary
+    baselines (``lasso``, ``l1_logistic``) take their candidates from
+    ``spec.weak_learners``, as QBoost does; ``sklearn`` instantiates
+    ``model._target_`` with Hydra. ``random_state`` is the top-level ``seed``
+    unless the model node sets it.
 
-def make_baseline_model(cfg: Mapping[str, Any]) -> Any:
-    """The unfitted baseline classifier the ``model`` node of a composed config describes.
-
-    ``model.name`` picks it (:data:`qboost_exp.domain.baselines.BASELINES`); every
-    other key of the node is a constructor argument. The dictionary baselines
-    (``lasso``, ``l1_logistic``) take their candidates from the ``weak_learners``
-    group, as QBoost does; ``sklearn`` instantiates ``model._target_`` with Hydra.
-    ``random_state`` is the top-level ``seed`` unless the node sets it.
+    Parameters
+    ----------
+    spec : RunSpec
+        :func:`qboost_exp.config.read` of the config. A config, the old form,
+        still works this release, with a DeprecationWarning.
 
     Raises
     ------
@@ -213,45 +222,56 @@ def make_baseline_model(cfg: Mapping[str, Any]) -> Any:
         An unknown option, a target that cannot be instantiated or is no
         classifier, an argument the estimator does not take or a value it refuses.
     """
-    from .domain.baselines import DICTIONARY_BASELINES, check_estimator_parameters, make_baseline
-    from .config import check_config
+    from .domain.baselines import DICTIONARY_BASELINES, make_baseline
 
-    plain = dict(to_plain(cfg, ""))
-    check_config(plain)
-    node = dict(plain.get("model") or {})
-    name = str(node.pop("name", ""))
-    seed = int(plain.get("seed", 0))
+    spec = _run_spec(spec, "make_baseline_model")
+    name, options = spec.model.name, thawed(spec.model.options)
     if name == "sklearn":
-        target = node.get("_target_")
-        if not isinstance(target, str) or not target:
-            raise ConfigError("model=sklearn needs a classifier: model._target_=sklearn.ensemble.RandomForestClassifier (for example)")
-        given = {k for k in node if k != "_target_"}
-        estimator = _instantiate_targets(node, "model")
-        if not (hasattr(estimator, "fit") and hasattr(estimator, "predict") and hasattr(estimator, "get_params")):
-            raise ConfigError(f"model._target_={target} is not a scikit-learn classifier (it needs fit, predict and get_params)")
-        if "random_state" in estimator.get_params(deep=False) and "random_state" not in given:
-            estimator.set_params(random_state=seed)
-        return check_estimator_parameters(estimator, prefix="model")
+        return _scikit_learn_model(options, spec.seed)
     if name in DICTIONARY_BASELINES:
-        node["weak_learners"] = build_weak_learners(cfg["weak_learners"])
-        if "cv" in node:
-            node["cv"] = _read_cv(node["cv"], seed)
-    node.setdefault("random_state", seed)
-    return make_baseline(name, **node)
+        options["weak_learners"] = build_weak_learners(spec.weak_learners)
+        if "cv" in options:
+            options["cv"] = _cv_splitter(options["cv"], spec.seed)
+    options.setdefault("random_state", spec.seed)
+    return make_baseline(name, **options)
 
 
-def make_model(cfg: Mapping[str, Any], sampler: dimod.Sampler | None = None) -> Any:
-    """The unfitted model a composed config describes: :func:`make_estimator` for ``model=qboost``, else :func:`make_baseline_model`."""
-    if model_name(cfg) == QBOOST:
-        return make_estimator(cfg, sampler=sampler)
-    return make_baseline_model(cfg)
+def _scikit_learn_model(options: dict[str, Any], seed: int) -> Any:
+    """``model=sklearn``: the classifier ``model._target_`` names, built with the node's other keys; seeded unless they seed it."""
+    from .domain.baselines import check_estimator_parameters
+
+    given = {k for k in options if k != "_target_"}
+    estimator = _instantiate_targets(options, "model")
+    if not (hasattr(estimator, "fit") and hasattr(estimator, "predict") and hasattr(estimator, "get_params")):
+        raise ConfigError(f"model._target_={options['_target_']} is not a scikit-learn classifier (it needs fit, predict and get_params)")
+    if "random_state" in estimator.get_params(deep=False) and "random_state" not in given:
+        estimator.set_params(random_state=seed)
+    return check_estimator_parameters(estimator, prefix="model")
 
 
-def load_data(cfg: Mapping[str, Any], base_dir: str | None = None) -> Dataset:
-    """The dataset and its splits; relative paths resolve against ``base_dir`` (the launch directory)."""
-    dataset = dict(to_plain(cfg["dataset"], "dataset"))
+def load_data(spec: RunSpec, base_dir: str | None = None) -> Dataset:
+    """The dataset and its splits a run's spec names; relative paths resolve against ``base_dir`` (the launch directory).
+
+    Parameters
+    ----------
+    spec : RunSpec
+        :func:`qboost_exp.config.read` of the config. A config, the old form,
+        still works this release (only its ``dataset``, ``split`` and
+        ``seed`` are read), with a DeprecationWarning.
+    base_dir : str, optional
+        Default: the current directory.
+    """
+    if isinstance(spec, RunSpec):
+        data, seed = spec.data, spec.seed
+    else:
+        _deprecated("load_data(cfg) with a config", "load_data(spec), spec = qboost_exp.config.read(cfg)")
+        data, seed = DataSpec.from_config(spec), int(spec.get("seed", 0))
+    for key in ("dataset", "split"):
+        if getattr(data, key) is None:
+            raise ConfigError(f"the config has no `{key}` node; choose one, e.g. {key}={'wisc' if key == 'dataset' else 'default'}")
+    dataset = thawed(data.dataset)
     dataset.setdefault("base_dir", base_dir or os.getcwd())
-    return load_dataset(dataset, to_plain(cfg["split"], "split"), int(cfg.get("seed", 0)))
+    return load_dataset(dataset, thawed(data.split), seed)
 
 
 def as_frame(data: Dataset, split: str) -> "pd.DataFrame":
@@ -313,6 +333,7 @@ def fit_and_score(model: Any, data: Dataset, load_seconds: float = 0.0, name: st
             metrics["candidates"] = float(model.n_candidates_)
         timings = {"data": load_seconds, "fit": fit_seconds}
         return ExperimentResult(model=model, dataset=data, metrics=metrics, timings=timings, model_name=name or type(model).__name__)
+    # The metric names are the runs' public names (MLflow, compare, README): λ chosen is lambda_value, λ·W penalty.
     metrics.update(
         candidates=float(model.n_candidates_),
         selected=float(len(model.selected_indices_)),
@@ -345,21 +366,22 @@ class PreparedExperiment:
         return fit_and_score(self.model, self.data, self.load_seconds, name=self.model_name)
 
 
-def prepare(
-    cfg: Mapping[str, Any], base_dir: str | None = None, data: DataSource = None, sampler: dimod.Sampler | None = None
-) -> PreparedExperiment:
-    """Build and check everything the config names: sampler, estimator, data.
+def prepare(spec: RunSpec, base_dir: str | None = None, data: DataSource = None, sampler: dimod.Sampler | None = None) -> PreparedExperiment:
+    """Build everything a run's spec names: sampler, estimator, data.
 
     Every user mistake that can be found without training (a bad value, an
     unknown plugin, missing D-Wave credentials, a missing data file) raises
-    here, before a tracked run is opened. The sampler is built first, so a
-    missing D-Wave token stops the run before any data is loaded. A baseline
-    (``model`` other than ``qboost``) builds no sampler.
+    by the end of it, before a tracked run is opened: reading the config
+    (:func:`qboost_exp.config.read`) finds the bad values, building finds
+    the rest. The sampler is built first, so a missing D-Wave token stops
+    the run before any data is loaded. A baseline (``model`` other than
+    ``qboost``) builds no sampler.
 
     Parameters
     ----------
-    cfg : mapping
-        The composed experiment config.
+    spec : RunSpec
+        :func:`qboost_exp.config.read` of the composed config. A config, the
+        old form, still works this release, with a DeprecationWarning.
     base_dir : str, optional
         Where relative dataset paths resolve (the launch directory).
     data : Dataset or callable, optional
@@ -367,35 +389,35 @@ def prepare(
         SageMaker training channels), or a function returning them; a
         function is called only once the sampler is built.
     sampler : dimod.Sampler, optional
-        An already built sampler (default: built from ``cfg.sampler``).
+        An already built sampler (default: built from ``spec.sampler``).
 
     Raises
     ------
     QBoostError
         For any such mistake, with a message naming the config key.
     """
-    name = model_name(cfg)
-    if name == QBOOST:
-        sampler = sampler if sampler is not None else build_sampler(cfg["sampler"])
-        model = make_estimator(cfg, sampler=sampler)
+    spec = _run_spec(spec, "prepare")
+    if spec.model.is_qboost:
+        model = make_estimator(spec, sampler=sampler if sampler is not None else build_sampler(spec.sampler))
     else:
-        model = make_baseline_model(cfg)
+        model = make_baseline_model(spec)
     t0 = time.perf_counter()
     if data is None:
-        data = load_data(cfg, base_dir)
+        data = load_data(spec, base_dir)
     elif callable(data):
         data = data()
-    return PreparedExperiment(model=model, data=data, load_seconds=time.perf_counter() - t0, model_name=name)
+    return PreparedExperiment(model=model, data=data, load_seconds=time.perf_counter() - t0, model_name=spec.model.name)
 
 
 def run_experiment(
-    cfg: Mapping[str, Any], base_dir: str | None = None, data: DataSource = None, sampler: dimod.Sampler | None = None
+    cfg: Any, base_dir: str | None = None, data: DataSource = None, sampler: dimod.Sampler | None = None
 ) -> ExperimentResult:
-    """Build everything the config names, train, and score (untracked): :func:`prepare`, then run it.
+    """Read the config once, build everything it names, train, and score (untracked): :func:`prepare`, then run it.
 
-    Parameters are those of :func:`prepare`.
+    ``cfg`` is the composed config (or its :class:`~qboost_exp.config.RunSpec`);
+    the other parameters are those of :func:`prepare`.
     """
-    return prepare(cfg, base_dir=base_dir, data=data, sampler=sampler).run()
+    return prepare(read(cfg), base_dir=base_dir, data=data, sampler=sampler).run()
 
 
 def run_tracked(
@@ -413,20 +435,20 @@ def run_tracked(
     """One configured experiment, as ``python -m qboost_exp`` runs it: tracked in MLflow unless ``mlflow.enabled`` is false.
 
     The one way to run a configured experiment (the CLI's jobs and the
-    SageMaker ``train`` program both call it): :func:`prepare`, then the
-    training inside :func:`qboost_exp.tracking.tracked_run`, then the run's
-    metrics, plots and model are logged. A mistake :func:`prepare` finds
-    opens no run in a single run; in a sweep it is recorded as the job's
-    FAILED run, so that the sweep's summary counts it.
+    SageMaker ``train`` program both call it): the config is converted to
+    plain Python and read once (:func:`qboost_exp.config.read`), then
+    :func:`prepare`, then the training inside
+    :func:`qboost_exp.tracking.tracked_run`, then the run's metrics, plots
+    and model are logged. A mistake found before training opens no run in a
+    single run; in a sweep it is recorded as the job's FAILED run, so that
+    the sweep's summary counts it.
 
     Parameters
     ----------
     cfg : DictConfig or mapping
         The composed experiment config.
-    data : Dataset or callable, optional
-        As for :func:`run_experiment`.
-    sampler : dimod.Sampler, optional
-        As for :func:`run_experiment` (build it first to fail before a run is opened).
+    data, sampler
+        As for :func:`prepare` (build the sampler first to fail before a run is opened).
     base_dir, overrides, output_dir, sweep_dir, job_num, config_digest
         The job's :class:`~qboost_exp.tracking.RunContext`: the launch
         directory, the overrides given, Hydra's output directory, for a
@@ -439,33 +461,47 @@ def run_tracked(
         The result and the lines saying where it was logged (empty when not tracked).
     """
     from . import tracking
-    from .config import check_config
-    from .cosmetic import attempt
     from .errors import QBoostError
 
-    plain = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False) if isinstance(cfg, DictConfig) else dict(cfg)
-    mlflow_cfg = plain.get("mlflow")
-    tracked = not isinstance(mlflow_cfg, Mapping) or mlflow_cfg.get("enabled", True) is not False
-    context = None
-    if tracked and isinstance(mlflow_cfg, Mapping):
-        try:
-            context = tracking.RunContext.for_job(
-                plain, base_dir or os.getcwd(), output_dir=output_dir, overrides=tuple(overrides), sweep_dir=sweep_dir, job_num=job_num,
-                config_digest=config_digest,
-            )
-        except Exception:  # noqa: BLE001 - an mlflow node of the wrong types: check_config below says what is wrong
-            context = None
+    plain = as_plain(cfg)  # the run's one conversion: read checks it, tracking logs it
+    job = dict(output_dir=output_dir, overrides=tuple(overrides), sweep_dir=sweep_dir, job_num=job_num, config_digest=config_digest)
+    context = _job_context(plain, base_dir or os.getcwd(), **job)
     try:
-        check_config(plain)  # before anything else reads it
-        if not tracked:
-            return run_experiment(cfg, base_dir=base_dir, data=data, sampler=sampler), []
-        prepared = prepare(cfg, base_dir=base_dir, data=data, sampler=sampler)
+        spec = read(plain)  # before anything else reads the config
+        if not spec.tracking.enabled:
+            return prepare(spec, base_dir=base_dir, data=data, sampler=sampler).run(), []
+        prepared = prepare(spec, base_dir=base_dir, data=data, sampler=sampler)
     except QBoostError:
         if sweep_dir is None or context is None:
             raise  # a usage error of a single run leaves the store as it was
         with tracking.tracked_run(plain, context):  # a sweep's job: its FAILED run is what the summary counts
             raise
-    assert context is not None  # tracked, and check_config accepted the mlflow node
+    assert context is not None  # tracked, and read accepted the mlflow node
+    return _train_tracked(prepared, plain, context)
+
+
+def _job_context(plain: Mapping[str, Any], base_dir: str, **job: Any) -> Any:
+    """The job's :class:`~qboost_exp.tracking.RunContext`; None when it is not tracked or its ``mlflow`` node gives none.
+
+    Made before the config is read, so that a sweep's job whose config is
+    refused still gets its FAILED run (a broken ``mlflow`` node: the read says what is wrong).
+    """
+    from . import tracking
+
+    mlflow_node = plain.get("mlflow")
+    if not isinstance(mlflow_node, Mapping) or mlflow_node.get("enabled", True) is False:
+        return None
+    try:
+        return tracking.RunContext.for_job(plain, base_dir, **job)
+    except Exception:  # noqa: BLE001 - an mlflow node of the wrong types: read() says what is wrong
+        return None
+
+
+def _train_tracked(prepared: PreparedExperiment, plain: Mapping[str, Any], context: Any) -> tuple[ExperimentResult, list[str]]:
+    """Train inside the job's tracked run and log the result: the lines saying where it went, its UI link among them."""
+    from . import tracking
+    from .cosmetic import attempt
+
     with tracking.tracked_run(plain, context) as run:
         result = prepared.run()
         lines = tracking.log_result(result, result.all_metrics(), plain, context.tracking_uri)
