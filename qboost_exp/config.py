@@ -41,19 +41,26 @@ def config_dir() -> Path:
 def register_plugin_configs() -> None:
     """Give every registered plugin without a YAML file a config node.
 
-    ``sampler=NAME`` and ``weak_learners=NAME`` then select a plugin like a
-    built-in; the node's ``init`` / ``params`` are the factory's keyword
-    arguments with their defaults.
+    ``sampler=NAME``, ``weak_learners=NAME`` and ``model=NAME`` then select a
+    plugin like a built-in; the node's ``init`` / ``params`` (a baseline's
+    node itself) are the factory's keyword arguments with their defaults. A
+    baseline's ``weak_learners`` and ``random_state`` are left out: the run
+    gives it its weak-learner set and its seed.
     """
     from hydra.core.config_store import ConfigStore
 
-    from .domain.plugins import available_samplers, available_weak_learner_sets, factory_defaults
+    from .domain.plugins import available_baselines, available_samplers, available_weak_learner_sets, factory_defaults
 
     store = ConfigStore.instance()
     conf = config_dir()
+
+    def baseline(name: str, defaults: dict[str, Any]) -> dict[str, Any]:
+        return {"name": name, **{k: v for k, v in defaults.items() if k not in ("weak_learners", "random_state")}}
+
     groups = (
         ("sampler", available_samplers(), lambda name, d: {"name": name, "init": d, "params": {}}),
         ("weak_learners", available_weak_learner_sets(), lambda name, d: {"name": name, "params": d}),
+        ("model", available_baselines(), baseline),
     )
     for group, registry, node in groups:
         for name, factory in registry.items():
@@ -552,9 +559,9 @@ class ModelSpec:
     @property
     def takes_candidates(self) -> bool:
         """Whether the model selects from a weak-learner set's candidates: QBoost and the dictionary baselines."""
-        from .domain.baselines import DICTIONARY_BASELINES
+        from .domain.plugins import uses_dictionary
 
-        return self.is_qboost or self.name in DICTIONARY_BASELINES
+        return self.is_qboost or uses_dictionary(self.name)
 
     @classmethod
     def from_config(cls, node: Any, where: str = "model") -> "ModelSpec":
@@ -573,13 +580,13 @@ class ModelSpec:
 
     def _check_options(self) -> None:
         """What a baseline's builder would refuse without building anything: ``sklearn`` without a class, a bad ``cv``."""
-        from .domain.baselines import DICTIONARY_BASELINES
+        from .domain.plugins import uses_dictionary
 
         if self.name == "sklearn":
             target = self.options.get("_target_")
             if not isinstance(target, str) or not target:
                 raise ConfigError("model=sklearn needs a classifier: model._target_=sklearn.ensemble.RandomForestClassifier (for example)")
-        elif self.name in DICTIONARY_BASELINES and "cv" in self.options:
+        elif "cv" in self.options and uses_dictionary(self.name):
             _checked_cv(self.options["cv"])
 
 

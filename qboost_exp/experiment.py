@@ -205,7 +205,7 @@ def make_baseline_model(spec: RunSpec) -> Any:
 
     ``spec.model.name`` picks it (:data:`qboost_exp.domain.baselines.BASELINES`);
     ``spec.model.options`` are its constructor arguments. The dictionary
-    baselines (``lasso``, ``l1_logistic``) take their candidates from
+    baselines (``lasso``, ``l1_logistic``, a plugin whose factory takes ``weak_learners``) take their candidates from
     ``spec.weak_learners``, as QBoost does; ``sklearn`` instantiates
     ``model._target_`` with Hydra. ``random_state`` is the top-level ``seed``
     unless the model node sets it.
@@ -222,13 +222,14 @@ def make_baseline_model(spec: RunSpec) -> Any:
         An unknown option, a target that cannot be instantiated or is no
         classifier, an argument the estimator does not take or a value it refuses.
     """
-    from .domain.baselines import DICTIONARY_BASELINES, make_baseline
+    from .domain.baselines import make_baseline
+    from .domain.plugins import uses_dictionary
 
     spec = _run_spec(spec, "make_baseline_model")
     name, options = spec.model.name, thawed(spec.model.options)
     if name == "sklearn":
         return _scikit_learn_model(options, spec.seed)
-    if name in DICTIONARY_BASELINES:
+    if uses_dictionary(name):
         options["weak_learners"] = build_weak_learners(spec.weak_learners)
         if "cv" in options:
             options["cv"] = _cv_splitter(options["cv"], spec.seed)

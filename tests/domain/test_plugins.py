@@ -158,6 +158,16 @@ def test_cli_runs_with_the_out_of_tree_plugin(tmp_path):
     assert "demo_pairs" in listing.stderr and len(listing.stderr.strip().splitlines()) == 1
 
 
+def test_cli_runs_a_baseline_plugin_over_the_runs_weak_learner_set(tmp_path):
+    env = {"PYTHONPATH": str(PLUGIN_PATH)}
+    result = run_module("qboost_exp", "model=demo_greedy", "model.k=3", "weak_learners=trees", "weak_learners.params.n_estimators=12",
+                        cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    report = report_values(result.stdout)
+    assert report["model"] == "demo_greedy (baseline: GreedyVote)"
+    assert report["weak learners"] == "trees" and report["candidates"] == "12" and report["selected"] == "3"
+
+
 def test_a_broken_plugin_fails_only_when_selected(tmp_path):
     dist = tmp_path / "broken-0.1.dist-info"
     dist.mkdir()
