@@ -191,6 +191,7 @@ def check_can_train() -> None:
 def run(layout: OptMl, redactor: redaction.Redactor) -> None:
     """The training job; raises on failure."""
     check_can_train()
+    from qboost_exp.config import read
     from qboost_exp.experiment import build_sampler, run_tracked, to_plain
     from qboost_exp.report import format_report
 
@@ -214,8 +215,11 @@ def run(layout: OptMl, redactor: redaction.Redactor) -> None:
 
     # Before any data is read and outside any MLflow run: a missing or wrong
     # token fails here, and the cloud client's errors never reach MLflow.
-    _say(f"sampler {cfg.sampler.name}")
-    sampler = build_sampler(cfg["sampler"])
+    spec = read(cfg)  # every usage error, before any work
+    sampler = None  # a baseline has none
+    if spec.sampler is not None:
+        _say(f"sampler {spec.sampler.name}")
+        sampler = build_sampler(spec.sampler)
 
     # The CLI's own run function: tracked in MLflow when enabled, the channels as the data.
     result, lines = run_tracked(cfg, _channel_data(cfg, layout), sampler=sampler, base_dir=os.getcwd(), overrides=parsed.overrides)
