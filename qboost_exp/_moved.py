@@ -9,9 +9,8 @@ the old name is an alias of the new module, not a copy.
 from __future__ import annotations
 
 import importlib
-import importlib.abc
-import importlib.util
 import sys
+from importlib.machinery import ModuleSpec
 import warnings
 from types import ModuleType
 
@@ -27,7 +26,9 @@ MOVED = {
 }
 
 
-class _Alias(importlib.abc.Loader):
+# Plain classes, not importlib.abc's: that module alone costs `import qboost_exp` about 10 ms
+# (it pulls in importlib.resources), and the import system only calls these methods.
+class _Alias:
     def __init__(self, new: str) -> None:
         self.new = new
 
@@ -44,11 +45,11 @@ class _Alias(importlib.abc.Loader):
         sys.modules[module.__name__] = importlib.import_module(self.new)
 
 
-class _MovedFinder(importlib.abc.MetaPathFinder):
+class _MovedFinder:
     def find_spec(self, fullname, path, target=None):
         if fullname not in MOVED:
             return None
-        return importlib.util.spec_from_loader(fullname, _Alias(MOVED[fullname]))
+        return ModuleSpec(fullname, _Alias(MOVED[fullname]))
 
 
 def install() -> None:
