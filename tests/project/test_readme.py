@@ -15,7 +15,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 import pytest
 
 import system_packages
+from service_process import stop_process_group
 from services import free_port, wait_for_http
 
 REPO = Path(__file__).resolve().parents[2]
@@ -162,13 +162,7 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    stop_process_group(process, grace=30)
 
 
 @pytest.mark.skipif(shutil.which("curl") is None or shutil.which("nginx") is None and os.geteuid() != 0,

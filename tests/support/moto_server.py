@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tarfile
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from service_process import stop_process_group
 from services import free_port, skip_or_fail, wait_for_http
 
 REGION = "eu-west-1"
@@ -100,13 +100,7 @@ def moto(tmp_path_factory):
         wait_for_http(f"{url}/moto-api/data.json", 60, process=process, log_path=log_path)
         yield Moto(url, root)
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
+        stop_process_group(process, grace=10)
 
 
 def serving(moto: Moto, *args: str, cwd: Path, env: dict[str, str] | None = None, endpoint: bool = True) -> subprocess.CompletedProcess:
