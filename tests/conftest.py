@@ -34,29 +34,6 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 for _var in ("DWAVE_API_TOKEN", "DWAVE_API_ENDPOINT", "DWAVE_API_SOLVER", "DWAVE_API_REGION", "DWAVE_CONFIG_FILE", "DWAVE_PROFILE"):
     os.environ.pop(_var, None)
 
-FAST_NEAL = {"num_reads": 20, "num_sweeps": 200}
-
-
-class FixedLearner:
-    """A 'learner' whose outputs are given: row ids in X[:, 0] index a column of H."""
-
-    def __init__(self, column: np.ndarray) -> None:
-        self.column = column
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.column[X[:, 0].astype(int)]
-
-
-class FixedLearnerSet:
-    """A weak-learner set with prescribed +-1 outputs (for exact objective checks)."""
-
-    def __init__(self, H: np.ndarray) -> None:
-        self.H = H
-
-    def fit_candidates(self, X, y, random_state):
-        return [FixedLearner(self.H[:, i]) for i in range(self.H.shape[1])]
-
-
 @pytest.fixture(autouse=True)
 def no_tracking_uri_leak() -> Iterator[None]:
     """Leave MLflow's process-wide tracking URI, and the MLFLOW_TRACKING_URI it exports, as the test found them.

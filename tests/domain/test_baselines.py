@@ -47,12 +47,6 @@ def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
 
 
-@pytest.fixture(scope="module")
-def wisc():
-    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
-    return train_test_split(X, y, test_size=0.4, stratify=y, random_state=0)
-
-
 def test_lasso_cut_keeps_k_learners_of_qboosts_dictionary_refitted_by_least_squares(wisc):
     X, X_test, y, y_test = wisc
     model = LassoClassifier(max_learners=12, random_state=3).fit(X, y)

@@ -22,7 +22,7 @@ from qboost_exp.domain._search import GridPoint, choose
 from qboost_exp._sklearn_private import InvalidParameterError
 from qboost_exp.domain.weak_learners import AdaBoostLearners, Estimators, SubspaceLearner, Trees, invalid_parameter
 
-from conftest import FAST_NEAL, FixedLearnerSet
+from domain_stubs import FAST_NEAL, FixedLearnerSet
 
 # A cheap model for tests that are not about the defaults: 20 AdaBoost trees, fixed λ and largest weight.
 SMALL = dict(weak_learners={"name": "adaboost", "params": {"n_estimators": 20}}, lam=0.05, max_weight=1 / 8, sampler_params=FAST_NEAL)
@@ -47,12 +47,6 @@ def expected_failed_checks(estimator):
 )
 def test_scikit_learn_estimator_checks(estimator, check):
     check(estimator)
-
-
-@pytest.fixture(scope="module")
-def wisc():
-    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
-    return train_test_split(X, y, test_size=0.4, stratify=y, random_state=0)
 
 
 def dense_outputs(model, X):

@@ -24,7 +24,7 @@ from qboost_exp.domain._qubo import (
 from qboost_exp.errors import SamplerError
 from qboost_exp.domain.samplers import BoundedExactSolver
 
-from conftest import FixedLearnerSet
+from domain_stubs import FixedLearnerSet
 
 
 def random_problem(rng, n_samples, n_learners):

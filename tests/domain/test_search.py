@@ -15,7 +15,7 @@ from qboost_exp.domain._qubo import PackedPredictions, build_bqm, gram_statistic
 from qboost_exp.domain._sampling import local_search, solve_path
 from qboost_exp.domain._search import GridPoint, draw_lambdas, plan_message, run_tasks, sampler_calls
 
-from conftest import FAST_NEAL
+from domain_stubs import FAST_NEAL
 
 SMALL_AUTO = dict(weak_learners={"name": "adaboost", "params": {"n_estimators": 8}}, lam_grid=[0.0, 0.05, 0.2, 1.0],
                   max_weight_grid=[0.125, 0.25], cv=3)
