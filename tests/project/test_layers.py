@@ -34,6 +34,7 @@ LAYERS = {
     "qboost_exp": DOMAIN,  # the package facade re-exports domain names only
     "qboost_exp.domain": DOMAIN,
     "qboost_exp._moved": BASE,
+    "qboost_exp._plain_config": BASE,
     "qboost_exp.data": DATA,
     "qboost_exp.tracking": TRACKING,
     "qboost_exp.config": RUN,
