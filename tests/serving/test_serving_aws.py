@@ -262,6 +262,8 @@ def test_invoke_chunks_are_whole_lines():
         ("empty.csv", "", (), "is empty"),
         ("absent.csv", None, (), "no such file"),
     ],
+    # Named by file: a 6 MiB content in the test id would reach PYTEST_CURRENT_TEST, and no child process could start.
+    ids=["no-content-type", "over-6-MiB", "empty", "absent"],
 )
 def test_invoke_rejects_unusable_files(moto, tmp_path, name, content, extra, message):
     if content is not None:
