@@ -223,13 +223,12 @@ def make_baseline_model(spec: RunSpec) -> Any:
         classifier, an argument the estimator does not take or a value it refuses.
     """
     from .domain.baselines import make_baseline
-    from .domain.plugins import uses_dictionary
 
     spec = _run_spec(spec, "make_baseline_model")
     name, options = spec.model.name, thawed(spec.model.options)
     if name == "sklearn":
         return _scikit_learn_model(options, spec.seed)
-    if uses_dictionary(name):
+    if spec.weak_learners is not None:  # read() keeps it for a baseline that selects from the dictionary
         options["weak_learners"] = build_weak_learners(spec.weak_learners)
         if "cv" in options:
             options["cv"] = _cv_splitter(options["cv"], spec.seed)

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import dimod
 
 from .._seeds import MAX_SEED
-from ._sampler_kind import is_qpu_path, is_remote
+from ._sampler_kind import sampler_kind
 from ._sampleset_summary import sum_timings
 
 
@@ -71,8 +71,9 @@ def sample(
         return sampleset
     if stop is not None and stop.is_set():
         raise KeyboardInterrupt
-    if "num_reads" in accepted and not is_remote(sampler):
-        if is_qpu_path(sampler):  # the mock QPU: one call, as a QPU gets, in an interruptible worker thread
+    kind = sampler_kind(sampler)
+    if "num_reads" in accepted and kind != "remote":
+        if kind == "qpu":  # the mock QPU: one call, as a QPU gets, in an interruptible worker thread
             sampleset = _in_worker_thread(lambda: _resolved(sampler.sample(bqm, **kwargs)), stop)
             progress.tick(total)
             return sampleset

@@ -406,11 +406,9 @@ def make_baseline(name: str, *, random_state: Any = None, weak_learners: Any = "
     ConfigError
         An unknown name, a parameter the estimator does not take, or a value it refuses.
     """
-    from .plugins import make_registered_baseline, uses_dictionary
+    from .plugins import make_registered_baseline
 
-    if uses_dictionary(name):
-        params = {"weak_learners": weak_learners, **params}
-    estimator = make_registered_baseline(name, **params)
+    estimator = make_registered_baseline(name, weak_learners=weak_learners, **params)
     if "random_state" in estimator.get_params(deep=False):
         estimator.set_params(random_state=random_state)
     return check_estimator_parameters(estimator, prefix="model")

@@ -121,12 +121,22 @@ def available_baselines() -> dict[str, Callable[..., Any]]:
 def uses_dictionary(name: str) -> bool:
     """Whether the baseline registered as ``name`` selects from QBoost's dictionary (its factory takes ``weak_learners``)."""
     registry = available_baselines()
-    return name in registry and "weak_learners" in factory_defaults(registry[name])
+    return name in registry and _takes_dictionary(registry[name])
 
 
-def make_registered_baseline(name: str, **params: Any) -> Any:
-    """Build the baseline registered as ``name`` with ``params``; it must be a scikit-learn classifier."""
-    estimator = _build("baseline", name, available_baselines(), params)
+def _takes_dictionary(factory: Callable[..., Any]) -> bool:
+    return "weak_learners" in factory_defaults(factory)
+
+
+def make_registered_baseline(name: str, *, weak_learners: Any = None, **params: Any) -> Any:
+    """Build the baseline registered as ``name`` with ``params``; it must be a scikit-learn classifier.
+
+    ``weak_learners`` is passed only to a factory that takes it (:func:`uses_dictionary`).
+    """
+    registry = available_baselines()
+    if name in registry and weak_learners is not None and _takes_dictionary(registry[name]):
+        params = {"weak_learners": weak_learners, **params}
+    estimator = _build("baseline", name, registry, params)
     if not (hasattr(estimator, "fit") and hasattr(estimator, "predict") and hasattr(estimator, "get_params")):
         raise ConfigError(f"baseline '{name}' did not build a scikit-learn classifier (got {type(estimator).__name__})")
     return estimator
