@@ -4,7 +4,9 @@ Both plot the objective (a validation metric; a test metric is refused), one
 dataset per figure (runs of several datasets are refused, not pooled), and
 draw the baselines (``qboost.baseline=true`` runs: lasso, AdaBoost, ...) as
 labelled reference marks: horizontal lines on the λ plot, stars beside the
-QBoost front on the Pareto plot.
+QBoost front on the Pareto plot. Both ring the run the one "best" rule
+chooses (:func:`qboost_exp.compare.chosen_run`: best objective, then fewer
+learners, larger λ, earlier start) and write "chosen" beside it.
 
 On the λ plot a line joins only runs that differ in λ alone (every logged
 config param equal except ``lambda``; a ``lambda=auto`` run sits at the λ it
@@ -26,7 +28,7 @@ import pandas as pd
 
 from ..tracking import higher_is_better
 from ._load import _column, _metric_column, _with_derived_columns
-from ._rank import _plottable, _split_baselines, pareto_front
+from ._rank import _plottable, _split_baselines, chosen_run, pareto_front
 from ._select import CompareError, check_objective
 
 if TYPE_CHECKING:
@@ -239,6 +241,33 @@ def _spread(rows: pd.DataFrame) -> list[np.ndarray]:
     return [np.clip(mean - rows["min"].to_numpy(dtype=float), 0.0, None), np.clip(rows["max"].to_numpy(dtype=float) - mean, 0.0, None)]
 
 
+#: The ring around the chosen run: large, hollow, dark gold, above everything else.
+_CHOSEN_STYLE = {"marker": "o", "markersize": 20, "markerfacecolor": "none", "markeredgecolor": "darkgoldenrod", "markeredgewidth": 2.5,
+                 "linestyle": "none", "zorder": 6}
+
+
+def _chosen_label(row: pd.Series, col: str) -> str:
+    selected = row.get("metrics.selected")
+    size = "" if selected is None or pd.isna(selected) else f", {selected:g} learners"
+    lam = "" if row["baseline"] or pd.isna(row["lambda"]) else f", λ={row['lambda']:g}"
+    kind = f"baseline {row['model']}" if row["baseline"] else f"run {str(row['run_id'])[:8]}"
+    return f"chosen: {kind} ({row[col]:.4f}{size}{lam})"
+
+
+def _ring_chosen(ax: Any, chosen: pd.Series | None, x: Any, col: str) -> tuple[float, float] | None:
+    """Ring the chosen run at (``x``, its value), or, where it has no ``x``, name it in the legend; returns where it was ringed."""
+    from matplotlib.lines import Line2D
+
+    if chosen is None:
+        return None
+    label = _chosen_label(chosen, col)
+    if x is None or pd.isna(x):
+        ax.add_line(Line2D([], [], linestyle="none", label=label + ": not on this plot's x axis"))
+        return None
+    ax.plot([float(x)], [float(chosen[col])], label=label, **_CHOSEN_STYLE)
+    return float(x), float(chosen[col])
+
+
 def _draw_lambda_series(ax: Any, summary: pd.DataFrame) -> None:
     """One error-bar line per series and group of :func:`metric_by_lambda`, and its unjoined points apart."""
     style = 0
@@ -306,16 +335,21 @@ def _figure_metric_vs_lambda(runs: pd.DataFrame, metric: str, title: str | None 
     references = _baseline_rows(baselines, col)
     styles = _baseline_styles(references["_name"])
     labels = _reference_lines(ax, references, col, styles)
+    chosen = chosen_run(plottable, name)
+    ringed = _ring_chosen(ax, chosen, None if chosen is None or chosen["baseline"] else chosen["lambda"], col)
     ax.set_xlabel(_lambda_axis(ax, summary["lambda"]))
     ax.set_ylabel(f"{name} (mean over runs; bars: min to max)")
     ax.set_title(title or f"{_where(plottable, dataset)}: {name} vs λ", fontsize=10)
     ax.grid(True, alpha=0.3)
     legend_title = "sampler / learners / weight bits" + ("; baselines: dashed" if labels else "")
     handles, texts = ax.get_legend_handles_labels()
-    order = sorted(range(len(texts)), key=lambda i: texts[i].startswith("baseline "))  # QBoost first, then the references
+    # QBoost first, then the references, then the chosen run
+    order = sorted(range(len(texts)), key=lambda i: (texts[i].startswith("chosen: "), texts[i].startswith("baseline ")))
     ax.legend([handles[i] for i in order], [texts[i] for i in order], title=legend_title, fontsize=7, title_fontsize=7)
     if labels:
         _label_reference_lines(fig, ax, labels, styles)
+    if ringed is not None:
+        _label_where_it_fits(fig, ax, [(*ringed, "chosen")], spread=1.6, color=_CHOSEN_STYLE["markeredgecolor"], fontweight="bold", fontsize=8)
     return fig
 
 
@@ -361,8 +395,8 @@ def _overlaps(box: Any, placed: list[Any], inside: Any) -> bool:
     )
 
 
-def _label_where_it_fits(fig: Figure, ax: Any, points: list[tuple[float, float, str]], **style: Any) -> list[Any]:
-    """Annotate each point with its text at the first nearby offset where it overlaps no label
+def _label_where_it_fits(fig: Figure, ax: Any, points: list[tuple[float, float, str]], spread: float = 1.0, **style: Any) -> list[Any]:
+    """Annotate each point with its text at the first nearby offset (times ``spread``) where it overlaps no label
     already placed nor the legend, and stays inside the axes; a label that fits nowhere is left out."""
     renderer = fig.canvas.get_renderer()
     fig.draw_without_rendering()  # final layout (constrained), so the boxes measured are the saved ones
@@ -384,8 +418,8 @@ def _label_where_it_fits(fig: Figure, ax: Any, points: list[tuple[float, float, 
     for x, y, text in points:
         for dx, dy in offsets:
             label = ax.annotate(
-                text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=7,
-                ha="left" if dx > 0 else "right" if dx < 0 else "center", va="bottom" if dy > 0 else "top", **style,
+                text, (x, y), textcoords="offset points", xytext=(dx * spread, dy * spread),
+                ha="left" if dx > 0 else "right" if dx < 0 else "center", va="bottom" if dy > 0 else "top", **{"fontsize": 7, **style},
             )
             box = label.get_window_extent(renderer)
             if _overlaps(box, placed, inside):
@@ -441,6 +475,9 @@ def _figure_pareto(runs: pd.DataFrame, metric: str, title: str | None = None) ->
         ax.scatter(rows["metrics.selected"], rows[col], marker="*", s=220, color=styles[base][0], edgecolors="white", linewidths=0.8,
                    zorder=4, label=f"baseline {base}" + (f" ({len(rows)} runs)" if len(rows) > 1 else ""))
     line_labels = _reference_lines(ax, unsized, col, styles)
+    chosen = chosen_run(plottable, name)
+    chosen_x = None if chosen is None else pd.to_numeric(pd.Series([chosen.get("metrics.selected")]), errors="coerce").iloc[0]
+    ringed = _ring_chosen(ax, chosen, chosen_x if chosen_x is not None and chosen_x > 0 else None, col)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     better = "higher" if higher_is_better(name) else "lower"
     ax.set_xlabel("selected weak learners (metric 'selected'; fewer is better)")
@@ -448,6 +485,8 @@ def _figure_pareto(runs: pd.DataFrame, metric: str, title: str | None = None) ->
     ax.set_title(title or f"{_where(plottable, dataset)}: {name} vs selected learners, Pareto front", fontsize=10)
     ax.grid(True, alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: labels[i].startswith("chosen: "))  # the chosen run last
+    handles, labels = [handles[i] for i in order], [labels[i] for i in order]
     if len(empty):
         handles.append(Line2D([], [], linestyle="none"))
         labels.append(f"{len(empty)} empty model{'s' if len(empty) > 1 else ''} (0 learners) not shown")
@@ -455,6 +494,8 @@ def _figure_pareto(runs: pd.DataFrame, metric: str, title: str | None = None) ->
     if line_labels:
         _label_reference_lines(fig, ax, line_labels, styles)
     # Baselines' names first (they are few and must be read), then the front's run ids where they fit.
+    if ringed is not None:
+        _label_where_it_fits(fig, ax, [(*ringed, "chosen")], spread=1.6, color=_CHOSEN_STYLE["markeredgecolor"], fontweight="bold", fontsize=8)
     stars = [(row["metrics.selected"], row[col], row["_name"]) for _, row in sized.iterrows()]
     for x, y, text in stars:
         _label_where_it_fits(fig, ax, [(x, y, text)], color=styles[text][0], fontweight="bold")

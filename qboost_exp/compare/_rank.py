@@ -1,7 +1,10 @@
 """Ranking: sorting runs by the objective and the objective / model-size Pareto front.
 
-The order is the project's one "best" rule (:mod:`qboost_exp.tracking`): the
-metric's direction from its name, ties to the run that started first. Both
+The order is the project's one "best" rule (:func:`qboost_exp.tracking.rank_key`):
+the metric's direction from its name; among runs level on it the sparser
+first (fewer selected learners, then the larger λ), then the run that started
+first. :func:`chosen_run` is the first of that order: the run a sweep, this
+report and ``serving package --best`` call "best". Both
 refuse a test metric (:func:`qboost_exp.compare._select.check_objective`):
 the test split is shown, never used to order or choose.
 """
@@ -28,8 +31,11 @@ def sort_runs(runs: pd.DataFrame, metric: str = DEFAULT_SORT) -> pd.DataFrame:
     """``runs`` ordered best first by ``metric`` (the objective); runs without it go last.
 
     Descending for accuracy / AUC / F1 metrics, ascending otherwise (time,
-    selected learners, energy). Ties go to the run that started first, then
-    keep the incoming order (oldest first for :func:`load_runs` output).
+    selected learners, energy). Among runs level on ``metric`` the sparser
+    comes first: fewer selected learners, then the larger λ, then the run
+    that started first; then the incoming order (oldest first for
+    :func:`load_runs` output). This is :func:`qboost_exp.tracking.best_run`'s
+    rule, so the first row is the run a sweep and ``package --best`` choose.
 
     Raises
     ------
@@ -40,15 +46,27 @@ def sort_runs(runs: pd.DataFrame, metric: str = DEFAULT_SORT) -> pd.DataFrame:
     name = check_objective(metric)
     if name not in available_metrics(runs):
         raise CompareError(f"unknown metric {name!r} to sort by; available metrics: {', '.join(available_metrics(runs)) or '(none)'}")
-    # The one "best" rule (qboost_exp.tracking.rank_key): the metric's direction, ties to the earlier run.
-    values = pd.to_numeric(runs[_metric_column(name)], errors="coerce")
-    starts = _column(runs, "start_time")
+    # The one "best" rule (qboost_exp.tracking.rank_key): the metric's direction, then sparser, then the earlier run.
+    data = _with_derived_columns(runs)
+    values = pd.to_numeric(data[_metric_column(name)], errors="coerce")
+    selected = pd.to_numeric(_column(data, "metrics.selected"), errors="coerce")
     keys = [
-        (1, 0.0, 0) if pd.isna(value) else (0, *rank_key(float(value), _millis(start), name))
-        for value, start in zip(values, starts)
+        (1, 0.0, 0.0, 0.0, 0) if pd.isna(value) else (0, *rank_key(float(value), _millis(start), name, selected=sel, lam=lam))
+        # A baseline's λ param is unused config: it has no λ to break a tie with.
+        for value, start, sel, lam in zip(values, _column(data, "start_time"), selected, data["lambda"].where(~data["baseline"].astype(bool)))
     ]
     order = sorted(range(len(runs)), key=lambda i: (keys[i], i))
     return runs.iloc[order]
+
+
+def chosen_run(runs: pd.DataFrame, metric: str = DEFAULT_SORT) -> pd.Series | None:
+    """The run the one "best" rule chooses among the finished ``runs`` (see :func:`sort_runs`); None if none has ``metric``."""
+    finished = _plottable(runs)
+    col = _metric_column(check_objective(metric))
+    finished = finished[pd.to_numeric(_column(finished, col), errors="coerce").notna()]
+    if finished.empty:
+        return None
+    return _with_derived_columns(sort_runs(finished, metric)).iloc[0]
 
 
 def _millis(start: Any) -> int:

@@ -31,9 +31,10 @@ sweeper, ``serving package --best``):
   does not exist; :func:`client_for`: a client for exactly that store;
 - :func:`training_runs`, :func:`child_runs`, :func:`find_parent_run`,
   :func:`get_experiment`: the queries;
-- :func:`best_run`, :func:`is_better`, :func:`rank_key`,
+- :func:`best_run`, :func:`is_better`, :func:`rank_key`, :func:`sparsity`,
   :func:`higher_is_better`: the one rule for "best" (direction from the
-  metric's name, ties to the earliest run).
+  metric's name; among level runs the fewer selected learners, then the
+  larger λ, then the earliest run).
 
 Names are loaded on first use, so reading runs does not import scikit-learn,
 dimod or Hydra (nor MLflow until a query runs).
@@ -59,7 +60,7 @@ _EXPORTS = {
     **dict.fromkeys(("SyncError", "sync_record"), "._sync"),
     **dict.fromkeys(
         (
-            "BASELINE_TAG", "MODEL_TAG", "QBOOST_MODEL", "model_tags", "TEST_PREFIX", "is_test_metric",
+            "BASELINE_TAG", "MODEL_TAG", "QBOOST_MODEL", "model_tags", "SELECTED_METRIC", "LAMBDA_METRIC", "sparsity", "TEST_PREFIX", "is_test_metric",
             "CHILD_ROLE", "CLOSED_BY_TAG", "CONFIG_DIGEST_TAG", "DRIVER_TAG", "DEFAULT_EXPERIMENT", "DEFAULT_OBJECTIVE", "FAILED_STATUSES", "JOB_NUM_TAG", "JOBS_TAG",
             "PARENT_ROLE", "PARENT_RUN_TAG", "ROLE_TAG", "SINGLE_ROLE", "SWEEP_DIR_TAG", "SWEPT_TAG", "TRAINING_ROLES",
             "best_run", "child_runs", "children_filter", "client_for", "driver_alive", "driver_id", "find_parent_run", "get_experiment",
@@ -90,7 +91,7 @@ if TYPE_CHECKING:
     from ._sync import SyncError, sync_record
     from ._run import RunContext, tracked_run
     from ._runs import (
-        BASELINE_TAG, MODEL_TAG, QBOOST_MODEL, model_tags, TEST_PREFIX, is_test_metric,
+        BASELINE_TAG, MODEL_TAG, QBOOST_MODEL, model_tags, SELECTED_METRIC, LAMBDA_METRIC, sparsity, TEST_PREFIX, is_test_metric,
         CHILD_ROLE, CLOSED_BY_TAG, CONFIG_DIGEST_TAG, DRIVER_TAG, DEFAULT_EXPERIMENT, DEFAULT_OBJECTIVE, FAILED_STATUSES, JOB_NUM_TAG, JOBS_TAG, PARENT_ROLE,
         PARENT_RUN_TAG, ROLE_TAG, SINGLE_ROLE, SWEEP_DIR_TAG, SWEPT_TAG, TRAINING_ROLES, best_run, child_runs,
         children_filter, client_for, driver_alive, driver_id, find_parent_run, get_experiment, higher_is_better, higher_is_better_for,

@@ -4,11 +4,16 @@ Every reader and writer of runs (the run layer, the sweep callback, the
 Optuna sweeper, ``python -m qboost_exp.compare``, ``python -m serving package
 --best``) takes its tag names, its queries and its ranking from here.
 
-One rule for "best", used by the sweep summary, champion promotion, compare
-and ``package --best``: the metric's direction comes from
-:func:`higher_is_better` (accuracy-like scores up, everything else down),
-runs without a finite value are never best, and a tie goes to the run that
-started first.
+One rule for "best", used by the sweep summary, compare and ``package
+--best``: the metric's direction comes from :func:`higher_is_better`
+(accuracy-like scores up, everything else down), runs without a finite value
+are never best, and among runs level on the metric the sparser wins: fewer
+selected learners (metric ``selected``), then the larger λ (metric
+``lambda_value``, else the numeric ``lambda`` param), then the run that
+started first (:func:`rank_key`). A run that logged no ``selected`` or no λ
+(a baseline) yields on that step to one that did. Champion promotion compares
+one new run with the champion's metric only (:func:`is_better`: a tie keeps
+the champion).
 
 Every query takes an explicit tracking URI (or an explicit client): nothing
 here relies on a process-wide URI set elsewhere.
@@ -51,6 +56,9 @@ MODEL_TAG = "model"
 BASELINE_TAG = "qboost.baseline"
 #: The ``model`` option of QBoost itself (runs without the tag are QBoost runs too).
 QBOOST_MODEL = "qboost"
+#: The metrics the tie rule reads: the number of selected learners and the λ used.
+SELECTED_METRIC = "selected"
+LAMBDA_METRIC = "lambda_value"
 
 
 def model_tags(model_name: str | None) -> dict[str, str]:
@@ -205,13 +213,60 @@ def higher_is_better_for(metric: str, order: str | None = None) -> bool:
     return order == "max"
 
 
-def rank_key(value: float, start_time: int | None, metric: str, order: str | None = None) -> tuple[float, int]:
-    """Sort key, smallest first = best first: by ``metric`` in its direction, then by start time."""
-    return (-value if higher_is_better_for(metric, order) else value, start_time or 0)
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def sparsity(run: Any) -> tuple[float | None, float | None]:
+    """``(selected learners, λ)`` of ``run`` (an ``mlflow.entities.Run``): the tie-breakers of :func:`rank_key`.
+
+    λ is the ``lambda_value`` metric (the λ actually used, also for
+    ``lambda=auto``), else the numeric ``lambda`` param; None where the run
+    logged none. A baseline (tag :data:`BASELINE_TAG` ``true``, or a
+    :data:`MODEL_TAG` other than QBoost) has no λ: its ``lambda`` param is
+    unused config.
+    """
+    metrics = getattr(run.data, "metrics", None) or {}
+    params = getattr(run.data, "params", None) or {}
+    tags = getattr(run.data, "tags", None) or {}
+    selected = _finite(metrics.get(SELECTED_METRIC))
+    if str(tags.get(BASELINE_TAG, "")).lower() == "true" or tags.get(MODEL_TAG, QBOOST_MODEL) != QBOOST_MODEL:
+        return selected, None
+    lam = _finite(metrics.get(LAMBDA_METRIC))
+    return selected, lam if lam is not None else _finite(params.get("lambda"))
+
+
+def rank_key(
+    value: float,
+    start_time: int | None,
+    metric: str,
+    order: str | None = None,
+    *,
+    selected: float | None = None,
+    lam: float | None = None,
+) -> tuple[float, float, float, int]:
+    """Sort key, smallest first = best first: the one rule for "best".
+
+    By ``metric`` in its direction; among runs level on it the sparser wins:
+    fewer ``selected`` learners, then the larger ``lam``, then the earlier
+    ``start_time``. A missing ``selected`` or ``lam`` (None or NaN) sorts
+    after every value on its step.
+    """
+    primary = -value if higher_is_better_for(metric, order) else value
+    fewer = _finite(selected)
+    larger = _finite(lam)
+    return (primary, math.inf if fewer is None else fewer, math.inf if larger is None else -larger, start_time or 0)
 
 
 def best_run(runs: Iterable[Any], metric: str, order: str | None = None) -> Any | None:
     """The best of ``runs`` (``mlflow.entities.Run``) by ``metric``, under the one rule; None if none has it.
+
+    Level runs: the fewer selected learners, then the larger λ, then the
+    earlier start wins (:func:`rank_key`, :func:`sparsity`).
 
     Parameters
     ----------
@@ -229,7 +284,12 @@ def best_run(runs: Iterable[Any], metric: str, order: str | None = None) -> Any 
     scored = [(value, run) for value, run in scored if value is not None]
     if not scored:
         return None
-    return min(scored, key=lambda pair: rank_key(pair[0], pair[1].info.start_time, metric, order))[1]
+
+    def key(pair: tuple[float, Any]) -> tuple[float, float, float, int]:
+        selected, lam = sparsity(pair[1])
+        return rank_key(pair[0], pair[1].info.start_time, metric, order, selected=selected, lam=lam)
+
+    return min(scored, key=key)[1]
 
 
 def training_runs(

@@ -181,9 +181,14 @@ def test_pareto_labels_never_overlap_and_empty_models_stay_off_the_front(tmp_pat
     fig.draw_without_rendering()
     labels = [t for t in ax.texts]
     boxes = [t.get_window_extent(renderer) for t in labels]
-    assert 3 <= len(labels) <= len(front)  # labels for front runs only, where they fit
+    ids = [t for t in labels if t.get_text() != "chosen"]
+    assert 3 <= len(ids) <= len(front)  # labels for front runs only, where they fit
     front_ids = {str(r)[:8] for r in front["run_id"]}
-    assert {t.get_text() for t in labels} <= front_ids
+    assert {t.get_text() for t in ids} <= front_ids
+    # ...and "chosen" beside the ring round the run the one "best" rule picks: the front's most accurate
+    (ring,) = [line for line in ax.get_lines() if line.get_label().startswith("chosen: ")]
+    assert (ring.get_xdata()[0], ring.get_ydata()[0]) == (17.0, 0.95 + 0.003 * 13)
+    assert [t.get_text() for t in labels].count("chosen") == 1
     for i, a in enumerate(boxes):
         for b in boxes[i + 1:]:
             assert not a.overlaps(b), (a, b)
@@ -245,7 +250,9 @@ def test_lines_join_only_runs_that_differ_in_lambda_alone(env_store):
     for label in line_labels:
         assert by_label[label].lines[0].get_linestyle() != "None"
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert points_label in legend and len(legend) == 2 + 1 + 3  # two lines, the points, three baselines
+    assert points_label in legend and len(legend) == 2 + 1 + 3 + 1  # two lines, the points, three baselines, the chosen run
+    # The one "best" rule chooses the adaboost baseline (0.96): it has no λ, so the legend names it instead of a ring.
+    assert legend[-1] == "chosen: baseline adaboost (0.9600, 60 learners): not on this plot's x axis"
 
 
 def test_baselines_are_reference_lines_on_the_lambda_plot(env_store):

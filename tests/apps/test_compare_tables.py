@@ -173,9 +173,12 @@ def test_the_library_refuses_test_metrics_too(env_store):
         with pytest.raises(CompareError, match="test split"):
             call()
     assert not Path("never.png").exists()
-    # The one "best" rule: sort_runs' order is rank_key's (direction by name, ties to the earlier run).
+    # The one "best" rule: sort_runs' order is rank_key's (direction by name; level runs: fewer learners, larger λ, earlier start).
     ordered = sort_runs(runs, "validation_accuracy")
-    keys = [rank_key(v, int(pd.Timestamp(t).value // 1_000_000), "validation_accuracy") for v, t in zip(ordered["metrics.validation_accuracy"], ordered["start_time"])]
+    keys = [
+        rank_key(v, int(pd.Timestamp(t).value // 1_000_000), "validation_accuracy", selected=n, lam=lam)
+        for v, t, n, lam in zip(ordered["metrics.validation_accuracy"], ordered["start_time"], ordered["metrics.selected"], ordered["lambda"])
+    ]
     assert keys == sorted(keys) and ordered["run_name"].tolist() == VALIDATION_ORDER
 
 

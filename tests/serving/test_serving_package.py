@@ -217,11 +217,18 @@ def _wisc(by_role: dict) -> str:
     return label
 
 
+def _one_rule(run) -> tuple:
+    """The one "best" rule, written out: validation accuracy, then fewer learners, larger λ, earlier start (QBoost runs here)."""
+    metrics = run.data.metrics
+    lam = metrics.get("lambda_value", float(run.data.params.get("lambda", "nan")))
+    return (-metrics["validation_accuracy"], metrics["selected"], -lam, run.info.start_time)
+
+
 def test_package_best_by_a_metric(store, tmp_path):
     root, by_role = store
     training = by_role["single"] + by_role["child"]
-    # The one rule: highest validation accuracy, ties to the run that started first.
-    expected = min(training, key=lambda r: (-r.data.metrics["validation_accuracy"], r.info.start_time))
+    # The one rule: highest validation accuracy; level runs: fewer learners, larger λ, then the earlier start.
+    expected = min(training, key=_one_rule)
     best = package("--best", "--experiment", "qboost", "--metric", "validation_accuracy", "--out", str(tmp_path / "a"), cwd=root)
     assert best.returncode == 0, best.stderr
     # One dataset in the experiment: no --dataset needed, and the line says which it chose within.
@@ -264,7 +271,7 @@ def test_best_chooses_within_one_dataset(store, two_datasets, tmp_path):
     assert synthetic.startswith("synthetic@")
     root, by_role = store
     training = by_role["single"] + by_role["child"]
-    best_wisc = min(training, key=lambda r: (-r.data.metrics["validation_accuracy"], r.info.start_time))
+    best_wisc = min(training, key=_one_rule)
     unnamed, nope, wrong_digest, on_synthetic, on_wisc = package_concurrently(
         (("--best", "--out", str(tmp_path / "unnamed")), copy),
         (("--best", "--dataset", "iris", "--out", str(tmp_path / "nope")), copy),

@@ -317,6 +317,7 @@ def test_sweep_run_names_carry_every_swept_override(tmp_path):
 
 
 def test_one_best_run_rule_ties_go_to_the_earliest_run():
+    # (These runs log no 'selected' nor λ: the tie falls through to the start time.)
     from types import SimpleNamespace
 
     from qboost_exp.tracking import best_run, is_better
@@ -331,6 +332,36 @@ def test_one_best_run_rule_ties_go_to_the_earliest_run():
     assert best_run(runs, "test_f1") is None
     assert is_better(0.91, 0.9, "validation_accuracy") and not is_better(0.9, 0.9, "validation_accuracy")
     assert is_better(1.0, 2.0, "time_total") and not is_better(2.0, 1.0, "time_total")
+
+
+def test_one_best_run_rule_level_runs_the_sparser_wins():
+    """Level on the objective: fewer selected learners, then the larger λ, then the earlier start; a baseline has no λ."""
+    from types import SimpleNamespace
+
+    from qboost_exp.tracking import best_run, rank_key, sparsity
+
+    def run(name, start, params=None, tags=None, **metrics):
+        return SimpleNamespace(name=name, info=SimpleNamespace(start_time=start), data=SimpleNamespace(metrics=metrics, params=params or {}, tags=tags or {}))
+
+    first = run("first", 1, validation_accuracy=0.9, selected=12.0, lambda_value=0.2)
+    sparse = run("sparse", 50, validation_accuracy=0.9, selected=7.0, lambda_value=0.01)
+    stronger = run("stronger", 40, validation_accuracy=0.9, selected=7.0, lambda_value=0.1)
+    by_param = run("by-param", 30, {"lambda": "0.05"}, validation_accuracy=0.9, selected=7.0)  # no lambda_value: the param
+    worse = run("worse", 0, validation_accuracy=0.89, selected=1.0, lambda_value=1.0)
+    assert best_run([first, sparse, worse], "validation_accuracy").name == "sparse"  # fewer learners beats the earlier start
+    assert best_run([first, sparse, stronger, by_param, worse], "validation_accuracy").name == "stronger"  # then the larger λ
+    twin = run("twin", 45, validation_accuracy=0.9, selected=7.0, lambda_value=0.1)
+    assert best_run([twin, stronger], "validation_accuracy").name == "stronger"  # then the earlier start
+    assert sparsity(by_param) == (7.0, 0.05)
+    # A baseline's lambda param is unused config; a run without 'selected' yields to one with it.
+    lasso = run("lasso", 2, {"lambda": "9"}, {"qboost.baseline": "true", "model": "lasso"}, validation_accuracy=0.9, selected=7.0)
+    assert sparsity(lasso) == (7.0, None)
+    assert best_run([lasso, stronger], "validation_accuracy").name == "stronger"
+    assert best_run([run("unsized", 0, validation_accuracy=0.9), first], "validation_accuracy").name == "first"
+    # The key itself: smallest first.
+    assert rank_key(0.9, 5, "validation_accuracy", selected=3, lam=0.1) < rank_key(0.9, 1, "validation_accuracy", selected=4, lam=1.0)
+    assert rank_key(0.9, 5, "validation_accuracy", selected=3, lam=0.2) < rank_key(0.9, 1, "validation_accuracy", selected=3, lam=0.1)
+    assert rank_key(0.9, 5, "validation_accuracy", selected=float("nan")) > rank_key(0.9, 9, "validation_accuracy", selected=30)
 
 
 def test_a_run_is_tagged_with_its_model_when_it_opens():
