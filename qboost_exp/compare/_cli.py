@@ -13,7 +13,7 @@ from ..tracking import DEFAULT_EXPERIMENT, DEFAULT_TRACKING_URI, higher_is_bette
 if TYPE_CHECKING:
     import pandas as pd
 
-from ._defaults import DEFAULT_OUT, DEFAULT_SORT
+from ._defaults import BENCHMARK_DIR, DEFAULT_AGAINST, DEFAULT_BENCHMARK_METRIC, DEFAULT_OUT, DEFAULT_SORT
 
 # pandas, MLflow and matplotlib are imported only once the arguments parse
 # (--help and usage errors answer at once): see main().
@@ -58,6 +58,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--limit", type=positive_int, default=None, metavar="N", help="print only the first N rows of each dataset's table (figures use all runs)")
     parser.add_argument("--all", action="store_true", dest="include_failed", help="also list FAILED/KILLED runs (never plotted)")
     parser.add_argument("--format", choices=FORMATS, default="text", help="table format (default: %(default)s)")
+    bench = parser.add_argument_group(
+        "benchmark report",
+        "Methods compared over seeds and datasets: means with 95 % CIs, paired Wilcoxon tests against a reference, "
+        "average ranks with the Friedman test and the Nemenyi critical difference, and figures; written to "
+        f"DIR/{BENCHMARK_DIR}/ and, with --parent, logged as the parent run's artifacts {BENCHMARK_DIR}/. "
+        "It reports an estimate of each method, so a test metric is allowed here (the default); it never chooses "
+        "a run, which is why --objective refuses test metrics.",
+    )
+    switch = bench.add_mutually_exclusive_group()
+    switch.add_argument("--benchmark", dest="benchmark", action="store_const", const="on", default="auto",
+                        help="write the benchmark report (default: only with --parent, when its runs span several seeds or datasets)")
+    switch.add_argument("--no-benchmark", dest="benchmark", action="store_const", const="off", help="never write it")
+    bench.add_argument("--metric", default=DEFAULT_BENCHMARK_METRIC, metavar="METRIC",
+                       help="the metric the methods are compared on (default: %(default)s; an estimate, never used to choose a run)")
+    bench.add_argument("--against", default=DEFAULT_AGAINST, metavar="METHOD",
+                       help="the reference method of the paired tests: a qboost.method tag, e.g. lasso@k (default: %(default)s)")
     return parser
 
 
@@ -174,6 +190,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
 
+    try:
+        report = _benchmark(args, runs)
+    except CompareError as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+
     several = len(sections) > 1
     _print_tables(args, sections, metric, where)
     out = Path(args.out)
@@ -188,4 +210,62 @@ def main(argv: list[str] | None = None) -> int:
     stream = sys.stderr if args.format == "csv" else sys.stdout
     for dataset, rows in sections:
         _write_figures(rows, metric, out, dataset.label if several else None, stream)
+    if report is None:
+        return 0
+    return _write_benchmark(args, report, runs, out / BENCHMARK_DIR, stream)
+
+
+def _parent_id(runs: pd.DataFrame) -> str | None:
+    """The full id of the parent run ``--parent`` named (every loaded run is its child)."""
+    from ._load import _column
+
+    ids = _column(runs, "tags.mlflow.parentRunId").dropna().unique()
+    return str(ids[0]) if len(ids) == 1 else None
+
+
+def _wanted(args: Any, runs: pd.DataFrame) -> bool:
+    """``--benchmark`` on, off, or auto: with ``--parent``, when the runs span several seeds or datasets."""
+    if args.benchmark != "auto":
+        return args.benchmark == "on"
+    from ._aggregate import benchmark_datasets
+    from ._load import _column
+
+    return args.parent is not None and (_column(runs, "params.seed").nunique() > 1 or benchmark_datasets(runs).nunique() > 1)
+
+
+def _benchmark(args: Any, runs: pd.DataFrame) -> Any:
+    """The benchmark report of ``runs``, or None when not wanted; CompareError for runs that cannot be benchmarked."""
+    if not _wanted(args, runs):
+        return None
+    from ..tracking import client_for, resolve_tracking_uri, swept_keys
+    from ._report import benchmark_report
+
+    parent = _parent_id(runs) if args.parent is not None else None
+    swept = swept_keys(client_for(resolve_tracking_uri(args.tracking_uri)).get_run(parent)) if parent else None
+    return benchmark_report(runs, args.metric.removeprefix("metrics."), args.against, swept)
+
+
+def _write_benchmark(args: Any, report: Any, runs: pd.DataFrame, out: Path, stream: Any) -> int:
+    """Print the benchmark's tables, write its files, log them on the parent run; returns the exit status."""
+    from ._load import _one_line
+    from ._report import format_summary, log_report, write_report
+
+    print("\n" + format_summary(report), file=stream)
+    try:
+        paths = write_report(report, out)
+    except OSError as exc:
+        print(f"error: cannot write the benchmark report to {out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print("\n" + "\n".join(f"wrote {path}" for path in paths), file=stream)
+    parent = _parent_id(runs) if args.parent is not None else None
+    if parent is None:
+        return 0
+    from ..tracking import resolve_tracking_uri
+
+    try:
+        log_report(resolve_tracking_uri(args.tracking_uri), parent, out)
+    except Exception as exc:  # noqa: BLE001 - a store that cannot take the artifacts
+        print(f"error: the benchmark report is in {out} but could not be logged on parent run {parent}: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    print(f"logged {len(paths)} files as artifacts {BENCHMARK_DIR}/ of parent run {parent}", file=stream)
     return 0
