@@ -12,6 +12,7 @@ import hashlib
 
 import importlib.metadata as metadata
 import json
+import math
 import os
 import re
 import shutil
@@ -220,8 +221,13 @@ def _wisc(by_role: dict) -> str:
 def _one_rule(run) -> tuple:
     """The one "best" rule, written out: validation accuracy, then fewer learners, larger λ, earlier start (QBoost runs here)."""
     metrics = run.data.metrics
-    lam = metrics.get("lambda_value", float(run.data.params.get("lambda", "nan")))
-    return (-metrics["validation_accuracy"], metrics["selected"], -lam, run.info.start_time)
+    lam = metrics.get("lambda_value")
+    if lam is None:
+        try:
+            lam = float(run.data.params.get("lambda", "nan"))
+        except ValueError:  # lambda=auto that logged no lambda_value
+            lam = float("nan")
+    return (-metrics["validation_accuracy"], metrics.get("selected", math.inf), math.inf if math.isnan(lam) else -lam, run.info.start_time)
 
 
 def test_package_best_by_a_metric(store, tmp_path):
