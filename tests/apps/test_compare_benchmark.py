@@ -262,6 +262,11 @@ def test_against_an_unknown_method_lists_the_methods(bench_store, capsys, tmp_pa
     code, out, err = run_compare(capsys, "--tracking-uri", uri, "--experiment", "bench", "--parent", parent, "--against", "lasso", "--out", str(tmp_path))
     assert_one_error(code, out, err, "--against lasso: no such method", "methods: adaboost@k, lasso@k, qboost")
     assert not (tmp_path / "benchmark").exists()
+    # Offered, not asked for (a sweep over seeds with no qboost method): a note, and the comparison goes on.
+    lam = bench_store["ids"]["lambda"]
+    code, out, err = run_compare(capsys, "--tracking-uri", uri, "--experiment", "bench", "--parent", lam, "--out", str(tmp_path))
+    assert code == 0 and "note: no benchmark report: --against qboost: no such method among the runs" in err
+    assert "training runs, sorted by validation_accuracy" in out and not (tmp_path / "benchmark").exists()
 
 
 def test_three_identical_runs_end_to_end(bench_store, capsys, tmp_path):
