@@ -257,11 +257,16 @@ def _check_estimator_keys(cfg: Any) -> None:
             _refuse(key, str(exc))
 
 
+#: The keys of a ``+benchmark=NAME`` preset (conf/benchmark/*.yaml), read by the sweep's report.
+BENCHMARK_KEYS = ("name", "against", "metric")
+
+
 def _known_keys() -> dict[str, set[str]]:
-    """The keys something reads, by node: top level (``""``), ``qubo`` and ``mlflow``."""
+    """The keys something reads, by node: top level (``""``), ``benchmark``, ``qubo`` and ``mlflow``."""
     typed = [*_own_constraints(), *ESTIMATOR_KEYS]
     return {
-        "": {*GROUPS, *(k for k in typed if "." not in k), "mlflow", "hydra", "hparams_search"},
+        "": {*GROUPS, *(k for k in typed if "." not in k), "mlflow", "hydra", "hparams_search", "benchmark"},
+        "benchmark": set(BENCHMARK_KEYS),
         "qubo": {*(k.split(".", 1)[1] for k in typed if k.startswith("qubo.")), *_QUBO_EXTRA},
         "mlflow": {k.split(".", 1)[1] for k in typed if k.startswith("mlflow.")},
     }
@@ -270,7 +275,7 @@ def _known_keys() -> dict[str, set[str]]:
 def unknown_key(where: str) -> str | None:
     """Why ``where`` (a dotted key) is refused, with the nearest known key; None if it is known or not ours to judge.
 
-    Only the top level, ``qubo`` and ``mlflow`` are judged: the other nodes
+    Only the top level, ``benchmark``, ``qubo`` and ``mlflow`` are judged: the other nodes
     (``sampler.params``, ``dataset``, ...) belong to plugins.
     """
     import difflib
