@@ -445,6 +445,20 @@ class ModelSpec:
         return self.name == QBOOST_MODEL
 
     @property
+    def method(self) -> str:
+        """The run's :data:`~qboost_exp.tracking.METHOD_TAG`: ``qboost``, or the baseline with its learner count (``lasso@k``, ``abess@15``)."""
+        from .tracking import method_name
+
+        return method_name(self.name, self.options.get("max_learners"))
+
+    @property
+    def matches_qboost(self) -> bool:
+        """Whether ``model.max_learners=match``: the count is its QBoost sibling's ``selected``, resolved when the job starts."""
+        from .tracking import MATCH_LEARNERS
+
+        return not self.is_qboost and self.options.get("max_learners") == MATCH_LEARNERS
+
+    @property
     def takes_candidates(self) -> bool:
         """Whether the model selects from a weak-learner set's candidates: QBoost and the dictionary baselines."""
         from .domain.plugins import uses_dictionary
