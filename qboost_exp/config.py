@@ -481,15 +481,22 @@ class ModelSpec:
         return spec
 
     def _check_options(self) -> None:
-        """What a baseline's builder would refuse without building anything: ``sklearn`` without a class, a bad ``cv``."""
+        """What a baseline's builder would refuse without building anything: ``sklearn`` without a class, a bad ``cv``,
+        a bad ``max_learners`` (``"match"`` passes: it is resolved into a number before the model is built)."""
         from .domain.plugins import uses_dictionary
 
         if self.name == "sklearn":
             target = self.options.get("_target_")
             if not isinstance(target, str) or not target:
                 raise ConfigError("model=sklearn needs a classifier: model._target_=sklearn.ensemble.RandomForestClassifier (for example)")
-        elif "cv" in self.options and uses_dictionary(self.name):
+            return
+        if "cv" in self.options and uses_dictionary(self.name):
             _checked_cv(self.options["cv"])
+        if "max_learners" in self.options:
+            from .domain.baselines import MAX_LEARNERS_BASELINES, check_max_learners
+
+            if self.name in MAX_LEARNERS_BASELINES:
+                check_max_learners(self.name, self.options["max_learners"])
 
 
 def _estimator_defaults() -> dict[str, Any]:

@@ -207,8 +207,9 @@ def make_baseline_model(spec: RunSpec) -> Any:
 
     ``spec.model.name`` picks it (:data:`qboost_exp.domain.baselines.BASELINES`);
     ``spec.model.options`` are its constructor arguments. The dictionary
-    baselines (``lasso``, ``l1_logistic``, a plugin whose factory takes ``weak_learners``) take their candidates from
-    ``spec.weak_learners``, as QBoost does; ``sklearn`` instantiates
+    baselines (``lasso``, ``l1_logistic``, ``abess``, a plugin whose factory
+    takes ``weak_learners``) take their candidates from ``spec.weak_learners``,
+    as QBoost does; ``sklearn`` instantiates
     ``model._target_`` with Hydra. ``random_state`` is the top-level ``seed``
     unless the model node sets it.
 
