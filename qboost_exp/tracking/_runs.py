@@ -49,6 +49,9 @@ CLOSED_BY_TAG = "qboost.closed_by"
 MODEL_TAG = "model"
 #: Run tag: ``true`` for a baseline (any model but QBoost), ``false`` for QBoost.
 BASELINE_TAG = "qboost.baseline"
+#: Run tag: :attr:`qboost_exp.data.Dataset.source_digest` of the run's data, the whole data before splitting:
+#: runs that differ only in ``seed`` (hence in their split) of the same data share it.
+SOURCE_DIGEST_TAG = "qboost.source_digest"
 #: The ``model`` option of QBoost itself (runs without the tag are QBoost runs too).
 QBOOST_MODEL = "qboost"
 #: Run tag: the method a benchmark compares, :func:`method_name` (``qboost``, ``lasso``, ``lasso@k``, ``abess@15``).
