@@ -19,6 +19,7 @@ _EXPORTS = {
     "QBoostClassifier": ".domain.qboost",
     "LassoClassifier": ".domain.baselines",
     "L1LogisticClassifier": ".domain.baselines",
+    "BestSubsetClassifier": ".domain.baselines",
     "WeakLearnerSet": ".domain.weak_learners",
     "QBoostError": ".errors",
     "ConfigError": ".errors",
@@ -30,7 +31,7 @@ _EXPORTS = {
 __all__ = [*_EXPORTS, "__version__"]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time __getattr__ loads them
-    from .domain.baselines import L1LogisticClassifier, LassoClassifier
+    from .domain.baselines import BestSubsetClassifier, L1LogisticClassifier, LassoClassifier
     from .domain.qboost import QBoostClassifier
     from .errors import ConfigError, CredentialsError, DataError, QBoostError, SamplerError
     from .domain.weak_learners import WeakLearnerSet

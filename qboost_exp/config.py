@@ -257,11 +257,16 @@ def _check_estimator_keys(cfg: Any) -> None:
             _refuse(key, str(exc))
 
 
+#: The keys of a ``+benchmark=NAME`` preset (conf/benchmark/*.yaml), read by the sweep's report.
+BENCHMARK_KEYS = ("name", "against", "metric")
+
+
 def _known_keys() -> dict[str, set[str]]:
-    """The keys something reads, by node: top level (``""``), ``qubo`` and ``mlflow``."""
+    """The keys something reads, by node: top level (``""``), ``benchmark``, ``qubo`` and ``mlflow``."""
     typed = [*_own_constraints(), *ESTIMATOR_KEYS]
     return {
-        "": {*GROUPS, *(k for k in typed if "." not in k), "mlflow", "hydra", "hparams_search"},
+        "": {*GROUPS, *(k for k in typed if "." not in k), "mlflow", "hydra", "hparams_search", "benchmark"},
+        "benchmark": set(BENCHMARK_KEYS),
         "qubo": {*(k.split(".", 1)[1] for k in typed if k.startswith("qubo.")), *_QUBO_EXTRA},
         "mlflow": {k.split(".", 1)[1] for k in typed if k.startswith("mlflow.")},
     }
@@ -270,7 +275,7 @@ def _known_keys() -> dict[str, set[str]]:
 def unknown_key(where: str) -> str | None:
     """Why ``where`` (a dotted key) is refused, with the nearest known key; None if it is known or not ours to judge.
 
-    Only the top level, ``qubo`` and ``mlflow`` are judged: the other nodes
+    Only the top level, ``benchmark``, ``qubo`` and ``mlflow`` are judged: the other nodes
     (``sampler.params``, ``dataset``, ...) belong to plugins.
     """
     import difflib
@@ -440,6 +445,20 @@ class ModelSpec:
         return self.name == QBOOST_MODEL
 
     @property
+    def method(self) -> str:
+        """The run's :data:`~qboost_exp.tracking.METHOD_TAG`: ``qboost``, or the baseline with its learner count (``lasso@k``, ``abess@15``)."""
+        from .tracking import method_name
+
+        return method_name(self.name, self.options.get("max_learners"))
+
+    @property
+    def matches_qboost(self) -> bool:
+        """Whether ``model.max_learners=match``: the count is its QBoost sibling's ``selected``, resolved when the job starts."""
+        from .tracking import MATCH_LEARNERS
+
+        return not self.is_qboost and self.options.get("max_learners") == MATCH_LEARNERS
+
+    @property
     def takes_candidates(self) -> bool:
         """Whether the model selects from a weak-learner set's candidates: QBoost and the dictionary baselines."""
         from .domain.plugins import uses_dictionary
@@ -462,15 +481,22 @@ class ModelSpec:
         return spec
 
     def _check_options(self) -> None:
-        """What a baseline's builder would refuse without building anything: ``sklearn`` without a class, a bad ``cv``."""
+        """What a baseline's builder would refuse without building anything: ``sklearn`` without a class, a bad ``cv``,
+        a bad ``max_learners`` (``"match"`` passes: it is resolved into a number before the model is built)."""
         from .domain.plugins import uses_dictionary
 
         if self.name == "sklearn":
             target = self.options.get("_target_")
             if not isinstance(target, str) or not target:
                 raise ConfigError("model=sklearn needs a classifier: model._target_=sklearn.ensemble.RandomForestClassifier (for example)")
-        elif "cv" in self.options and uses_dictionary(self.name):
+            return
+        if "cv" in self.options and uses_dictionary(self.name):
             _checked_cv(self.options["cv"])
+        if "max_learners" in self.options:
+            from .domain.baselines import MAX_LEARNERS_BASELINES, check_max_learners
+
+            if self.name in MAX_LEARNERS_BASELINES:
+                check_max_learners(self.name, self.options["max_learners"])
 
 
 def _estimator_defaults() -> dict[str, Any]:

@@ -11,6 +11,7 @@ it imports it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 import warnings
@@ -20,6 +21,7 @@ from typing import Any, Callable, Mapping, Sequence, Union
 import dimod
 import numpy as np
 
+from ._match import resolve_match
 from .config import DataSpec, ModelSpec, RunSpec, SamplerSpec, WeakLearnersSpec, as_plain, check_config, read, read_lam, thawed
 from .config import to_plain  # noqa: F401 - public here since before the config read once (serving's train program uses it)
 from .domain.qboost import QBoostClassifier
@@ -205,8 +207,9 @@ def make_baseline_model(spec: RunSpec) -> Any:
 
     ``spec.model.name`` picks it (:data:`qboost_exp.domain.baselines.BASELINES`);
     ``spec.model.options`` are its constructor arguments. The dictionary
-    baselines (``lasso``, ``l1_logistic``, a plugin whose factory takes ``weak_learners``) take their candidates from
-    ``spec.weak_learners``, as QBoost does; ``sklearn`` instantiates
+    baselines (``lasso``, ``l1_logistic``, ``abess``, a plugin whose factory
+    takes ``weak_learners``) take their candidates from ``spec.weak_learners``,
+    as QBoost does; ``sklearn`` instantiates
     ``model._target_`` with Hydra. ``random_state`` is the top-level ``seed``
     unless the model node sets it.
 
@@ -397,6 +400,8 @@ def prepare(spec: RunSpec, base_dir: str | None = None, data: DataSource = None,
         For any such mistake, with a message naming the config key.
     """
     spec = _run_spec(spec, "prepare")
+    if spec.model.matches_qboost:
+        resolve_match(spec, {}, None)  # raises: only a tracked sweep's job resolves max_learners=match (run_tracked)
     if spec.model.is_qboost:
         model = make_estimator(spec, sampler=sampler if sampler is not None else build_sampler(spec.sampler))
     else:
@@ -417,7 +422,9 @@ def run_experiment(
     ``cfg`` is the composed config (or its :class:`~qboost_exp.config.RunSpec`);
     the other parameters are those of :func:`prepare`.
     """
-    return prepare(read(cfg), base_dir=base_dir, data=data, sampler=sampler).run()
+    spec = read(cfg)
+    resolve_match(spec, {}, None)  # max_learners=match needs a tracked sweep: one line says so
+    return prepare(spec, base_dir=base_dir, data=data, sampler=sampler).run()
 
 
 def run_tracked(
@@ -455,6 +462,10 @@ def run_tracked(
         sweep job its sweep directory and job number, and the digest of the
         composed config (:func:`qboost_exp.config.config_digest`).
 
+    A baseline with ``model.max_learners=match`` takes k from its QBoost
+    sibling in the same tracked sweep (:func:`qboost_exp._match.resolve_match`)
+    before its model is built; anywhere else it is a usage error.
+
     Returns
     -------
     (ExperimentResult, list of str)
@@ -469,7 +480,11 @@ def run_tracked(
     try:
         spec = read(plain)  # before anything else reads the config
         if not spec.tracking.enabled:
+            resolve_match(spec, plain, None)  # max_learners=match needs tracking: one line says so
             return prepare(spec, base_dir=base_dir, data=data, sampler=sampler).run(), []
+        spec, matched = resolve_match(spec, plain, context)  # max_learners=match: k from the sweep's QBoost run
+        if matched and context is not None:
+            context = dataclasses.replace(context, tags={**context.tags, **matched})
         prepared = prepare(spec, base_dir=base_dir, data=data, sampler=sampler)
     except QBoostError:
         if sweep_dir is None or context is None:

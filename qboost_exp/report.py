@@ -38,6 +38,10 @@ def format_baseline_report(cfg: Mapping[str, Any], result: ExperimentResult) -> 
         limit = getattr(model, "max_learners", None)
         how = f"path cut at max_learners={limit}, refitted" if limit is not None else f"by CV ({model.cv_rule})"
         rows.append(("alpha", f"{how} -> {model.alpha_:.4g}"))
+    if hasattr(model, "support_size_"):  # the best-subset baseline: its number of learners, fixed or by CV
+        limit = getattr(model, "max_learners", None)
+        how = f"max_learners={limit}" if limit is not None else f"by CV ({model.cv_rule})"
+        rows.append(("support size", f"{how} -> {model.support_size_}"))
     rows.append(_accuracy_line(m))
     rows.append(("time", " | ".join(f"{phase} {seconds:.3f} s" for phase, seconds in result.timings.items())))
     return _aligned(rows)

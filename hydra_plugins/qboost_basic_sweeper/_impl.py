@@ -1,5 +1,8 @@
 """The grid sweep itself: Hydra's batches, every job's config checked before any starts, and what a resume skips.
 
+Jobs whose ``model.max_learners`` is ``match`` run after all the others
+(:func:`match_last`): each takes its k from a QBoost run of the sweep.
+
 The rest (the sweep directory, the parent run, the launch and its summary)
 is :class:`qboost_exp.sweep.SweepSession`'s, as for the Optuna sweeper.
 """
@@ -13,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from qboost_exp.errors import ConfigError
 from qboost_exp.sweep import JobBatches, SweepSession
+from qboost_exp.tracking import MATCH_LEARNERS, QBOOST_MODEL
 
 #: What the summary tells a user whose sweep did not finish.
 RESUME_HINT = "the same command with hydra.sweeper.resume=true"
@@ -35,7 +39,32 @@ def sweep(sweeper: Any, arguments: Sequence[str]) -> Any:
         if previous is not None:
             note = f"; closed {session.closed} run{'s' if session.closed != 1 else ''} its dead driver left RUNNING" if session.closed else ""
             _say_resuming(session.config, len(earlier), len(jobs), note)
-    return session.launch(_GridBatches(batches, session.earlier), jobs=jobs)
+    ordered = match_last(batches, composed.match, sweeper.max_batch_size)
+    return session.launch(_GridBatches(ordered, session.earlier), jobs=jobs)
+
+
+def match_last(batches: Sequence[Sequence[Sequence[str]]], later: set[int], max_batch_size: int | None) -> list[list[tuple[int, list[str]]]]:
+    """Hydra's batches as ``(job number, overrides)``, the jobs in ``later`` (``model.max_learners=match``) moved after all others.
+
+    Without such jobs these are Hydra's batches. Otherwise the other jobs come
+    first, then the ``match`` jobs, each part cut in batches of
+    ``max_batch_size`` (all in one without): a launcher returns only when its
+    batch is done, so every QBoost run a ``match`` job takes its k from has
+    finished before it starts. Each job keeps its Hydra job number (its
+    directory, and what a resume knows it by).
+    """
+    numbered, first = [], 0
+    for batch in batches:
+        numbered.append([(number, list(job)) for number, job in enumerate(batch, start=first)])
+        first += len(batch)
+    if not later:
+        return numbered
+    jobs = [job for batch in numbered for job in batch]
+    ordered = []
+    for part in ([job for job in jobs if job[0] not in later], [job for job in jobs if job[0] in later]):
+        size = max_batch_size or len(part) or 1
+        ordered.extend(part[i : i + size] for i in range(0, len(part), size))
+    return ordered
 
 
 @dataclass
@@ -44,6 +73,10 @@ class _Composed:
 
     digests: list[str] = field(default_factory=list)
     error: BaseException | None = None
+    #: The jobs whose ``model.max_learners`` is ``match``: launched after all the others.
+    match: set[int] = field(default_factory=set)
+    #: Whether some job trains QBoost (a ``match`` job needs one).
+    qboost: bool = False
 
     def check(self) -> None:
         if self.error is not None:
@@ -69,12 +102,35 @@ def _compose(sweeper: Any, jobs: list[list[str]], *, digests: bool) -> _Composed
         if digests:
             # As the job itself computes it (qboost_exp.config.config_digest): what a resume matches its runs by.
             found.digests.append(config_digest(config))
+        model = _model_of(config)
+        found.qboost = found.qboost or model.get("name", QBOOST_MODEL) == QBOOST_MODEL
+        if model.get("max_learners") == MATCH_LEARNERS:
+            found.match.add(number)
         if found.error is None:
             try:
                 _check_values(config, number, overrides)
             except Exception as exc:  # noqa: BLE001 - raised by check(), after every job composed
                 found.error = exc
+    if found.error is None and found.match and not found.qboost:
+        number = min(found.match)
+        found.error = ConfigError(
+            f"job {number} ({' '.join(jobs[number])}): model.max_learners=match takes k from a QBoost run of the same multirun, "
+            "and no job of this one trains QBoost: add model=qboost, e.g. -m model=qboost,lasso_at_k; nothing was started"
+        )
     return found
+
+
+def _model_of(config: DictConfig) -> dict[str, Any]:
+    """A job's ``model`` node's ``name`` and ``max_learners`` as written (empty when they do not resolve: the job's check says why)."""
+    model = {}
+    for key in ("name", "max_learners"):
+        try:
+            value = OmegaConf.select(config, f"model.{key}", default=None)
+        except Exception:  # noqa: BLE001 - an interpolation that does not resolve is the value check's to report
+            continue
+        if value is not None:
+            model[key] = value
+    return model
 
 
 def _check_values(config: DictConfig, number: int, overrides: Sequence[str]) -> None:
@@ -89,19 +145,17 @@ def _check_values(config: DictConfig, number: int, overrides: Sequence[str]) -> 
 
 
 class _GridBatches(JobBatches):
-    """Hydra's batches, with Hydra's job numbers, less the jobs that finished in an earlier launch."""
+    """The batches of :func:`match_last`, with Hydra's job numbers, less the jobs that finished in an earlier launch."""
 
-    def __init__(self, batches: Sequence[Sequence[Sequence[str]]], earlier: Mapping[int, Any]) -> None:
+    def __init__(self, batches: Sequence[Sequence[tuple[int, list[str]]]], earlier: Mapping[int, Any]) -> None:
         self._batches = iter(batches)
         self._earlier = earlier
-        self._next = 0
 
     def next_batch(self) -> dict[int, list[str]] | None:
         batch = next(self._batches, None)
         if batch is None:
             return None
-        first, self._next = self._next, self._next + len(batch)
-        return {number: list(job) for number, job in enumerate(batch, start=first) if number not in self._earlier}
+        return {number: list(job) for number, job in batch if number not in self._earlier}
 
 
 def _earlier_launch(session: SweepSession, digests: list[str]) -> tuple[Any | None, dict[int, str | None]]:

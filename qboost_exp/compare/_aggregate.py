@@ -28,14 +28,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..tracking import QBOOST_MODEL
+from ..tracking import METHOD_TAG, QBOOST_MODEL, SOURCE_DIGEST_TAG
 from ._load import _column, _metric_column, _with_derived_columns
 from ._select import SHORT_DIGEST, CompareError
 
-#: Run tag: the method a benchmark compares (``qboost``, ``lasso@k``, ``abess@15``, ...); else the ``model`` tag.
-METHOD_TAG = "qboost.method"
-#: Run tag: the digest of the whole dataset before the split (runs differing only in ``seed`` share it).
-SOURCE_DIGEST_TAG = "qboost.source_digest"
 #: The metrics every benchmark table summarises (besides the one compared).
 SUMMARY_METRICS = ("test_accuracy", "validation_accuracy", "selected")
 #: Confidence level of the t-intervals.

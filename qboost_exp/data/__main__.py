@@ -1,12 +1,16 @@
-"""``python -m qboost_exp.data NAME --out DIR``: write a data set's splits as CSV.
+"""``python -m qboost_exp.data NAME --out DIR``: write a data set's splits as CSV; ``--list``: the data sets.
 
 The files (train.csv, validation.csv when validation_size > 0, test.csv) are
 in SageMaker's layout: the label in the first column, no header, numbers
 with full precision. Defaults come from conf/dataset/NAME.yaml and
 conf/split/default.yaml; ``--set key=value`` overrides a dataset key.
 
+``python -m qboost_exp.data --list`` prints each data set's name and its
+one-line description (the first line of conf/dataset/NAME.yaml).
+
 Examples
 --------
+python -m qboost_exp.data --list
 python -m qboost_exp.data wisc --out data/wisc
 python -m qboost_exp.data digits --out data/d17 --set classes=[1,7] --seed 3
 python -m qboost_exp.data csv --out data/mine --set path=raw.csv --set label=-1
@@ -23,7 +27,7 @@ import yaml
 
 from ..cli_args import OneLineErrorParser
 from ..errors import DataError
-from ._conf import dataset_names, read_group
+from ._conf import dataset_names, descriptions, read_group
 from ._load import load_dataset
 from ._write import write_files
 
@@ -43,8 +47,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m qboost_exp.data",
         description="Write the train/validation/test splits of a data set as label-first CSV files without header.",
     )
-    p.add_argument("name", help=f"the data set: one of {', '.join(dataset_names())} (conf/dataset/NAME.yaml)")
-    p.add_argument("--out", required=True, type=Path, help="output directory (created if needed)")
+    p.add_argument("name", nargs="?", help=f"the data set: one of {', '.join(dataset_names())} (conf/dataset/NAME.yaml)")
+    p.add_argument("--list", action="store_true", help="print each data set with its one-line description, and exit")
+    p.add_argument("--out", type=Path, help="output directory (created if needed; required with NAME)")
     p.add_argument("--seed", type=int, default=0, help="seed of the stratified split (default 0)")
     p.add_argument("--test-size", type=float, help="fraction of the data for test.csv (default from conf/split/default.yaml)")
     p.add_argument(
@@ -71,7 +76,12 @@ def run(argv: Sequence[str] | None = None) -> list[tuple[Path, int, int]]:
     SystemExit
         For arguments argparse rejects (status 2).
     """
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.name is None:
+        parser.error("the following arguments are required: name (or --list)")
+    if args.out is None:
+        parser.error("the following arguments are required: --out")
     if args.name not in dataset_names():
         raise DataError(f"unknown dataset {args.name!r}; choose one of: {', '.join(dataset_names())}")
     dataset = read_group("dataset", args.name)
@@ -109,8 +119,22 @@ def run(argv: Sequence[str] | None = None) -> list[tuple[Path, int, int]]:
     return [(out / fname, len(y), X.shape[1] + 1) for fname, X, y in files]
 
 
+def listing() -> list[str]:
+    """One line per data set: its name and its one-line description."""
+    found = descriptions()
+    width = max(map(len, found))
+    return [f"{name:<{width}}  {text}" for name, text in found.items()]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status (0, or 2 on error)."""
+    if _parser().parse_args(argv).list:
+        try:
+            print("\n".join(listing()))
+        except DataError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return 0
     try:
         written = run(argv)
     except DataError as exc:

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import DataError
 from ._csv import RawTable, decode_labels, read_table
-from ._dataset import Dataset
+from ._dataset import Dataset, source_digest
 from ._options import DEFAULT_OPTIONS, CsvOptions
 from ._split import split_fractions, stratified_split
 
@@ -208,4 +208,6 @@ def _split(parts: dict[str, _Part], sizes: dict[str, float], seed: int, name: st
     tables = [table for part in parts.values() for _, table in part.tables]
     names = next((list(t.feature_names) for t in tables if t.has_header), list(tables[0].feature_names))
     source = "; ".join(f"{part.group.description}: {len(part.labels)} rows" for part in parts.values())
-    return Dataset(name, X[rows_train], y[rows_train], X_val, y_val, X_test, y_test, names, source)
+    # The files' rows as read (train, validation, test), before any cut: the same for every seed.
+    digest = source_digest(np.vstack([p.X for p in parts.values()]), np.concatenate([p.y for p in parts.values()]), names)
+    return Dataset(name, X[rows_train], y[rows_train], X_val, y_val, X_test, y_test, names, source, digest)

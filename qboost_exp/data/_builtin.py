@@ -2,13 +2,14 @@
 
 Each loader takes its validated options and returns
 ``(X, y, feature_names, source)`` for the whole data set; splitting is done
-by the caller.
+by the caller. The benchmark suite's data sets are in :mod:`._suite`, which
+shares the helpers here (:func:`random_state`, :func:`make_two_class`).
 """
 
 from __future__ import annotations
 
 import numbers
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from sklearn import datasets
@@ -16,6 +17,8 @@ from sklearn import datasets
 from ..errors import DataError
 
 Loaded = tuple[np.ndarray, np.ndarray, list[str], str]
+Loader = Callable[[Mapping[str, Any], int], Loaded]
+_MAX_RANDOM_STATE = 2**32 - 1  # numpy's RandomState takes seeds up to this
 
 # Defaults of each data set's keys (besides `name`); conf/dataset/*.yaml holds
 # the same values, which tests/test_data.py checks.
@@ -68,26 +71,40 @@ def load_digits(options: Mapping[str, Any], seed: int) -> Loaded:
     )
 
 
+def random_state(value: Any, seed: int, name: str) -> int:
+    """A generator's seed: the key ``random_state`` when it is an integer, the run's ``seed`` when it is null."""
+    if value is None:
+        return seed
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= value <= _MAX_RANDOM_STATE:
+        raise DataError(
+            f"dataset {name}: random_state must be null (use the run's seed) or an integer 0 to {_MAX_RANDOM_STATE}; got {value!r}"
+        )
+    return int(value)
+
+
+def numbered(n: int) -> list[str]:
+    """Feature names of generated data: x0, x1, ..."""
+    return [f"x{i}" for i in range(n)]
+
+
+def make_two_class(name: str, options: Mapping[str, Any], seed: int) -> Loaded:
+    """:func:`sklearn.datasets.make_classification` with two classes (labels 0 and 1) and ``options`` as its arguments."""
+    params = {**options, "random_state": random_state(options.get("random_state"), seed, name)}
+    try:
+        X, y = datasets.make_classification(n_classes=2, shuffle=True, **params)
+    except (ValueError, TypeError) as exc:
+        # sklearn's message names the bad parameter; say which config it was.
+        raise DataError(f"dataset {name}: {exc}") from None
+    args = ", ".join(f"{k}={v!r}" for k, v in params.items())
+    return np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.int64), numbered(X.shape[1]), f"sklearn.datasets.make_classification({args})"
+
+
 def load_synthetic(options: Mapping[str, Any], seed: int) -> Loaded:
     """A two-class problem from :func:`sklearn.datasets.make_classification`.
 
     ``random_state: null`` uses the run seed, so the data changes with it.
     """
-    params = dict(options)
-    if params["random_state"] is None:
-        params["random_state"] = seed
-    try:
-        X, y = datasets.make_classification(n_classes=2, shuffle=True, **params)
-    except (ValueError, TypeError) as exc:
-        # sklearn's message names the bad parameter; say which config it was.
-        raise DataError(f"dataset synthetic: {exc}") from None
-    args = ", ".join(f"{k}={v!r}" for k, v in params.items())
-    return (
-        np.asarray(X, dtype=np.float64),
-        np.asarray(y, dtype=np.int64),
-        [f"x{i}" for i in range(X.shape[1])],
-        f"sklearn.datasets.make_classification({args})",
-    )
+    return make_two_class("synthetic", options, seed)
 
 
-LOADERS = {"wisc": load_wisc, "digits": load_digits, "synthetic": load_synthetic}
+LOADERS: dict[str, Loader] = {"wisc": load_wisc, "digits": load_digits, "synthetic": load_synthetic}

@@ -31,6 +31,27 @@ def dataset_names() -> list[str]:
     return sorted(p.stem for p in (conf_dir() / "dataset").glob("*.yaml"))
 
 
+def describe(name: str) -> str:
+    """The one-line description of data set ``name``: the first line of conf/dataset/NAME.yaml, a comment.
+
+    That line is the one place a data set says what it is for (the benchmark
+    suite's data sets: why they are in it); ``python -m qboost_exp.data
+    --list`` prints them all.
+    """
+    path = conf_dir() / "dataset" / f"{name}.yaml"
+    if not path.is_file():
+        raise DataError(f"no dataset config {name!r}; choose one of: {', '.join(dataset_names())}")
+    first = path.read_text(encoding="utf-8").partition("\n")[0].strip()
+    if not first.startswith("#"):
+        raise DataError(f"{path}: its first line must be a comment describing the data set")
+    return first.lstrip("#").strip()
+
+
+def descriptions() -> dict[str, str]:
+    """Every data set's one-line description (:func:`describe`), by name."""
+    return {name: describe(name) for name in dataset_names()}
+
+
 def read_group(group: str, name: str) -> dict[str, Any]:
     """The keys of conf/GROUP/NAME.yaml as a plain dict (``???`` stays a string)."""
     path = conf_dir() / group / f"{name}.yaml"

@@ -10,17 +10,22 @@ from typing import Any, Mapping
 from ..errors import DataError
 from ._assemble import CsvGroup, load_csv_splits
 from ._builtin import DEFAULTS as BUILTIN_DEFAULTS
-from ._builtin import LOADERS
-from ._dataset import Dataset
+from ._builtin import LOADERS as BUILTIN_LOADERS
+from ._dataset import Dataset, source_digest
 from ._options import DEFAULT_OPTIONS, CsvOptions
 from ._split import split_fractions, stratified_split
+from ._suite import DEFAULTS as SUITE_DEFAULTS
+from ._suite import LOADERS as SUITE_LOADERS
 
 # The csv data set's keys and defaults (conf/dataset/csv.yaml holds the same,
 # which tests/test_data.py checks); the format keys come from CsvOptions.
 # "???" is OmegaConf's mark for a mandatory value that was not given.
 CSV_DEFAULTS: dict[str, Any] = {"path": "???", **DEFAULT_OPTIONS.as_dict(), "validation_path": None, "test_path": None}
 
-DEFAULTS: dict[str, dict[str, Any]] = {**BUILTIN_DEFAULTS, "csv": CSV_DEFAULTS}
+#: Every data set's keys (besides ``name``) and their defaults, by name: one per conf/dataset/NAME.yaml.
+DEFAULTS: dict[str, dict[str, Any]] = {**BUILTIN_DEFAULTS, **SUITE_DEFAULTS, "csv": CSV_DEFAULTS}
+#: The loader of each data set but ``csv``: ``(options, seed) -> (X, y, feature_names, source)``.
+LOADERS = {**BUILTIN_LOADERS, **SUITE_LOADERS}
 
 
 def load_dataset(dataset: Mapping[str, Any], split: Mapping[str, Any], seed: int) -> Dataset:
@@ -30,7 +35,9 @@ def load_dataset(dataset: Mapping[str, Any], split: Mapping[str, Any], seed: int
     ----------
     dataset : mapping
         The ``dataset`` config node as a plain dict. ``name`` picks the data
-        set (``wisc``, ``digits``, ``synthetic`` or ``csv``); the other keys
+        set (one of :data:`DEFAULTS`: ``wisc``, ``digits``, ``synthetic``,
+        the benchmark suite's ``iris``, ``wine``, ``noise_features``,
+        ``label_noise``, ``redundant``, ``xor``, ``hastie``, or ``csv``); the other keys
         are those of conf/dataset/NAME.yaml, and missing ones take its
         defaults. For ``csv``, relative ``path``, ``validation_path`` and
         ``test_path`` are resolved against the optional key ``base_dir``
@@ -43,7 +50,7 @@ def load_dataset(dataset: Mapping[str, Any], split: Mapping[str, Any], seed: int
         The ``split`` config node: ``test_size`` and ``validation_size``,
         fractions of the whole data set in [0, 1) with a sum below 1.
     seed : int
-        Seeds the stratified split (and ``synthetic`` when its
+        Seeds the stratified split (and a generated data set when its
         ``random_state`` is null): the same seed gives the same arrays.
 
     Returns
@@ -75,8 +82,9 @@ def load_dataset(dataset: Mapping[str, Any], split: Mapping[str, Any], seed: int
         return _load_csv(options, base_dir, split, seed)
 
     X, y, feature_names, source = LOADERS[name](options, seed)
+    digest = source_digest(X, y, feature_names)  # the whole data, before the seeded split
     train, val, test = stratified_split(y, test_size, validation_size, seed, f"dataset {name}")
-    return Dataset(name, X[train], y[train], X[val], y[val], X[test], y[test], feature_names, source)
+    return Dataset(name, X[train], y[train], X[val], y[val], X[test], y[test], feature_names, source, digest)
 
 
 def _resolve(path: Any, base_dir: Any, key: str) -> Path:

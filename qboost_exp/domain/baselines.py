@@ -1,20 +1,26 @@
-"""Convex and classical baselines for QBoost, as scikit-learn classifiers.
+"""Convex, best-subset and classical baselines for QBoost, as scikit-learn classifiers.
 
-Two estimators select learners from the **same dictionary** as QBoost (the
+Three estimators select learners from the **same dictionary** as QBoost (the
 candidates of a weak-learner set, fitted with
-:func:`qboost_exp.domain.weak_learners.fit_candidates` on labels in {-1, +1}) with a
-convex L1 penalty instead of QBoost's count of learners:
+:func:`qboost_exp.domain.weak_learners.fit_candidates` on labels in {-1, +1}):
+two with a convex L1 penalty instead of QBoost's count of learners,
 
 * :class:`LassoClassifier`: QBoost's squared loss ``(1/2S) Σ_s (Σ_i w_i h_i(x_s)
   + b − y_s)² + α Σ_i |w_i|`` over a path of ``α``;
 * :class:`L1LogisticClassifier`: the logistic loss with an L1 penalty
-  (``C = 1/α``) over a path.
+  (``C = 1/α``) over a path;
 
-Each takes ``α`` by the cross-validation rule QBoost uses for λ
-(:func:`qboost_exp.domain._search.choose`: ``one_se`` by default, ``best``), or, with
-``max_learners=k``, the path point with at most ``k`` non-zero weights, whose
-learners are then re-weighted without a penalty (least squares, or an
-L2-regularised logistic regression as QBoost's ``refit="logistic"``). The
+and one with the count itself as a hard limit,
+
+* :class:`BestSubsetClassifier` (``model=abess``): QBoost's squared loss with
+  at most ``k`` learners, the subset found by the ``abess`` package.
+
+Each takes its sparsity (``α``, or ``k``) by the cross-validation rule QBoost
+uses for λ (:func:`qboost_exp.domain._search.choose`: ``one_se`` by default,
+``best``), or, with ``max_learners=k``, at ``k`` learners: the L1 baselines
+take the path point with at most ``k`` non-zero weights, whose learners are
+then re-weighted without a penalty (least squares, or an L2-regularised
+logistic regression as QBoost's ``refit="logistic"``). The
 decision is ``Σ_i w_i h_i(x) + b`` and ``predict_proba`` the same sigmoid of it
 as QBoost's (Platt's slope, no offset), so a fitted model has QBoost's fitted
 attributes (``selected_indices_``, ``estimators_``, ``estimator_weights_``,
@@ -22,10 +28,12 @@ attributes (``selected_indices_``, ``estimators_``, ``estimator_weights_``,
 :func:`qboost_exp.domain.compiled.compile_model`.
 
 :func:`make_baseline` builds any baseline by its ``model`` name from the
-baseline registry (:mod:`qboost_exp.domain.plugins`: the two classes and the
+baseline registry (:mod:`qboost_exp.domain.plugins`: the three classes and the
 factories ``adaboost`` and ``gradient_boosting`` below, and
 plugins' under the entry-point group ``qboost_exp.baselines``), and
 :func:`n_learners` counts the learners of any fitted classifier.
+:func:`check_max_learners` is the config's check of ``model.max_learners``
+(which may also be ``"match"``, :data:`MATCH`).
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from typing import Any
 import numpy as np
 
 from . import _decision
+from ._best_subset import best_subset
 from ._search import GridPoint, choose
 from .._sklearn_private import Hidden, Interval, StrOptions
 from ..errors import ConfigError
@@ -45,16 +54,22 @@ from .vote import Choice, WeightedVote
 from .weak_learners import fit_candidates
 
 __all__ = [
-    "BASELINES", "DICTIONARY_BASELINES", "DictionaryClassifier", "L1LogisticClassifier", "LassoClassifier",
-    "adaboost", "check_estimator_parameters", "gradient_boosting", "make_baseline", "n_learners",
-    "ranking_scores",
+    "BASELINES", "BestSubsetClassifier", "DICTIONARY_BASELINES", "DictionaryClassifier", "L1LogisticClassifier",
+    "LassoClassifier", "MATCH", "MAX_LEARNERS_BASELINES", "adaboost", "check_estimator_parameters",
+    "check_max_learners", "gradient_boosting", "make_baseline", "n_learners", "ranking_scores",
 ]
 
 #: The built-in ``model`` options that select learners from QBoost's dictionary
 #: (their factories take ``weak_learners``; :func:`qboost_exp.domain.plugins.uses_dictionary` asks any baseline).
-DICTIONARY_BASELINES = ("lasso", "l1_logistic")
+DICTIONARY_BASELINES = ("lasso", "l1_logistic", "abess")
 #: Every built-in baseline ``model`` option (``sklearn``: any classifier given as ``_target_``).
 BASELINES = (*DICTIONARY_BASELINES, "adaboost", "gradient_boosting", "sklearn")
+#: The built-in baselines with a ``max_learners`` (their number of learners fixed at k), and the
+#: config value that asks for QBoost's own count (resolved into an int before the model is built).
+MAX_LEARNERS_BASELINES = ("lasso", "l1_logistic", "abess", "adaboost")
+MATCH = "match"
+#: What ``max_learners`` may be: what the estimators take (None or k >= 1).
+_MAX_LEARNERS = [Interval(Integral, 1, None, closed="left"), None]
 
 
 def _outputs(learners: list[Any], X: np.ndarray) -> np.ndarray:
@@ -62,6 +77,16 @@ def _outputs(learners: list[Any], X: np.ndarray) -> np.ndarray:
     if not learners:
         return np.zeros((X.shape[0], 0))
     return np.column_stack([np.asarray(learner.predict(X), dtype=np.float64) for learner in learners])
+
+
+def _reweighted(H: np.ndarray, y_pm: np.ndarray, selected: np.ndarray, kind: str) -> tuple[np.ndarray, float]:
+    """Unpenalised weights (``kind``: see _decision.refit) of the ``selected`` columns of ``H`` (zeros elsewhere), and an intercept."""
+    weights = np.zeros(H.shape[1])
+    if not len(selected):
+        return weights, float(np.mean(y_pm))  # no learner: the training majority (0 on an even split: classes_[0])
+    coef, intercept = _decision.refit(H[:, selected], y_pm, kind)
+    weights[selected] = coef
+    return weights, float(intercept)
 
 
 class DictionaryClassifier(WeightedVote):
@@ -75,7 +100,7 @@ class DictionaryClassifier(WeightedVote):
 
     _parameter_constraints: dict[str, list[Any]] = {
         **WeightedVote._parameter_constraints,
-        "max_learners": [Interval(Integral, 1, None, closed="left"), None],
+        "max_learners": _MAX_LEARNERS,
         "n_alphas": [Interval(Integral, 2, None, closed="left")],
         "n_penalties": [Interval(Integral, 2, None, closed="left"), Hidden(StrOptions({"deprecated"}))],
         "eps": [Interval(Real, 0, 1, closed="neither")],
@@ -185,12 +210,7 @@ class DictionaryClassifier(WeightedVote):
 
     def _reweight(self, H: np.ndarray, y_pm: np.ndarray, selected: np.ndarray) -> tuple[np.ndarray, float]:
         """Unpenalised weights of the ``selected`` learners (zeros elsewhere) and an intercept."""
-        weights = np.zeros(H.shape[1])
-        if not len(selected):
-            return weights, float(np.mean(y_pm))  # no learner: the training majority (0 on an even split: classes_[0])
-        coef, intercept = _decision.refit(H[:, selected], y_pm, self._refit)
-        weights[selected] = coef
-        return weights, float(intercept)
+        return _reweighted(H, y_pm, selected, self._refit)
 
     def _search(self, X, y_pm, learner_set, rng, alphas) -> tuple[int, dict[str, Any]]:
         """The path point QBoost's CV rule takes: candidates refitted per split, as QBoost's search does."""
@@ -358,11 +378,181 @@ class L1LogisticClassifier(DictionaryClassifier):
         return coefs, intercepts
 
 
-def adaboost(max_depth: int = 2, n_estimators: int = 60, learning_rate: float = 1.0, **params: Any) -> Any:
+class BestSubsetClassifier(WeightedVote):
+    r"""Best-subset least squares over QBoost's dictionary (``model=abess``): QBoost's squared loss at a fixed count.
+
+    The candidates are fitted exactly as QBoost and :class:`LassoClassifier`
+    fit them (the ``weak_learners`` set, labels in {-1, +1}); their ±1 outputs
+    are the features and the ±1 labels the targets. For a support size ``k``
+    the ``k`` learners are those of
+
+    .. math::
+
+        \min_{w, b} \; \frac{1}{S} \sum_s \Big( \sum_i w_i h_i(x_s) + b - y_s \Big)^2
+        \quad \text{subject to} \quad \#\{i : w_i \neq 0\} \le k,
+
+    QBoost's own objective with its count of learners as a hard constraint
+    instead of a penalty, found by the ``abess`` package's splicing algorithm
+    (``abess.LinearRegression(support_size=[k])``: fast and usually the best
+    subset, not an exhaustive search). The selected learners are then
+    weighted by least squares with an intercept (the same weights abess
+    reports for its support, to rounding). Constant candidates (one output on
+    every training sample) are never selected: with an intercept they explain
+    nothing, and abess refuses them.
+
+    Parameters
+    ----------
+    weak_learners : str, dict or WeakLearnerSet, default="adaboost"
+        The dictionary, as for :class:`~qboost_exp.QBoostClassifier`.
+    max_learners : int, default=None
+        ``None``: the support size by cross-validation (``cv``, ``cv_rule``)
+        over the sizes 0 to ``max_size``. A number ``k``: the support size is
+        ``k`` (all the non-constant candidates, with a warning, if there are
+        fewer than ``k``).
+    max_size : int, default=None
+        The largest support size the search tries; ``None``: the number of
+        candidates (one abess fit per size and split: the search's cost grows
+        with it).
+    cv : int or cross-validation splitter, default=5
+        How the search splits the training data (candidates are refitted on
+        each split's training part, as QBoost's search does).
+    cv_rule : {"one_se", "best"}, default="one_se"
+        QBoost's rule (:func:`qboost_exp.domain._search.choose`): the smallest
+        size within one standard error of the best mean accuracy, or the best.
+    random_state : int, RandomState or None, default=None
+        Seeds the candidates and the search splits (abess itself draws nothing).
+
+    Attributes
+    ----------
+    classes_, n_features_in_, feature_names_in_, n_candidates_, weights_, estimators_, estimator_weights_, intercept_, proba_slope_
+        As :class:`LassoClassifier`'s.
+    selected_indices_ : ndarray of int
+        abess's support: ``support_size_`` candidates.
+    support_size_ : int
+        The number of learners selected: the size chosen by the search or
+        ``max_learners``, less if fewer candidates vary.
+    n_constant_ : int
+        Candidates of the final dictionary that are constant on the training
+        data (never selected).
+    search_ : dict or None
+        The search's ``support_size`` grid, per-split scores and selected
+        counts, the rule and the chosen point; None with ``max_learners``.
+    timings_ : dict
+        Seconds in ``weak_learners``, ``size_search`` and ``selection``.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> model = BestSubsetClassifier(max_learners=15, random_state=0).fit(X, y)
+    >>> len(model.selected_indices_)
+    15
+    """
+
+    _parameter_constraints: dict[str, list[Any]] = {
+        **WeightedVote._parameter_constraints,
+        "max_learners": _MAX_LEARNERS,
+        "max_size": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(
+        self,
+        *,
+        weak_learners: Any = "adaboost",
+        max_learners: int | None = None,
+        max_size: int | None = None,
+        cv: Any = 5,
+        cv_rule: str = "one_se",
+        random_state: Any = None,
+    ) -> None:
+        self.weak_learners = weak_learners
+        self.max_learners = max_learners
+        self.max_size = max_size
+        self.cv = cv
+        self.cv_rule = cv_rule
+        self.random_state = random_state
+
+    def _choose_weights(self, X: np.ndarray, y_pm: np.ndarray, learner_set: Any, rng: np.random.RandomState) -> Choice:
+        """The best subset of the dictionary at the size ``max_learners`` gives or the search chooses, weighted by least squares."""
+        from threadpoolctl import threadpool_limits  # a scikit-learn dependency
+
+        # Hundreds of small least-squares fits: BLAS threads only contend (on 2 busy cores, 60x slower each).
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._choose_in_one_thread(X, y_pm, learner_set, rng)
+
+    def _choose_in_one_thread(self, X: np.ndarray, y_pm: np.ndarray, learner_set: Any, rng: np.random.RandomState) -> Choice:
+        t0 = time.perf_counter()
+        candidates = self._fit_candidates(learner_set, X, y_pm, rng)
+        H = _outputs(candidates, X)
+        self.timings_ = {"weak_learners": time.perf_counter() - t0, "size_search": 0.0, "selection": 0.0}
+        size, self.search_ = self.max_learners, None
+        if size is None:
+            t0 = time.perf_counter()
+            size, self.search_ = self._search(X, y_pm, learner_set, rng, min(self.max_size or H.shape[1], H.shape[1]))
+            self.timings_["size_search"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        subset = best_subset(H, y_pm, size)
+        self.timings_["selection"] = time.perf_counter() - t0
+        self.n_constant_ = H.shape[1] - subset.n_varying
+        self.support_size_ = len(subset.indices)
+        if self.max_learners is not None and self.support_size_ < self.max_learners:
+            warnings.warn(
+                f"{type(self).__name__}: only {subset.n_varying} of the {H.shape[1]} candidates vary on the training data; "
+                f"all {subset.n_varying} are selected (max_learners={self.max_learners})",
+                UserWarning,
+                stacklevel=3,
+            )
+        weights, intercept = _reweighted(H, y_pm, subset.indices, "least_squares")
+        return Choice(candidates, weights, intercept, selected=subset.indices)
+
+    def _search(self, X, y_pm, learner_set, rng, largest: int) -> tuple[int, dict[str, Any]]:
+        """The support size QBoost's CV rule takes among 0..``largest``: candidates refitted per split, as QBoost's search does."""
+        sizes = np.arange(largest + 1)
+        splits = self._splits(X, y_pm, rng)
+        scores = np.zeros((len(splits), len(sizes)))
+        selected = np.zeros((len(splits), len(sizes)))
+        for s, (train, val) in enumerate(splits):
+            candidates = fit_candidates(learner_set, X[train], y_pm[train], rng)
+            H_train, H_val = _outputs(candidates, X[train]), _outputs(candidates, X[val])
+            for j, size in enumerate(sizes):
+                subset = best_subset(H_train, y_pm[train], int(size))
+                weights, intercept = _reweighted(H_train, y_pm[train], subset.indices, "least_squares")
+                scores[s, j] = np.mean(np.where(H_val @ weights + intercept > 0, 1, -1) == y_pm[val])
+                selected[s, j] = len(subset.indices)
+        # QBoost's rule: the sparsest size within one standard error of the best; ties to the smaller size
+        # (choose() breaks ties towards the larger penalty, so a size is given as the penalty -size).
+        chosen = int(choose(scores, selected, [GridPoint(-float(k), 1.0) for k in sizes], self.cv_rule))
+        details = {
+            "support_size": sizes,
+            "split_scores": scores,
+            "split_selected": selected,
+            "mean_score": scores.mean(axis=0),
+            "mean_selected": selected.mean(axis=0),
+            "rule": self.cv_rule,
+            "chosen": chosen,
+        }
+        return int(sizes[chosen]), details
+
+
+def adaboost(
+    max_depth: int = 2, n_estimators: int = 60, learning_rate: float = 1.0, max_learners: int | None = None, **params: Any
+) -> Any:
     """``model=adaboost``: ``AdaBoostClassifier(DecisionTreeClassifier(max_depth), n_estimators=60)``.
 
     The boosting run whose trees are QBoost's default dictionary, with all of
-    them (as ``benchmarks/bench_accuracy.py``'s ``adaboost``).
+    them (as ``benchmarks/bench_accuracy.py``'s ``adaboost``). ``max_learners=k``
+    stops it after ``min(k, n_estimators)`` stages: the classifier is built
+    with that ``n_estimators``, and with the same ``random_state`` its stages
+    are the first ``k`` of the full run (each stage draws its tree's seed in
+    turn; tested). AdaBoost itself stops early at a perfect stage (or a stage
+    no better than chance), so a run may have fewer stages than asked for:
+    the ``selected`` metric counts those it has.
+
+    Raises
+    ------
+    ConfigError
+        A bad ``max_depth`` or ``max_learners`` (the others are checked by
+        :func:`check_estimator_parameters` as the classifier's own).
     """
     from sklearn.ensemble import AdaBoostClassifier
     from sklearn.tree import DecisionTreeClassifier
@@ -372,8 +562,33 @@ def adaboost(max_depth: int = 2, n_estimators: int = 60, learning_rate: float = 
     bad = first_invalid_parameter(DecisionTreeClassifier._parameter_constraints, {"max_depth": max_depth}, "DecisionTreeClassifier")
     if bad is not None:
         raise ConfigError(f"model.max_depth: {bad[1]} Set it on the command line as model.max_depth=VALUE.")
+    check_max_learners("adaboost", max_learners, allow_match=False)
+    if max_learners is not None and isinstance(n_estimators, Integral) and not isinstance(n_estimators, bool):
+        n_estimators = min(max_learners, n_estimators)
     tree = DecisionTreeClassifier(max_depth=max_depth)
     return AdaBoostClassifier(estimator=tree, n_estimators=n_estimators, learning_rate=learning_rate, **params)
+
+
+def check_max_learners(name: str, value: Any, *, allow_match: bool = True) -> None:
+    """Refuse a ``model.max_learners`` that the baseline ``name`` would refuse (None or an int >= 1), bar ``"match"``.
+
+    ``"match"`` (:data:`MATCH`, only while ``allow_match``) is what a config
+    may say: k = the number of learners the QBoost run of the same dataset
+    and seed selected in the same sweep; it is resolved into an int before the
+    model is built, so the estimators themselves never see it.
+
+    Raises
+    ------
+    ConfigError
+        With scikit-learn's message, naming ``model.max_learners``.
+    """
+    from .._sklearn_private import first_invalid_parameter
+
+    allowed = [_MAX_LEARNERS[0], StrOptions({MATCH}), None] if allow_match else _MAX_LEARNERS
+    callers = {"lasso": "LassoClassifier", "l1_logistic": "L1LogisticClassifier", "abess": "BestSubsetClassifier"}
+    bad = first_invalid_parameter({"max_learners": allowed}, {"max_learners": value}, callers.get(name, name))
+    if bad is not None:
+        raise ConfigError(f"model.max_learners: {bad[1]} Set it on the command line as model.max_learners=VALUE.")
 
 
 def gradient_boosting(**params: Any) -> Any:
@@ -389,7 +604,7 @@ def make_baseline(name: str, *, random_state: Any = None, weak_learners: Any = "
     Parameters
     ----------
     name : str
-        A built-in (``lasso``, ``l1_logistic``, ``adaboost``,
+        A built-in (``lasso``, ``l1_logistic``, ``abess``, ``adaboost``,
         ``gradient_boosting``) or one registered under the entry-point group
         ``qboost_exp.baselines`` (:func:`qboost_exp.domain.plugins.available_baselines`).
     random_state : int or None
@@ -397,7 +612,7 @@ def make_baseline(name: str, *, random_state: Any = None, weak_learners: Any = "
     weak_learners : str, dict or WeakLearnerSet
         The dictionary, passed to baselines whose factory takes
         ``weak_learners`` (:func:`~qboost_exp.domain.plugins.uses_dictionary`:
-        ``lasso``, ``l1_logistic``, a plugin's); ignored by the others.
+        ``lasso``, ``l1_logistic``, ``abess``, a plugin's); ignored by the others.
     **params
         The factory's parameters (``max_depth`` is the AdaBoost trees' depth).
 

@@ -61,6 +61,7 @@ _BUILTINS: dict[str, dict[str, str]] = {
     BASELINE_GROUP: {
         "lasso": "qboost_exp.domain.baselines:LassoClassifier",
         "l1_logistic": "qboost_exp.domain.baselines:L1LogisticClassifier",
+        "abess": "qboost_exp.domain.baselines:BestSubsetClassifier",
         "adaboost": "qboost_exp.domain.baselines:adaboost",
         "gradient_boosting": "qboost_exp.domain.baselines:gradient_boosting",
     },

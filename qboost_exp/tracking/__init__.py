@@ -25,7 +25,8 @@ Writing runs:
 Reading them back (the runs API: ``compare``, the sweep callback, the Optuna
 sweeper, ``serving package --best``):
 
-- the tags and their values (:data:`ROLE_TAG`, :data:`PARENT_ROLE`, ...),
+- the tags and their values (:data:`ROLE_TAG`, :data:`PARENT_ROLE`,
+  :data:`METHOD_TAG` and its one rule :func:`method_name`, ...),
   :data:`DEFAULT_EXPERIMENT` and :data:`DEFAULT_OBJECTIVE`;
 - :func:`resolve_tracking_uri`: the store to read, refusing a local one that
   does not exist; :func:`client_for`: a client for exactly that store;
@@ -51,6 +52,7 @@ _EXPORTS = {
     "log_result": "._log",
     "Trained": "._log",
     "RunContext": "._run",
+    "flatten": "._run",
     "tracked_run": "._run",
     **dict.fromkeys(
         ("DEFAULT_RETRY_SECONDS", "STORE_FAILED_STATUS", "StoreFailure", "bounded_retries", "retry_plan", "store_failure_reason"),
@@ -60,9 +62,10 @@ _EXPORTS = {
     **dict.fromkeys(("SyncError", "sync_record"), "._sync"),
     **dict.fromkeys(
         (
-            "BASELINE_TAG", "MODEL_TAG", "QBOOST_MODEL", "model_tags", "SELECTED_METRIC", "LAMBDA_METRIC", "sparsity", "TEST_PREFIX", "is_test_metric",
+            "BASELINE_TAG", "MODEL_TAG", "QBOOST_MODEL", "model_tags", "TEST_PREFIX", "is_test_metric", "SELECTED_METRIC", "LAMBDA_METRIC", "sparsity",
+            "METHOD_TAG", "MATCH_LEARNERS", "MATCHED_K_TAG", "MATCHED_RUN_TAG", "method_name",
             "CHILD_ROLE", "CLOSED_BY_TAG", "CONFIG_DIGEST_TAG", "DRIVER_TAG", "DEFAULT_EXPERIMENT", "DEFAULT_OBJECTIVE", "FAILED_STATUSES", "JOB_NUM_TAG", "JOBS_TAG",
-            "PARENT_ROLE", "PARENT_RUN_TAG", "ROLE_TAG", "SINGLE_ROLE", "SWEEP_DIR_TAG", "SWEPT_TAG", "TRAINING_ROLES",
+            "PARENT_ROLE", "PARENT_RUN_TAG", "ROLE_TAG", "SINGLE_ROLE", "SOURCE_DIGEST_TAG", "SWEEP_DIR_TAG", "SWEPT_TAG", "TRAINING_ROLES",
             "best_run", "child_runs", "children_filter", "client_for", "driver_alive", "driver_id", "find_parent_run", "get_experiment",
             "higher_is_better", "higher_is_better_for", "is_better", "metric_value", "rank_key", "search_all",
             "swept_keys", "training_runs",
@@ -89,9 +92,10 @@ if TYPE_CHECKING:
     from ._log import Trained, log_result, save_model
     from ._record import LOCAL_RECORD_TAG, RECORD_DIRNAME
     from ._sync import SyncError, sync_record
-    from ._run import RunContext, tracked_run
+    from ._run import RunContext, flatten, tracked_run
     from ._runs import (
-        BASELINE_TAG, MODEL_TAG, QBOOST_MODEL, model_tags, SELECTED_METRIC, LAMBDA_METRIC, sparsity, TEST_PREFIX, is_test_metric,
+        BASELINE_TAG, MODEL_TAG, QBOOST_MODEL, model_tags, TEST_PREFIX, is_test_metric, SELECTED_METRIC, LAMBDA_METRIC, sparsity,
+        METHOD_TAG, MATCH_LEARNERS, MATCHED_K_TAG, MATCHED_RUN_TAG, method_name,
         CHILD_ROLE, CLOSED_BY_TAG, CONFIG_DIGEST_TAG, DRIVER_TAG, DEFAULT_EXPERIMENT, DEFAULT_OBJECTIVE, FAILED_STATUSES, JOB_NUM_TAG, JOBS_TAG, PARENT_ROLE,
         PARENT_RUN_TAG, ROLE_TAG, SINGLE_ROLE, SWEEP_DIR_TAG, SWEPT_TAG, TRAINING_ROLES, best_run, child_runs,
         children_filter, client_for, driver_alive, driver_id, find_parent_run, get_experiment, higher_is_better, higher_is_better_for,

@@ -19,7 +19,7 @@ from typing import Any, Iterator, Mapping, Protocol
 from . import _plots
 import numpy as np
 
-from ._runs import BASELINE_TAG, DEFAULT_OBJECTIVE, MODEL_TAG, QBOOST_MODEL, client_for, is_better, model_tags
+from ._runs import BASELINE_TAG, DEFAULT_OBJECTIVE, MODEL_TAG, QBOOST_MODEL, SOURCE_DIGEST_TAG, client_for, is_better, model_tags
 from ._store import quiet
 
 CHAMPION = "champion"
@@ -379,11 +379,17 @@ def maybe_promote(model_info: Any, metrics: Mapping[str, float], cfg: Mapping[st
     return f"{name} v{new_version} is now @{CHAMPION} ({metric} {new:.4g})"
 
 
+def data_tags(data: Any) -> dict[str, str]:
+    """The run's tags about its data: :data:`SOURCE_DIGEST_TAG` (the whole data before splitting), when the data have one."""
+    digest = getattr(data, "source_digest", None)
+    return {SOURCE_DIGEST_TAG: str(digest)} if digest else {}
+
+
 def log_result(result: Trained, metrics: Mapping[str, float], cfg: Mapping[str, Any], tracking_uri: str) -> list[str]:
     """Log everything about a finished job into the active run (of the store ``tracking_uri``); returns report lines.
 
     ``metrics`` are the job's flat metrics (finite numbers only); they go in
-    one batch with the run's :func:`run_tags`.
+    one batch with the run's :func:`model_tags` and :func:`data_tags`.
 
     Inside :func:`~qboost_exp.tracking.tracked_run`, the job counts as
     finished from here on: if the store fails now, the run's full record is
@@ -395,8 +401,8 @@ def log_result(result: Trained, metrics: Mapping[str, float], cfg: Mapping[str, 
     from ..cosmetic import attempt
     from ._open import note_trained
 
-    tags = model_tags(getattr(result, "model_name", QBOOST_MODEL))
-    note_trained(result, metrics, cfg, tags)
+    tags = {**model_tags(getattr(result, "model_name", QBOOST_MODEL)), **data_tags(result.dataset)}
+    note_trained(result, metrics, cfg, tags)  # the local record, if the store fails, keeps the same tags
     run = mlflow.active_run()
     now = int(time.time() * 1000)
     client_for(tracking_uri).log_batch(

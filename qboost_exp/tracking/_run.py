@@ -11,7 +11,7 @@ import os
 import subprocess
 import traceback
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -22,12 +22,14 @@ from ._runs import (
     DEFAULT_EXPERIMENT,
     DRIVER_TAG,
     JOB_NUM_TAG,
+    METHOD_TAG,
     QBOOST_MODEL,
     ROLE_TAG,
     SINGLE_ROLE,
     client_for,
     driver_id,
     find_parent_run,
+    method_name,
     model_tags,
     swept_keys,
 )
@@ -59,8 +61,16 @@ def git_commit(directory: str | Path) -> str | None:
 
 
 def run_tags(
-    cfg: Mapping[str, Any], overrides: Sequence[str], base_dir: str, role: str, job_num: int | None, config_digest: str | None = None
+    cfg: Mapping[str, Any],
+    overrides: Sequence[str],
+    base_dir: str,
+    role: str,
+    job_num: int | None,
+    config_digest: str | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
+    """The tags a run opens with: what it is (sampler, learners, dataset, model, :data:`METHOD_TAG`), its role and job; then ``extra``."""
+    model = cfg.get("model") or {}
     tags = {
         "sampler": str(cfg["sampler"]["name"]),
         "weak_learners": str(cfg["weak_learners"]["name"]),
@@ -68,6 +78,7 @@ def run_tags(
         "hydra.overrides": " ".join(overrides)[:_MAX_VALUE],
         ROLE_TAG: role,
         **model_tags(_model_name(cfg)),
+        METHOD_TAG: method_name(_model_name(cfg), model.get("max_learners") if hasattr(model, "get") else None),
         DRIVER_TAG: driver_id(),
     }
     if config_digest:
@@ -78,6 +89,7 @@ def run_tags(
     if commit:
         tags["git.commit"] = commit
         tags["mlflow.source.git.commit"] = commit
+    tags.update(extra or {})
     return tags
 
 
@@ -139,6 +151,10 @@ class RunContext:
         ``mlflow.retry_seconds``: how long a failing tracking server is
         retried before the run's record is kept on local disk instead
         (see :func:`~qboost_exp.tracking._faults.retry_plan`).
+    tags : mapping of str to str
+        More tags the run opens with, known before it opens (a
+        ``max_learners=match`` run's :data:`MATCHED_RUN_TAG` and
+        :data:`MATCHED_K_TAG`); a local record keeps them too.
     """
 
     tracking_uri: str
@@ -150,6 +166,7 @@ class RunContext:
     job_num: int | None = None
     config_digest: str | None = None
     retry_seconds: float = DEFAULT_RETRY_SECONDS
+    tags: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def for_job(cls, cfg: Mapping[str, Any], base_dir: str | os.PathLike[str], **job: Any) -> "RunContext":
@@ -302,7 +319,7 @@ def _open(cfg: Mapping[str, Any], context: RunContext, experiment_id: str) -> tu
             experiment_id=experiment_id,
             run_name=run_name(cfg, context.job_num, context.overrides, swept),
             parent_run_id=parent_run_id,
-            tags=run_tags(cfg, context.overrides, context.base_dir, role, context.job_num, context.config_digest),
+            tags=run_tags(cfg, context.overrides, context.base_dir, role, context.job_num, context.config_digest, context.tags),
         )
     except Exception as exc:
         reason = store_failure_reason(exc)

@@ -54,8 +54,19 @@ CLOSED_BY_TAG = "qboost.closed_by"
 MODEL_TAG = "model"
 #: Run tag: ``true`` for a baseline (any model but QBoost), ``false`` for QBoost.
 BASELINE_TAG = "qboost.baseline"
+#: Run tag: :attr:`qboost_exp.data.Dataset.source_digest` of the run's data, the whole data before splitting:
+#: runs that differ only in ``seed`` (hence in their split) of the same data share it.
+SOURCE_DIGEST_TAG = "qboost.source_digest"
 #: The ``model`` option of QBoost itself (runs without the tag are QBoost runs too).
 QBOOST_MODEL = "qboost"
+#: Run tag: the method a benchmark compares, :func:`method_name` (``qboost``, ``lasso``, ``lasso@k``, ``abess@15``).
+METHOD_TAG = "qboost.method"
+#: ``model.max_learners=match``: a baseline takes as many learners as its QBoost sibling of the same sweep selected.
+MATCH_LEARNERS = "match"
+#: Run tag of a ``max_learners=match`` run: the QBoost run whose ``selected`` it took.
+MATCHED_RUN_TAG = "qboost.matched_run"
+#: Run tag of a ``max_learners=match`` run: the k it took (that run's ``selected``).
+MATCHED_K_TAG = "qboost.matched_k"
 #: The metrics the tie rule reads: the number of selected learners and the λ used.
 SELECTED_METRIC = "selected"
 LAMBDA_METRIC = "lambda_value"
@@ -65,6 +76,23 @@ def model_tags(model_name: str | None) -> dict[str, str]:
     """The tags that tell QBoost runs and baselines apart: :data:`MODEL_TAG` and :data:`BASELINE_TAG`."""
     name = str(model_name or QBOOST_MODEL)
     return {MODEL_TAG: name, BASELINE_TAG: "false" if name == QBOOST_MODEL else "true"}
+
+
+def method_name(model_name: str | None, max_learners: Any = None) -> str:
+    """The value of :data:`METHOD_TAG`: the one rule, for the run's config and its spec alike.
+
+    ``qboost`` for QBoost; a baseline's ``model`` option (``lasso``,
+    ``adaboost``, ...), suffixed ``@k`` under ``model.max_learners=match``
+    and ``@<int>`` under a fixed ``model.max_learners`` (``lasso@k``, ``abess@15``).
+    """
+    name = str(model_name or QBOOST_MODEL)
+    if name == QBOOST_MODEL or max_learners is None:
+        return name
+    if max_learners == MATCH_LEARNERS:
+        return f"{name}@k"
+    if isinstance(max_learners, float) and max_learners.is_integer():
+        max_learners = int(max_learners)
+    return f"{name}@{max_learners}"
 
 # Quality scores; every other metric (time_*, selected, best_energy,
 # chain_break_fraction, qpu_access_time, ...) is better when smaller.

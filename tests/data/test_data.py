@@ -13,8 +13,9 @@ import yaml
 
 from qboost_exp.data import CsvGroup, CsvOptions, Dataset, load_csv, load_csv_splits, load_dataset, write_sagemaker_csv
 from qboost_exp.data.__main__ import main as data_main
-from qboost_exp.data._conf import conf_dir
+from qboost_exp.data._conf import conf_dir, dataset_names, descriptions
 from qboost_exp.data._load import DEFAULTS as DATASET_DEFAULTS
+from qboost_exp.data._load import LOADERS
 from qboost_exp.data._split import DEFAULTS as SPLIT_DEFAULTS
 from qboost_exp.data._write import write_files
 from qboost_exp.errors import DataError
@@ -50,8 +51,16 @@ def _write(tmp_path: Path, text: str | bytes, name: str = "data.csv") -> Path:
         ({"name": "digits"}, 64, (214, 54, 89), {3: 183, 8: 174}),
         ({"name": "digits", "classes": [1, 7]}, 64, (217, 54, 90), {1: 182, 7: 179}),
         ({"name": "synthetic"}, 20, (600, 150, 250), None),
+        ({"name": "iris"}, 4, (60, 15, 25), {1: 50, 2: 50}),
+        ({"name": "wine"}, 13, (107, 27, 44), {0: 107, 1: 71}),
+        ({"name": "wine", "one_class": 0}, 13, (107, 27, 44), {0: 119, 1: 59}),
+        ({"name": "noise_features"}, 50, (360, 90, 150), {0: 300, 1: 300}),
+        ({"name": "label_noise"}, 20, (600, 150, 250), {0: 489, 1: 511}),
+        ({"name": "redundant"}, 30, (600, 150, 250), {0: 501, 1: 499}),
+        ({"name": "xor"}, 10, (900, 225, 375), {0: 767, 1: 733}),
+        ({"name": "hastie"}, 10, (1200, 300, 500), {-1: 1019, 1: 981}),
     ],
-    ids=["wisc", "digits-3-8", "digits-1-7", "synthetic"],
+    ids=lambda v: "-".join(map(str, v.values())) if isinstance(v, dict) else None,
 )
 def test_builtin_shapes_and_stratification(config, n_features, sizes, totals):
     d = load_dataset(config, SPLIT, seed=0)
@@ -157,7 +166,19 @@ def test_bad_split_config(split, message):
 @pytest.mark.parametrize(
     "dataset, seed, message",
     [
-        ({"name": "iris"}, 0, "unknown dataset 'iris'; choose one of: wisc, digits, synthetic, csv"),
+        ({"name": "mnist"}, 0, "unknown dataset 'mnist'; choose one of: wisc, digits, synthetic, iris, wine, .*, hastie, csv"),
+        ({"name": "wine", "one_class": 3}, 0, r"dataset wine: one_class must be 0, 1 or 2 .* got 3"),
+        ({"name": "wine", "one_class": True}, 0, "dataset wine: one_class must be 0, 1 or 2"),
+        ({"name": "xor", "n_noise": -1}, 0, "dataset xor: n_noise must be an integer >= 0; got -1"),
+        ({"name": "xor", "n_samples": 10.5}, 0, "dataset xor: n_samples must be an integer >= 1"),
+        ({"name": "xor", "flip_y": 1.0}, 0, r"dataset xor: flip_y must be a number in \[0, 1\)"),
+        ({"name": "xor", "offset": float("nan")}, 0, "dataset xor: offset must be a finite number"),
+        ({"name": "hastie", "n_samples": 0}, 0, "dataset hastie: n_samples must be an integer >= 1"),
+        ({"name": "hastie", "random_state": -3}, 0, "dataset hastie: random_state must be null .* or an integer 0 to 4294967295; got -3"),
+        ({"name": "noise_features", "n_informative": 60}, 0, "dataset noise_features: .*"),
+        ({"name": "redundant", "n_repeated": 20}, 0, "dataset redundant: .*features"),
+        ({"name": "label_noise", "random_state": "a"}, 0, "dataset label_noise: random_state must be null"),
+        ({"name": "iris", "classes": [1, 2]}, 0, "dataset iris: unknown key.*classes; its keys are: name$"),
         ({"name": "digits", "clases": [1, 7]}, 0, "dataset digits: unknown key.*clases.*classes"),
         ({"name": "wisc"}, -1, "seed must be an integer >= 0"),
         ({"name": "csv"}, 0, "`path` is not set"),
@@ -172,6 +193,13 @@ def test_bad_dataset_config(dataset, seed, message):
 def test_config_files_match_code_defaults():
     # The YAML files are what users read; the code's defaults must say the same.
     root = conf_dir()
+    # One YAML file per data set, one loader per data set but csv (read by the CSV loader).
+    assert sorted(DATASET_DEFAULTS) == dataset_names()
+    assert sorted(LOADERS) == sorted(set(DATASET_DEFAULTS) - {"csv"})
+    # Each file starts with its one-line description, the one place that says what the data set is for.
+    assert sorted(descriptions()) == dataset_names()
+    for name, text in descriptions().items():
+        assert 20 < len(text) <= 120 and not text.startswith("#"), (name, text)
     for name, defaults in DATASET_DEFAULTS.items():
         path = root / "dataset" / f"{name}.yaml"
         text = path.read_text()
@@ -476,3 +504,19 @@ def test_cli_bad_arguments_exit_2(tmp_path, monkeypatch, capsys):
         data_main(["wisc"])
     assert info.value.code == 2
     assert capsys.readouterr().err.startswith("error: the following arguments are required: --out")
+    with pytest.raises(SystemExit) as info:
+        data_main(["--out", "o"])
+    assert info.value.code == 2
+    assert capsys.readouterr().err.startswith("error: the following arguments are required: name (or --list)")
+    assert os.listdir(tmp_path) == []
+
+
+def test_cli_lists_every_data_set_with_its_description(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert data_main(["--list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == dataset_names()
+    xor = next(line for line in lines if line.startswith("xor "))
+    assert xor.split(None, 1)[1] == descriptions()["xor"] and "stumps" in xor
+    assert os.listdir(tmp_path) == []
+

@@ -19,7 +19,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from qboost_exp import ConfigError
 from qboost_exp.domain._search import GridPoint, choose
-from qboost_exp.domain.baselines import L1LogisticClassifier, LassoClassifier, make_baseline, n_learners, ranking_scores
+from qboost_exp.domain.baselines import BestSubsetClassifier, L1LogisticClassifier, LassoClassifier, make_baseline, n_learners, ranking_scores
 from qboost_exp.domain.compiled import compile_model
 from qboost_exp.domain.weak_learners import AdaBoostLearners, fit_candidates
 
@@ -40,6 +40,8 @@ def expected_failed_checks(estimator):
     [
         LassoClassifier(weak_learners=SMALL, cv=2, n_alphas=10, random_state=0),  # the penalty by CV, one-SE rule
         L1LogisticClassifier(weak_learners=SMALL, max_learners=3, n_alphas=10, random_state=0),  # the path cut, refitted
+        BestSubsetClassifier(weak_learners=SMALL, cv=2, random_state=0),  # the support size by CV, one-SE rule
+        BestSubsetClassifier(weak_learners=SMALL, max_learners=3, random_state=0),  # k fixed
     ],
     expected_failed_checks=expected_failed_checks,
 )
@@ -129,7 +131,7 @@ def test_classical_baselines_have_the_benchmarks_defaults_and_checked_parameters
         make_baseline("adaboost", max_depth=0)
     with pytest.raises(ConfigError, match="unexpected keyword argument 'depth'"):
         make_baseline("gradient_boosting", depth=2)
-    with pytest.raises(ConfigError, match="unknown baseline 'svm'; available: adaboost, gradient_boosting, l1_logistic, lasso"):
+    with pytest.raises(ConfigError, match="unknown baseline 'svm'; available: abess, adaboost, gradient_boosting, l1_logistic, lasso"):
         make_baseline("svm")
 
 
@@ -205,6 +207,29 @@ def test_a_lasso_run_logs_qboosts_metrics_and_tags_and_a_model_that_serves(tmp_p
     assert isinstance(predictor_for(loaded), CompiledPredictor)
 
 
+def test_an_abess_run_logs_k_learners_and_a_model_that_serves_compiled(tmp_path):
+    from qboost_exp.report import format_report
+
+    cfg, result, _, run, _ = _run(tmp_path, "model=abess", "model.max_learners=12")
+    metrics, tags = run.data.metrics, run.data.tags
+    assert tags["model"] == "abess" and tags["qboost.baseline"] == "true"
+    assert metrics["selected"] == 12 and metrics["candidates"] == 60 and metrics["test_accuracy"] > 0.9
+    assert not {"best_energy", "lambda_value", "qubos", "penalty"} & set(metrics)
+    assert isinstance(result.model, BestSubsetClassifier) and result.model.random_state == 0
+    report = report_values(format_report(cfg, result))
+    assert report["model"] == "abess (baseline: BestSubsetClassifier)" and report["selected"] == "12"
+    assert report["support size"] == "max_learners=12 -> 12" and "alpha" not in report
+    loaded = mlflow.sklearn.load_model(f"runs:/{run.info.run_id}/model")
+    assert isinstance(predictor_for(loaded), CompiledPredictor)
+    frame = result.frame("test")
+    np.testing.assert_array_equal(mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/model").predict(frame), result.model.predict(frame))
+
+
+def test_an_adaboost_run_stopped_at_k_stages(tmp_path):
+    _, result, _, run, _ = _run(tmp_path, "model=adaboost", "model.max_learners=9", "seed=2")
+    assert run.data.metrics["selected"] == 9 and result.model.n_estimators == 9 and result.model.random_state == 2
+
+
 def test_a_qboost_run_is_tagged_as_such_and_a_losing_version_is_described(tmp_path):
     common = ("lambda=0.1", "qubo.max_weight=0.0625", "sampler.params.num_reads=10", "sampler.params.num_sweeps=100", "promote=true")
     _, first, _, run, client = _run(tmp_path, *common)
@@ -255,6 +280,8 @@ def test_a_bad_target_is_one_error_line_and_opens_no_run(tmp_path):
     assert notclf.returncode == 2 and "model._target_=collections.OrderedDict is not a scikit-learn classifier" in notclf.stderr
     bad = run_module("qboost_exp", "model=lasso", "model.max_learners=0", cwd=tmp_path)
     assert bad.returncode == 2 and "model.max_learners: The 'max_learners' parameter of LassoClassifier must be" in bad.stderr
+    bad = run_module("qboost_exp", "model=abess", "model.max_learners=most", cwd=tmp_path)
+    assert bad.returncode == 2 and "model.max_learners: The 'max_learners' parameter of BestSubsetClassifier must be" in bad.stderr
     assert not (tmp_path / "mlflow.db").exists()
 
 

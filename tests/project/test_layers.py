@@ -39,6 +39,7 @@ LAYERS = {
     "qboost_exp.tracking": TRACKING,
     "qboost_exp.config": RUN,
     "qboost_exp.experiment": RUN,
+    "qboost_exp._match": RUN,
     "qboost_exp.report": RUN,
     "qboost_exp.compare": APPS,
     "qboost_exp.cli": APPS,

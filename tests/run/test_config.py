@@ -68,7 +68,14 @@ def test_read_gives_the_typed_spec_of_the_default_config():
         (("mlflow.enabled=false", "promote=true", "mlflow.retry_seconds=5"), lambda s: (s.tracking.enabled, s.tracking.promote, s.tracking.retry_seconds), (False, True, 5.0)),
         # A baseline: no sampler, no QUBO settings; the dictionary baselines keep their candidates and a checked cv.
         (("model=lasso", "qubo.cv=3"), lambda s: (s.model.name, s.qubo, s.sampler, s.weak_learners.name, s.model.options["cv"]), ("lasso", None, None, "adaboost", 3)),
-        (("model=adaboost",), lambda s: (s.model.name, s.weak_learners, dict(s.model.options)), ("adaboost", None, {"n_estimators": 60, "max_depth": 2, "learning_rate": 1.0})),
+        (("model=adaboost",), lambda s: (s.model.name, s.weak_learners, dict(s.model.options)), ("adaboost", None, {"n_estimators": 60, "max_learners": None, "max_depth": 2, "learning_rate": 1.0})),
+        (("model=abess", "qubo.cv=3"), lambda s: (s.weak_learners.name, dict(s.model.options)), ("adaboost", {"max_learners": None, "max_size": None, "cv": 3, "cv_rule": "one_se"})),
+        # "match" (resolved into QBoost's count before the model is built) passes the config's checks
+        (("model=abess", "model.max_learners=match"), lambda s: s.model.options["max_learners"], "match"),
+        (("model=lasso", "model.max_learners=match"), lambda s: s.model.options["max_learners"], "match"),
+        (("model=l1_logistic", "model.max_learners=match"), lambda s: s.model.options["max_learners"], "match"),
+        (("model=adaboost", "model.max_learners=match"), lambda s: s.model.options["max_learners"], "match"),
+        (("model=adaboost", "model.max_learners=7"), lambda s: s.model.options["max_learners"], 7),
         (("model=sklearn", "model._target_=sklearn.svm.SVC"), lambda s: dict(s.model.options), {"_target_": "sklearn.svm.SVC"}),
     ],
 )
@@ -134,6 +141,10 @@ def test_a_bad_value_gives_the_error_check_config_gives(overrides, message):
         (("~lambda",), "the config has no top-level `lambda`; set it, e.g. lambda=0.01 or lambda=auto"),
         (("sampler.name=''",), "the sampler config has no `name`; every sampler option must name a registered plugin"),
         (("model.name=''",), "the model config has no `name`; choose an option: model=qboost, model=lasso, model=adaboost, ..."),
+        (("model=abess", "model.max_learners=most"), "model.max_learners: The 'max_learners' parameter of BestSubsetClassifier must be an int in the range [1, inf), a str among {'match'} or None. Got 'most' instead. Set it on the command line as model.max_learners=VALUE."),
+        (("model=lasso", "model.max_learners=0"), "model.max_learners: The 'max_learners' parameter of LassoClassifier must be an int in the range [1, inf), a str among {'match'} or None. Got 0 instead. Set it on the command line as model.max_learners=VALUE."),
+        (("model=adaboost", "model.max_learners=1.5"), "model.max_learners: The 'max_learners' parameter of adaboost must be an int in the range [1, inf), a str among {'match'} or None. Got 1.5 instead. Set it on the command line as model.max_learners=VALUE."),
+        (("model=abess", "qubo.cv=1"), "qubo.cv must be an integer >= 2 (folds) or a fraction in (0, 1) (one validation split), got 1"),
     ],
 )
 def test_what_only_a_run_refuses_is_refused_by_read_not_by_check_config(overrides, message):
