@@ -37,6 +37,7 @@ STEPS: dict[str, str] = {
     "report": "the aligned report printed after a run",
     "MLflow UI link": "the report's line with the run's link in the MLflow UI",
     "sweep figure": "the sweep parent's figure of the objective against λ",
+    "benchmark report": "a benchmark sweep's tables, tests and figures (python -m qboost_exp -m +benchmark=NAME), logged on its parent",
 }
 
 #: Longest reason a warning line quotes.

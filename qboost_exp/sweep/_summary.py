@@ -142,7 +142,11 @@ def _close_in_store(config: DictConfig, account: SweepAccount, outcomes: Sequenc
         runs = children()
     _name_runs(client, parent_run_id, runs, outcomes)
     finished = [r for r in runs if r.info.status == "FINISHED"]
-    lines = _log_best(client, uri, experiment, parent_run_id, objective, finished)
+    if config.get("benchmark") is not None and finished:
+        # A benchmark compares methods over datasets and seeds: its report, not a best run per split, is the answer.
+        lines = attempt("benchmark report", _log_benchmark, config, uri, experiment, parent_run_id) or []
+    else:
+        lines = _log_best(client, uri, experiment, parent_run_id, objective, finished)
     if account.interrupted:
         status = "KILLED"
         client.set_tag(parent_run_id, "error", f"{account.interrupted}: {sum(o.state in (FINISHED, EARLIER) for o in outcomes)} of {len(outcomes)} jobs finished")
@@ -227,6 +231,28 @@ def _log_lambda_plot(uri: str, experiment: str, parent_run_id: str, objective: s
         except QBoostError:
             return  # nothing to plot (no numeric λ): the summary says enough
         client_for(uri).log_artifact(parent_run_id, str(path), "plots")
+
+
+def _log_benchmark(config: DictConfig, uri: str, experiment: str, parent_run_id: str) -> list[str]:
+    """The benchmark report of the sweep (``+benchmark=NAME``): written to ``<sweep dir>/benchmark``, logged on the parent; its lines."""
+    from ..compare import load_runs
+    from ..compare._report import benchmark_report, format_summary, log_report, write_report
+    from ..tracking import swept_keys
+
+    bench = config.benchmark
+    runs = load_runs(experiment, tracking_uri=uri, parent=parent_run_id)
+    swept = swept_keys(client_for(uri).get_run(parent_run_id))
+    report = benchmark_report(runs, str(bench.metric), str(bench.against), swept)
+    out = Path(str(config.hydra.sweep.dir)) / "benchmark"
+    paths = write_report(report, out)
+    log_report(uri, parent_run_id, out)
+    return [
+        "",
+        format_summary(report),
+        "",
+        f"[sweep] benchmark report: {len(paths)} files in {out}, logged as the artifacts benchmark/ of parent run {parent_run_id} "
+        f"(redraw: python -m qboost_exp.compare --experiment {experiment} --parent {parent_run_id})",
+    ]
 
 
 def _by_dataset(runs: list[Any]) -> dict[str, list[Any]]:

@@ -35,7 +35,7 @@ RECORD_STEPS = (
     "figure weights.png", "figure confusion_matrix.png", "figure roc_curve.png", "figure energy_histogram.png",
     "selected_learners.json", "input example", "report",
 )
-SWEEP_STEPS = ("sweep figure",)
+SWEEP_STEPS = ("sweep figure", "benchmark report")
 FIGURES = {"weights", "confusion_matrix", "roc_curve", "energy_histogram"}
 
 
