@@ -446,10 +446,10 @@ class ModelSpec:
 
     @property
     def method(self) -> str:
-        """The run's :data:`~qboost_exp.tracking.METHOD_TAG`: ``qboost``, or the baseline with its learner count (``lasso@k``, ``abess@15``)."""
+        """The run's :data:`~qboost_exp.tracking.METHOD_TAG`: ``qboost``, or the baseline with its learner count (``lasso@k``, ``abess@15``), a ``_target_`` classifier by its class."""
         from .tracking import method_name
 
-        return method_name(self.name, self.options.get("max_learners"))
+        return method_name(self.name, self.options.get("max_learners"), self.options.get("_target_"))
 
     @property
     def matches_qboost(self) -> bool:

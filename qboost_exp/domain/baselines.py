@@ -72,6 +72,19 @@ MATCH = "match"
 _MAX_LEARNERS = [Interval(Integral, 1, None, closed="left"), None]
 
 
+def _search_details(name: str, grid: np.ndarray, scores: np.ndarray, selected: np.ndarray, rule: str, chosen: int) -> dict[str, Any]:
+    """A CV search's record (a baseline's ``search_``): the grid under ``name``, per-split scores and counts, their means, the rule, the choice."""
+    return {
+        name: grid,
+        "split_scores": scores,
+        "split_selected": selected,
+        "mean_score": scores.mean(axis=0),
+        "mean_selected": selected.mean(axis=0),
+        "rule": rule,
+        "chosen": chosen,
+    }
+
+
 def _outputs(learners: list[Any], X: np.ndarray) -> np.ndarray:
     """The learners' ±1 outputs on ``X`` as the columns of a float64 matrix."""
     if not learners:
@@ -226,16 +239,7 @@ class DictionaryClassifier(WeightedVote):
         # QBoost's rule: the sparsest point within one standard error of the best (ties: the larger alpha).
         grid = [GridPoint(float(a), 1.0) for a in alphas]
         chosen = int(choose(scores, selected, grid, self.cv_rule))
-        details = {
-            "alpha": alphas,
-            "split_scores": scores,
-            "split_selected": selected,
-            "mean_score": scores.mean(axis=0),
-            "mean_selected": selected.mean(axis=0),
-            "rule": self.cv_rule,
-            "chosen": chosen,
-        }
-        return chosen, details
+        return chosen, _search_details("alpha", alphas, scores, selected, self.cv_rule, chosen)
 
 
 class LassoClassifier(DictionaryClassifier):
@@ -522,16 +526,7 @@ class BestSubsetClassifier(WeightedVote):
         # QBoost's rule: the sparsest size within one standard error of the best; ties to the smaller size
         # (choose() breaks ties towards the larger penalty, so a size is given as the penalty -size).
         chosen = int(choose(scores, selected, [GridPoint(-float(k), 1.0) for k in sizes], self.cv_rule))
-        details = {
-            "support_size": sizes,
-            "split_scores": scores,
-            "split_selected": selected,
-            "mean_score": scores.mean(axis=0),
-            "mean_selected": selected.mean(axis=0),
-            "rule": self.cv_rule,
-            "chosen": chosen,
-        }
-        return int(sizes[chosen]), details
+        return int(sizes[chosen]), _search_details("support_size", sizes, scores, selected, self.cv_rule, chosen)
 
 
 def adaboost(

@@ -235,8 +235,7 @@ def _log_lambda_plot(uri: str, experiment: str, parent_run_id: str, objective: s
 
 def _log_benchmark(config: DictConfig, uri: str, experiment: str, parent_run_id: str) -> list[str]:
     """The benchmark report of the sweep (``+benchmark=NAME``): written to ``<sweep dir>/benchmark``, logged on the parent; its lines."""
-    from ..compare import load_runs
-    from ..compare._report import benchmark_report, format_summary, log_report, write_report
+    from ..compare import benchmark_report, format_summary, load_runs, log_report, write_report
     from ..tracking import swept_keys
 
     bench = config.benchmark

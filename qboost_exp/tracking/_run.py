@@ -78,7 +78,7 @@ def run_tags(
         "hydra.overrides": " ".join(overrides)[:_MAX_VALUE],
         ROLE_TAG: role,
         **model_tags(_model_name(cfg)),
-        METHOD_TAG: method_name(_model_name(cfg), model.get("max_learners") if hasattr(model, "get") else None),
+        METHOD_TAG: method_name(_model_name(cfg), *((model.get("max_learners"), model.get("_target_")) if hasattr(model, "get") else ())),
         DRIVER_TAG: driver_id(),
     }
     if config_digest:

@@ -78,14 +78,22 @@ def model_tags(model_name: str | None) -> dict[str, str]:
     return {MODEL_TAG: name, BASELINE_TAG: "false" if name == QBOOST_MODEL else "true"}
 
 
-def method_name(model_name: str | None, max_learners: Any = None) -> str:
+#: The ``model`` option of any scikit-learn classifier given by ``_target_``.
+SKLEARN_MODEL = "sklearn"
+
+
+def method_name(model_name: str | None, max_learners: Any = None, target: Any = None) -> str:
     """The value of :data:`METHOD_TAG`: the one rule, for the run's config and its spec alike.
 
     ``qboost`` for QBoost; a baseline's ``model`` option (``lasso``,
     ``adaboost``, ...), suffixed ``@k`` under ``model.max_learners=match``
-    and ``@<int>`` under a fixed ``model.max_learners`` (``lasso@k``, ``abess@15``).
+    and ``@<int>`` under a fixed ``model.max_learners`` (``lasso@k``, ``abess@15``);
+    a ``model=sklearn`` classifier goes by its class (``model._target_``'s
+    last part: ``AdaBoostClassifier``).
     """
     name = str(model_name or QBOOST_MODEL)
+    if name == SKLEARN_MODEL and isinstance(target, str) and target.strip():
+        return target.strip().rsplit(".", 1)[-1]
     if name == QBOOST_MODEL or max_learners is None:
         return name
     if max_learners == MATCH_LEARNERS:

@@ -104,7 +104,7 @@ def test_l1_logistic_cut_and_repeatability(wisc):
     assert a.proba_slope_ == b.proba_slope_ and a.score(X_test, y_test) > 0.92
 
 
-@pytest.mark.parametrize("cls", [LassoClassifier, L1LogisticClassifier])
+@pytest.mark.parametrize("cls", [LassoClassifier, L1LogisticClassifier, BestSubsetClassifier])
 def test_dictionary_baselines_compile_and_serve_bit_for_bit(wisc, cls):
     X, X_test, y, _ = wisc
     model = cls(max_learners=10, random_state=0).fit(X, y)

@@ -65,6 +65,8 @@ def test_the_method_is_the_model_and_its_learner_count():
     assert method_name("lasso") == "lasso" and method_name("adaboost", None) == "adaboost"
     assert method_name("lasso", "match") == "lasso@k"
     assert method_name("abess", 15) == "abess@15" and method_name("abess", 15.0) == "abess@15"
+    assert method_name("sklearn", None, "sklearn.ensemble.AdaBoostClassifier") == "AdaBoostClassifier"
+    assert method_name("sklearn") == "sklearn"
 
 
 @pytest.mark.parametrize(
@@ -77,6 +79,7 @@ def test_the_method_is_the_model_and_its_learner_count():
         (("model=l1_logistic", "model.max_learners=match"), "l1_logistic@k"),
         (("model=adaboost",), "adaboost"),
         (("model=adaboost_at_k",), "adaboost@k"),
+        (("model=sklearn_adaboost",), "AdaBoostClassifier"),
     ],
 )
 def test_a_run_opens_with_its_method_tag_and_the_spec_says_the_same(overrides, method):
