@@ -94,7 +94,8 @@ def find_match(plain: Mapping[str, Any], context: Any) -> Match:
                 f"so there is no QBoost run to match; run it in a tracked multirun beside model=qboost, e.g. {_EXAMPLE}"
             )
         parent_id = parent.info.run_id
-        children = tracking.child_runs(client, parent_id)
+        # The store narrows the sweep's children to this dataset and seed: a benchmark has hundreds.
+        children = tracking.child_runs(client, parent_id, where=_same_data_filter(plain))
     found = _latest_per_job([run for run in children if _is_qboost(run) and matched_params(run.data.params) == wanted])
     if not found:
         raise ConfigError(
@@ -146,6 +147,12 @@ def _latest_per_job(runs: list[Any]) -> list[Any]:
         elif number not in latest or (run.info.start_time or 0) >= (latest[number].info.start_time or 0):
             latest[number] = run
     return [*latest.values(), *loose]
+
+
+def _same_data_filter(plain: Mapping[str, Any]) -> str:
+    """MLflow's filter for runs of the job's dataset name and seed (the params then decide)."""
+    dataset = str((plain.get("dataset") or {}).get("name", "")).replace("'", "\\'")
+    return f"tags.dataset = '{dataset}' AND params.seed = '{plain.get('seed', 0)}'"
 
 
 def _describe(plain: Mapping[str, Any]) -> str:

@@ -201,7 +201,14 @@ def main(argv: list[str] | None = None) -> int:
         report = None
 
     several = len(sections) > 1
-    _print_tables(args, sections, metric, where)
+    if report is not None and several and args.dataset is None:
+        # A benchmark's splits (one per dataset and seed) are dozens of tables and figures that rank nothing it compares.
+        print(f"{where}: {sum(len(rows) for _, rows in sections)} training runs on {len(sections)} splits; their per-split tables "
+              "and figures are left out of a benchmark report (one split: --dataset NAME@DIGEST; all: --no-benchmark)",
+              file=sys.stderr if args.format == "csv" else sys.stdout)
+        sections = []
+    else:
+        _print_tables(args, sections, metric, where)
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)

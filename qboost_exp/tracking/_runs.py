@@ -163,10 +163,14 @@ def children_filter(parent_run_id: str) -> str:
     return f"tags.`{PARENT_RUN_TAG}` = '{parent_run_id}'"
 
 
-def child_runs(client: Any, parent_run_id: str, *, finished_only: bool = False) -> list[Any]:
-    """The child runs of the parent run ``parent_run_id``, oldest first (any role, any status unless ``finished_only``)."""
+def child_runs(client: Any, parent_run_id: str, *, finished_only: bool = False, where: str = "") -> list[Any]:
+    """The child runs of the parent run ``parent_run_id``, oldest first (any role, any status unless ``finished_only``).
+
+    ``where``: more of MLflow's search filter (``tags.dataset = 'wisc'``), ANDed,
+    so that the store, not this process, narrows a large sweep's children.
+    """
     experiment_id = client.get_run(parent_run_id).info.experiment_id
-    query = children_filter(parent_run_id) + (" AND attributes.status != 'RUNNING'" if finished_only else "")
+    query = children_filter(parent_run_id) + (" AND attributes.status != 'RUNNING'" if finished_only else "") + (f" AND {where}" if where else "")
     return search_all(client, [experiment_id], query)
 
 
