@@ -34,6 +34,14 @@ def run(args: list[str], cwd: Path) -> tuple[float, str]:
     return seconds, result.stdout
 
 
+def preset_experiment(suite: str) -> str:
+    """The MLflow experiment the preset conf/benchmark/SUITE.yaml logs to (its ``mlflow.experiment``)."""
+    import yaml
+
+    preset = yaml.safe_load((Path(__file__).resolve().parents[1] / "conf" / "benchmark" / f"{suite}.yaml").read_text())
+    return str(preset["mlflow"]["experiment"])
+
+
 def parent_of(work: Path, experiment: str) -> tuple[str, list]:
     """The sweep's parent run id and its children (mlflow.entities.Run)."""
     from mlflow.tracking import MlflowClient
@@ -73,13 +81,13 @@ def main() -> int:
     print(f"load average before: {Path('/proc/loadavg').read_text().strip()}", flush=True)
     try:
         sweep_s, _ = run(["-m", "qboost_exp", "-m", f"+benchmark={args.suite}", *args.overrides], work)
-        experiment = "benchmark" if args.suite == "suite" else f"benchmark-{args.suite}"
+        experiment = preset_experiment(args.suite)
         parent, children = parent_of(work, experiment)
         report_s, report = run(["-m", "qboost_exp.compare", "--experiment", experiment, "--parent", parent, "--out", str(work / "report")], work)
         print(f"load average after: {Path('/proc/loadavg').read_text().strip()}")
         print(f"\nsweep: {len(children)} runs in {sweep_s / 60:.1f} min (parent run {parent}); report: {report_s:.1f} s")
         print("\n".join(where_time_went(children)))
-        for table in sorted((work / "report").glob("*.md")):
+        for table in sorted((work / "report").rglob("*.md")):
             print(f"\n### {table.name}\n\n{table.read_text()}")
         print(f"\n{report}")
     finally:
