@@ -13,7 +13,8 @@ With ``--parent`` (a sweep over seeds or datasets) or ``--benchmark``, a
 benchmark report too: each method's mean over seeds with its 95 % CI, paired
 Wilcoxon tests against a reference method, average ranks across datasets with
 the Friedman test and the Nemenyi critical difference, their figures, written
-to ``<out>/benchmark/`` and logged on the parent run. It compares methods on
+to ``<out>/benchmark/<metric>/`` and logged on the parent run as the
+artifacts ``benchmark/<metric>/``. It compares methods on
 an estimate (test accuracy by default); it never chooses a run.
 
 The tie rule (:func:`qboost_exp.tracking.rank_key`): among runs level on the
@@ -79,7 +80,9 @@ _EXPORTS = {
     "BenchmarkReport": "._report",
     "benchmark_report": "._report",
     "format_summary": "._report",
+    "artifact_path": "._report",
     "log_report": "._report",
+    "report_dir": "._report",
     "write_report": "._report",
 }
 
@@ -97,7 +100,7 @@ if TYPE_CHECKING:
     from ._aggregate import BenchmarkError, aggregate, benchmark_datasets, method_labels, per_seed, t_interval
     from ._stats import RankResult, across_datasets, critical_difference, friedman, paired_tests
     from ._benchmark_figures import plot_accuracy_vs_learners, plot_cd_diagram
-    from ._report import BenchmarkReport, benchmark_report, format_summary, log_report, write_report
+    from ._report import BenchmarkReport, artifact_path, benchmark_report, format_summary, log_report, report_dir, write_report
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

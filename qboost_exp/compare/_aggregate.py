@@ -23,13 +23,13 @@ that names them.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..tracking import METHOD_TAG, QBOOST_MODEL, SOURCE_DIGEST_TAG
-from ._load import _column, _metric_column, _with_derived_columns
+from ._load import _column, _metric_column, _with_derived_columns, own_lambda
 from ._select import SHORT_DIGEST, CompareError
 
 #: The metrics every benchmark table summarises (besides the one compared).
@@ -38,6 +38,15 @@ SUMMARY_METRICS = ("test_accuracy", "validation_accuracy", "selected")
 CONFIDENCE = 0.95
 # Config params that never make a method: where the run is tracked, how it talks (compare._figures' list).
 _NOT_CONFIG = ("params.mlflow.", "params.verbose", "params.register", "params.promote", "params.objective")
+
+#: Decimal places differences and means are rounded to before signs, ties and ranks: far below any
+#: metric's resolution, far above float noise (an ulp of 1.0 is 2.2e-16).
+DECIMALS = 12
+
+
+def settle(values: Any) -> Any:
+    """``values`` rounded to :data:`DECIMALS` places (``np.round``), so float noise makes no sign, tie or rank."""
+    return np.round(values, DECIMALS)
 
 
 class BenchmarkError(CompareError):
@@ -133,7 +142,7 @@ def per_seed(runs: pd.DataFrame, metric: str, swept: Sequence[str] | None = None
     metrics = list(dict.fromkeys([metric, *SUMMARY_METRICS]))
     long = pd.DataFrame({
         "dataset": benchmark_datasets(data), "method": method_labels(data, swept), "seed": _column(data, "params.seed"),
-        "run_id": data["run_id"], "lambda": data["lambda"].where(~data["baseline"].astype(bool)),
+        "run_id": data["run_id"], "lambda": own_lambda(data),
     })
     for name in metrics:
         long[name] = pd.to_numeric(_column(data, _metric_column(name)), errors="coerce").astype(float)
@@ -191,5 +200,6 @@ def aggregate(long: pd.DataFrame, metric: str) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     if table.empty:
         return table
-    key = f"{metric}_mean"
-    return table.sort_values(["dataset", key], ascending=[True, not higher_is_better(metric)], kind="stable").reset_index(drop=True)
+    key = settle(table[f"{metric}_mean"])  # means an ulp apart are level: the stable order (by method) keeps them
+    order = table.assign(_key=key).sort_values(["dataset", "_key"], ascending=[True, not higher_is_better(metric)], kind="stable").index
+    return table.loc[order].reset_index(drop=True)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..tracking import higher_is_better
+from ..tracking import QBOOST_MODEL, higher_is_better
 from ._figures import _MARKERS, _label_where_it_fits, _new_figure, _save
 from ._stats import RankResult
 
@@ -58,7 +58,7 @@ def _ci(rows: pd.DataFrame, name: str) -> list[np.ndarray]:
 def _lambda_path(ax: Any, rows: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Join the λ-refined variants of QBoost (``qboost[lambda=...]``) by λ, as a line; returns the rows drawn."""
     base = rows["method"].str.split("[", n=1).str[0]
-    path = rows[(base == "qboost") & rows["lambda_mean"].notna() & rows["selected_mean"].notna()].sort_values("lambda_mean")
+    path = rows[(base == QBOOST_MODEL) & rows["lambda_mean"].notna() & rows["selected_mean"].notna()].sort_values("lambda_mean")
     if len(path) < 2:
         return path.iloc[0:0]
     ax.plot(path["selected_mean"], path[f"{metric}_mean"], color="crimson", linewidth=1.5, zorder=1, label="QBoost λ path (λ increasing: fewer learners)")

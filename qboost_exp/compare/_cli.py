@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         "benchmark report",
         "Methods compared over seeds and datasets: means with 95 % CIs, paired Wilcoxon tests against a reference, "
         "average ranks with the Friedman test and the Nemenyi critical difference, and figures; written to "
-        f"DIR/{BENCHMARK_DIR}/ and, with --parent, logged as the parent run's artifacts {BENCHMARK_DIR}/. "
+        f"DIR/{BENCHMARK_DIR}/METRIC/ and, with --parent, logged as the parent run's artifacts {BENCHMARK_DIR}/METRIC/. "
         "It reports an estimate of each method, so a test metric is allowed here (the default); it never chooses "
         "a run, which is why --objective refuses test metrics.",
     )
@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         _write_figures(rows, metric, out, dataset.label if several else None, stream)
     if report is None:
         return 0
-    return _write_benchmark(args, report, runs, out / BENCHMARK_DIR, stream)
+    return _write_benchmark(args, report, runs, out, stream)
 
 
 def _parent_id(runs: pd.DataFrame) -> str | None:
@@ -257,15 +257,17 @@ def _benchmark(args: Any, runs: pd.DataFrame) -> Any:
 
 
 def _write_benchmark(args: Any, report: Any, runs: pd.DataFrame, out: Path, stream: Any) -> int:
-    """Print the benchmark's tables, write its files, log them on the parent run; returns the exit status."""
+    """Print the benchmark's tables, write its files under ``out`` (``benchmark/<metric>/``), log them on the parent run; the exit status."""
     from ._load import _one_line
-    from ._report import format_summary, log_report, write_report
+    from ._report import artifact_path, format_summary, log_report, report_dir, write_report
 
     print("\n" + format_summary(report), file=stream)
+    where = report_dir(out, report.metric)
     try:
         paths = write_report(report, out)
-    except OSError as exc:
-        print(f"error: cannot write the benchmark report to {out}: {exc.strerror or exc}", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - a disk, a figure or a table that fails: one line, the old report left whole
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else f"{type(exc).__name__}: {_one_line(exc)}"
+        print(f"error: cannot write the benchmark report to {where}: {reason}", file=sys.stderr)
         return 2
     print("\n" + "\n".join(f"wrote {path}" for path in paths), file=stream)
     parent = _parent_id(runs) if args.parent is not None else None
@@ -274,9 +276,9 @@ def _write_benchmark(args: Any, report: Any, runs: pd.DataFrame, out: Path, stre
     from ..tracking import resolve_tracking_uri
 
     try:
-        log_report(resolve_tracking_uri(args.tracking_uri), parent, out)
+        log_report(resolve_tracking_uri(args.tracking_uri), parent, out, report.metric)
     except Exception as exc:  # noqa: BLE001 - a store that cannot take the artifacts
-        print(f"error: the benchmark report is in {out} but could not be logged on parent run {parent}: {_one_line(exc)}", file=sys.stderr)
+        print(f"error: the benchmark report is in {where} but could not be logged on parent run {parent}: {_one_line(exc)}", file=sys.stderr)
         return 2
-    print(f"logged {len(paths)} files as artifacts {BENCHMARK_DIR}/ of parent run {parent}", file=stream)
+    print(f"logged {len(paths)} files as artifacts {artifact_path(report.metric)}/ of parent run {parent}", file=stream)
     return 0

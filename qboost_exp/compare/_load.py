@@ -59,6 +59,11 @@ def _is_baseline(runs: pd.DataFrame, model: pd.Series) -> pd.Series:
     return flagged | (model.notna() & (model.astype(str) != QBOOST_MODEL))
 
 
+def own_lambda(data: pd.DataFrame) -> pd.Series:
+    """Each run's λ, NaN for a baseline: its ``lambda`` param is unused config (``data`` with :func:`_with_derived_columns`' columns)."""
+    return data["lambda"].where(~data["baseline"].astype(bool))
+
+
 def _dataset_labels(runs: pd.DataFrame) -> pd.Series:
     return pd.Series([d.label for d in dataset_ids(runs)], index=runs.index, dtype=object)
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..tracking import FAILED_STATUSES, higher_is_better, rank_key
 from ._defaults import DEFAULT_SORT
-from ._load import _column, _metric_column, _with_derived_columns
+from ._load import _column, _metric_column, _with_derived_columns, own_lambda
 from ._select import CompareError, check_objective
 
 
@@ -52,8 +52,8 @@ def sort_runs(runs: pd.DataFrame, metric: str = DEFAULT_SORT) -> pd.DataFrame:
     selected = pd.to_numeric(_column(data, "metrics.selected"), errors="coerce")
     keys = [
         (1, 0.0, 0.0, 0.0, 0) if pd.isna(value) else (0, *rank_key(float(value), _millis(start), name, selected=sel, lam=lam))
-        # A baseline's λ param is unused config: it has no λ to break a tie with.
-        for value, start, sel, lam in zip(values, _column(data, "start_time"), selected, data["lambda"].where(~data["baseline"].astype(bool)))
+        # A baseline has no λ to break a tie with.
+        for value, start, sel, lam in zip(values, _column(data, "start_time"), selected, own_lambda(data))
     ]
     order = sorted(range(len(runs)), key=lambda i: (keys[i], i))
     return runs.iloc[order]

@@ -1,15 +1,21 @@
 """The benchmark report: its tables as text, Markdown and CSV, its figures, and logging them on the sweep's parent run.
 
 :func:`benchmark_report` computes everything (:mod:`._aggregate`,
-:mod:`._stats`); :func:`write_report` writes the files into one directory
-(:data:`ARTIFACT_DIR` under ``--out``); :func:`log_report` logs that directory
-as the artifacts ``benchmark/...`` of the parent run; :func:`format_summary`
-is what ``python -m qboost_exp.compare`` prints.
+:mod:`._stats`); :func:`write_report` writes the files into one directory per
+metric, :func:`report_dir` (``<out>/benchmark/<metric>/``), all at once (a
+failure leaves the previous report whole); :func:`log_report` logs that
+directory as the artifacts ``benchmark/<metric>/...`` of the parent run
+(:func:`artifact_path`); :func:`format_summary` is what ``python -m
+qboost_exp.compare`` prints.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import re
+import shutil
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -20,7 +26,7 @@ from ._aggregate import SUMMARY_METRICS, aggregate, per_seed
 from ._defaults import BENCHMARK_DIR
 from ._stats import RankResult, across_datasets, check_reference, paired_tests
 
-#: The artifact directory on the parent run, and the subdirectory of ``--out``.
+#: The artifact directory on the parent run, and the subdirectory of ``--out``: one subdirectory per metric in it.
 ARTIFACT_DIR = BENCHMARK_DIR
 #: The tables' file names (each as ``.csv`` and ``.md``; ``per_seed`` as CSV only); ``benchmark.md`` holds them all.
 TABLES = ("aggregate", "paired", "ranks")
@@ -57,7 +63,7 @@ def benchmark_report(runs: pd.DataFrame, metric: str = "test_accuracy", against:
         raise BenchmarkError(f"no finished run logged {metric!r}: nothing to benchmark")
     check_reference(long, against)
     table = aggregate(long, metric)
-    ranks = across_datasets(table, metric)
+    ranks = across_datasets(long, metric)
     return BenchmarkReport(metric, against, long, table, paired_tests(long, metric, against), ranks, list(ranks.notes))
 
 
@@ -182,39 +188,84 @@ def _ranks_frame(report: BenchmarkReport) -> pd.DataFrame:
     r = report.ranks
     frame = r.ranks.copy()
     frame.loc["average rank"] = r.average
-    frame = frame.reset_index(names="dataset")
-    frame.attrs["tests"] = friedman_line(report)
-    return frame
+    return frame.reset_index(names="dataset")
 
 
-def write_report(report: BenchmarkReport, out: Path) -> list[Path]:
-    """Write the tables (CSV, Markdown) and the figures into ``out`` (files from an earlier report removed); returns the paths."""
+def artifact_path(metric: str) -> str:
+    """``benchmark/<metric>``: the report's directory on the parent run, and under ``--out`` (the metric made file-safe)."""
+    return f"{ARTIFACT_DIR}/{re.sub(r'[^A-Za-z0-9._-]', '_', metric)}"
+
+
+def report_dir(out: Path, metric: str) -> Path:
+    """``<out>/benchmark/<metric>``: where :func:`write_report` puts a report on ``metric``."""
+    return Path(out) / artifact_path(metric)
+
+
+def _write_files(report: BenchmarkReport, out: Path) -> list[str]:
+    """Write every file of the report into the empty directory ``out``; returns their names."""
     from ._benchmark_figures import CD_PLOT, learners_plot_name, plot_accuracy_vs_learners, plot_cd_diagram
 
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in [*out.glob("*.csv"), *out.glob("*.md"), *out.glob("*.png")]:
-        stale.unlink()
-    written = [out / PER_SEED_FILE]
-    _csv(report.long, written[0])
-    ranks = _ranks_frame(report)
-    for name, frame in (("aggregate", report.aggregate), ("paired", report.paired), ("ranks", ranks)):
+    names = [PER_SEED_FILE]
+    _csv(report.long, out / PER_SEED_FILE)
+    for name, frame in (("aggregate", report.aggregate), ("paired", report.paired), ("ranks", _ranks_frame(report))):
         _csv(frame, out / f"{name}.csv")
-        written.append(out / f"{name}.csv")
+        names.append(f"{name}.csv")
     for name, _, rows in _SECTIONS:
         text = markdown_table(*rows(report)) + ("\n\n" + friedman_line(report) if name == "ranks" else "")
         (out / f"{name}.md").write_text(text + "\n")
-        written.append(out / f"{name}.md")
+        names.append(f"{name}.md")
     figures = []
     if report.ranks.testable:
-        figures.append(plot_cd_diagram(report.ranks, report.metric, out / CD_PLOT.format(metric=report.metric)))
+        figures.append(plot_cd_diagram(report.ranks, report.metric, out / CD_PLOT.format(metric=report.metric)).name)
     for dataset in sorted(set(report.aggregate["dataset"])):
-        figures.append(plot_accuracy_vs_learners(report.aggregate, dataset, report.metric, out / learners_plot_name(report.metric, dataset)))
-    (out / SUMMARY_FILE).write_text(format_markdown_report(report, [p.name for p in figures]))
-    return [*written, *figures, out / SUMMARY_FILE]
+        figures.append(plot_accuracy_vs_learners(report.aggregate, dataset, report.metric, out / learners_plot_name(report.metric, dataset)).name)
+    (out / SUMMARY_FILE).write_text(format_markdown_report(report, figures))
+    return [*names, *figures, SUMMARY_FILE]
 
 
-def log_report(tracking_uri: str, parent_run_id: str, out: Path) -> None:
-    """Log ``out``'s files as the artifacts ``benchmark/<file>`` of the parent run."""
+def _sibling(target: Path, what: str) -> Path:
+    """A fresh name next to ``target`` (same filesystem: a rename moves it), hidden: ``.<name>.<what>-<random>``."""
+    return target.parent / f".{target.name}.{what}-{uuid.uuid4().hex[:12]}"
+
+
+def _swap_in(new: Path, target: Path) -> None:
+    """Put the directory ``new`` at ``target`` by renames; an old ``target`` is moved aside first and removed after."""
+    if not target.exists():
+        os.replace(new, target)
+        return
+    old = _sibling(target, "old")
+    os.replace(target, old)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        os.replace(old, target)  # put the old report back
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def write_report(report: BenchmarkReport, out: Path) -> list[Path]:
+    """Write the tables (CSV, Markdown) and the figures into :func:`report_dir` ``(out, metric)``; returns the paths.
+
+    The files are written into a temporary sibling directory, which replaces
+    the report's directory (and an earlier report's files in it) only once
+    every file is written: a failure leaves the earlier report as it was, and
+    no half-written one.
+    """
+    target = report_dir(out, report.metric)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    new = _sibling(target, "new")
+    new.mkdir()
+    try:
+        names = _write_files(report, new)
+        _swap_in(new, target)
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        raise
+    return [target / name for name in names]
+
+
+def log_report(tracking_uri: str, parent_run_id: str, out: Path, metric: str) -> None:
+    """Log :func:`report_dir` ``(out, metric)``'s files as the artifacts ``benchmark/<metric>/<file>`` of the parent run."""
     from ..tracking import client_for
 
-    client_for(tracking_uri).log_artifacts(parent_run_id, str(out), ARTIFACT_DIR)
+    client_for(tracking_uri).log_artifacts(parent_run_id, str(report_dir(out, metric)), artifact_path(metric))

@@ -13,6 +13,11 @@
   ``CD = q_alpha * sqrt(k (k + 1) / (6 N))``, ``q_alpha`` the studentized
   range's quantile (infinite degrees of freedom) over sqrt(2). Two methods
   whose average ranks differ by less than CD are not told apart.
+
+Ties and signs are decided on values rounded to :data:`DECIMALS` places
+(:func:`settle`): a win and a loss of one size are a mean difference of 0, not
+-5.6e-17, and the means of one set of accuracies summed in another order rank
+level.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..tracking import higher_is_better
-from ._aggregate import BenchmarkError
+from ._aggregate import BenchmarkError, settle
 
 #: The significance level of the Nemenyi test and of the critical-difference diagram.
 ALPHA = 0.05
@@ -75,9 +80,9 @@ def paired_tests(long: pd.DataFrame, metric: str, against: str) -> pd.DataFrame:
             continue
         for method in [m for m in values.columns if m != against]:
             both = values[[method, against]].dropna()
-            diff = (both[method] - both[against]).to_numpy(dtype=float)
+            diff = settle((both[method] - both[against]).to_numpy(dtype=float))
             wins, losses = int(np.sum(diff > 0 if up else diff < 0)), int(np.sum(diff < 0 if up else diff > 0))
-            mean = float(diff.mean()) if len(diff) else math.nan
+            mean = float(settle(diff.mean())) if len(diff) else math.nan
             p_value, note = _wilcoxon(diff)
             rows.append({"dataset": dataset, "method": method, "against": against, "pairs": len(diff), "wins": wins,
                          "ties": len(diff) - wins - losses, "losses": losses, "mean_difference": mean, "p_value": p_value,
@@ -107,22 +112,48 @@ class RankResult:
         return self.datasets >= 2 and self.methods >= 2
 
 
-def rank_methods(aggregate: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, list[str]]:
-    """Datasets x methods ranks of the mean ``metric`` (1 = best, ties averaged), over the methods every dataset has.
+def ranked_means(long: pd.DataFrame, metric: str) -> tuple[pd.DataFrame, list[str]]:
+    """Datasets x methods: each method's mean ``metric`` over the seeds every ranked method finished on that dataset.
 
-    Returns the rank table and notes (methods left out because a dataset lacks them).
+    The ranked methods are those with a value on every dataset; per dataset,
+    the means are taken over the seeds they all have (paired, as Friedman's
+    blocks need), rounded by :func:`settle`. Returns the table and notes: the
+    methods left out, and which dataset lost which seeds. A dataset on which
+    the ranked methods share no seed is left out (a note says so).
     """
-    from scipy.stats import rankdata
-
-    means = aggregate.pivot(index="dataset", columns="method", values=f"{metric}_mean")
-    complete = means.dropna(axis=1)
+    values = long.pivot_table(index=["dataset", "seed"], columns="method", values=metric, aggfunc="first")
     notes = []
-    dropped = sorted(set(means.columns) - set(complete.columns))
+    present = values.notna().groupby(level="dataset").any()
+    methods = [m for m in present.columns if present[m].all()]
+    dropped = sorted(set(present.columns) - set(methods))
     if dropped:
         notes.append(f"left out of the ranks (not run on every dataset): {', '.join(dropped)}")
+    rows, lost, empty = {}, [], []
+    for dataset, block in values[methods].groupby(level="dataset", sort=True):
+        block = block.droplevel("dataset")
+        common = block.dropna()
+        missing = sorted(set(block.index) - set(common.index))
+        if common.empty:
+            empty.append(str(dataset))
+            continue
+        if missing:
+            lost.append(f"{dataset} seed(s) {', '.join(map(str, missing))}")
+        rows[dataset] = settle(common.mean().to_numpy(dtype=float))
+    if lost:
+        notes.append(f"ranked on the seeds every ranked method finished (paired means); left out: {'; '.join(lost)}")
+    if empty:
+        notes.append(f"left out of the ranks (no seed every ranked method finished): {', '.join(empty)}")
+    means = pd.DataFrame.from_dict(rows, orient="index", columns=methods) if rows else pd.DataFrame(columns=methods, dtype=float)
+    means.index.name, means.columns.name = "dataset", "method"
+    return means, notes
+
+
+def rank_methods(means: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Datasets x methods ranks of ``means`` (:func:`ranked_means`): 1 = best by ``metric``'s direction, ties averaged."""
+    from scipy.stats import rankdata
+
     sign = -1.0 if higher_is_better(metric) else 1.0
-    ranks = complete.apply(lambda row: pd.Series(rankdata(sign * row.to_numpy(dtype=float)), index=row.index), axis=1)
-    return ranks, notes
+    return means.apply(lambda row: pd.Series(rankdata(sign * row.to_numpy(dtype=float)), index=row.index), axis=1)
 
 
 def critical_difference(k: int, n: int, alpha: float = ALPHA) -> tuple[float, float]:
@@ -138,19 +169,19 @@ def critical_difference(k: int, n: int, alpha: float = ALPHA) -> tuple[float, fl
     return q, q * math.sqrt(k * (k + 1) / (6 * n))
 
 
-def friedman(ranks: pd.DataFrame, values: pd.DataFrame | None = None) -> tuple[float, float, float, float]:
+def friedman(values: pd.DataFrame) -> tuple[float, float, float, float]:
     """``(chi2, p, F, p_F)``: the Friedman test of the methods (columns) over the datasets (rows), and Iman-Davenport's F.
 
-    ``values`` (datasets x methods, same orientation as ``ranks``) are handed
-    to ``scipy.stats.friedmanchisquare``, which ranks them itself (with its tie
-    correction); without them the ranks are. Needs 3 methods or more (scipy).
+    ``values`` are ranked within each row by ``scipy.stats.friedmanchisquare``
+    (with its tie correction), smallest first: hand it ranks, or values signed
+    so that smaller is better. Needs 3 methods or more (scipy), and a row
+    whose values differ (all level: scipy's statistic is 0/0).
     """
     from scipy.stats import f as f_dist
     from scipy.stats import friedmanchisquare
 
-    data = ranks if values is None else values
-    n, k = data.shape
-    chi2, p = friedmanchisquare(*[data[c].to_numpy(dtype=float) for c in data.columns])
+    n, k = values.shape
+    chi2, p = friedmanchisquare(*[values[c].to_numpy(dtype=float) for c in values.columns])
     chi2, p = float(chi2), float(p)
     denominator = n * (k - 1) - chi2
     if denominator <= 0:  # every dataset ranks the methods alike: F is infinite
@@ -159,30 +190,37 @@ def friedman(ranks: pd.DataFrame, values: pd.DataFrame | None = None) -> tuple[f
     return chi2, p, f_value, float(f_dist.sf(f_value, k - 1, (k - 1) * (n - 1)))
 
 
-def across_datasets(aggregate: pd.DataFrame, metric: str, alpha: float = ALPHA) -> RankResult:
-    """Average ranks, Friedman, Iman-Davenport and the Nemenyi CD; what cannot be computed is said in ``notes``."""
-    ranks, notes = rank_methods(aggregate, metric)
+#: The note when no dataset tells the methods apart.
+ALL_LEVEL = "all methods level on every dataset: no test"
+
+
+def across_datasets(long: pd.DataFrame, metric: str, alpha: float = ALPHA) -> RankResult:
+    """Average ranks, Friedman, Iman-Davenport and the Nemenyi CD of the per-seed rows ``long``; what cannot be computed is said in ``notes``."""
+    means, notes = ranked_means(long, metric)
+    ranks = rank_methods(means, metric)
     n, k = ranks.shape
     result = RankResult(ranks=ranks, average=ranks.mean().sort_values(), datasets=n, methods=k, alpha=alpha, notes=notes)
     if not result.testable:
         result.notes.append(f"no test across datasets: it needs 2 datasets and 2 methods or more, here {n} dataset(s) x {k} method(s)")
         return result
     result.cd = critical_difference(k, n, alpha)[1]
-    result.nemenyi_p = _nemenyi(ranks, aggregate, metric)
+    sign = -1.0 if higher_is_better(metric) else 1.0
+    # scipy and scikit-posthocs rank each row themselves, smallest first: signed means make rank 1 the best.
+    values = sign * means
+    result.nemenyi_p = _nemenyi(values)
+    if (ranks.nunique(axis=1) == 1).all():
+        # scipy's Friedman statistic would be 0/0 (NaN, with a RuntimeWarning): nothing to test.
+        result.notes.append(ALL_LEVEL)
+        return result
     if k < 3:
         result.notes.append("Friedman needs 3 methods or more (with 2, see the paired table's Wilcoxon tests)")
         return result
-    sign = -1.0 if higher_is_better(metric) else 1.0
-    values = sign * aggregate.pivot(index="dataset", columns="method", values=f"{metric}_mean")[ranks.columns]
-    result.friedman_statistic, result.friedman_p, result.iman_davenport_f, result.iman_davenport_p = friedman(ranks, values)
+    result.friedman_statistic, result.friedman_p, result.iman_davenport_f, result.iman_davenport_p = friedman(values)
     return result
 
 
-def _nemenyi(ranks: pd.DataFrame, aggregate: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Pairwise Nemenyi p-values (scikit-posthocs' ``posthoc_nemenyi_friedman``) of the methods over the datasets."""
+def _nemenyi(values: pd.DataFrame) -> pd.DataFrame:
+    """Pairwise Nemenyi p-values (scikit-posthocs' ``posthoc_nemenyi_friedman``) of the methods (columns) over the datasets, smaller values better."""
     import scikit_posthocs
 
-    sign = -1.0 if higher_is_better(metric) else 1.0
-    # scikit-posthocs ranks each row itself, smallest first: hand it the values so that rank 1 is the best.
-    values = sign * aggregate.pivot(index="dataset", columns="method", values=f"{metric}_mean")[ranks.columns]
-    return scikit_posthocs.posthoc_nemenyi_friedman(values.to_numpy(dtype=float)).set_axis(ranks.columns, axis=0).set_axis(ranks.columns, axis=1)
+    return scikit_posthocs.posthoc_nemenyi_friedman(values.to_numpy(dtype=float)).set_axis(values.columns, axis=0).set_axis(values.columns, axis=1)

@@ -234,23 +234,24 @@ def _log_lambda_plot(uri: str, experiment: str, parent_run_id: str, objective: s
 
 
 def _log_benchmark(config: DictConfig, uri: str, experiment: str, parent_run_id: str) -> list[str]:
-    """The benchmark report of the sweep (``+benchmark=NAME``): written to ``<sweep dir>/benchmark``, logged on the parent; its lines."""
-    from ..compare import benchmark_report, format_summary, load_runs, log_report, write_report
+    """The benchmark report of the sweep (``+benchmark=NAME``): written to ``<sweep dir>/benchmark/<metric>``, logged on the parent; its lines."""
+    from ..compare import artifact_path, benchmark_report, format_summary, load_runs, log_report, report_dir, write_report
     from ..tracking import swept_keys
 
     bench = config.benchmark
     runs = load_runs(experiment, tracking_uri=uri, parent=parent_run_id)
     swept = swept_keys(client_for(uri).get_run(parent_run_id))
     report = benchmark_report(runs, str(bench.metric), str(bench.against), swept)
-    out = Path(str(config.hydra.sweep.dir)) / "benchmark"
+    out = Path(str(config.hydra.sweep.dir))
     paths = write_report(report, out)
-    log_report(uri, parent_run_id, out)
+    log_report(uri, parent_run_id, out, report.metric)
     return [
         "",
         format_summary(report),
         "",
-        f"[sweep] benchmark report: {len(paths)} files in {out}, logged as the artifacts benchmark/ of parent run {parent_run_id} "
-        f"(redraw: python -m qboost_exp.compare --experiment {experiment} --parent {parent_run_id})",
+        f"[sweep] benchmark report: {len(paths)} files in {report_dir(out, report.metric)}, logged as the artifacts "
+        f"{artifact_path(report.metric)}/ of parent run {parent_run_id} "
+        f"(redraw: python -m qboost_exp.compare --experiment {experiment} --parent {parent_run_id} --metric {report.metric})",
     ]
 
 

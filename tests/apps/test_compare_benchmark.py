@@ -19,7 +19,7 @@ from compare_checks import assert_one_error, assert_png, run_compare
 from compare_store import isolated_mlflow  # noqa: F401  (autouse)
 from qboost_exp.compare import load_runs, sort_runs
 from qboost_exp.compare._aggregate import BenchmarkError, aggregate, method_labels, per_seed, t_interval
-from qboost_exp.compare._stats import across_datasets, critical_difference, friedman, paired_tests
+from qboost_exp.compare._stats import ALL_LEVEL, across_datasets, critical_difference, friedman, paired_tests
 from qboost_exp.tracking import best_run, training_runs
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow")
@@ -55,20 +55,101 @@ def _long(values: dict[str, list[float]], dataset: str = "d") -> pd.DataFrame:
 
 
 def test_better_on_every_seed_wins_every_paired_test():
-    # Differences +0.01 .. +0.05, all distinct and positive: the exact two-sided Wilcoxon p is 2 / 2^5 = 0.0625.
-    ref = [0.80, 0.81, 0.82, 0.83, 0.84]
-    long = _long({"qboost": ref, "better": [r + d for r, d in zip(ref, (0.01, 0.02, 0.03, 0.04, 0.05))], "same": ref})
+    # Differences +0.01 .. +0.06, all distinct and positive: the exact two-sided Wilcoxon p is 2 / 2^6 = 0.03125,
+    # the smallest there is with 6 seeds (with 5 it is 0.0625: never below 0.05).
+    ref = [0.80, 0.81, 0.82, 0.83, 0.84, 0.85]
+    long = _long({"qboost": ref, "better": [r + d for r, d in zip(ref, (0.01, 0.02, 0.03, 0.04, 0.05, 0.06))], "same": ref})
     table = paired_tests(long, "test_accuracy", "qboost").set_index("method")
     better = table.loc["better"]
-    assert (better["wins"], better["ties"], better["losses"], better["direction"]) == (5, 0, 0, "better")
-    assert better["p_value"] == pytest.approx(0.0625) and better["mean_difference"] == pytest.approx(0.03)
+    assert (better["wins"], better["ties"], better["losses"], better["direction"]) == (6, 0, 0, "better")
+    assert better["p_value"] == pytest.approx(2 / 64) and better["p_value"] < 0.05 and better["mean_difference"] == pytest.approx(0.035)
     same = table.loc["same"]
-    assert (same["ties"], same["p_value"], same["direction"], same["note"]) == (5, 1.0, "level", "all differences zero: p = 1")
-    # The other way round: the reference is worse on every seed; a lower-is-better metric flips the direction.
+    assert (same["ties"], same["p_value"], same["direction"], same["note"]) == (6, 1.0, "level", "all differences zero: p = 1")
+    # The other way round: the reference is worse on every seed, as significantly; a lower-is-better metric flips the direction.
     flipped = paired_tests(long, "test_accuracy", "better").set_index("method").loc["qboost"]
-    assert (flipped["losses"], flipped["direction"]) == (5, "worse")
+    assert (flipped["losses"], flipped["direction"]) == (6, "worse") and flipped["p_value"] == pytest.approx(2 / 64)
     slower = paired_tests(long.assign(time_total=long["test_accuracy"]), "time_total", "qboost").set_index("method").loc["better"]
-    assert (slower["wins"], slower["losses"], slower["direction"]) == (0, 5, "worse")
+    assert (slower["wins"], slower["losses"], slower["direction"]) == (0, 6, "worse") and slower["p_value"] < 0.05
+
+
+def test_a_win_and_a_loss_of_one_size_are_level():
+    # Seed 0: 113/114 against 114/114; seed 1: 112/114 against 111/114. In floats the differences are
+    # -0.0087719298245614 and +0.008771929824561431: their mean is -5.6e-17, which read "worse".
+    long = _long({"qboost": [114 / 114, 111 / 114], "lasso@k": [113 / 114, 112 / 114]})
+    row = paired_tests(long, "test_accuracy", "qboost").iloc[0]
+    assert (row["wins"], row["ties"], row["losses"]) == (1, 0, 1)
+    assert (row["mean_difference"], row["direction"]) == (0.0, "level")
+    assert row["p_value"] == 1.0  # |d| tied: ranks 1.5 and 1.5, W+ = W- = 1.5, every sign flip as extreme
+
+
+def test_a_known_wilcoxon_p_with_a_zero_and_tied_differences():
+    # Differences in 114ths: 0, +1, +1, -2, +3, +3, +4, each from its own pair of accuracies, so that in floats the
+    # equal ones differ by an ulp (113/114 - 112/114 != 112/114 - 111/114) and would rank apart unrounded.
+    # By hand: the zero is dropped (Wilcoxon's rule), n = 6; |d| ranks 1.5, 1.5, 3, 4.5, 4.5, 6 (ties averaged);
+    # W- = 3 (the -2), W+ = 18. With ties and a zero scipy (>= 1.13) takes the exact permutation distribution of
+    # the signs: the 2^6 sign assignments whose W- <= 3 are {}, {1.5}, {1.5'}, {3}, {1.5, 1.5'}: 5 of 64;
+    # two-sided p = 2 * 5/64 = 0.15625 (scipy.stats.wilcoxon said 0.15625 once, checked).
+    ref = [100, 112, 111, 110, 105, 108, 104]
+    diffs = [0, 1, 1, -2, 3, 3, 4]
+    long = _long({"qboost": [r / 114 for r in ref], "lasso@k": [(r + d) / 114 for r, d in zip(ref, diffs)]})
+    raw = np.array([(r + d) / 114 - r / 114 for r, d in zip(ref, diffs)])
+    assert raw[1] != raw[2] or raw[4] != raw[5]  # the float noise the rounding removes
+    row = paired_tests(long, "test_accuracy", "qboost").iloc[0]
+    assert (row["wins"], row["ties"], row["losses"], row["direction"]) == (5, 1, 1, "better")
+    assert row["p_value"] == pytest.approx(10 / 64) and row["note"] == "1 zero difference(s) dropped"
+    assert row["mean_difference"] == pytest.approx(10 / 114 / 7)
+
+
+def test_means_an_ulp_apart_rank_level():
+    # The same three accuracies in another order: np.mean gives 0.891812865497076 and 0.8918128654970761.
+    a, b = [100 / 114, 101 / 114, 104 / 114], [101 / 114, 104 / 114, 100 / 114]
+    assert np.mean(a) != np.mean(b)
+    frames = [_long({"qboost": a, "lasso@k": b, "abess@k": [0.5] * 3}, dataset=d) for d in ("d1", "d2", "d3")]
+    frames[2] = _long({"qboost": [0.9] * 3, "lasso@k": [0.8] * 3, "abess@k": [0.5] * 3}, dataset="d3")
+    result = across_datasets(pd.concat(frames, ignore_index=True), "test_accuracy")
+    assert result.ranks.loc["d1"].to_dict() == {"abess@k": 3.0, "lasso@k": 1.5, "qboost": 1.5}
+    assert result.average.to_dict() == pytest.approx({"qboost": 4 / 3, "lasso@k": 5 / 3, "abess@k": 3.0})
+    # Friedman's tie correction sees the ties: ranks (1.5, 1.5, 3) twice and (1, 2, 3) once.
+    # sum R^2 = 4^2 + 5^2 + 9^2 = 122; chi2 = 12/(3*3*4) * 122 - 3*3*4 = 4.6667; correction 1 - 2*6/(3*(27-3)) = 5/6.
+    assert result.friedman_statistic == pytest.approx((122 / 3 - 36) / (5 / 6))
+
+
+def test_ranks_pair_the_means_on_the_seeds_every_method_finished():
+    # On d1, lasso@k lost seed 2, where QBoost did worst: over all its seeds QBoost's mean (0.8) is below lasso's (0.85),
+    # over the seeds both ran (0, 1) it is above (0.95 against 0.85).
+    d1 = _long({"qboost": [0.95, 0.95, 0.5], "lasso@k": [0.85, 0.85], "abess@k": [0.7, 0.7, 0.7]}, dataset="d1")
+    d2 = _long({"qboost": [0.9] * 3, "lasso@k": [0.8] * 3, "abess@k": [0.7] * 3}, dataset="d2")
+    long = pd.concat([d1, d2], ignore_index=True)
+    result = across_datasets(long, "test_accuracy")
+    assert result.ranks.loc["d1"].to_dict() == {"abess@k": 3.0, "lasso@k": 2.0, "qboost": 1.0}
+    assert "ranked on the seeds every ranked method finished (paired means); left out: d1 seed(s) 2" in result.notes
+    # The aggregate table still shows each method over all its seeds (n says how many).
+    table = aggregate(long, "test_accuracy").set_index(["dataset", "method"])
+    assert table.loc[("d1", "qboost"), "test_accuracy_mean"] == pytest.approx(0.8) and table.loc[("d1", "lasso@k"), "n"] == 2
+
+
+def test_all_methods_level_everywhere_is_a_note_not_a_warning():
+    import warnings
+
+    long = pd.concat([_long({"qboost": [0.9, 0.8], "lasso@k": [0.8, 0.9], "abess@k": [0.85, 0.85]}, dataset=d) for d in ("d1", "d2")],
+                     ignore_index=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = across_datasets(long, "test_accuracy")
+    assert result.notes == [ALL_LEVEL] and math.isnan(result.friedman_statistic)
+    assert set(result.average) == {2.0} and result.nemenyi_p is not None and (result.nemenyi_p.to_numpy() == 1.0).all()
+
+
+def test_ranks_of_a_lower_is_better_metric():
+    # time_fit: lower is better; "fast" is fastest on every dataset, "slow" slowest.
+    frames = [_long({"fast": [1.0, 1.1], "mid": [2.0, 2.1], "slow": [3.0 + i, 3.5]}, dataset=f"d{i}") for i in range(4)]
+    long = pd.concat(frames, ignore_index=True)
+    long["time_fit"] = long["test_accuracy"]
+    result = across_datasets(long, "time_fit")
+    assert list(result.average.index) == ["fast", "mid", "slow"] and result.average.to_dict() == {"fast": 1.0, "mid": 2.0, "slow": 3.0}
+    # chi2 = 12*4/(3*4) * (16 + 64 + 144) - 3*4*4 = 8, every dataset alike: Iman-Davenport F infinite
+    assert result.friedman_statistic == pytest.approx(8.0) and result.friedman_p == pytest.approx(math.exp(-4.0))
+    assert result.nemenyi_p.loc["fast", "slow"] < result.nemenyi_p.loc["fast", "mid"]
 
 
 def test_aggregation_numbers_on_a_synthetic_frame():
@@ -108,8 +189,7 @@ def test_a_lambda_sweep_refines_the_method_and_duplicates_are_an_error():
 
 
 def test_ranks_need_two_datasets_and_two_methods():
-    one = aggregate(_long({"qboost": [0.8, 0.9], "lasso@k": [0.7, 0.8]}), "test_accuracy")
-    result = across_datasets(one, "test_accuracy")
+    result = across_datasets(_long({"qboost": [0.8, 0.9], "lasso@k": [0.7, 0.8]}), "test_accuracy")
     assert not result.testable and math.isnan(result.cd)
     assert result.notes == ["no test across datasets: it needs 2 datasets and 2 methods or more, here 1 dataset(s) x 2 method(s)"]
 
@@ -208,11 +288,12 @@ def test_benchmark_end_to_end(bench_store, capsys, tmp_path):
     uri, parent = bench_store["uri"], bench_store["ids"]["bench"]
     code, out, err = run_compare(capsys, "--tracking-uri", uri, "--experiment", "bench", "--parent", parent[:8], "--out", str(tmp_path / "report"))
     assert code == 0, err
-    bench = tmp_path / "report" / "benchmark"
+    bench = tmp_path / "report" / "benchmark" / "test_accuracy"
+    assert {p.name for p in (tmp_path / "report" / "benchmark").iterdir()} == {"test_accuracy"}  # no temporary directory left
     assert {p.name for p in bench.iterdir()} == ARTIFACTS
     client = MlflowClient(uri)
-    assert {a.path for a in client.list_artifacts(parent, "benchmark")} == {f"benchmark/{name}" for name in ARTIFACTS}
-    assert f"logged {len(ARTIFACTS)} files as artifacts benchmark/ of parent run {parent}" in out
+    assert {a.path for a in client.list_artifacts(parent, "benchmark/test_accuracy")} == {f"benchmark/test_accuracy/{name}" for name in ARTIFACTS}
+    assert f"logged {len(ARTIFACTS)} files as artifacts benchmark/test_accuracy/ of parent run {parent}" in out
     # aggregate: wisc's QBoost is 0.92 on average over its 5 seeds
     aggregate_rows = {(r["dataset"], r["method"]): r for r in _rows(bench / "aggregate.csv")}
     wisc = aggregate_rows[("wisc@aaaa1111", "qboost")]
@@ -244,11 +325,11 @@ def test_benchmark_of_a_lambda_sweep_and_the_tie_rule(bench_store, capsys, tmp_p
     uri, parent = bench_store["uri"], bench_store["ids"]["lambda"]
     code, out, err = run_compare(capsys, "--tracking-uri", uri, "--experiment", "bench", "--parent", parent, "--against", "lasso@k", "--out", str(tmp_path))
     assert code == 0, err
-    methods = {r["method"] for r in _rows(tmp_path / "benchmark" / "aggregate.csv")}
+    methods = {r["method"] for r in _rows(tmp_path / "benchmark" / "test_accuracy" / "aggregate.csv")}
     assert methods == {"qboost[lambda=0.05]", "qboost[lambda=0.1]", "qboost[lambda=0.2]", "lasso@k"}
     assert "no test across datasets: it needs 2 datasets and 2 methods or more, here 1 dataset(s) x 4 method(s)" in out
-    assert not list((tmp_path / "benchmark").glob("cd_diagram*"))  # one dataset: no CD diagram
-    assert_png(tmp_path / "benchmark" / "test_accuracy_vs_learners_wisc-aaaa1111.png")
+    assert not list((tmp_path / "benchmark" / "test_accuracy").glob("cd_diagram*"))  # one dataset: no CD diagram
+    assert_png(tmp_path / "benchmark" / "test_accuracy" / "test_accuracy_vs_learners_wisc-aaaa1111.png")
     # The tie rule: λ 0.1 and 0.2 are level on validation at seed 0; the sparser (0.2: 5 learners) is chosen,
     # by compare's order and by the runs API (the sweep summary and package --best), alike.
     runs = load_runs("bench", tracking_uri=uri, parent=parent)
@@ -281,3 +362,40 @@ def test_three_identical_runs_end_to_end(bench_store, capsys, tmp_path):
     # They are one (dataset, seed, method) three times: no benchmark can pair them, and it says so in one line.
     assert_one_error(*run_compare(capsys, "--tracking-uri", uri, "--experiment", "identical", "--benchmark", "--out", str(tmp_path)),
                      "1 (dataset, seed, method) cells hold several runs")
+
+
+def test_a_report_on_another_metric_goes_to_its_own_directory(bench_store, capsys, tmp_path):
+    uri, parent = bench_store["uri"], bench_store["ids"]["bench"]
+    for metric in ("test_accuracy", "validation_accuracy"):
+        code, out, err = run_compare(capsys, "--tracking-uri", uri, "--experiment", "bench", "--parent", parent, "--metric", metric, "--out", str(tmp_path))
+        assert code == 0, err
+        assert f"logged {len(ARTIFACTS)} files as artifacts benchmark/{metric}/ of parent run {parent}" in out
+    assert {p.name for p in (tmp_path / "benchmark").iterdir()} == {"test_accuracy", "validation_accuracy"}
+    assert {p.name for p in (tmp_path / "benchmark" / "validation_accuracy").iterdir()} == {n.replace("test_accuracy", "validation_accuracy") for n in ARTIFACTS}
+    client = MlflowClient(uri)
+    assert {a.path for a in client.list_artifacts(parent, "benchmark")} >= {"benchmark/test_accuracy", "benchmark/validation_accuracy"}
+    names = {a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(parent, "benchmark/validation_accuracy")}
+    assert not any(n.startswith("test_accuracy") or n == "cd_diagram_test_accuracy.png" for n in names)
+
+
+def test_a_failing_figure_leaves_the_old_report_whole(bench_store, capsys, tmp_path, monkeypatch):
+    from qboost_exp.compare import _benchmark_figures
+
+    uri, parent = bench_store["uri"], bench_store["ids"]["bench"]
+    args = ("--tracking-uri", uri, "--experiment", "bench", "--parent", parent, "--out", str(tmp_path))
+    code, _, err = run_compare(capsys, *args)
+    assert code == 0, err
+    bench = tmp_path / "benchmark" / "test_accuracy"
+    before = {p.name: p.read_bytes() for p in bench.iterdir()}
+
+    def broken(*_args, **_kwargs):
+        raise ValueError("a figure that cannot be drawn")
+
+    monkeypatch.setattr(_benchmark_figures, "plot_accuracy_vs_learners", broken)
+    assert_one_error(*run_compare(capsys, *args), f"cannot write the benchmark report to {bench}: ValueError: a figure that cannot be drawn")
+    assert {p.name: p.read_bytes() for p in bench.iterdir()} == before  # the earlier report, whole
+    assert [p.name for p in (tmp_path / "benchmark").iterdir()] == ["test_accuracy"]  # the half-written one removed
+    # With no earlier report, nothing at all.
+    fresh = tmp_path / "fresh"
+    assert_one_error(*run_compare(capsys, *args[:-1], str(fresh)), "cannot write the benchmark report to")
+    assert list((fresh / "benchmark").iterdir()) == []

@@ -3,7 +3,8 @@
 A real SQLite store and Hydra's joblib launcher, as a user runs it: one
 parent run, a child per (model, dataset, seed), every rival at the k its
 QBoost sibling chose, and the report (tables, tests, figures) written to the
-sweep directory and logged on the parent run. The report's numbers are
+sweep directory's ``benchmark/test_accuracy/`` and logged on the parent run as
+the artifacts ``benchmark/test_accuracy/``. The report's numbers are
 checked against the children's own metrics, not against themselves.
 """
 
@@ -87,20 +88,23 @@ def _train_digest(run) -> str:
 
 def test_the_report_is_written_to_the_sweep_dir_and_logged_on_the_parent(quick):
     result, _, sweep, client, parent, _ = quick
-    written = {p.name for p in (sweep / "benchmark").iterdir()}
+    assert {p.name for p in (sweep / "benchmark").iterdir()} == {"test_accuracy"}  # one directory per metric, no temporary one
+    written = {p.name for p in (sweep / "benchmark" / "test_accuracy").iterdir()}
     assert set(TABLES) <= written
     assert {name for name in written if name.endswith(".png")} == {
         "cd_diagram_test_accuracy.png", *(n for n in written if n.startswith("test_accuracy_vs_learners_"))
     }
     assert {n.split("_")[-1].split("-")[0] for n in written if n.startswith("test_accuracy_vs_learners_")} == DATASETS
-    logged = {a.path for a in client.list_artifacts(parent.info.run_id, "benchmark")}
-    assert logged == {f"benchmark/{name}" for name in written}
-    assert "Friedman chi2 =" in result.stdout and "[sweep] benchmark report: 12 files in" in result.stdout
+    logged = {a.path for a in client.list_artifacts(parent.info.run_id, "benchmark/test_accuracy")}
+    assert logged == {f"benchmark/test_accuracy/{name}" for name in written}
+    assert {a.path for a in client.list_artifacts(parent.info.run_id, "benchmark")} == {"benchmark/test_accuracy"}
+    assert "Friedman chi2 =" in result.stdout
+    assert f"[sweep] benchmark report: 12 files in {sweep / 'benchmark' / 'test_accuracy'}, logged as the artifacts benchmark/test_accuracy/" in result.stdout
 
 
 def test_the_aggregate_table_holds_the_childrens_means_and_standard_deviations(quick):
     _, _, sweep, _, _, children = quick
-    rows = list(csv.DictReader((sweep / "benchmark" / "aggregate.csv").open()))
+    rows = list(csv.DictReader((sweep / "benchmark" / "test_accuracy" / "aggregate.csv").open()))
     assert len(rows) == len(METHODS) * len(DATASETS)
     for row in rows:
         name = row["dataset"].split("@")[0]
@@ -118,7 +122,7 @@ def test_compare_of_the_parent_redraws_the_same_tables(quick, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     for table in ("aggregate.csv", "paired.csv", "ranks.csv"):
-        assert (tmp_path / "out" / "benchmark" / table).read_text() == (sweep / "benchmark" / table).read_text()
+        assert (tmp_path / "out" / "benchmark" / "test_accuracy" / table).read_text() == (sweep / "benchmark" / "test_accuracy" / table).read_text()
 
 
 def test_a_failing_benchmark_report_costs_the_sweep_nothing_else(tmp_path):
