@@ -1,18 +1,31 @@
 """``model.max_learners=match``: a baseline at QBoost's sparsity, k taken from its QBoost sibling in the same sweep.
 
 When a job starts, before its model is built, :func:`resolve_match` turns
-``max_learners: match`` into k, the ``selected`` metric of the one FINISHED
+``max_learners: match`` into k, the number of learners the one FINISHED
 QBoost run (tag ``qboost.method`` = ``qboost``) of the same sweep (a child of
-the same parent run) trained on the same data and dictionary: the same
-params ``dataset.*``, ``split.*``, ``weak_learners.*`` and ``seed``. Our grid
-sweeper launches every ``match`` job after all the others, so that sibling has
-finished; a resumed sweep reopens the same parent run, so the QBoost runs of
-the earlier launch count too (a QBoost job run again keeps only its latest
-FINISHED run).
+the same parent run) selected that VARY on the training data: its metric
+``selected_varying`` (:data:`~qboost_exp.tracking.SELECTED_VARYING_METRIC`;
+its ``selected`` for a run from before that metric). That run is the one
+trained on the same data and dictionary: the same params ``dataset.*``,
+``split.*``, ``weak_learners.*`` and ``seed``.
 
-No such run, several (a sweep over λ), one that selected nothing (k = 0),
-or a run outside a tracked multirun: a :class:`~qboost_exp.errors.ConfigError`
-that says so in one line (the job's run then ends FAILED).
+Why not ``selected``: a dictionary may hold candidates whose output is
+constant on the training data (20 to 24 of AdaBoost's 60 depth-2 trees on
+``hastie``). QBoost has no intercept in its QUBO and may select such a
+learner as its bias, and ``selected`` counts it; ``lasso`` and ``abess``
+have an intercept and never select one. Equal k means as many learners
+that vary. ``adaboost@k`` takes the same k as its number of stages (its
+``selected``), constant trees among them if boosting fits any.
+
+Our grid sweeper launches every ``match`` job after all the others, so that
+sibling has finished, and refuses up front a sweep in which a ``match`` job
+would find several; a resumed sweep reopens the same parent run, so the
+QBoost runs of the earlier launch count too (a QBoost job run again keeps
+only its latest FINISHED run).
+
+No such run, several (a sweep over λ), one whose k is 0, or a run outside
+a tracked multirun: a :class:`~qboost_exp.errors.ConfigError` that says so
+in one line (the job's run then ends FAILED).
 
 The run records where k came from: the tags ``qboost.matched_run`` (the
 QBoost run) and ``qboost.matched_k``; its param ``model.max_learners`` stays
@@ -27,7 +40,7 @@ from typing import Any, Mapping
 from .config import FrozenDict, RunSpec
 from .errors import ConfigError
 
-#: Params a QBoost run must share with the job for its ``selected`` to be the job's k: the data and the dictionary.
+#: Params a QBoost run must share with the job for its count to be the job's k: the data and the dictionary.
 MATCHED_PREFIXES = ("dataset.", "split.", "weak_learners.")
 MATCHED_PARAMS = ("seed",)
 #: The example command every message ends with.
@@ -63,7 +76,7 @@ def resolve_match(spec: RunSpec, plain: Mapping[str, Any], context: Any | None) 
     Raises
     ------
     ConfigError
-        Not a job of a tracked multirun; no QBoost sibling, several, or one that selected nothing.
+        Not a job of a tracked multirun; no QBoost sibling, several, or one that selected no varying learner.
     """
     if not spec.model.matches_qboost:
         return spec, {}
@@ -79,7 +92,7 @@ def resolve_match(spec: RunSpec, plain: Mapping[str, Any], context: Any | None) 
 
 
 def find_match(plain: Mapping[str, Any], context: Any) -> Match:
-    """The QBoost run of the job's sweep (``context.sweep_dir``) with the job's data and dictionary, and its ``selected``."""
+    """The QBoost run of the job's sweep (``context.sweep_dir``) with the job's data and dictionary, and its k (:func:`matched_k`)."""
     from . import tracking
 
     wanted = matched_params(tracking.flatten({key: value for key, value in plain.items() if key != "hydra"}))
@@ -109,16 +122,31 @@ def find_match(plain: Mapping[str, Any], context: Any) -> Match:
             f"{listing}; k would be ambiguous: sweep one QBoost config beside the match models (one multirun per lambda)"
         )
     (run,) = found
-    selected = tracking.metric_value(run, "selected")
-    if selected is None:
+    k = matched_k(run)
+    if k is None:
         raise ConfigError(f"model.max_learners=match: the QBoost run {run.info.run_id} of {what} logged no `selected`; run it again")
-    k = int(round(selected))
     if k < 1:
         raise ConfigError(
-            f"model.max_learners=match: the QBoost run {run.info.run_id} of {what} selected no learner, so there is no k >= 1 "
-            "to match; give QBoost a smaller lambda"
+            f"model.max_learners=match: the QBoost run {run.info.run_id} of {what} selected no learner that varies on the "
+            "training data, so there is no k >= 1 to match; give QBoost a smaller lambda"
         )
     return Match(run_id=run.info.run_id, k=k)
+
+
+def matched_k(run: Any) -> int | None:
+    """The k a ``match`` job takes from the QBoost ``run``: its ``selected_varying``, else (an older run) its ``selected``; None without either.
+
+    ``selected_varying`` counts the selected learners that vary on the
+    training data: QBoost may select learners constant there (its bias), which
+    the baselines with an intercept never select.
+    """
+    from . import tracking
+
+    for metric in (tracking.SELECTED_VARYING_METRIC, tracking.SELECTED_METRIC):
+        value = tracking.metric_value(run, metric)
+        if value is not None:
+            return int(round(value))
+    return None
 
 
 def matched_params(params: Mapping[str, str]) -> dict[str, str]:
@@ -150,9 +178,23 @@ def _latest_per_job(runs: list[Any]) -> list[Any]:
 
 
 def _same_data_filter(plain: Mapping[str, Any]) -> str:
-    """MLflow's filter for runs of the job's dataset name and seed (the params then decide)."""
-    dataset = str((plain.get("dataset") or {}).get("name", "")).replace("'", "\\'")
-    return f"tags.dataset = '{dataset}' AND params.seed = '{plain.get('seed', 0)}'"
+    """MLflow's filter for runs of the job's dataset name and seed (the params then decide).
+
+    MLflow's filter grammar has no escape inside a string literal (``'it\\'s'``
+    is read with its backslash), so a name holding a single quote is quoted with
+    double quotes; a name holding both kinds of quote (or a seed that is not an
+    int) is left out of the filter, to the params.
+    """
+    clauses = []
+    dataset = str((plain.get("dataset") or {}).get("name", ""))
+    if "'" not in dataset:
+        clauses.append(f"tags.dataset = '{dataset}'")
+    elif '"' not in dataset:
+        clauses.append(f'tags.dataset = "{dataset}"')
+    seed = plain.get("seed", 0)
+    if isinstance(seed, int) and not isinstance(seed, bool):
+        clauses.append(f"params.seed = '{seed}'")
+    return " AND ".join(clauses)
 
 
 def _describe(plain: Mapping[str, Any]) -> str:

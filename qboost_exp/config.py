@@ -453,7 +453,7 @@ class ModelSpec:
 
     @property
     def matches_qboost(self) -> bool:
-        """Whether ``model.max_learners=match``: the count is its QBoost sibling's ``selected``, resolved when the job starts."""
+        """Whether ``model.max_learners=match``: the count is its QBoost sibling's ``selected_varying`` (learners that vary on the training data), resolved when the job starts."""
         from .tracking import MATCH_LEARNERS
 
         return not self.is_qboost and self.options.get("max_learners") == MATCH_LEARNERS

@@ -321,11 +321,17 @@ def fit_and_score(model: Any, data: Dataset, load_seconds: float = 0.0, name: st
     ``qubos``, ...) and phase timings; a baseline (``name`` its ``model``
     option) adds ``selected`` (:func:`qboost_exp.domain.baselines.n_learners`, when it
     has learners), ``candidates`` (dictionary baselines) and ``time_fit``.
+    QBoost and the dictionary baselines (a
+    :class:`~qboost_exp.domain.vote.WeightedVote`) add ``selected_varying``:
+    how many of the ``selected`` learners vary on the training data
+    (``n_selected_varying_``), the count ``model.max_learners=match`` matches.
     """
     t0 = time.perf_counter()
     model.fit(as_frame(data, "train"), data.y_train)
     fit_seconds = time.perf_counter() - t0
     metrics = evaluate(model, data)
+    if hasattr(model, "n_selected_varying_"):
+        metrics["selected_varying"] = float(model.n_selected_varying_)
     if not isinstance(model, QBoostClassifier):
         from .domain.baselines import n_learners
 
@@ -400,8 +406,9 @@ def prepare(spec: RunSpec, base_dir: str | None = None, data: DataSource = None,
         For any such mistake, with a message naming the config key.
     """
     spec = _run_spec(spec, "prepare")
-    if spec.model.matches_qboost:
-        resolve_match(spec, {}, None)  # raises: only a tracked sweep's job resolves max_learners=match (run_tracked)
+    # The one guard every path passes: an unresolved max_learners=match (untracked, or a single run) is one line.
+    # run_tracked resolves it for a tracked sweep's job before calling here.
+    resolve_match(spec, {}, None)
     if spec.model.is_qboost:
         model = make_estimator(spec, sampler=sampler if sampler is not None else build_sampler(spec.sampler))
     else:
@@ -422,9 +429,7 @@ def run_experiment(
     ``cfg`` is the composed config (or its :class:`~qboost_exp.config.RunSpec`);
     the other parameters are those of :func:`prepare`.
     """
-    spec = read(cfg)
-    resolve_match(spec, {}, None)  # max_learners=match needs a tracked sweep: one line says so
-    return prepare(spec, base_dir=base_dir, data=data, sampler=sampler).run()
+    return prepare(read(cfg), base_dir=base_dir, data=data, sampler=sampler).run()
 
 
 def run_tracked(
@@ -480,7 +485,6 @@ def run_tracked(
     try:
         spec = read(plain)  # before anything else reads the config
         if not spec.tracking.enabled:
-            resolve_match(spec, plain, None)  # max_learners=match needs tracking: one line says so
             return prepare(spec, base_dir=base_dir, data=data, sampler=sampler).run(), []
         spec, matched = resolve_match(spec, plain, context)  # max_learners=match: k from the sweep's QBoost run
         if matched and context is not None:

@@ -1,7 +1,11 @@
 """The grid sweep itself: Hydra's batches, every job's config checked before any starts, and what a resume skips.
 
 Jobs whose ``model.max_learners`` is ``match`` run after all the others
-(:func:`match_last`): each takes its k from a QBoost run of the sweep.
+(:func:`match_last`): each takes its k from a QBoost run of the sweep, so a
+sweep in which one would find none (no QBoost job) or several (QBoost jobs
+on the same data and dictionary, e.g. a sweep over λ) is refused before any
+job starts, as is a benchmark (``+benchmark=...``) whose ``benchmark.against``
+is no job's method.
 
 The rest (the sweep directory, the parent run, the launch and its summary)
 is :class:`qboost_exp.sweep.SweepSession`'s, as for the Optuna sweeper.
@@ -16,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from qboost_exp.errors import ConfigError
 from qboost_exp.sweep import JobBatches, SweepSession
-from qboost_exp.tracking import MATCH_LEARNERS, QBOOST_MODEL
+from qboost_exp.tracking import MATCH_LEARNERS, QBOOST_MODEL, method_name
 
 #: What the summary tells a user whose sweep did not finish.
 RESUME_HINT = "the same command with hydra.sweeper.resume=true"
@@ -77,6 +81,10 @@ class _Composed:
     match: set[int] = field(default_factory=set)
     #: Whether some job trains QBoost (a ``match`` job needs one).
     qboost: bool = False
+    #: Every job's method (``qboost.method``: ``qboost``, ``lasso@k``, ...), in job order.
+    methods: list[str] = field(default_factory=list)
+    #: The params a ``match`` job matches on (:func:`qboost_exp._match.matched_params`), of each QBoost and ``match`` job.
+    matched: dict[int, frozenset] = field(default_factory=dict)
 
     def check(self) -> None:
         if self.error is not None:
@@ -103,9 +111,15 @@ def _compose(sweeper: Any, jobs: list[list[str]], *, digests: bool) -> _Composed
             # As the job itself computes it (qboost_exp.config.config_digest): what a resume matches its runs by.
             found.digests.append(config_digest(config))
         model = _model_of(config)
-        found.qboost = found.qboost or model.get("name", QBOOST_MODEL) == QBOOST_MODEL
-        if model.get("max_learners") == MATCH_LEARNERS:
+        is_qboost = model.get("name", QBOOST_MODEL) == QBOOST_MODEL
+        found.qboost = found.qboost or is_qboost
+        found.methods.append(method_name(model.get("name"), model.get("max_learners"), model.get("_target_")))
+        if model.get("max_learners") == MATCH_LEARNERS and not is_qboost:
             found.match.add(number)
+        if is_qboost or number in found.match:
+            params = _matched_params(config)
+            if params is not None:
+                found.matched[number] = params
         if found.error is None:
             try:
                 _check_values(config, number, overrides)
@@ -117,13 +131,60 @@ def _compose(sweeper: Any, jobs: list[list[str]], *, digests: bool) -> _Composed
             f"job {number} ({' '.join(jobs[number])}): model.max_learners=match takes k from a QBoost run of the same multirun, "
             "and no job of this one trains QBoost: add model=qboost, e.g. -m model=qboost,lasso_at_k; nothing was started"
         )
+    if found.error is None:
+        found.error = _ambiguous_match(found, jobs) or _benchmark_without_reference(sweeper.config, found)
     return found
 
 
+def _ambiguous_match(found: _Composed, jobs: list[list[str]]) -> ConfigError | None:
+    """The error for the first ``match`` job that would find several QBoost runs of its data and dictionary (None if none would)."""
+    qboost = [number for number, method in enumerate(found.methods) if method == QBOOST_MODEL and number in found.matched]
+    for number in sorted(found.match):
+        wanted = found.matched.get(number)
+        same = [q for q in qboost if found.matched[q] == wanted] if wanted is not None else []
+        if len(same) > 1:
+            listing = ", ".join(f"{q} ({' '.join(jobs[q])})" for q in same)
+            return ConfigError(
+                f"job {number} ({' '.join(jobs[number])}): model.max_learners=match takes k from the one QBoost run of its data "
+                f"and dictionary, and the QBoost jobs {listing} all train on them, so k would be ambiguous: sweep one QBoost "
+                "config beside the match models (one multirun per lambda); nothing was started"
+            )
+    return None
+
+
+def _benchmark_without_reference(config: DictConfig, found: _Composed) -> ConfigError | None:
+    """The error for a benchmark (``benchmark.against``) whose reference method no job of the sweep runs (None otherwise)."""
+    try:
+        against = OmegaConf.select(config, "benchmark.against", default=None)
+    except Exception:  # noqa: BLE001 - an interpolation that does not resolve: the value check reports it
+        return None
+    if against is None or str(against) in found.methods:
+        return None
+    methods = ", ".join(dict.fromkeys(found.methods))
+    return ConfigError(
+        f"benchmark.against={against}: no job of this sweep runs that method, so there is nothing to compare against; "
+        f"the sweep's methods are {methods}: set benchmark.against to one of them or add its model; nothing was started"
+    )
+
+
+def _matched_params(config: DictConfig) -> frozenset | None:
+    """A job's params that a ``match`` job matches on, as its run logs them (None when the config does not resolve)."""
+    from qboost_exp import tracking
+    from qboost_exp._match import matched_params
+
+    plain = OmegaConf.to_container(config, resolve=False)
+    plain.pop("hydra", None)
+    try:
+        resolved = OmegaConf.to_container(OmegaConf.create(plain), resolve=True, throw_on_missing=False)
+    except Exception:  # noqa: BLE001 - the value check reports it
+        return None
+    return frozenset(matched_params(tracking.flatten(resolved)).items())
+
+
 def _model_of(config: DictConfig) -> dict[str, Any]:
-    """A job's ``model`` node's ``name`` and ``max_learners`` as written (empty when they do not resolve: the job's check says why)."""
+    """A job's ``model`` node's ``name``, ``max_learners`` and ``_target_`` as written (empty when they do not resolve: the job's check says why)."""
     model = {}
-    for key in ("name", "max_learners"):
+    for key in ("name", "max_learners", "_target_"):
         try:
             value = OmegaConf.select(config, f"model.{key}", default=None)
         except Exception:  # noqa: BLE001 - an interpolation that does not resolve is the value check's to report

@@ -541,7 +541,9 @@ def adaboost(
     are the first ``k`` of the full run (each stage draws its tree's seed in
     turn; tested). AdaBoost itself stops early at a perfect stage (or a stage
     no better than chance), so a run may have fewer stages than asked for:
-    the ``selected`` metric counts those it has.
+    the ``selected`` metric counts those it has, a stage whose tree is
+    constant on the training data included (under ``match`` k is QBoost's
+    count of varying learners, taken as a number of stages).
 
     Raises
     ------
@@ -569,7 +571,8 @@ def check_max_learners(name: str, value: Any, *, allow_match: bool = True) -> No
 
     ``"match"`` (:data:`MATCH`, only while ``allow_match``) is what a config
     may say: k = the number of learners the QBoost run of the same dataset
-    and seed selected in the same sweep; it is resolved into an int before the
+    and seed selected in the same sweep that vary on the training data (its
+    ``selected_varying``, see :mod:`qboost_exp._match`); it is resolved into an int before the
     model is built, so the estimators themselves never see it.
 
     Raises

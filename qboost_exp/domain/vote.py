@@ -90,6 +90,14 @@ class WeightedVote(ClassifierMixin, BaseEstimator):
         The chosen learners, in the order of ``selected_indices_``.
     estimator_weights_ : ndarray
         Their weights.
+    n_selected_varying_ : int
+        How many of the chosen learners vary on the training data (their
+        output takes more than one value on the ``X`` of :meth:`fit`). A
+        learner constant there only shifts the vote on the training data, as
+        an intercept would: QBoost, which has no intercept of its own, may
+        select such learners, the baselines (with an intercept) never need
+        them. Logged as the metric ``selected_varying``; the count that
+        ``model.max_learners=match`` matches.
     intercept_ : float
         Added to the weighted vote.
     proba_slope_ : float
@@ -137,6 +145,7 @@ class WeightedVote(ClassifierMixin, BaseEstimator):
         self.estimators_ = [choice.candidates[i] for i in selected]
         self.estimator_weights_ = weights[selected]
         self.intercept_ = float(choice.intercept)
+        self.n_selected_varying_ = sum(_varies(learner.predict(X)) for learner in self.estimators_)
         self._after_fit(X, y_pm)
         self.proba_slope_ = _decision.fit_sigmoid(self._decision(X), y_pm)
         return self
@@ -222,3 +231,9 @@ class WeightedVote(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_class = False
         return tags
+
+
+def _varies(outputs: Any) -> bool:
+    """Whether a learner's outputs (one per training sample) take more than one value."""
+    outputs = np.asarray(outputs)
+    return bool(outputs.size) and bool(np.any(outputs != outputs.flat[0]))

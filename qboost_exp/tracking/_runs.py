@@ -63,12 +63,16 @@ QBOOST_MODEL = "qboost"
 METHOD_TAG = "qboost.method"
 #: ``model.max_learners=match``: a baseline takes as many learners as its QBoost sibling of the same sweep selected.
 MATCH_LEARNERS = "match"
-#: Run tag of a ``max_learners=match`` run: the QBoost run whose ``selected`` it took.
+#: Run tag of a ``max_learners=match`` run: the QBoost run whose k it took.
 MATCHED_RUN_TAG = "qboost.matched_run"
-#: Run tag of a ``max_learners=match`` run: the k it took (that run's ``selected``).
+#: Run tag of a ``max_learners=match`` run: the k it took (that run's :data:`SELECTED_VARYING_METRIC`,
+#: its ``selected`` for a run from before that metric).
 MATCHED_K_TAG = "qboost.matched_k"
 #: The metrics the tie rule reads: the number of selected learners and the λ used.
 SELECTED_METRIC = "selected"
+#: Metric of QBoost and the dictionary baselines: how many of the selected learners vary on the training data
+#: (``n_selected_varying_``); the rest are constant there and act as an intercept. What ``match`` matches.
+SELECTED_VARYING_METRIC = "selected_varying"
 LAMBDA_METRIC = "lambda_value"
 
 

@@ -70,12 +70,14 @@ def test_every_rival_runs_at_the_k_its_qboost_sibling_chose_on_the_same_split(qu
             continue
         sibling = qboost[(run.data.tags["dataset"], run.data.params["seed"])]
         assert run.data.tags["qboost.matched_run"] == sibling.info.run_id
-        k = int(sibling.data.metrics["selected"])
+        # k: QBoost's learners that vary on the training data (its constant ones are its bias).
+        k = int(sibling.data.metrics["selected_varying"])
+        assert 1 <= k <= sibling.data.metrics["selected"]
         assert run.data.tags["qboost.matched_k"] == str(k)
         if run.data.tags["qboost.method"] == "adaboost@k":
-            assert 1 <= run.data.metrics["selected"] <= k  # boosting may stop early on easy data
+            assert 1 <= run.data.metrics["selected"] <= k  # k stages; boosting may stop early on easy data
         else:
-            assert run.data.metrics["selected"] == k
+            assert run.data.metrics["selected"] == run.data.metrics["selected_varying"] == k  # none constant
         # The paired design: the same data and the same split as the sibling.
         assert run.data.tags["qboost.source_digest"] == sibling.data.tags["qboost.source_digest"]
         assert _train_digest(run) == _train_digest(sibling)

@@ -7,8 +7,6 @@ real SQLite store through the real CLI.
 
 from __future__ import annotations
 
-import inspect
-
 import pytest
 from mlflow import MlflowClient
 from omegaconf import OmegaConf
@@ -20,27 +18,6 @@ from qboost_exp.tracking._run import run_tags
 
 #: QBoost of about a second a job: one λ, one largest weight, short anneals, no model logged.
 FAST = ("lambda=0.1", "qubo.max_weight=0.125", "sampler.params.num_reads=10", "sampler.params.num_sweeps=200", "mlflow.log_model=false")
-
-
-def _takes_max_learners(name: str) -> bool:
-    """Whether the baseline ``name`` is registered and takes ``max_learners`` (abess, adaboost's: branch abess)."""
-    from qboost_exp.domain.plugins import available_baselines
-
-    factory = available_baselines().get(name)
-    if factory is None:
-        return False
-    factory = factory.load() if hasattr(factory, "load") else factory
-    return "max_learners" in inspect.signature(factory).parameters
-
-
-def _needs(name: str):
-    return pytest.mark.skipif(not _takes_max_learners(name), reason=f"the {name} baseline takes no max_learners yet (branch abess)")
-
-
-def _has_option(option: str) -> bool:
-    from qboost_exp.config import config_dir
-
-    return (config_dir() / "model" / f"{option}.yaml").is_file()
 
 
 def _runs(tmp_path):
@@ -98,8 +75,6 @@ def test_tags_known_before_the_run_opens_are_among_its_tags():
 # -- the *_at_k options ------------------------------------------------------------------
 @pytest.mark.parametrize("base", ["lasso", "adaboost", "abess"])
 def test_an_at_k_option_is_its_base_with_max_learners_match(base):
-    if not _has_option(base):
-        pytest.skip(f"conf/model/{base}.yaml arrives with branch abess")
     at_k = OmegaConf.to_container(compose([f"model={base}_at_k"]).model)
     plain = OmegaConf.to_container(compose([f"model={base}"]).model)
     assert at_k == {**plain, "max_learners": "match"}
@@ -136,8 +111,10 @@ def test_lasso_at_k_listed_first_still_takes_k_from_its_finished_qboost_sibling(
     for seed, run in lasso.items():
         sibling = qboost[seed]
         assert run.data.tags["qboost.matched_run"] == sibling.info.run_id
-        assert run.data.metrics["selected"] == sibling.data.metrics["selected"] >= 1
-        assert run.data.tags["qboost.matched_k"] == str(int(sibling.data.metrics["selected"]))
+        k = sibling.data.metrics["selected_varying"]
+        assert 1 <= k <= sibling.data.metrics["selected"]
+        assert run.data.metrics["selected"] == run.data.metrics["selected_varying"] == k  # the Lasso selects no constant learner
+        assert run.data.tags["qboost.matched_k"] == str(int(k))
         assert run.data.params["model.max_learners"] == "match"  # as the user wrote it
         assert (run.data.tags["model"], run.data.tags["qboost.baseline"]) == ("lasso", "true")
         # Listed first (jobs 0 and 1), launched last: after every QBoost job ended.
@@ -183,19 +160,63 @@ def test_a_match_job_whose_qboost_sibling_failed_fails_saying_so(tmp_path):
     assert "qboost.matched_run" not in failed.data.tags
 
 
-def test_a_match_job_with_several_qboost_siblings_names_them(tmp_path):
+def test_a_sweep_whose_match_jobs_would_find_several_qboost_runs_stops_before_any_job(tmp_path):
     result = run_module("qboost_exp", "-m", "model=qboost,lasso_at_k", "lambda=0.05,0.1", *FAST[1:], cwd=tmp_path)
-    assert result.returncode == 1, result.stderr[-2000:]
-    assert "[sweep] 4 jobs: 2 finished, 2 failed" in result.stdout
-    _, runs = _runs(tmp_path)
-    qboost = _children(runs, "qboost")
-    failed = _children(runs, "lasso@k", status="FAILED")
-    assert len(qboost) == 2 and len(failed) == 2
-    for run in failed:
-        error = run.data.tags["error"]
-        assert error.startswith("model.max_learners=match: 2 finished QBoost runs of dataset wisc, seed 0, weak_learners adaboost in this sweep")
-        assert all(f"run {q.info.run_id} (lambda={q.data.params['lambda']})" in error for q in qboost)
-        assert error.endswith("k would be ambiguous: sweep one QBoost config beside the match models (one multirun per lambda)")
+    assert result.returncode == 2, result.stderr[-2000:]
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: job 2 (model=lasso_at_k lambda=0.05 ")
+    assert "the QBoost jobs 0 (model=qboost lambda=0.05 " in line and ", 1 (model=qboost lambda=0.1 " in line
+    assert line.endswith("k would be ambiguous: sweep one QBoost config beside the match models (one multirun per lambda); nothing was started")
+    assert "[sweep] 4 jobs: 0 finished, 0 failed, 4 not started" in result.stdout
+    # QBoost jobs on different data are no ambiguity: one per seed.
+    from hydra_plugins.qboost_basic_sweeper._impl import _ambiguous_match, _Composed
+
+    same, other = frozenset({("seed", "0")}), frozenset({("seed", "1")})
+    found = _Composed(match={2}, qboost=True, methods=["qboost", "qboost", "lasso@k"], matched={0: same, 1: other, 2: same})
+    assert _ambiguous_match(found, [["a"], ["b"], ["c"]]) is None
+    found.matched[1] = same
+    assert "the QBoost jobs 0 (a), 1 (b) all train on them" in str(_ambiguous_match(found, [["a"], ["b"], ["c"]]))
+
+
+def test_a_benchmark_whose_reference_method_no_job_runs_stops_before_any_job(tmp_path):
+    result = run_module(
+        "qboost_exp", "-m", "+benchmark=quick", "benchmark.against=lasso", "hydra.sweeper.params.dataset=iris",
+        "hydra.sweeper.params.seed=0", "hydra.sweeper.params.model=\"qboost,lasso_at_k\"", *FAST, cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip() == (
+        "error: benchmark.against=lasso: no job of this sweep runs that method, so there is nothing to compare against; "
+        "the sweep's methods are qboost, lasso@k: set benchmark.against to one of them or add its model; nothing was started"
+    )
+
+
+# -- k counts the learners that vary -------------------------------------------------------
+def test_k_is_the_qboost_runs_varying_count_and_an_older_run_s_selected():
+    from types import SimpleNamespace
+
+    from qboost_exp._match import matched_k
+
+    def run(**metrics):
+        return SimpleNamespace(data=SimpleNamespace(metrics=metrics))
+
+    assert matched_k(run(selected=51.0, selected_varying=38.0)) == 38
+    assert matched_k(run(selected=51.0)) == 51  # a run from before selected_varying
+    assert matched_k(run()) is None
+
+
+def test_the_store_filter_names_the_dataset_and_seed_in_mlflow_s_grammar():
+    from mlflow.utils.search_utils import SearchUtils
+
+    from qboost_exp._match import _same_data_filter
+
+    def parsed(name, seed=3):
+        return {(c["type"], c["key"]): c["value"] for c in SearchUtils.parse_search_filter(_same_data_filter({"dataset": {"name": name}, "seed": seed}))}
+
+    assert parsed("wisc") == {("tag", "dataset"): "wisc", ("parameter", "seed"): "3"}
+    assert parsed("it's") == {("tag", "dataset"): "it's", ("parameter", "seed"): "3"}  # no backslash: MLflow has no escape
+    assert parsed('say "hi"') == {("tag", "dataset"): 'say "hi"', ("parameter", "seed"): "3"}
+    assert parsed("it's \"x\"") == {("parameter", "seed"): "3"}  # both quotes: the params decide
+    assert parsed("wisc", seed=0) == {("tag", "dataset"): "wisc", ("parameter", "seed"): "0"}
 
 
 def test_a_resumed_match_job_finds_the_qboost_run_of_the_earlier_launch(tmp_path):
@@ -220,7 +241,7 @@ def test_a_resumed_match_job_finds_the_qboost_run_of_the_earlier_launch(tmp_path
     assert again.data.metrics["selected"] == qboost.data.metrics["selected"]
 
 
-@pytest.mark.parametrize("option", [pytest.param("adaboost_at_k", marks=_needs("adaboost")), pytest.param("abess_at_k", marks=_needs("abess"))])
+@pytest.mark.parametrize("option", ["adaboost_at_k", "abess_at_k"])
 def test_the_other_at_k_options_match_too(tmp_path, option):
     result = run_module("qboost_exp", "-m", f"model=qboost,{option}", *FAST, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -228,4 +249,10 @@ def test_the_other_at_k_options_match_too(tmp_path, option):
     (qboost,) = _children(runs, "qboost")
     (matched,) = _children(runs, f"{option.removesuffix('_at_k')}@k")
     assert matched.data.tags["qboost.matched_run"] == qboost.info.run_id
-    assert matched.data.metrics["selected"] <= qboost.data.metrics["selected"]
+    k = qboost.data.metrics["selected_varying"]
+    assert matched.data.tags["qboost.matched_k"] == str(int(k))
+    if option == "abess_at_k":
+        assert matched.data.metrics["selected"] == matched.data.metrics["selected_varying"] == k  # exactly k, none constant
+    else:
+        assert 1 <= matched.data.metrics["selected"] <= k  # k stages; boosting may stop early
+        assert "selected_varying" not in matched.data.metrics  # not a vote over the dictionary
