@@ -37,7 +37,7 @@ def test_read_gives_the_typed_spec_of_the_default_config():
     assert spec.model == ModelSpec(name="qboost", options=FrozenDict()) and spec.model.is_qboost and spec.model.takes_candidates
     assert spec.qubo == QuboSpec(
         lam="auto", lam_grid=(0.0, 0.01, 0.02, 0.05, 0.1, 0.2), strategy="one_shot", weight_bits=1, max_weight="auto",
-        max_weight_grid=(0.03125, 0.0625, 0.125), cv=5, cv_rule="one_se", refit="none", window=None, max_rounds=None,
+        max_weight_grid=(0.0625, 0.125, 0.25), cv=5, cv_rule="one_se", refit="none", window=None, max_rounds=None,
         n_iter_no_change=None, validation_fraction=0.1,
     )
     assert spec.sampler == SamplerSpec(name="neal", init=FrozenDict(), params=FrozenDict({"num_reads": 100, "num_sweeps": 1000}))
