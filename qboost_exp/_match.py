@@ -40,9 +40,6 @@ from typing import Any, Mapping
 from .config import FrozenDict, RunSpec
 from .errors import ConfigError
 
-#: Params a QBoost run must share with the job for its count to be the job's k: the data and the dictionary.
-MATCHED_PREFIXES = ("dataset.", "split.", "weak_learners.")
-MATCHED_PARAMS = ("seed",)
 #: The example command every message ends with.
 _EXAMPLE = "python -m qboost_exp -m model=qboost,lasso_at_k seed=0,1"
 
@@ -95,7 +92,7 @@ def find_match(plain: Mapping[str, Any], context: Any) -> Match:
     """The QBoost run of the job's sweep (``context.sweep_dir``) with the job's data and dictionary, and its k (:func:`matched_k`)."""
     from . import tracking
 
-    wanted = matched_params(tracking.flatten({key: value for key, value in plain.items() if key != "hydra"}))
+    wanted = tracking.matched_params(tracking.flatten({key: value for key, value in plain.items() if key != "hydra"}))
     what = _describe(plain)
     with tracking.bounded_retries(context.tracking_uri, context.retry_seconds):
         client = tracking.client_for(context.tracking_uri)
@@ -109,7 +106,7 @@ def find_match(plain: Mapping[str, Any], context: Any) -> Match:
         parent_id = parent.info.run_id
         # The store narrows the sweep's children to this dataset and seed: a benchmark has hundreds.
         children = tracking.child_runs(client, parent_id, where=_same_data_filter(plain))
-    found = _latest_per_job([run for run in children if _is_qboost(run) and matched_params(run.data.params) == wanted])
+    found = _latest_per_job([run for run in children if _is_qboost(run) and tracking.matched_params(run.data.params) == wanted])
     if not found:
         raise ConfigError(
             f"model.max_learners=match: no finished QBoost run of {what} in this sweep (parent run {parent_id}): "
@@ -147,11 +144,6 @@ def matched_k(run: Any) -> int | None:
         if value is not None:
             return int(round(value))
     return None
-
-
-def matched_params(params: Mapping[str, str]) -> dict[str, str]:
-    """The params that must agree between a ``match`` job and its QBoost run: ``dataset.*``, ``split.*``, ``weak_learners.*``, ``seed``."""
-    return {key: value for key, value in params.items() if key.startswith(MATCHED_PREFIXES) or key in MATCHED_PARAMS}
 
 
 def _is_qboost(run: Any) -> bool:

@@ -83,7 +83,7 @@ class _Composed:
     qboost: bool = False
     #: Every job's method (``qboost.method``: ``qboost``, ``lasso@k``, ...), in job order.
     methods: list[str] = field(default_factory=list)
-    #: The params a ``match`` job matches on (:func:`qboost_exp._match.matched_params`), of each QBoost and ``match`` job.
+    #: The params a ``match`` job matches on (:func:`qboost_exp.tracking.matched_params`), of each QBoost and ``match`` job.
     matched: dict[int, frozenset] = field(default_factory=dict)
 
     def check(self) -> None:
@@ -170,7 +170,6 @@ def _benchmark_without_reference(config: DictConfig, found: _Composed) -> Config
 def _matched_params(config: DictConfig) -> frozenset | None:
     """A job's params that a ``match`` job matches on, as its run logs them (None when the config does not resolve)."""
     from qboost_exp import tracking
-    from qboost_exp._match import matched_params
 
     plain = OmegaConf.to_container(config, resolve=False)
     plain.pop("hydra", None)
@@ -178,7 +177,7 @@ def _matched_params(config: DictConfig) -> frozenset | None:
         resolved = OmegaConf.to_container(OmegaConf.create(plain), resolve=True, throw_on_missing=False)
     except Exception:  # noqa: BLE001 - the value check reports it
         return None
-    return frozenset(matched_params(tracking.flatten(resolved)).items())
+    return frozenset(tracking.matched_params(tracking.flatten(resolved)).items())
 
 
 def _model_of(config: DictConfig) -> dict[str, Any]:

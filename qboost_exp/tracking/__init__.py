@@ -63,7 +63,7 @@ _EXPORTS = {
     **dict.fromkeys(
         (
             "BASELINE_TAG", "MODEL_TAG", "QBOOST_MODEL", "model_tags", "TEST_PREFIX", "is_test_metric", "SELECTED_METRIC", "SELECTED_VARYING_METRIC", "LAMBDA_METRIC", "sparsity",
-            "METHOD_TAG", "MATCH_LEARNERS", "MATCHED_K_TAG", "MATCHED_RUN_TAG", "method_name",
+            "METHOD_TAG", "MATCH_LEARNERS", "MATCHED_K_TAG", "MATCHED_RUN_TAG", "method_name", "matched_params",
             "CHILD_ROLE", "CLOSED_BY_TAG", "CONFIG_DIGEST_TAG", "DRIVER_TAG", "DEFAULT_EXPERIMENT", "DEFAULT_OBJECTIVE", "FAILED_STATUSES", "JOB_NUM_TAG", "JOBS_TAG",
             "PARENT_ROLE", "PARENT_RUN_TAG", "ROLE_TAG", "SINGLE_ROLE", "SOURCE_DIGEST_TAG", "SWEEP_DIR_TAG", "SWEPT_TAG", "TRAINING_ROLES",
             "best_run", "child_runs", "children_filter", "client_for", "driver_alive", "driver_id", "find_parent_run", "get_experiment",
@@ -95,7 +95,7 @@ if TYPE_CHECKING:
     from ._run import RunContext, flatten, tracked_run
     from ._runs import (
         BASELINE_TAG, MODEL_TAG, QBOOST_MODEL, model_tags, TEST_PREFIX, is_test_metric, SELECTED_METRIC, SELECTED_VARYING_METRIC, LAMBDA_METRIC, sparsity,
-        METHOD_TAG, MATCH_LEARNERS, MATCHED_K_TAG, MATCHED_RUN_TAG, method_name,
+        METHOD_TAG, MATCH_LEARNERS, MATCHED_K_TAG, MATCHED_RUN_TAG, method_name, matched_params,
         CHILD_ROLE, CLOSED_BY_TAG, CONFIG_DIGEST_TAG, DRIVER_TAG, DEFAULT_EXPERIMENT, DEFAULT_OBJECTIVE, FAILED_STATUSES, JOB_NUM_TAG, JOBS_TAG, PARENT_ROLE,
         PARENT_RUN_TAG, ROLE_TAG, SINGLE_ROLE, SWEEP_DIR_TAG, SWEPT_TAG, TRAINING_ROLES, best_run, child_runs,
         children_filter, client_for, driver_alive, driver_id, find_parent_run, get_experiment, higher_is_better, higher_is_better_for,

@@ -22,7 +22,7 @@ here relies on a process-wide URI set elsewhere.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 #: The experiment runs go to unless ``mlflow.experiment`` says otherwise.
 DEFAULT_EXPERIMENT = "qboost"
@@ -80,6 +80,16 @@ def model_tags(model_name: str | None) -> dict[str, str]:
     """The tags that tell QBoost runs and baselines apart: :data:`MODEL_TAG` and :data:`BASELINE_TAG`."""
     name = str(model_name or QBOOST_MODEL)
     return {MODEL_TAG: name, BASELINE_TAG: "false" if name == QBOOST_MODEL else "true"}
+
+
+#: Params a QBoost run must share with a ``model.max_learners=match`` job for its count to be the job's k: the data and the dictionary.
+MATCHED_PREFIXES = ("dataset.", "split.", "weak_learners.")
+MATCHED_PARAMS = ("seed",)
+
+
+def matched_params(params: Mapping[str, str]) -> dict[str, str]:
+    """The params that must agree between a ``match`` job and its QBoost run: ``dataset.*``, ``split.*``, ``weak_learners.*``, ``seed``."""
+    return {key: value for key, value in params.items() if key.startswith(MATCHED_PREFIXES) or key in MATCHED_PARAMS}
 
 
 #: The ``model`` option of any scikit-learn classifier given by ``_target_``.
