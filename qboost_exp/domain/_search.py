@@ -58,6 +58,19 @@ def choose(scores: np.ndarray, selected: np.ndarray, grid: Sequence[GridPoint], 
     return min(eligible, key=key)
 
 
+def search_record(points: dict[str, Any], scores: np.ndarray, selected: np.ndarray, rule: str, chosen: int) -> dict[str, Any]:
+    """A CV search's record (``search_``): its grid ``points`` by name, per-split scores and counts, their means, the rule, the choice."""
+    return {
+        **points,
+        "split_scores": scores,
+        "split_selected": selected,
+        "mean_score": scores.mean(axis=0),
+        "mean_selected": selected.mean(axis=0),
+        "rule": rule,
+        "chosen": chosen,
+    }
+
+
 def weight_groups(grid: Sequence[GridPoint]) -> list[list[int]]:
     """The grid's point indices grouped by largest weight, in the grid's order."""
     groups: dict[Any, list[int]] = {}
@@ -191,16 +204,6 @@ def cross_validate(
     ]
     results = run_tasks([*tasks, *extra], n_jobs, on_done)
     chosen = choose(scores, selected, grid, rule)
-    details = {
-        "lam": np.array([p.lam for p in grid]),
-        "max_weight": [p.max_weight for p in grid],
-        "split_scores": scores,
-        "split_selected": selected,
-        "mean_score": scores.mean(axis=0),
-        "mean_selected": selected.mean(axis=0),
-        "rule": rule,
-        "chosen": chosen,
-        "split_sampler_calls": calls,
-        "sampler_calls": int(calls.sum()),
-    }
+    points = {"lam": np.array([p.lam for p in grid]), "max_weight": [p.max_weight for p in grid]}
+    details = {**search_record(points, scores, selected, rule, chosen), "split_sampler_calls": calls, "sampler_calls": int(calls.sum())}
     return grid[chosen], details, results[len(splits):]

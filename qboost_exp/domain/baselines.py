@@ -47,7 +47,7 @@ import numpy as np
 
 from . import _decision
 from ._best_subset import best_subset
-from ._search import GridPoint, choose
+from ._search import GridPoint, choose, search_record
 from .._sklearn_private import Hidden, Interval, StrOptions
 from ..errors import ConfigError
 from .vote import Choice, WeightedVote
@@ -70,19 +70,6 @@ MAX_LEARNERS_BASELINES = ("lasso", "l1_logistic", "abess", "adaboost")
 MATCH = "match"
 #: What ``max_learners`` may be: what the estimators take (None or k >= 1).
 _MAX_LEARNERS = [Interval(Integral, 1, None, closed="left"), None]
-
-
-def _search_details(name: str, grid: np.ndarray, scores: np.ndarray, selected: np.ndarray, rule: str, chosen: int) -> dict[str, Any]:
-    """A CV search's record (a baseline's ``search_``): the grid under ``name``, per-split scores and counts, their means, the rule, the choice."""
-    return {
-        name: grid,
-        "split_scores": scores,
-        "split_selected": selected,
-        "mean_score": scores.mean(axis=0),
-        "mean_selected": selected.mean(axis=0),
-        "rule": rule,
-        "chosen": chosen,
-    }
 
 
 def _outputs(learners: list[Any], X: np.ndarray) -> np.ndarray:
@@ -239,7 +226,7 @@ class DictionaryClassifier(WeightedVote):
         # QBoost's rule: the sparsest point within one standard error of the best (ties: the larger alpha).
         grid = [GridPoint(float(a), 1.0) for a in alphas]
         chosen = int(choose(scores, selected, grid, self.cv_rule))
-        return chosen, _search_details("alpha", alphas, scores, selected, self.cv_rule, chosen)
+        return chosen, search_record({"alpha": alphas}, scores, selected, self.cv_rule, chosen)
 
 
 class LassoClassifier(DictionaryClassifier):
@@ -526,7 +513,7 @@ class BestSubsetClassifier(WeightedVote):
         # QBoost's rule: the sparsest size within one standard error of the best; ties to the smaller size
         # (choose() breaks ties towards the larger penalty, so a size is given as the penalty -size).
         chosen = int(choose(scores, selected, [GridPoint(-float(k), 1.0) for k in sizes], self.cv_rule))
-        return int(sizes[chosen]), _search_details("support_size", sizes, scores, selected, self.cv_rule, chosen)
+        return int(sizes[chosen]), search_record({"support_size": sizes}, scores, selected, self.cv_rule, chosen)
 
 
 def adaboost(
