@@ -79,6 +79,7 @@ _EXPORTS = {
     "plot_cd_diagram": "._benchmark_figures",
     "BenchmarkReport": "._report",
     "benchmark_report": "._report",
+    "sweep_report": "._report",
     "format_summary": "._report",
     "artifact_path": "._report",
     "log_report": "._report",
@@ -100,7 +101,7 @@ if TYPE_CHECKING:
     from ._aggregate import BenchmarkError, aggregate, benchmark_datasets, method_labels, per_seed, t_interval
     from ._stats import RankResult, across_datasets, critical_difference, friedman, paired_tests
     from ._benchmark_figures import plot_accuracy_vs_learners, plot_cd_diagram
-    from ._report import BenchmarkReport, artifact_path, benchmark_report, format_summary, log_report, report_dir, write_report
+    from ._report import BenchmarkReport, artifact_path, benchmark_report, format_summary, log_report, report_dir, sweep_report, write_report
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -248,12 +248,11 @@ def _benchmark(args: Any, runs: pd.DataFrame) -> Any:
     """The benchmark report of ``runs``, or None when not wanted; CompareError for runs that cannot be benchmarked."""
     if not _wanted(args, runs):
         return None
-    from ..tracking import client_for, resolve_tracking_uri, swept_keys
-    from ._report import benchmark_report
+    from ..tracking import resolve_tracking_uri
+    from ._report import sweep_report
 
     parent = _parent_id(runs) if args.parent is not None else None
-    swept = swept_keys(client_for(resolve_tracking_uri(args.tracking_uri)).get_run(parent)) if parent else None
-    return benchmark_report(runs, args.metric.removeprefix("metrics."), args.against, swept)
+    return sweep_report(runs, resolve_tracking_uri(args.tracking_uri), parent, args.metric.removeprefix("metrics."), args.against)
 
 
 def _write_benchmark(args: Any, report: Any, runs: pd.DataFrame, out: Path, stream: Any) -> int:

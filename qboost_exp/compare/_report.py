@@ -67,6 +67,14 @@ def benchmark_report(runs: pd.DataFrame, metric: str = "test_accuracy", against:
     return BenchmarkReport(metric, against, long, table, paired_tests(long, metric, against), ranks, list(ranks.notes))
 
 
+def sweep_report(runs: pd.DataFrame, tracking_uri: str, parent_run_id: str | None, metric: str, against: str) -> BenchmarkReport:
+    """:func:`benchmark_report` of a sweep's ``runs``, its methods refined by the keys the parent run says it swept (none without a parent)."""
+    from ..tracking import client_for, swept_keys
+
+    swept = swept_keys(client_for(tracking_uri).get_run(parent_run_id)) if parent_run_id else None
+    return benchmark_report(runs, metric, against, swept)
+
+
 # ---------------------------------------------------------------- cells
 
 

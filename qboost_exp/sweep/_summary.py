@@ -235,13 +235,11 @@ def _log_lambda_plot(uri: str, experiment: str, parent_run_id: str, objective: s
 
 def _log_benchmark(config: DictConfig, uri: str, experiment: str, parent_run_id: str) -> list[str]:
     """The benchmark report of the sweep (``+benchmark=NAME``): written to ``<sweep dir>/benchmark/<metric>``, logged on the parent; its lines."""
-    from ..compare import artifact_path, benchmark_report, format_summary, load_runs, log_report, report_dir, write_report
-    from ..tracking import swept_keys
+    from ..compare import artifact_path, format_summary, load_runs, log_report, report_dir, sweep_report, write_report
 
     bench = config.benchmark
     runs = load_runs(experiment, tracking_uri=uri, parent=parent_run_id)
-    swept = swept_keys(client_for(uri).get_run(parent_run_id))
-    report = benchmark_report(runs, str(bench.metric), str(bench.against), swept)
+    report = sweep_report(runs, uri, parent_run_id, str(bench.metric), str(bench.against))
     out = Path(str(config.hydra.sweep.dir))
     paths = write_report(report, out)
     log_report(uri, parent_run_id, out, report.metric)
