@@ -111,6 +111,11 @@ ESTIMATOR_KEYS = {
     "lambda_grid": "lam_grid",
     "qubo.strategy": "strategy",
     "qubo.weight_bits": "weight_bits",
+    "qubo.generation_rounds": "generation_rounds",
+    "qubo.generation_size": "generation_size",
+    "qubo.generation_depth": "generation_depth",
+    "qubo.fit_intercept": "fit_intercept",
+    "qubo.drop_duplicates": "drop_duplicates",
     "qubo.max_weight": "max_weight",
     "qubo.max_weight_grid": "max_weight_grid",
     "qubo.cv_rule": "cv_rule",
@@ -522,7 +527,7 @@ class QuboSpec:
     lam_grid : tuple of float or None
         The λ values ``lam="auto"`` tries (``lambda_grid``; the deprecated
         ``qubo.lambda_grid`` overrides it).
-    strategy, weight_bits, max_weight, max_weight_grid, cv_rule, refit, window, max_rounds, n_iter_no_change, validation_fraction
+    strategy, weight_bits, generation_rounds, generation_size, generation_depth, fit_intercept, drop_duplicates, max_weight, max_weight_grid, cv_rule, refit, window, max_rounds, n_iter_no_change, validation_fraction
         ``qubo.<name>``.
     cv : int or float
         ``qubo.cv``: k folds (an integer >= 2), or the fraction of one
@@ -533,6 +538,11 @@ class QuboSpec:
     lam_grid: tuple[float, ...] | None
     strategy: str
     weight_bits: int
+    generation_rounds: int
+    generation_size: int
+    generation_depth: int
+    fit_intercept: bool
+    drop_duplicates: bool
     max_weight: float | str
     max_weight_grid: tuple[float, ...] | None
     cv: int | float

@@ -345,6 +345,7 @@ def fit_and_score(model: Any, data: Dataset, load_seconds: float = 0.0, name: st
     # The metric names are the runs' public names (MLflow, compare, README): λ chosen is lambda_value, λ·W penalty.
     metrics.update(
         candidates=float(model.n_candidates_),
+        duplicate_candidates=float(model.n_duplicates_),
         selected=float(len(model.selected_indices_)),
         best_energy=model.best_energy_,
         lambda_value=model.lam_,

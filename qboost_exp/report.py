@@ -69,7 +69,7 @@ def format_report(cfg: Mapping[str, Any], result: ExperimentResult) -> str:
         ("lambda", lam_text),
         ("max weight", weight_text),
         ("weight bits", f"{model.weight_bits}" + (f", refit {model.refit}" if model.refit != "none" else "")),
-        ("candidates", f"{model.n_candidates_}"),
+        ("candidates", f"{model.n_candidates_}" + (f" ({model.n_duplicates_} duplicates dropped)" if model.n_duplicates_ else "")),
         ("selected", selected_text),
         ("QUBO", f"{model.n_qubo_variables_} variables, {model.n_qubo_interactions_} interactions"
          + (f" ({model.n_qubos_} QUBOs, iterative)" if model.strategy == "iterative" else "")),

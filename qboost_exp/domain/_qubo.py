@@ -40,6 +40,14 @@ The penalty enters the energy linearly, ``E_p(q) = E_0(q) + p * units(q)``
 exactly to any other (:func:`rescore`): the λ search draws samples at a few
 penalties and scores every λ of its grid with them.
 
+With an intercept (``fit_intercept``) the objective has a free real ``b``
+inside the square. Its best value for given weights is
+``b = mean(r) - sum_i w_i mean(h_i)``; put back, the objective is the same
+QUBO over *centred* statistics (:meth:`GramStatistics.centred`): ``G`` and
+``g`` become covariances, ``(1/S) sum r**2`` the variance of ``r``. So the
+intercept costs no variable, and a constant learner, which only moved the
+intercept, has nothing left to offer but its penalty.
+
 The Gram statistics are independent of the penalty: they are computed once and a
 BQM for any penalty costs only ``O((M b)**2)``. They are computed from bit-packed
 predictions in chunks of samples, so the ``S x M`` matrix of predictions is
@@ -104,6 +112,11 @@ class PackedPredictions:
         """The predictions of some learners only (rows ``learners``)."""
         return PackedPredictions(self.bits[learners], self.n_samples)
 
+    def distinct(self) -> np.ndarray:
+        """Indices of the first learner of each distinct prediction vector, in order."""
+        _, first = np.unique(self.bits, axis=0, return_index=True)
+        return np.sort(first)
+
     def combine(self, learners: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """``sum_i weights_i h_i(x_s)`` over ``learners``, for every sample (float64)."""
         out = np.zeros(self.n_samples)
@@ -124,10 +137,24 @@ class GramStatistics:
     hy: np.ndarray  # (M,) float64
     n_samples: int
     residual_sq: float = 1.0
+    h_mean: np.ndarray | None = None  # (M,) mean output of each learner, for centred()
+    r_mean: float = 0.0  # mean of r
 
     @property
     def n_learners(self) -> int:
         return self.hy.shape[0]
+
+    def centred(self) -> "GramStatistics":
+        """The statistics of the objective with its best intercept (see the module docstring): covariances."""
+        mu = self.h_mean
+        return GramStatistics(
+            hh=self.hh - np.outer(mu, mu),
+            hy=self.hy - mu * self.r_mean,
+            n_samples=self.n_samples,
+            residual_sq=self.residual_sq - self.r_mean**2,
+            h_mean=np.zeros_like(mu),
+            r_mean=0.0,
+        )
 
 
 def gram_statistics(predictions: PackedPredictions, y: np.ndarray) -> GramStatistics:
@@ -179,7 +206,10 @@ def gram_statistics(predictions: PackedPredictions, y: np.ndarray) -> GramStatis
     full -= 2.0 * ones[None, :]
     full += n_samples  # now H'H (with y as column M), exact integers
     full /= n_samples
-    return GramStatistics(hh=full[:m, :m].copy(), hy=full[:m, m].copy(), n_samples=n_samples)
+    means = 2.0 * ones / n_samples - 1.0  # each column's mean in {-1, +1} terms (y is column M)
+    return GramStatistics(
+        hh=full[:m, :m].copy(), hy=full[:m, m].copy(), n_samples=n_samples, h_mean=means[:m], r_mean=float(means[m])
+    )
 
 
 def residual_statistics(
@@ -195,14 +225,18 @@ def residual_statistics(
     residual = y - np.asarray(margin, dtype=np.float64).reshape(-1)
     if hh is None:
         hh = gram_statistics(predictions, y).hh
-    hr = np.zeros(predictions.n_learners)
+    hr, h_sum = np.zeros(predictions.n_learners), np.zeros(predictions.n_learners)
     step = 8 * _CHUNK_BYTES
     for first in range(0, predictions.n_samples, step):
         stop = min(first + step, predictions.n_samples)
         bits = np.unpackbits(predictions.bits[:, first // 8 : (stop + 7) // 8], axis=1, count=stop - first)
-        hr += (2.0 * bits - 1.0) @ residual[first:stop]
+        h = 2.0 * bits - 1.0
+        hr += h @ residual[first:stop]
+        h_sum += h.sum(axis=1)
     n = predictions.n_samples
-    return GramStatistics(hh=hh, hy=hr / n, n_samples=n, residual_sq=float(residual @ residual / n))
+    return GramStatistics(
+        hh=hh, hy=hr / n, n_samples=n, residual_sq=float(residual @ residual / n), h_mean=h_sum / n, r_mean=float(residual.mean())
+    )
 
 
 def variables_per_learner(weight_bits: int) -> int:

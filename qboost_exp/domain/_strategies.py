@@ -1,7 +1,9 @@
 """How the annealer chooses the weights: one QUBO over every candidate, or iterative QBoost.
 
 A *fitter* holds the candidates' packed predictions on the data it fits and
-answers ``fit(penalty, max_weight, solve)`` with weights for every candidate;
+answers ``fit(penalty, max_weight, solve)`` with weights for every candidate
+(with ``fit_intercept``, over the centred statistics: the objective at its
+best intercept, :func:`best_intercept`);
 ``penalty`` is the energy a selected learner costs (``lam * max_weight``, see
 :func:`._qubo.selection_penalty`). ``solve(stats, penalty, max_weight)`` solves
 one QUBO (see :mod:`._sampling`), so the fitters are independent of the sampler.
@@ -56,12 +58,19 @@ def packed_predictions(candidates: Sequence[Any], X: np.ndarray) -> PackedPredic
     return PackedPredictions.from_rows(rows(), X.shape[0])
 
 
-class OneShot:
-    """One QUBO over all candidates (QBoost as D-Wave's demo solves it)."""
+def best_intercept(predictions: PackedPredictions, y_pm: np.ndarray, weights: np.ndarray) -> float:
+    """The intercept ``b`` that minimises the squared loss of ``weights``' vote: ``mean(y - vote)``."""
+    selected = np.flatnonzero(weights)
+    return float(np.mean(y_pm - predictions.combine(selected, weights[selected])))
 
-    def __init__(self, predictions: PackedPredictions, y_pm: np.ndarray) -> None:
-        self.predictions, self.y = predictions, y_pm
-        self.stats = gram_statistics(predictions, y_pm)
+
+class OneShot:
+    """One QUBO over all candidates (QBoost as D-Wave's demo solves it); ``fit_intercept`` centres it."""
+
+    def __init__(self, predictions: PackedPredictions, y_pm: np.ndarray, fit_intercept: bool = False) -> None:
+        self.predictions, self.y, self.fit_intercept = predictions, y_pm, fit_intercept
+        stats = gram_statistics(predictions, y_pm)
+        self.stats = stats.centred() if fit_intercept else stats
 
     def fit(self, penalty: float, max_weight: float, solve: Solve) -> FitResult:
         """Weights for every candidate: one QUBO with ``penalty`` per selected learner."""
@@ -94,6 +103,8 @@ class Iterative:
         Stop when the objective has not improved for this many rounds (on
         ``validation`` when given, else on the fitted data).
     validation : tuple (dense +-1 predictions (n_val, M), +-1 labels) or None
+    fit_intercept : bool
+        Solve each window at the best intercept (centred statistics).
     """
 
     def __init__(
@@ -104,8 +115,9 @@ class Iterative:
         max_rounds: int | None = None,
         n_iter_no_change: int | None = None,
         validation: tuple[np.ndarray, np.ndarray] | None = None,
+        fit_intercept: bool = False,
     ) -> None:
-        self.predictions, self.y = predictions, y_pm
+        self.predictions, self.y, self.fit_intercept = predictions, y_pm, fit_intercept
         m = predictions.n_learners
         self.windows = [np.arange(start, min(start + window, m)) for start in range(0, m, window)]
         self.max_rounds = max_rounds
@@ -136,6 +148,8 @@ class Iterative:
             used = np.flatnonzero(old)
             rest = margin - self.predictions.combine(window[used], old[used])
             stats = residual_statistics(self.predictions.subset(window), self.y, rest, hh=self._hh[k])
+            if self.fit_intercept:
+                stats = stats.centred()
             solution = solve(stats, penalty, max_weight)
             solutions.append(solution)
             weights[window] = solution.weights
@@ -145,7 +159,8 @@ class Iterative:
             objective = solution.energy + penalty * outside
             if self.validation is not None:
                 h_val, y_val = self.validation
-                objective = qboost_objective(weights, h_val, y_val, penalty)
+                b = best_intercept(self.predictions, self.y, weights) if self.fit_intercept else 0.0
+                objective = qboost_objective(weights, h_val, y_val, penalty, margin=b)
             rounds.append({
                 "round": r + 1,
                 "window": [int(window[0]), int(window[-1]) + 1],

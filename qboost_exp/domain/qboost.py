@@ -22,7 +22,9 @@ from ._qubo import dwave_max_weight, qboost_objective, selection_penalty, variab
 from ._search import GridPoint, cross_validate, draw_lambdas, plan_message, sampler_calls, weight_groups
 from .._seeds import draw_seed
 from .._sklearn_private import HasMethods, Interval, InvalidParameterError, StrOptions, validate_parameter_constraints
-from ._strategies import STRATEGIES, FitResult, Iterative, OneShot, packed_predictions
+from ._generation import Round, grow
+from ._generation import objective as generation_objective
+from ._strategies import STRATEGIES, FitResult, Iterative, OneShot, best_intercept, packed_predictions
 from ..errors import ConfigError, SamplerError
 from .plugins import resolve_sampler
 from .vote import Choice, WeightedVote
@@ -58,9 +60,10 @@ class QBoostClassifier(WeightedVote):
 
     .. math::
 
-        E(w) = \frac{1}{S} \sum_{s=1}^{S} \Big( \sum_{i=1}^{M} w_i h_i(x_s) - y_s \Big)^2
+        E(w) = \frac{1}{S} \sum_{s=1}^{S} \Big( \sum_{i=1}^{M} w_i h_i(x_s) + \beta - y_s \Big)^2
                + \lambda W \, \big|\{ i : w_i > 0 \}\big|
 
+    (:math:`\beta = 0` unless ``fit_intercept``, then its best value for :math:`w`)
     over fixed-point weights :math:`w_i = c \sum_{k<b} 2^k q_{ik}`,
     :math:`q_{ik} \in \{0, 1\}`, :math:`c = W / (2^b - 1)`: ``b = weight_bits``
     bits give the :math:`2^b` levels :math:`0, c, \dots, W` up to the largest
@@ -102,6 +105,35 @@ class QBoostClassifier(WeightedVote):
         ``max_weight_grid`` by the same cross-validation as ``lam``.
     weight_bits : int, default=1
         Bits per learner weight (1 to 8).
+    generation_rounds : int, default=0
+        Rounds of new candidates after the final fit, ``one_shot`` only
+        (iterative QBoost as Neven et al. 2012 describe it, done as totally
+        corrective boosting): each round fits ``generation_size`` trees of
+        depth ``generation_depth`` to the residual of the chosen vote and
+        re-solves the QUBO over the selected learners plus the newcomers.
+        The rounds stop when a round keeps no newcomer or does not lower the
+        objective. ``lam`` and ``max_weight`` are chosen (``auto``) on the
+        learner set's candidates, before the rounds. 0: no rounds.
+    generation_size : int, default=10
+        New trees per round.
+    generation_depth : int, default=2
+        Their depth.
+    fit_intercept : bool, default=False
+        Add a real intercept :math:`\beta` inside the square of the objective,
+        as scikit-learn's linear models do. Its best value for any weights
+        is :math:`\bar r - \sum_i w_i \bar h_i`, so the QUBO stays the same size:
+        its statistics are centred (covariances instead of Gram products).
+        Without it, the vote has no bias but the learners that are constant
+        on the training data, which the annealer then selects as one (the
+        intercept only settles exact ties, see :meth:`decision_function`).
+        With a ``refit``, the refit fits its own intercept.
+    drop_duplicates : bool, default=False
+        Keep only the first of the candidates whose predictions on the data
+        fitted are identical (a constant learner counts once per sign). Two
+        such candidates are one learner to the vote, so keeping both only
+        doubles the weight that direction can reach and leaves the annealer a
+        tie that flips across seeds. Each fold of the ``auto`` search drops
+        its own duplicates; ``n_duplicates_`` counts the final fit's.
     refit : {"none", "least_squares", "logistic"}, default="none"
         After the annealer has selected the learners, optionally replace their
         fixed-point weights with continuous ones fitted classically on the
@@ -181,6 +213,9 @@ class QBoostClassifier(WeightedVote):
     penalty_ : float
         ``lam_ * max_weight_``: the energy each selected learner costs.
     n_candidates_ : int
+        Candidates the annealer chose among (after ``drop_duplicates``).
+    n_duplicates_ : int
+        Candidates dropped as duplicates of an earlier one (0 unless ``drop_duplicates``).
     weights_ : ndarray of shape (n_candidates_,)
         The weight of every candidate learner (0 for the unselected); after a
         ``refit``, the refitted weights.
@@ -191,8 +226,8 @@ class QBoostClassifier(WeightedVote):
     estimator_weights_ : ndarray
         Their weights.
     intercept_ : float
-        Added to the weighted vote. Without a refit it only settles exact
-        ties, see :meth:`decision_function`; with a refit it is fitted.
+        Added to the weighted vote. With ``fit_intercept`` or a refit it is
+        fitted; otherwise it only settles exact ties, see :meth:`decision_function`.
     n_qubo_variables_, n_qubo_interactions_ : int
         The size of the largest QUBO solved.
     n_qubos_ : int
@@ -203,7 +238,9 @@ class QBoostClassifier(WeightedVote):
         included).
     rounds_ : list of dict or None
         ``iterative``: per round, the window, the learners selected so far and
-        the objective.
+        the objective. ``generation_rounds``: per round, the candidates of its
+        QUBO, the newcomers and learners selected, the objective and whether
+        the round was kept.
     sampleset_summary_ : dict
         A plain summary of the last sampleset (energies and occurrences of its
         distinct samples, reads, chain-break fraction, timing): the sampleset
@@ -213,8 +250,8 @@ class QBoostClassifier(WeightedVote):
         paths ``qpu_access_time`` and the rest of ``sampleset.info["timing"]``),
         mean chain-break fraction and chain lengths where the sampler embeds.
     timings_ : dict
-        Seconds spent in ``weak_learners``, ``qubo_build``, ``sampling`` and
-        ``lambda_search``.
+        Seconds spent in ``weak_learners``, ``qubo_build``, ``sampling``,
+        ``lambda_search`` and ``generation`` (the rounds, their sampling included).
     search_ : dict or None
         For an ``auto`` search: the grid (``lam``, ``max_weight``), per-split
         accuracy and selected counts (``split_scores``, ``split_selected``),
@@ -243,6 +280,11 @@ class QBoostClassifier(WeightedVote):
         "lam": [_LAM, StrOptions({"auto"})],
         "max_weight": [_MAX_WEIGHT, StrOptions({"auto", DWAVE_MAX_WEIGHT})],
         "weight_bits": [Interval(Integral, 1, 8, closed="both")],
+        "generation_rounds": [Interval(Integral, 0, None, closed="left")],
+        "generation_size": [Interval(Integral, 1, None, closed="left")],
+        "generation_depth": [Interval(Integral, 1, None, closed="left")],
+        "fit_intercept": ["boolean"],
+        "drop_duplicates": ["boolean"],
         "refit": [StrOptions(set(_decision.REFITS))],
         "strategy": [StrOptions(set(STRATEGIES))],
         "window": [Interval(Integral, 1, None, closed="left"), None],
@@ -265,6 +307,11 @@ class QBoostClassifier(WeightedVote):
         lam: float | str = "auto",
         max_weight: float | str = "auto",
         weight_bits: int = 1,
+        generation_rounds: int = 0,
+        generation_size: int = 10,
+        generation_depth: int = 2,
+        fit_intercept: bool = False,
+        drop_duplicates: bool = False,
         refit: str = "none",
         strategy: str = "one_shot",
         window: int | None = None,
@@ -287,6 +334,11 @@ class QBoostClassifier(WeightedVote):
         self.lam = lam
         self.max_weight = max_weight
         self.weight_bits = weight_bits
+        self.generation_rounds = generation_rounds
+        self.generation_size = generation_size
+        self.generation_depth = generation_depth
+        self.fit_intercept = fit_intercept
+        self.drop_duplicates = drop_duplicates
         self.refit = refit
         self.strategy = strategy
         self.window = window
@@ -316,27 +368,38 @@ class QBoostClassifier(WeightedVote):
         grid = self._grid()
         if len(grid) > 1:
             self._search_kwargs(sampler, rng)
-        self.timings_ = {"lambda_search": 0.0, "weak_learners": 0.0, "qubo_build": 0.0, "sampling": 0.0}
+        if self.generation_rounds and self.strategy != "one_shot":
+            raise InvalidParameterError(
+                f"generation_rounds={self.generation_rounds} needs strategy='one_shot': the rounds re-solve one QUBO over "
+                f"the survivors and the newcomers (got strategy={self.strategy!r}). Use generation_rounds=0 or one_shot."
+            )
+        self.timings_ = {"lambda_search": 0.0, "weak_learners": 0.0, "qubo_build": 0.0, "sampling": 0.0, "generation": 0.0}
         self.search_ = None
 
         if len(grid) > 1:
             t0 = time.perf_counter()
-            point, self.search_, (candidates, fitter, seconds) = self._search(X, y_pm, learner_set, sampler, rng, grid)
+            point, self.search_, ((candidates, fitter, self.n_duplicates_), seconds) = self._search(
+                X, y_pm, learner_set, sampler, rng, grid
+            )
             self.timings_["lambda_search"] = time.perf_counter() - t0
             self.timings_["weak_learners"] = seconds  # ran alongside the search (in another thread when n_jobs > 1)
         else:
             point = grid[0]
             t0 = time.perf_counter()
-            candidates, fitter = self._prepare(learner_set, X, y_pm, rng, sampler)
+            candidates, fitter, self.n_duplicates_ = self._prepare(learner_set, X, y_pm, rng, sampler)
             self.timings_["weak_learners"] = time.perf_counter() - t0
         max_weight = self._resolve_max_weight(point.max_weight, len(candidates))
         self.lam_, self.max_weight_ = float(point.lam), max_weight
         self.penalty_ = selection_penalty(self.lam_, max_weight)
-        result = fitter.fit(self.penalty_, max_weight, self._solver(sampler, rng, self.verbose))
+        solve = self._solver(sampler, rng, self.verbose)
+        result = fitter.fit(self.penalty_, max_weight, solve)
+        if self.generation_rounds:
+            candidates, fitter, result = self._generate(X, y_pm, candidates, fitter, result, max_weight, solve, rng, sampler)
         for sol in result.solutions:
             self.timings_["qubo_build"] += sol.build_seconds
             self.timings_["sampling"] += sol.sampling_seconds
-        self.best_energy_ = qboost_objective(result.weights, fitter.predictions, fitter.y, self.penalty_)
+        b = best_intercept(fitter.predictions, fitter.y, result.weights) if self.fit_intercept else 0.0
+        self.best_energy_ = qboost_objective(result.weights, fitter.predictions, fitter.y, self.penalty_, margin=b)
         weights, intercept = self._finish(fitter, result.weights, max_weight)
         self.n_qubo_variables_ = max(sol.n_variables for sol in result.solutions)
         self.n_qubo_interactions_ = max(sol.n_interactions for sol in result.solutions)
@@ -487,38 +550,80 @@ class QBoostClassifier(WeightedVote):
         return max(1, limit // variables_per_learner(self.weight_bits))
 
     def _prepare(self, learner_set: Any, X: np.ndarray, y_pm: np.ndarray, rng: np.random.RandomState, sampler: dimod.Sampler):
-        """Fit the candidates and the fitter of ``strategy`` on ``(X, y_pm)``."""
+        """The candidates fitted on ``(X, y_pm)`` (less duplicates), the fitter of ``strategy``, and the duplicates dropped."""
         validation = None
         if self.strategy == "iterative" and self.n_iter_no_change:
             X, X_val, y_pm, y_val = train_test_split(
                 X, y_pm, test_size=self.validation_fraction, stratify=y_pm, random_state=draw_seed(rng)
             )
-        candidates = self._fit_candidates(learner_set, X, y_pm, rng)
-        predictions = packed_predictions(candidates, X)
+        fitted = self._fit_candidates(learner_set, X, y_pm, rng)
+        candidates, predictions = self._dictionary(fitted, X)
+        dropped = len(fitted) - len(candidates)
         if self.strategy == "one_shot":
-            needed = len(candidates) * variables_per_learner(self.weight_bits)
-            limit = capacity(sampler)
-            if limit is not None and needed > limit:
-                raise SamplerError(
-                    f"sampler {_sampler_name(self.sampler)} takes QUBOs of at most {limit} variables; one QUBO over "
-                    f"{len(candidates)} candidates with weight_bits={self.weight_bits} needs {needed}. Use "
-                    f"strategy='iterative' (qubo=iterative: windows of {max(1, limit // variables_per_learner(self.weight_bits))} "
-                    "candidates), fewer candidates or fewer weight bits."
-                )
-            return candidates, OneShot(predictions, y_pm)
+            self._check_capacity(len(candidates), sampler)
+            return candidates, OneShot(predictions, y_pm, self.fit_intercept), dropped
         if self.n_iter_no_change:
             h_val = np.column_stack([np.asarray(c.predict(X_val), dtype=np.float64) for c in candidates])
             validation = (h_val, y_val.astype(np.float64))
         window = self._window(sampler)
-        fitter = Iterative(predictions, y_pm, window, self.max_rounds, self.n_iter_no_change, validation)
+        fitter = Iterative(predictions, y_pm, window, self.max_rounds, self.n_iter_no_change, validation, self.fit_intercept)
         if self.verbose:
             print(f"  iterative QBoost: {len(candidates)} candidates in {len(fitter.windows)} windows of {window}", flush=True)
-        return candidates, fitter
+        return candidates, fitter, dropped
+
+    def _dictionary(self, candidates: list, X: np.ndarray) -> tuple[list, Any]:
+        """``candidates`` and their packed predictions on ``X``, less duplicates when ``drop_duplicates``."""
+        predictions = packed_predictions(candidates, X)
+        if not self.drop_duplicates:
+            return candidates, predictions
+        kept = predictions.distinct()
+        return [candidates[i] for i in kept], predictions.subset(kept)
+
+    def _check_capacity(self, n_candidates: int, sampler: dimod.Sampler) -> None:
+        """Refuse one QUBO over ``n_candidates`` that the sampler cannot take, naming the ways out."""
+        needed = n_candidates * variables_per_learner(self.weight_bits)
+        limit = capacity(sampler)
+        if limit is not None and needed > limit:
+            raise SamplerError(
+                f"sampler {_sampler_name(self.sampler)} takes QUBOs of at most {limit} variables; one QUBO over "
+                f"{n_candidates} candidates with weight_bits={self.weight_bits} needs {needed}. Use "
+                f"strategy='iterative' (qubo=iterative: windows of {max(1, limit // variables_per_learner(self.weight_bits))} "
+                "candidates), fewer candidates or fewer weight bits."
+            )
+
+    def _generate(self, X, y_pm, candidates, fitter, result, max_weight, solve, rng, sampler):
+        """``generation_rounds`` rounds of new candidates after the final fit (see :mod:`._generation`)."""
+        t0 = time.perf_counter()
+
+        def intercept(predictions, y, weights):
+            return best_intercept(predictions, y, weights) if self.fit_intercept else 0.0
+
+        def state(pool, pool_fitter, pool_result):
+            b = intercept(pool_fitter.predictions, pool_fitter.y, pool_result.weights)
+            return Round(pool, pool_fitter, pool_result, generation_objective(pool_fitter, pool_result.weights, self.penalty_, b))
+
+        def solve_pool(pool):
+            pool, predictions = self._dictionary(pool, X)
+            self._check_capacity(len(pool), sampler)
+            pool_fitter = OneShot(predictions, y_pm, self.fit_intercept)
+            return state(pool, pool_fitter, pool_fitter.fit(self.penalty_, max_weight, solve))
+
+        best, records, solutions = grow(
+            state(candidates, fitter, result), X, solve_pool, intercept,
+            self.generation_rounds, self.generation_size, self.generation_depth, rng,
+        )
+        self.timings_["generation"] = time.perf_counter() - t0
+        if self.verbose:
+            kept = sum(r["newcomers_selected"] for r in records if r["accepted"])
+            print(f"  generation: {len(records)} rounds, {kept} newcomers kept, {len(best.candidates)} candidates", flush=True)
+        return best.candidates, best.fitter, FitResult(best.result.weights, result.solutions + solutions, rounds=records)
 
     def _finish(self, fitter: Any, weights: np.ndarray, max_weight: float) -> tuple[np.ndarray, float]:
         """Final weights and intercept: the tie rule, or the classical refit of the selected learners."""
         selected = np.flatnonzero(weights)
         if self.refit == "none":
+            if self.fit_intercept:
+                return weights, best_intercept(fitter.predictions, fitter.y, weights)
             margin = fitter.predictions.combine(selected, weights[selected])
             return weights, _decision.tie_intercept(margin, fitter.y, weight_scale(max_weight, self.weight_bits))
         if not len(selected):
@@ -530,7 +635,7 @@ class QBoostClassifier(WeightedVote):
         return refitted, intercept
 
     def _search(self, X, y_pm, learner_set, sampler, rng, grid):
-        """The ``auto`` search; returns the chosen point, ``search_`` and the final fit's ``(candidates, fitter, seconds)``.
+        """The ``auto`` search; returns the chosen point, ``search_`` and the final fit's ``(_prepare's triple, seconds)``.
 
         Every seed is drawn here, in a fixed order, before any task starts:
         a fit gives the same result whatever ``n_jobs`` and the threads' timing.
@@ -546,7 +651,7 @@ class QBoostClassifier(WeightedVote):
 
         def score_split(s: int, train: np.ndarray, val: np.ndarray, stop: threading.Event):
             split_rng = np.random.RandomState(split_seeds[s])
-            candidates, fitter = self._prepare(learner_set, X[train], y_pm[train], split_rng, sampler)
+            candidates, fitter, _ = self._prepare(learner_set, X[train], y_pm[train], split_rng, sampler)
             h_val = np.column_stack([np.asarray(c.predict(X[val]), dtype=np.float64) for c in candidates])
             scores, selected = np.zeros(len(grid)), np.zeros(len(grid))
             calls = 0
@@ -572,8 +677,8 @@ class QBoostClassifier(WeightedVote):
 
         def prepare_final(stop: threading.Event):
             t0 = time.perf_counter()
-            candidates, fitter = self._prepare(learner_set, X, y_pm, np.random.RandomState(final_seed), sampler)
-            return candidates, fitter, time.perf_counter() - t0
+            prepared = self._prepare(learner_set, X, y_pm, np.random.RandomState(final_seed), sampler)
+            return prepared, time.perf_counter() - t0
 
         point, details, (final,) = cross_validate(
             grid, splits, score_split, self.cv_rule, self.verbose, self._threads(), extra=[prepare_final]

@@ -36,7 +36,8 @@ def test_read_gives_the_typed_spec_of_the_default_config():
     assert (spec.seed, spec.verbose, spec.objective) == (0, 1, "validation_accuracy")
     assert spec.model == ModelSpec(name="qboost", options=FrozenDict()) and spec.model.is_qboost and spec.model.takes_candidates
     assert spec.qubo == QuboSpec(
-        lam="auto", lam_grid=(0.0, 0.01, 0.02, 0.05, 0.1, 0.2), strategy="one_shot", weight_bits=1, max_weight="auto",
+        lam="auto", lam_grid=(0.0, 0.01, 0.02, 0.05, 0.1, 0.2), strategy="one_shot", weight_bits=1, generation_rounds=0,
+        generation_size=10, generation_depth=2, fit_intercept=False, drop_duplicates=False, max_weight="auto",
         max_weight_grid=(0.0625, 0.125, 0.25), cv=5, cv_rule="one_se", refit="none", window=None, max_rounds=None,
         n_iter_no_change=None, validation_fraction=0.1,
     )
@@ -115,6 +116,8 @@ def test_read_accepts_the_plain_config_as_well():
         (("lambda=-0.5",), "lambda must be a float in the range [0.0, inf) or a str among {'auto'}. Got -0.5 instead. Set it on the command line as lambda=VALUE."),
         (("seed=1.5",), "seed must be an int in the range [0, 2147483647). Got 1.5 instead. Set it on the command line as seed=VALUE."),
         (("qubo.refit=ridge",), "qubo.refit must be a str among {"),
+        (("qubo.generation_rounds=-1",), "qubo.generation_rounds must be an int in the range [0, inf). Got -1 instead."),
+        (("qubo.fit_intercept=maybe",), "qubo.fit_intercept must be an instance of 'bool'"),
         (("lambda_grid=[]",), "lambda_grid must be None or a non-empty sequence, each element a float in the range [0.0, inf). Got [] instead."),
         (("objective=test_accuracy",), "objective=test_accuracy: a test metric never chooses anything"),
         (("+data=digits",), "unknown config key 'data': nothing reads it (did you mean dataset? a config group option is chosen without '+': dataset=NAME)"),

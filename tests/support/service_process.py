@@ -33,16 +33,22 @@ def clean_env(drop_prefixes: tuple[str, ...] = ()) -> dict[str, str]:
 
 
 def stop_process_group(process: subprocess.Popen, grace: float = 15.0) -> None:
-    """SIGTERM the process group led by ``process`` (started with start_new_session), then SIGKILL."""
-    if process.poll() is None:
+    """SIGTERM the process group led by ``process`` (started with start_new_session), then SIGKILL what is left.
+
+    The grace is for the whole group, not only its leader: a ``sh -c`` leader
+    exits at once, while the program under it is still stopping its own
+    children (``python -m qboost_exp.ui`` stops ``mlflow ui``, which lives in
+    a session of its own). A SIGKILL then would orphan those children.
+    """
+    if process.poll() is None or _group_alive(process.pid):
         try:
             os.killpg(process.pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            pass
+        deadline = time.monotonic() + grace
+        while _group_alive(process.pid) and time.monotonic() < deadline:
+            process.poll()  # reap the leader, so a dead leader does not keep the group alive
+            time.sleep(0.1)
     try:  # workers may outlive the leader
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -51,3 +57,23 @@ def stop_process_group(process: subprocess.Popen, grace: float = 15.0) -> None:
         process.wait(timeout=5)
     except subprocess.TimeoutExpired:
         pass
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any process of group ``pgid`` is still running (zombies aside)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # killpg(0) also succeeds for zombies: look for a member that is not one.
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False

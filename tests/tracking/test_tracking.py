@@ -53,6 +53,7 @@ def test_one_run_logs_params_metrics_artifacts_and_a_loadable_model(tmp_path):
     assert tags["hydra.overrides"] == "dataset=csv dataset.path=data/train.csv dataset.test_path=data/test.csv"
     assert metrics["test_accuracy"] == pytest.approx(accuracy(result.stdout, "test"), abs=5e-5)
     assert metrics["candidates"] == 60 and 0 < metrics["selected"] < 60 and metrics["lambda_value"] in (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
+    assert metrics["duplicate_candidates"] == 0  # qubo.drop_duplicates is off by default
     assert metrics["max_weight_value"] in (0.0625, 0.125, 0.25)
     assert metrics["penalty"] == pytest.approx(metrics["lambda_value"] * metrics["max_weight_value"])
     for name in ("test_balanced_accuracy", "test_f1", "test_roc_auc", "best_energy", "time_sampling", "time_qubo_build", "time_total"):
