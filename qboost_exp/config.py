@@ -249,7 +249,7 @@ def _check_own_keys(cfg: Any) -> None:
 def _check_estimator_keys(cfg: Any) -> None:
     """The keys of :data:`ESTIMATOR_KEYS`, each by the estimator's own check of its parameter."""
     from ._sklearn_private import InvalidParameterError
-    from .domain.qboost import validate_parameter
+    from .domain.qboost import check_generation, validate_parameter
 
     for key, param in ESTIMATOR_KEYS.items():
         found, value = _lookup(cfg, key)
@@ -260,6 +260,9 @@ def _check_estimator_keys(cfg: Any) -> None:
             validate_parameter(param, _lam_as_given(value) if key == "lambda" else value, key=key, caller_name=_CALLER)
         except InvalidParameterError as exc:
             _refuse(key, str(exc))
+    rounds, strategy = (_lookup(cfg, key) for key in ("qubo.generation_rounds", "qubo.strategy"))
+    if rounds[0] and strategy[0]:
+        check_generation(rounds[1], strategy[1], "qubo.generation_rounds", "qubo.strategy")
 
 
 #: The keys of a ``+benchmark=NAME`` preset (conf/benchmark/*.yaml), read by the sweep's report.

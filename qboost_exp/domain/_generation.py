@@ -8,7 +8,9 @@ column generation. The round's newcomers are priced as column generation
 prices columns: the QUBO's linear term rewards a learner ``h`` by its
 correlation ``h'r`` with the residual ``r = y - (vote + intercept)``, and a
 ``{-1, +1}`` tree fitted to the labels ``sign(r)`` with sample weights
-``|r|`` maximises exactly that sum. Each newcomer sees a bootstrap draw
+``|r|`` seeks a large one: ``h'r = sum |r| - 2 * (its weighted
+misclassification)``. Approximately: CART splits by Gini impurity, a
+surrogate, not by the misclassification itself. Each newcomer sees a bootstrap draw
 (as sample weights, so every tree is a bare ``DecisionTreeClassifier`` the
 serving compiler takes) and half the features per split, for diversity.
 
@@ -71,12 +73,15 @@ def grow(
     size: int,
     max_depth: int,
     rng: np.random.RandomState,
+    max_pool: int | None = None,
 ) -> tuple[Round, list[dict[str, Any]], list[Any]]:
     """Up to ``rounds`` rounds from ``start``; returns the best state, each round's record and every QUBO solution.
 
     ``solve_pool(candidates)`` fits a fitter over ``candidates`` and solves
     its QUBO at the chosen penalty and largest weight; ``intercept(predictions,
     y, weights)`` is the vote's intercept (0 without ``fit_intercept``).
+    ``max_pool``: the most candidates one QUBO may hold (the sampler's
+    capacity); a round brings fewer newcomers when the survivors fill it.
     """
     best, records, solutions = start, [], []
     for r in range(rounds):
@@ -84,7 +89,10 @@ def grow(
         survivors = np.flatnonzero(weights)
         predictions, y = best.fitter.predictions, best.fitter.y
         vote = predictions.combine(survivors, weights[survivors]) + intercept(predictions, y, weights)
-        newcomers = residual_trees(X, y - vote, size, max_depth, rng)
+        room = size if max_pool is None else min(size, max_pool - len(survivors))
+        if room < 1:
+            break
+        newcomers = residual_trees(X, y - vote, room, max_depth, rng)
         pool = [best.candidates[i] for i in survivors] + newcomers
         state = solve_pool(pool)
         solutions.extend(state.result.solutions)

@@ -94,8 +94,8 @@ def sampler_calls(n_splits: int, grid: Sequence[GridPoint], draws: str) -> int:
     return n_splits * sum(len(draw_lambdas([grid[g].lam for g in group], draws)) for group in weight_groups(grid))
 
 
-def plan_message(n_splits: int, grid: Sequence[GridPoint], draws: str | None, final_calls: int = 1) -> str:
-    """What the search will cost, in one line (verbose fits print it before they start)."""
+def plan_message(n_splits: int, grid: Sequence[GridPoint], draws: str | None, rounds: int = 0) -> str:
+    """What the search will cost, in one line (verbose fits print it before they start); ``rounds``: generation rounds after the fit."""
     groups = weight_groups(grid)
     n_lams = max(len(group) for group in groups)
     folds = _count(n_splits, "fold")
@@ -110,7 +110,7 @@ def plan_message(n_splits: int, grid: Sequence[GridPoint], draws: str | None, fi
     how = {"middle": "", "ends": f" x {lambdas}" + (" (the smallest and the largest)" if per > 1 else ""), "every": f" x {lambdas}"}[draws]
     return (
         f"lambda search: {_count(calls, 'sampler call')} ({folds} x {_count(len(groups), 'largest weight')}{how}), "
-        f"then {final_calls} for the final fit"
+        f"then 1 for the final fit" + (f" and up to {rounds} more for its generation rounds" if rounds else "")
     )
 
 

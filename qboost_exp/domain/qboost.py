@@ -112,8 +112,10 @@ class QBoostClassifier(WeightedVote):
         depth ``generation_depth`` to the residual of the chosen vote and
         re-solves the QUBO over the selected learners plus the newcomers.
         The rounds stop when a round keeps no newcomer or does not lower the
-        objective. ``lam`` and ``max_weight`` are chosen (``auto``) on the
-        learner set's candidates, before the rounds. 0: no rounds.
+        objective. ``lam`` and ``max_weight`` are chosen (``auto``; ``"1/M"``
+        with ``M`` the learner set's candidates) before the rounds. Each
+        round's QUBO holds at most what the sampler takes: fewer newcomers
+        when the survivors fill it. 0: no rounds.
     generation_size : int, default=10
         New trees per round.
     generation_depth : int, default=2
@@ -213,9 +215,12 @@ class QBoostClassifier(WeightedVote):
     penalty_ : float
         ``lam_ * max_weight_``: the energy each selected learner costs.
     n_candidates_ : int
-        Candidates the annealer chose among (after ``drop_duplicates``).
+        Candidates the annealer chose among (after ``drop_duplicates``; after
+        generation rounds, the kept round's survivors and newcomers).
     n_duplicates_ : int
-        Candidates dropped as duplicates of an earlier one (0 unless ``drop_duplicates``).
+        Candidates of the learner set dropped as duplicates of an earlier one
+        in the final fit (0 unless ``drop_duplicates``); generation rounds
+        drop theirs too, not counted here.
     weights_ : ndarray of shape (n_candidates_,)
         The weight of every candidate learner (0 for the unselected); after a
         ``refit``, the refitted weights.
@@ -240,7 +245,9 @@ class QBoostClassifier(WeightedVote):
         ``iterative``: per round, the window, the learners selected so far and
         the objective. ``generation_rounds``: per round, the candidates of its
         QUBO, the newcomers and learners selected, the objective and whether
-        the round was kept.
+        the round was kept. ``n_qubo_variables_``, ``n_qubo_interactions_``
+        and ``sampler_info_`` then cover every round's QUBO, and
+        ``sampleset_summary_`` is the last round's (often a refused one).
     sampleset_summary_ : dict
         A plain summary of the last sampleset (energies and occurrences of its
         distinct samples, reads, chain-break fraction, timing): the sampleset
@@ -251,7 +258,8 @@ class QBoostClassifier(WeightedVote):
         mean chain-break fraction and chain lengths where the sampler embeds.
     timings_ : dict
         Seconds spent in ``weak_learners``, ``qubo_build``, ``sampling``,
-        ``lambda_search`` and ``generation`` (the rounds, their sampling included).
+        ``lambda_search`` and ``generation`` (the rounds' trees and bookkeeping;
+        their QUBOs count in ``qubo_build`` and ``sampling``).
     search_ : dict or None
         For an ``auto`` search: the grid (``lam``, ``max_weight``), per-split
         accuracy and selected counts (``split_scores``, ``split_selected``),
@@ -368,11 +376,7 @@ class QBoostClassifier(WeightedVote):
         grid = self._grid()
         if len(grid) > 1:
             self._search_kwargs(sampler, rng)
-        if self.generation_rounds and self.strategy != "one_shot":
-            raise InvalidParameterError(
-                f"generation_rounds={self.generation_rounds} needs strategy='one_shot': the rounds re-solve one QUBO over "
-                f"the survivors and the newcomers (got strategy={self.strategy!r}). Use generation_rounds=0 or one_shot."
-            )
+        check_generation(self.generation_rounds, self.strategy)
         self.timings_ = {"lambda_search": 0.0, "weak_learners": 0.0, "qubo_build": 0.0, "sampling": 0.0, "generation": 0.0}
         self.search_ = None
 
@@ -509,7 +513,8 @@ class QBoostClassifier(WeightedVote):
             samplers without ``num_reads``; ``None``: iterative QBoost, one
             fit per grid point), ``search_calls`` (at most; ``None`` for
             iterative QBoost, whose calls depend on its rounds),
-            ``final_calls`` (one-shot: 1) and ``message`` (the line a verbose
+            ``final_calls`` (one-shot: 1, plus at most one per generation
+            round) and ``message`` (the line a verbose
             fit prints before it starts). A grid of one point means no search
             (``search_calls`` 0).
         """
@@ -519,7 +524,7 @@ class QBoostClassifier(WeightedVote):
         draws = self._draws(sampler)
         folds = self._n_splits() if len(grid) > 1 else 0
         search_calls = 0 if not folds else (sampler_calls(folds, grid, draws) if draws is not None else None)
-        final_calls = 1 if self.strategy == "one_shot" else None
+        final_calls = 1 + self.generation_rounds if self.strategy == "one_shot" else None
         return {
             "folds": folds,
             "max_weights": len(weight_groups(grid)),
@@ -527,7 +532,7 @@ class QBoostClassifier(WeightedVote):
             "draws": draws,
             "search_calls": search_calls,
             "final_calls": final_calls,
-            "message": plan_message(folds, grid, draws) if folds else "no lambda search (one grid point)",
+            "message": plan_message(folds, grid, draws, self.generation_rounds) if folds else "no lambda search (one grid point)",
         }
 
     def _solver(self, sampler: dimod.Sampler, rng: np.random.RandomState, verbose: int, stop: threading.Event | None = None):
@@ -608,11 +613,15 @@ class QBoostClassifier(WeightedVote):
             pool_fitter = OneShot(predictions, y_pm, self.fit_intercept)
             return state(pool, pool_fitter, pool_fitter.fit(self.penalty_, max_weight, solve))
 
+        limit = capacity(sampler)
         best, records, solutions = grow(
             state(candidates, fitter, result), X, solve_pool, intercept,
             self.generation_rounds, self.generation_size, self.generation_depth, rng,
+            max_pool=None if limit is None else limit // variables_per_learner(self.weight_bits),
         )
-        self.timings_["generation"] = time.perf_counter() - t0
+        # The rounds' QUBOs count in qubo_build and sampling (from the solutions); the rest of their time here.
+        solving = sum(sol.build_seconds + sol.sampling_seconds for sol in solutions)
+        self.timings_["generation"] = max(0.0, time.perf_counter() - t0 - solving)
         if self.verbose:
             kept = sum(r["newcomers_selected"] for r in records if r["accepted"])
             print(f"  generation: {len(records)} rounds, {kept} newcomers kept, {len(best.candidates)} candidates", flush=True)
@@ -647,7 +656,7 @@ class QBoostClassifier(WeightedVote):
         groups = weight_groups(grid)
         remote_lock = threading.Lock() if is_qpu_path(sampler) else None  # one QPU call at a time
         if self.verbose:
-            print("  " + plan_message(len(splits), grid, draws), flush=True)
+            print("  " + plan_message(len(splits), grid, draws, self.generation_rounds), flush=True)
 
         def score_split(s: int, train: np.ndarray, val: np.ndarray, stop: threading.Event):
             split_rng = np.random.RandomState(split_seeds[s])
@@ -710,6 +719,15 @@ class QBoostClassifier(WeightedVote):
         n = int(self.n_jobs)
         cores = os.cpu_count() or 1
         return max(1, cores + 1 + n if n < 0 else n)
+
+
+def check_generation(rounds: int, strategy: str, rounds_name: str = "generation_rounds", strategy_name: str = "strategy") -> None:
+    """Refuse generation rounds with iterative QBoost (the rule the estimator and the config check share)."""
+    if rounds and strategy != "one_shot":
+        raise ConfigError(
+            f"{rounds_name}={rounds} needs {strategy_name}=one_shot: the rounds re-solve one QUBO over the survivors and "
+            f"the newcomers (got {strategy_name}={strategy}). Use {rounds_name}=0, or {strategy_name}=one_shot."
+        )
 
 
 def validate_parameter(name: str, value: Any, *, key: str | None = None, caller_name: str = "QBoostClassifier") -> None:

@@ -13,6 +13,8 @@ from qboost_exp import QBoostClassifier
 from qboost_exp.domain._generation import residual_trees
 from qboost_exp.domain._qubo import PackedPredictions, build_bqm, gram_statistics, qboost_objective, residual_statistics
 from qboost_exp.domain.compiled import compile_model
+from qboost_exp.errors import ConfigError
+from qboost_exp.domain.samplers import BoundedExactSolver
 
 from domain_stubs import FAST_NEAL, FixedLearnerSet
 
@@ -36,6 +38,27 @@ def test_centred_statistics_give_the_objective_at_its_best_intercept_for_every_a
     for q in itertools.product([0, 1], repeat=n_learners):
         energy = bqm.energy({i: q[i] for i in range(n_learners)})
         expected, _ = best_intercept_objective(np.array(q) * w_max, h, y, penalty)
+        assert energy == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize("weight_bits", [2, 3])
+def test_centred_multibit_energy_minimised_over_indicators_is_the_objective_at_its_best_intercept(weight_bits):
+    rng = np.random.default_rng(weight_bits)
+    n_samples, n_learners, w_max, penalty = 30, 2, 0.5, 0.02
+    h = rng.choice([-1, 1], size=(n_samples, n_learners))
+    y = np.where(rng.random(n_samples) < 0.7, 1, -1)
+    margin = rng.normal(0, 0.3, n_samples)  # a window of iterative QBoost: learners that add to a fixed margin
+    stats = residual_statistics(PackedPredictions.from_rows(h.T, n_samples), y, margin).centred()
+    bqm, layout = build_bqm(stats, penalty, weight_bits=weight_bits, max_weight=w_max)
+    n_bits = n_learners * weight_bits
+    by_bits = {}
+    for state in itertools.product([0, 1], repeat=bqm.num_variables):
+        energy = bqm.energy(dict(enumerate(state)))
+        key = state[:n_bits]
+        by_bits[key] = min(by_bits.get(key, np.inf), energy)
+    for bits, energy in by_bits.items():
+        w = layout.weights(np.array(bits + (0,) * (bqm.num_variables - n_bits)))
+        expected, _ = best_intercept_objective(w, h, y - margin, penalty)
         assert energy == pytest.approx(expected, abs=1e-9)
 
 
@@ -119,7 +142,18 @@ def test_generation_rounds_lower_the_objective_and_keep_a_compilable_vote(wisc):
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(grown)).predict(X_test), grown.predict(X_test))
 
 
+def test_generation_rounds_stay_within_what_the_sampler_takes_and_are_counted_in_the_plan():
+    X, h, y = exact_problem(n_learners=6)
+    model = QBoostClassifier(weak_learners=FixedLearnerSet(h), sampler=BoundedExactSolver(max_variables=8), lam=0.0, max_weight=0.25,
+                             generation_rounds=4, generation_size=10, random_state=0)
+    model.fit(X, y)
+    assert all(r["candidates"] <= 8 for r in model.rounds_)  # survivors plus at most 8 - survivors newcomers
+    assert model.n_qubo_variables_ <= 8
+    plan = QBoostClassifier(generation_rounds=4, max_weight_grid=[0.25], lam_grid=[0.0, 0.1]).search_plan()
+    assert plan["final_calls"] == 5 and plan["message"].endswith("then 1 for the final fit and up to 4 more for its generation rounds")
+
+
 def test_generation_needs_one_shot(wisc):
     X_train, _, y_train, _ = wisc
-    with pytest.raises(ValueError, match=r"generation_rounds=2 needs strategy='one_shot'.*got strategy='iterative'"):
+    with pytest.raises(ConfigError, match=r"generation_rounds=2 needs strategy=one_shot: .*\(got strategy=iterative\)"):
         QBoostClassifier(generation_rounds=2, strategy="iterative", lam=0.1, max_weight=0.125).fit(X_train, y_train)

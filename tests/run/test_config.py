@@ -118,6 +118,7 @@ def test_read_accepts_the_plain_config_as_well():
         (("qubo.refit=ridge",), "qubo.refit must be a str among {"),
         (("qubo.generation_rounds=-1",), "qubo.generation_rounds must be an int in the range [0, inf). Got -1 instead."),
         (("qubo.fit_intercept=maybe",), "qubo.fit_intercept must be an instance of 'bool'"),
+        (("qubo=iterative", "qubo.generation_rounds=3"), "qubo.generation_rounds=3 needs qubo.strategy=one_shot: the rounds re-solve"),
         (("lambda_grid=[]",), "lambda_grid must be None or a non-empty sequence, each element a float in the range [0.0, inf). Got [] instead."),
         (("objective=test_accuracy",), "objective=test_accuracy: a test metric never chooses anything"),
         (("+data=digits",), "unknown config key 'data': nothing reads it (did you mean dataset? a config group option is chosen without '+': dataset=NAME)"),
