@@ -81,7 +81,7 @@ def _package_parser(sub: Any) -> None:
 
 
 def _serve_parser(sub: Any) -> None:
-    sv = sub.add_parser("serve", help="run the serving container's web server here (nginx + gunicorn + Flask)",
+    sv = sub.add_parser("serve", help="run the serving container's web server here (nginx + gunicorn + Flask; --no-nginx: gunicorn alone)",
                         description="Run serving.container.serve on this machine, as `docker run IMAGE serve` would.")
     sv.add_argument("--model-dir", required=True, type=Path, help="an MLflow model directory (MLmodel at its root)")
     sv.add_argument("--port", type=tcp_port, default=8080, help="port to listen on (default 8080)")
@@ -89,6 +89,8 @@ def _serve_parser(sub: Any) -> None:
     # (the image's own `serve` listens on 0.0.0.0, as SageMaker needs).
     sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0 for all)")
     sv.add_argument("--opt-ml", type=Path, help="stand-in for /opt/ml (default: the container program's own)")
+    sv.add_argument("--no-nginx", action="store_true",
+                    help="gunicorn alone, for a machine without nginx (no nginx body limit: the app's own 6 MB limit applies)")
     sv.set_defaults(handler=_serve)
 
 
@@ -102,8 +104,16 @@ def _deploy_parser(sub: Any) -> None:
                     help="s3://.../model.tar.gz, or a local model.tar.gz (or build context directory) to upload first")
     _role_option(dp)
     dp.add_argument("--endpoint-name", required=True)
-    dp.add_argument("--instance-type", default="ml.m5.large", help="default ml.m5.large")
-    dp.add_argument("--instance-count", type=positive_int, default=1, help="default 1")
+    dp.add_argument("--instance-type", help="default ml.m5.large (not with --serverless)")
+    dp.add_argument("--instance-count", type=positive_int, help="default 1 (not with --serverless)")
+    dp.add_argument("--serverless", action="store_true",
+                    help="a serverless endpoint (ServerlessConfig, no instances; the lean image starts fastest)")
+    dp.add_argument("--memory-size", type=int, default=2048, metavar="MB",
+                    help="with --serverless: 1024, 2048, 3072, 4096, 5120 or 6144 (default 2048)")
+    dp.add_argument("--max-concurrency", type=int, default=5, metavar="N",
+                    help="with --serverless: concurrent invocations, 1 to 200 (default 5)")
+    dp.add_argument("--async-output", metavar="S3_URI",
+                    help="an asynchronous endpoint (AsyncInferenceConfig) writing its results under this s3:// prefix")
     dp.add_argument("--model-server-workers", type=positive_int, help="MODEL_SERVER_WORKERS in the container (gunicorn workers)")
     dp.add_argument("--model-server-timeout", type=positive_int, help="MODEL_SERVER_TIMEOUT in the container (seconds)")
     dp.add_argument("--environment", nargs="+", action="extend", default=[], metavar="KEY[=VALUE]",
@@ -157,6 +167,12 @@ def _invoke_parser(sub: Any) -> None:
     iv.add_argument("--labelled", action="store_true",
                     help="the CSV is in the training layout (label in the first column, as python -m qboost_exp.data "
                          "writes test.csv): send the features only")
+    iv.add_argument("--async", dest="asynchronous", action="store_true",
+                    help="an asynchronous endpoint (deploy --async-output): put the file in S3, queue it, poll for the answer")
+    iv.add_argument("--async-input", metavar="S3_URI",
+                    help="with --async: where the input goes (default s3://sagemaker-REGION-ACCOUNT/qboost/async-input)")
+    iv.add_argument("--timeout", type=float, default=900.0, help="with --async: seconds to wait for the answer (default 900)")
+    iv.add_argument("--poll-seconds", type=float, default=5.0, help="with --async: seconds between checks (default 5)")
     _aws_options(iv)
     iv.set_defaults(handler=_invoke)
 
@@ -199,6 +215,8 @@ def _serve(args: argparse.Namespace) -> int:
     argv = ["--model-dir", str(args.model_dir), "--port", str(args.port), "--host", args.host]
     if args.opt_ml is not None:
         argv += ["--opt-ml", str(args.opt_ml)]
+    if args.no_nginx:
+        argv.append("--no-nginx")
     return int(serve_main(argv) or 0)
 
 
@@ -218,10 +236,15 @@ def _deploy(args: argparse.Namespace) -> int:
         environment["MODEL_SERVER_WORKERS"] = str(args.model_server_workers)
     if args.model_server_timeout:
         environment["MODEL_SERVER_TIMEOUT"] = str(args.model_server_timeout)
+    if args.serverless and (args.instance_type or args.instance_count):
+        raise ServingError("--serverless endpoints have no instances: drop --instance-type and --instance-count")
     spec = DeploySpec(
         image_uri=args.image_uri, model_data=args.model_data, role=args.role, endpoint_name=args.endpoint_name,
-        instance_type=args.instance_type, instance_count=args.instance_count, environment=environment,
+        instance_type=args.instance_type or "ml.m5.large", instance_count=args.instance_count or 1, environment=environment,
         bucket=args.bucket, prefix=args.prefix, update=args.update, wait=not args.no_wait, wait_delay=args.wait_delay,
+        serverless_memory_mb=args.memory_size if args.serverless else None,
+        serverless_max_concurrency=args.max_concurrency if args.serverless else None,
+        async_output=args.async_output,
     )
     deploy(_aws(args), spec)
     return 0
@@ -245,6 +268,18 @@ def _train_job(args: argparse.Namespace) -> int:
 def _invoke(args: argparse.Namespace) -> int:
     from ._invoke import invoke
 
+    if args.asynchronous:
+        from ._invoke_async import invoke_async
+
+        if args.custom_attributes or args.no_split:
+            raise ServingError("--async sends the whole file from S3: --custom-attributes and --no-split do not apply")
+        invoke_async(
+            _aws(args), args.endpoint_name, args.file, content_type=args.content_type, accept=args.accept,
+            labelled=args.labelled, input_prefix=args.async_input, poll_s=args.poll_seconds, timeout_s=args.timeout,
+        )
+        return 0
+    if args.async_input:
+        raise ServingError("--async-input needs --async")
     invoke(
         _aws(args), args.endpoint_name, args.file, content_type=args.content_type, accept=args.accept,
         custom_attributes=args.custom_attributes, split=not args.no_split, labelled=args.labelled,

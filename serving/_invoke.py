@@ -10,7 +10,7 @@ from ._errors import ServingError
 from ._names import check_name
 from .aws import Aws, aws_errors
 
-__all__ = ["invoke", "content_type_for", "csv_chunks", "drop_first_column", "MAX_PAYLOAD"]
+__all__ = ["invoke", "request_payload", "content_type_for", "csv_chunks", "drop_first_column", "MAX_PAYLOAD"]
 
 #: InvokeEndpoint's request body limit (6 MiB, the API's maximum Body length).
 MAX_PAYLOAD = 6 * 1024 * 1024
@@ -78,6 +78,21 @@ def _request_bodies(path: Path, data: bytes, kind: str, split: bool) -> list[byt
     )
 
 
+def request_payload(path: Path, content_type: str | None, labelled: bool) -> tuple[bytes, str]:
+    """The request body from ``path`` (features only with ``labelled``) and its content type."""
+    if not path.is_file():
+        raise ServingError(f"--file {path}: no such file")
+    kind = content_type or content_type_for(path)
+    data = path.read_bytes()
+    if not data:
+        raise ServingError(f"--file {path} is empty")
+    if labelled:
+        if kind.split(";")[0].strip() != "text/csv":
+            raise ServingError("--labelled applies to CSV files only")
+        data = drop_first_column(data)
+    return data, kind
+
+
 def invoke(
     aws: Aws,
     endpoint_name: str,
@@ -100,16 +115,7 @@ def invoke(
     Returns the number of requests made.
     """
     check_name(endpoint_name, "endpoint")
-    if not path.is_file():
-        raise ServingError(f"--file {path}: no such file")
-    kind = content_type or content_type_for(path)
-    data = path.read_bytes()
-    if not data:
-        raise ServingError(f"--file {path} is empty")
-    if labelled:
-        if kind.split(";")[0].strip() != "text/csv":
-            raise ServingError("--labelled applies to CSV files only")
-        data = drop_first_column(data)
+    data, kind = request_payload(path, content_type, labelled)
     bodies = _request_bodies(path, data, kind, split)
     runtime = aws.client("sagemaker-runtime", read_timeout=70)  # the endpoint itself times out at 60 s
     out = out if out is not None else sys.stdout.buffer

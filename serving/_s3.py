@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 from ._errors import ServingError
 from .aws import Aws, aws_errors, client_error_parts
@@ -60,13 +62,16 @@ def ensure_bucket(aws: Aws, bucket: str) -> bool:
     return True
 
 
-def upload_file(aws: Aws, path: Path, uri: str) -> str:
-    """Upload the local file ``path`` to the S3 URI ``uri`` (bucket created if missing); returns ``uri``."""
+def upload_file(aws: Aws, path: Path, uri: str, *, log: Any = None) -> str:
+    """Upload the local file ``path`` to the S3 URI ``uri`` (bucket created if missing); returns ``uri``.
+
+    A created bucket is reported on ``log`` (default stdout; stderr where stdout carries an answer).
+    """
     bucket, key = parse_s3_uri(uri)
     if not key or key.endswith("/"):
         raise ServingError(f"S3 destination {uri!r} needs an object key, not a prefix")
     if ensure_bucket(aws, bucket):
-        print(f"created S3 bucket {bucket} in {aws.region}", flush=True)
+        print(f"created S3 bucket {bucket} in {aws.region}", file=log or sys.stdout, flush=True)
     with aws_errors(f"upload {path} to {uri}"):
         aws.client("s3").upload_file(str(path), bucket, key)
     return uri

@@ -75,13 +75,22 @@ class DeploySpec:
     wait : bool
         Wait (``wait_delay`` s between polls, at most ``wait_attempts`` polls)
         until the endpoint is InService; a failure reports SageMaker's FailureReason.
+    serverless_memory_mb, serverless_max_concurrency : int, optional
+        A serverless endpoint (``ServerlessConfig``, no instances): the memory
+        in SageMaker's steps (1024, 2048, ..., 6144 MB) and the most
+        concurrent invocations (1 to 200). Both or neither.
+    async_output : str, optional
+        ``s3://`` prefix for an asynchronous endpoint's results
+        (``AsyncInferenceConfig``); instances only: SageMaker has no
+        asynchronous serverless endpoints.
 
     Raises
     ------
     ServingError
         On construction: an endpoint name SageMaker refuses, no instances, a
         local ``model_data`` that is missing or not a gzipped tar, a
-        malformed S3 URI.
+        malformed S3 URI, a serverless memory size or concurrency SageMaker
+        refuses, a serverless endpoint with an asynchronous output.
     """
 
     image_uri: str
@@ -97,11 +106,23 @@ class DeploySpec:
     wait: bool = True
     wait_delay: int = 30
     wait_attempts: int = 120
+    serverless_memory_mb: int | None = None
+    serverless_max_concurrency: int | None = None
+    async_output: str | None = None
     #: The local model.tar.gz to upload first; None for ``s3://`` model data.
     local_model_data: Path | None = field(init=False, default=None)
 
+    @property
+    def serverless(self) -> bool:
+        return self.serverless_memory_mb is not None
+
     def __post_init__(self) -> None:
         check_name(self.endpoint_name, "endpoint")
+        _check_serverless(self.serverless_memory_mb, self.serverless_max_concurrency)
+        if self.async_output is not None:
+            if self.serverless:
+                raise ServingError("--async-output needs an instance-backed endpoint: SageMaker has no asynchronous serverless endpoints")
+            parse_s3_uri(self.async_output)
         # Frozen: the resolved image and the local file are set once, here.
         object.__setattr__(self, "image_uri", image_for(self.image_uri, SERVE_TAG))
         object.__setattr__(self, "environment", _frozen(self.environment))
@@ -110,6 +131,26 @@ class DeploySpec:
             parse_s3_uri(self.model_data)  # a malformed URI fails here, not in CreateModel
         else:
             object.__setattr__(self, "local_model_data", _local_model_data(self.model_data))
+
+
+#: ServerlessConfig's MemorySizeInMB: 1 to 6 GB in 1 GB steps.
+SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
+#: ServerlessConfig's MaxConcurrency bounds.
+SERVERLESS_CONCURRENCY = (1, 200)
+
+
+def _check_serverless(memory_mb: int | None, concurrency: int | None) -> None:
+    """Refuse a serverless size SageMaker would refuse, before any AWS call."""
+    if (memory_mb is None) != (concurrency is None):
+        raise ServingError("a serverless endpoint needs both --memory-size and --max-concurrency")
+    if memory_mb is None:
+        return
+    if memory_mb not in SERVERLESS_MEMORY_MB:
+        steps = ", ".join(map(str, SERVERLESS_MEMORY_MB))
+        raise ServingError(f"--memory-size {memory_mb}: a serverless endpoint takes {steps} MB")
+    low, high = SERVERLESS_CONCURRENCY
+    if not low <= concurrency <= high:
+        raise ServingError(f"--max-concurrency {concurrency}: a serverless endpoint takes {low} to {high} concurrent invocations")
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,10 @@ def find_nginx() -> str:
     """The nginx binary: on PATH, else /usr/sbin/nginx (not on a non-root PATH on Debian)."""
     found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
     if found is None:
-        raise SettingError("nginx is not installed (not on PATH, not /usr/sbin/nginx); Debian/Ubuntu: apt-get install -y nginx")
+        raise SettingError(
+            "nginx is not installed (not on PATH, not /usr/sbin/nginx); Debian/Ubuntu: apt-get install -y nginx, "
+            "or --no-nginx (gunicorn alone, for a local trial)"
+        )
     return found
 
 
@@ -164,8 +167,10 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="serve", description="Serve an MLflow QBoost model the SageMaker way: nginx + gunicorn + Flask.")
     p.add_argument("--model-dir", help="the MLflow model directory (default: OPT_ML/model)")
     p.add_argument("--port", type=int, help=f"TCP port (default: $SAGEMAKER_BIND_TO_PORT, else {DEFAULT_PORT})")
-    p.add_argument("--host", default="0.0.0.0", help="address nginx listens on (default 0.0.0.0)")
+    p.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     p.add_argument("--opt-ml", help="the directory standing for /opt/ml (default: $SM_OPT_ML_ROOT, else /opt/ml)")
+    p.add_argument("--no-nginx", action="store_true",
+                   help="gunicorn alone on --host:--port, for a machine without nginx (a local trial; SageMaker runs nginx)")
     return p
 
 
@@ -245,23 +250,33 @@ class _Settings:
         self.port = _int_setting("--port/SAGEMAKER_BIND_TO_PORT", args.port or os.environ.get("SAGEMAKER_BIND_TO_PORT"), DEFAULT_PORT, 1, 65535)
         self.workers = _int_setting("MODEL_SERVER_WORKERS", os.environ.get("MODEL_SERVER_WORKERS"), cpu_count(), 1)
         self.timeout = _int_setting("MODEL_SERVER_TIMEOUT", os.environ.get("MODEL_SERVER_TIMEOUT"), DEFAULT_TIMEOUT, 1)
-        self.worker_class = os.environ.get("MODEL_SERVER_WORKER_CLASS", "").strip() or "sync"
-        self.nginx = find_nginx()
+        self.nginx = None if args.no_nginx else find_nginx()
+        # Without nginx, gunicorn's own error pages reach the client: the worker that writes them as JSON.
+        default_class = "sync" if self.nginx else f"{__package__}.json_worker.JsonErrorSyncWorker"
+        self.worker_class = os.environ.get("MODEL_SERVER_WORKER_CLASS", "").strip() or default_class
         if not (self.model_dir / "MLmodel").is_file():
             raise SettingError(f"no MLflow model at {self.model_dir} (no MLmodel file); give --model-dir or put the model in {layout.model}")
 
 
 def _gunicorn_command(settings: _Settings, run_dir: Path, socket: Path) -> list[str]:
-    """gunicorn serving the app of :mod:`.wsgi` on ``socket``, with the model preloaded."""
+    """gunicorn serving the app of :mod:`.wsgi` on ``socket`` (without nginx: on host:port), with the model preloaded."""
     gunicorn_conf = run_dir / "gunicorn.conf.py"
     # Settings only some gunicorn versions know go in a config file, which
     # ignores unknown names: the control socket (gunicorn >= 25) would
     # otherwise be created in $HOME and clash between servers.
     gunicorn_conf.write_text("control_socket_disable = True\n", encoding="utf-8")
+    if settings.nginx is None:
+        # gunicorn faces the clients: its own request-line and header limits stay (answered in JSON by the worker class).
+        host = f"[{settings.host}]" if ":" in settings.host else settings.host
+        front = ["--bind", f"{host}:{settings.port}"]
+    else:
+        # nginx enforces the request-line and header limits (8 KB lines, 32 KB of
+        # headers) with JSON answers; gunicorn's own, lower ones would answer in HTML.
+        front = ["--bind", f"unix:{socket}", "--limit-request-line", "0", "--limit-request-fields", "32768", "--limit-request-field_size", "0"]
     return [
         sys.executable, "-m", "gunicorn",
         "--config", str(gunicorn_conf),
-        "--bind", f"unix:{socket}",
+        *front,
         "--workers", str(settings.workers),
         "--worker-class", settings.worker_class,
         "--timeout", str(settings.timeout),
@@ -269,11 +284,6 @@ def _gunicorn_command(settings: _Settings, run_dir: Path, socket: Path) -> list[
         "--preload",  # the model loads once, before the workers fork
         "--pythonpath", str(PACKAGE_ROOT),
         "--worker-tmp-dir", "/dev/shm" if os.access("/dev/shm", os.W_OK) else str(run_dir),
-        # nginx enforces the request-line and header limits (8 KB lines, 32 KB of
-        # headers) with JSON answers; gunicorn's own, lower ones would answer in HTML.
-        "--limit-request-line", "0",
-        "--limit-request-fields", "32768",
-        "--limit-request-field_size", "0",
         "--error-logfile", "-",
         f"{__package__}.wsgi:app",  # serving.container from a checkout, qboost_serving.container installed
     ]
@@ -289,6 +299,9 @@ def _supervise(supervisor: _Supervisor, settings: _Settings, run_dir: Path) -> i
         "QBOOST_SERVE_WORKERS": str(settings.workers),
         "PYTHONUNBUFFERED": "1",
     }
+    if settings.nginx is None:
+        _log(f"--no-nginx: nginx skipped, gunicorn answers on {settings.host}:{settings.port} itself: no nginx body limit "
+             "(the app's own 6 MB limit applies), no buffering of slow clients; a local trial, not SageMaker's set-up")
     supervisor.start("gunicorn", _gunicorn_command(settings, run_dir, socket), env)
     _log(f"gunicorn ({settings.workers} {settings.worker_class} workers, timeout {settings.timeout} s) loading the model {settings.model_dir}")
     while not supervisor.stop.is_set():
@@ -298,12 +311,12 @@ def _supervise(supervisor: _Supervisor, settings: _Settings, run_dir: Path) -> i
             _log(f"error: {gone[0]} exited unexpectedly with {gone[1]}; stopping")
             supervisor.shutdown(grace=settings.timeout + 10)
             return 1
-        if "nginx" not in supervisor.children and socket.exists():
+        if settings.nginx is not None and "nginx" not in supervisor.children and socket.exists():
             # gunicorn opens its socket only once the model is loaded;
             # nginx starts then, so the port opens ready to serve.
             supervisor.start("nginx", [settings.nginx, "-e", "stderr", "-p", str(run_dir), "-c", str(conf)], env, relay_stdout=True)
             _log(f"model loaded; nginx on {settings.host}:{settings.port} -> gunicorn at unix:{socket}")
-        supervisor.stop.wait(0.5 if "nginx" in supervisor.children else 0.02)
+        supervisor.stop.wait(0.5 if "nginx" in supervisor.children or settings.nginx is None else 0.02)
     clean = supervisor.shutdown(grace=settings.timeout + 10)
     _log("stopped" if clean else "stopped with errors")
     return 0 if clean else 1

@@ -52,9 +52,20 @@ from .predictor import CompiledPredictor, predictor_for
 
 MODEL_DIR_ENV = "QBOOST_SERVE_MODEL_DIR"
 WORKERS_ENV = "QBOOST_SERVE_WORKERS"
-# SageMaker's limit for a real-time request; nginx enforces it first (client_max_body_size 6m).
+# SageMaker's limit for a real-time request; nginx enforces it first (client_max_body_size 6m), the app
+# always (serve --no-nginx has no nginx).
 MAX_BODY_BYTES = 6 * 1024 * 1024
+#: The most of a too-large body read (and dropped) so that the client gets the 413 (see _drain).
+DRAIN_LIMIT = 4 * MAX_BODY_BYTES
+LINGER_SECONDS = 2.0
+#: nginx's own 413 says the same (nginx.conf.template).
+TOO_LARGE = (
+    f"the request body is larger than 6 MB ({MAX_BODY_BYTES} bytes), the SageMaker limit for real-time requests; "
+    "split it or use Batch Transform"
+)
 _STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
+#: Every answer says its own type (nginx sends it too, and drops this copy: nginx.conf.template).
+NOSNIFF = ("X-Content-Type-Options", "nosniff")
 PING_BODY = b'{"status": "ready"}\n'  # SageMaker looks at the status only; a body says what it means
 #: The API's spelling (CreateTransformJob's BatchStrategy: MultiRecord | SingleRecord), which AWS's SDK checks.
 BATCH_STRATEGY = "MultiRecord"
@@ -81,9 +92,12 @@ def make_responder(predictor: Any) -> Callable[[bytes | None, int | None, Any], 
     def respond(read_body: Callable[[], bytes], content_length: int | None, header: Callable[[str], str | None]) -> Answer:
         try:
             if content_length is not None and content_length > MAX_BODY_BYTES:
-                raise RequestError(413, f"the body has {content_length} bytes; at most {MAX_BODY_BYTES} (6 MB) are accepted")
+                raise RequestError(413, TOO_LARGE)
             kind, answer = protocol.negotiate(header("Content-Type"), header("Accept"), header(protocol.CUSTOM_ATTRIBUTES))
-            X = protocol.parse(read_body(), kind, schema)
+            body = read_body()
+            if len(body) > MAX_BODY_BYTES:  # a chunked body declares no length (and without nginx nothing cut it)
+                raise RequestError(413, TOO_LARGE)
+            X = protocol.parse(body, kind, schema)
             body = protocol.encode(protocol.predict(predictor, X, answer.output), answer.media_type)
             return 200, protocol.MEDIA_TYPES[answer.media_type].content_type, body
         except RequestError as exc:
@@ -125,13 +139,51 @@ class HotPath:
             status, kind, body = 400, protocol.JSON, error_body(f"Content-Length {raw_length!r} is not a byte count")
         else:
             stream = environ["wsgi.input"]
+            if length is not None and length > MAX_BODY_BYTES:
+                _drain(stream, min(length, DRAIN_LIMIT), environ.get("gunicorn.socket"))
             status, kind, body = self.respond(
-                lambda: stream.read(length) if length is not None else stream.read(),
+                lambda: _read(stream, length if length is not None else MAX_BODY_BYTES + 1),
                 length,
                 lambda name: environ.get(self._ENVIRON[name]) or None,
             )
-        start_response(_STATUS_LINES[status], [("Content-Type", kind), ("Content-Length", str(len(body)))])
+        start_response(_STATUS_LINES[status], [("Content-Type", kind), ("Content-Length", str(len(body))), NOSNIFF])
         return [body]
+
+
+def _read(stream: Any, size: int) -> bytes:
+    """At most ``size`` bytes of the body; a framing the server cannot decode is the client's mistake (400).
+
+    Behind nginx the framing is checked before the app runs; without it
+    (``serve --no-nginx``) gunicorn decodes a chunked body while the app
+    reads, and raises its own errors (``InvalidChunkSize``, ...) from here.
+    """
+    try:
+        return stream.read(size)
+    except Exception as exc:
+        raise RequestError(400, f"the request body is malformed: {one_line(exc, with_type=True)}") from None
+
+
+def _drain(stream: Any, limit: int, sock: Any) -> None:
+    """Read and drop up to ``limit`` bytes of a body too large to use, as nginx's lingering close does.
+
+    Without nginx (``serve --no-nginx``) the 413 goes straight from gunicorn;
+    closing the connection with the body unread would reset it while the
+    client is still sending, and the client would see a broken pipe instead
+    of the answer. A client that stops sending is waited for at most
+    :data:`LINGER_SECONDS` per read. Behind nginx this never runs: nginx
+    refuses the body first.
+    """
+    previous = sock.gettimeout() if sock is not None else None
+    if sock is not None:
+        sock.settimeout(LINGER_SECONDS)
+    try:
+        while limit > 0 and (chunk := stream.read(min(limit, 1 << 16))):
+            limit -= len(chunk)
+    except Exception:  # a stalled or broken body: the 413 is still the answer
+        pass
+    finally:
+        if sock is not None:
+            sock.settimeout(previous)
 
 
 def _has_sklearn() -> bool:
@@ -213,6 +265,11 @@ def create_app(model_dir: str | None = None, workers: int | None = None) -> Flas
             405,
             content_type=protocol.JSON,
         )
+
+    @app.after_request
+    def no_sniffing(response: Response) -> Response:
+        response.headers.setdefault(*NOSNIFF)
+        return response
 
     app.wsgi_app = HotPath(app.wsgi_app, respond)  # type: ignore[method-assign]
     return app

@@ -114,6 +114,69 @@ def test_deploy_rejects_bad_arguments_before_any_aws_call(moto, tmp_path, endpoi
     assert message in one_error_line(result)
 
 
+def test_deploy_serverless_sends_a_serverless_config_and_no_instances(moto, tmp_path):
+    endpoint = unique("qb")
+    result = serving(moto, *deploy_args(endpoint, "s3://somewhere/model.tar.gz", "--serverless", "--memory-size", "3072",
+                                        "--max-concurrency", "20"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"serverless with the lean image {IMAGE}: cold starts are where its 0.2-0.5 s start pays" in result.stdout
+    assert "(serverless, 3072 MB, at most 20 concurrent invocations)" in result.stdout
+    sm = moto.client("sagemaker")
+    config = sm.describe_endpoint_config(EndpointConfigName=sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"])
+    (variant,) = config["ProductionVariants"]
+    assert variant["ServerlessConfig"] == {"MemorySizeInMB": 3072, "MaxConcurrency": 20}
+    assert "InstanceType" not in variant and "InitialInstanceCount" not in variant
+
+
+def test_the_exact_endpoint_config_requests():
+    from serving._deploy import endpoint_config_request
+    from serving._specs import DeploySpec
+
+    common = dict(image_uri=IMAGE, model_data="s3://b/model.tar.gz", role=ROLE, endpoint_name="qb")
+    serverless = DeploySpec(**common, serverless_memory_mb=1024, serverless_max_concurrency=1)
+    assert endpoint_config_request(serverless, "qb-1") == {
+        "EndpointConfigName": "qb-1",
+        "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "qb-1", "ServerlessConfig": {"MemorySizeInMB": 1024, "MaxConcurrency": 1}}],
+    }
+    asynchronous = DeploySpec(**common, instance_type="ml.c5.large", async_output="s3://results/qb/")
+    assert endpoint_config_request(asynchronous, "qb-2") == {
+        "EndpointConfigName": "qb-2",
+        "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "qb-2", "InstanceType": "ml.c5.large",
+                                "InitialInstanceCount": 1, "InitialVariantWeight": 1.0}],
+        "AsyncInferenceConfig": {"OutputConfig": {"S3OutputPath": "s3://results/qb/"}},
+    }
+
+
+def test_deploy_async_sends_the_output_location(moto, tmp_path):
+    endpoint = unique("qb")
+    result = serving(moto, *deploy_args(endpoint, "s3://somewhere/model.tar.gz", "--async-output", "s3://results/async/"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "asynchronous: results under s3://results/async/" in result.stdout
+    sm = moto.client("sagemaker")
+    config = sm.describe_endpoint_config(EndpointConfigName=sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"])
+    assert config["AsyncInferenceConfig"]["OutputConfig"]["S3OutputPath"] == "s3://results/async/"
+
+
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        (("--serverless", "--memory-size", "1500"), "--memory-size 1500: a serverless endpoint takes 1024, 2048, 3072, 4096, 5120, 6144 MB"),
+        (("--serverless", "--max-concurrency", "0"), "--max-concurrency 0: a serverless endpoint takes 1 to 200 concurrent invocations"),
+        (("--serverless", "--max-concurrency", "201"), "--max-concurrency 201: a serverless endpoint takes 1 to 200"),
+        (("--serverless", "--instance-type", "ml.m5.large"), "--serverless endpoints have no instances: drop --instance-type"),
+        (("--serverless", "--async-output", "s3://r/x"), "--async-output needs an instance-backed endpoint"),
+        (("--async-output", "s3://"), "no bucket in S3 URI"),
+    ],
+)
+def test_serverless_and_async_options_are_checked_before_any_aws_call(moto, tmp_path, options, message):
+    endpoint = unique("qb")
+    result = serving(moto, *deploy_args(endpoint, "s3://somewhere/model.tar.gz", *options), cwd=tmp_path)
+    assert result.returncode == 2 and message in one_error_line(result)
+    sm = moto.client("sagemaker")
+    assert not [e for e in sm.list_endpoints(MaxResults=100)["Endpoints"] if e["EndpointName"] == endpoint]
+    assert not [c for c in sm.list_endpoint_configs(MaxResults=100)["EndpointConfigs"] if c["EndpointConfigName"].startswith(endpoint)]
+
+
 # -------------------------------------------------------------------------- delete
 
 
@@ -220,6 +283,33 @@ def test_invoke_prints_the_response_body(moto, tmp_path):
                      "--accept", "text/csv", "--custom-attributes", "trace=1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "1\n0\n1\n"
+
+
+def test_invoke_async_puts_the_input_in_s3_and_prints_the_answer_it_polls(moto, tmp_path):
+    endpoint = unique("qb")
+    moto.queue_async_results((False, "1\n0"), (True, "ValueError: the model refused row 1"))
+    data = tmp_path / "test.csv"
+    data.write_text("1,1.0,2.0\n0,3.0,4.0\n")  # training layout: the label first
+    result = serving(moto, "invoke", "--endpoint-name", endpoint, "--file", str(data), "--labelled", "--async",
+                     "--async-input", "s3://qboost-async/in/", "--poll-seconds", "0.1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "1\n0\n"
+    assert "queued s3://qboost-async/in/" in result.stderr
+    (uploaded,) = moto.client("s3").list_objects_v2(Bucket="qboost-async", Prefix="in/")["Contents"]
+    assert uploaded["Key"].startswith(f"in/{endpoint}-") and uploaded["Key"].endswith(".csv")
+    body = moto.client("s3").get_object(Bucket="qboost-async", Key=uploaded["Key"])["Body"].read()
+    assert body == b"1.0,2.0\n3.0,4.0\n"  # the features only
+    failed = serving(moto, "invoke", "--endpoint-name", endpoint, "--file", str(data), "--async", "--poll-seconds", "0.1", cwd=tmp_path)
+    assert failed.returncode != 0
+    line = one_error_line(failed)
+    assert "the asynchronous inference failed" in line and "ValueError: the model refused row 1" in line
+
+
+def test_invoke_async_options_need_async(moto, tmp_path):
+    data = tmp_path / "test.csv"
+    data.write_text("1.0,2.0\n")
+    result = serving(moto, "invoke", "--endpoint-name", unique("qb"), "--file", str(data), "--async-input", "s3://b/in", cwd=tmp_path)
+    assert "--async-input needs --async" in one_error_line(result)
 
 
 def test_invoke_splits_a_large_csv_into_line_aligned_requests(moto, tmp_path):

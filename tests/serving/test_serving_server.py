@@ -24,8 +24,16 @@ import pytest
 from services import free_port
 # First: it puts this checkout's `serving` first on sys.path.
 from serving_programs import (  # noqa: F401  (opt_ml, reference, server, server_software: fixtures, found by name)
-    BIN, LOOPBACK, REPO, csv_body, opt_ml, predictions_of, program_env, reference, server, server_software, start_server,
+    BIN, LOOPBACK, REPO, csv_body, opt_ml, plain_server, predictions_of, program_env, reference, server, server_software, start_server,
 )
+
+#: The two ways `serve` runs: nginx in front (the image), and gunicorn alone (`--no-nginx`, a local trial).
+MODES = ["server", "plain_server"]
+
+
+@pytest.fixture(params=MODES, ids=["nginx", "no-nginx"])
+def any_server(request):
+    return request.getfixturevalue(request.param)
 
 
 # --------------------------------------------------------------------------- serve
@@ -168,18 +176,18 @@ BAD_INPUTS = [
 
 
 @pytest.mark.parametrize("case", BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
-def test_bad_input_gets_a_4xx_that_says_what_is_wrong(server, case):
+def test_bad_input_gets_a_4xx_that_says_what_is_wrong(any_server, case):
     _, content_type, body, headers, status, phrase = case
-    got_status, got_headers, answer = server.invoke(body, content_type, headers)
+    got_status, got_headers, answer = any_server.invoke(body, content_type, headers)
     assert got_status == status, answer
     assert got_headers["Content-Type"] == "application/json"
     error = json.loads(answer)["error"]
     assert phrase in error
 
 
-def test_wrong_paths_and_methods_get_json_errors(server):
+def test_wrong_paths_and_methods_get_json_errors(any_server):
     for method, path, status in (("GET", "/invocations", 405), ("POST", "/ping", 405), ("GET", "/nowhere", 404)):
-        got, headers, body = server.request(method, path)
+        got, headers, body = any_server.request(method, path)
         assert got == status and headers["Content-Type"] == "application/json" and "error" in json.loads(body)
 
 
@@ -214,9 +222,9 @@ HOSTILE_VALUES = [
 
 
 @pytest.mark.parametrize("case", HOSTILE_VALUES, ids=[c[0] for c in HOSTILE_VALUES])
-def test_hostile_values_get_a_400_naming_the_cell(server, case):
+def test_hostile_values_get_a_400_naming_the_cell(any_server, case):
     _, content_type, body, phrase = case
-    status, headers, answer = server.invoke(body, content_type)
+    status, headers, answer = any_server.invoke(body, content_type)
     assert status == 400, answer
     assert headers["Content-Type"] == "application/json" and headers["X-Content-Type-Options"] == "nosniff"
     error = json.loads(answer)["error"]
@@ -328,8 +336,10 @@ def test_a_worker_killed_under_load_never_yields_a_short_2xx(server, reference):
     server.initial_pids = server.gunicorn_pids()  # later tests compare with the replacements
 
 
-def test_server_is_unharmed_by_bad_input(server, reference):
+@pytest.mark.parametrize("mode", MODES)
+def test_server_is_unharmed_by_bad_input(mode, request, reference):
     """After the table of bad inputs: same gunicorn master and workers, /ping 200, valid answers."""
+    server = request.getfixturevalue(mode)
     assert server.gunicorn_pids() == server.initial_pids
     assert server.request("GET", "/ping")[0] == 200
     got = predictions_of(*server.invoke(csv_body(reference["X"][:50]), "text/csv"), "text/csv")
@@ -347,14 +357,54 @@ def _body_of_size(reference, size: int) -> tuple[bytes, int]:
     return out.getvalue(), n
 
 
-def test_body_size_limit_is_sagemakers_6_mb(server, reference):
+def test_body_size_limit_is_sagemakers_6_mb(any_server, reference):
     body, rows = _body_of_size(reference, 5_900_000)
-    status, headers, answer = server.invoke(body, "text/csv")
+    status, headers, answer = any_server.invoke(body, "text/csv")
     assert status == 200 and len(answer.decode().splitlines()) == rows
     too_big = body + body[: 600_000]  # 6.5 MB
-    status, headers, answer = server.invoke(too_big, "text/csv")
+    status, headers, answer = any_server.invoke(too_big, "text/csv")
     assert status == 413 and headers["Content-Type"] == "application/json"
     assert "larger than 6 MB" in json.loads(answer)["error"]
+
+
+def test_a_chunked_body_over_6_mb_is_refused_by_the_app_itself(plain_server, reference):
+    """Without nginx nothing cuts a body that declares no length: the app reads at most 6 MB + 1 byte of it."""
+    body, _ = _body_of_size(reference, 6_500_000)
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i : i + 65536]), body[i : i + 65536]) for i in range(0, len(body), 65536))
+    status, headers, answer = _raw(plain_server.port, POST + b"Transfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n")
+    assert status == 413 and headers["Content-Type"] == "application/json"
+    assert "larger than 6 MB" in json.loads(answer)["error"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("case", PROTOCOL_ERRORS, ids=[c[0] for c in PROTOCOL_ERRORS])
+def test_without_nginx_gunicorns_own_refusals_are_json_too(plain_server, case):
+    """gunicorn faces the client: it picks the status (never a 5xx for a client's request but 501/505 as nginx does), the body is JSON."""
+    _, data, nginx_status = case
+    status, headers, body = _raw(plain_server.port, data)
+    assert headers.get("Content-Type") == "application/json", (status, headers, body[:300])
+    answer = json.loads(body)
+    if status == 200:
+        assert answer == {"status": "ready"}
+    else:
+        assert 400 <= status < 500 or status == nginx_status, (status, body[:300])
+        assert answer["error"] and "<html>" not in answer["error"]
+
+
+def test_serve_without_nginx_says_what_it_skips(plain_server):
+    log = plain_server.log.read_text(errors="replace")
+    first = next(line for line in log.splitlines() if "--no-nginx" in line)
+    assert "nginx skipped" in first and "the app's own 6 MB limit applies" in first
+    assert "nginx" not in " ".join(open(f"/proc/{p}/cmdline").read() for p in plain_server.initial_pids[1])
+
+
+def test_a_missing_nginx_names_both_ways_out(monkeypatch):
+    from serving.container import serve
+
+    monkeypatch.setattr(serve.shutil, "which", lambda name: None)
+    monkeypatch.setattr(serve.os, "access", lambda path, mode: False)
+    with pytest.raises(serve.SettingError, match=r"apt-get install -y nginx, or --no-nginx"):
+        serve.find_nginx()
 
 
 def test_sigterm_lets_an_in_flight_request_finish_and_exits_0(server_software, opt_ml, reference, tmp_path):

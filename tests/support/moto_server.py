@@ -59,12 +59,17 @@ class Moto:
 
     def queue_invoke_results(self, *bodies: str) -> None:
         """Make moto's InvokeEndpoint answer these bodies, in order (its test-only API)."""
-        payload = {
-            "account_id": ACCOUNT, "region": REGION,
-            "results": [{"Body": b, "ContentType": "text/csv", "InvokedProductionVariant": "AllTraffic", "CustomAttributes": ""} for b in bodies],
-        }
+        results = [{"Body": b, "ContentType": "text/csv", "InvokedProductionVariant": "AllTraffic", "CustomAttributes": ""} for b in bodies]
+        self._queue("endpoint-results", results)
+
+    def queue_async_results(self, *results: tuple[bool, str]) -> None:
+        """Make moto's InvokeEndpointAsync write these ``(is_failure, data)`` to S3, in order."""
+        self._queue("async-endpoint-results", [{"is_failure": failed, "data": data} for failed, data in results])
+
+    def _queue(self, kind: str, results: list) -> None:
+        payload = {"account_id": ACCOUNT, "region": REGION, "results": results}
         request = urllib.request.Request(
-            f"{self.url}/moto-api/static/sagemaker/endpoint-results",
+            f"{self.url}/moto-api/static/sagemaker/{kind}",
             data=json.dumps(payload).encode(), headers={"Content-Type": "application/json"}, method="POST",
         )
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))

@@ -182,14 +182,13 @@ def start_server(cmd: list[str], log: Path, env: dict[str, str], port: int) -> S
     return Server(process, port, log, time.monotonic() - start)
 
 
-@pytest.fixture(scope="module")
-def server(server_software, opt_ml, tmp_path_factory):
-    """``python -m serving.container.serve --opt-ml ROOT`` on a free loopback port, 2 workers."""
+def _serving(opt_ml, tmp_path_factory, *options: str):
+    """``python -m serving.container.serve --opt-ml ROOT OPTIONS`` on a free loopback port, 2 workers; stopped with SIGTERM."""
     port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    cmd = [sys.executable, "-m", "serving.container.serve", "--opt-ml", str(opt_ml), "--port", str(port), "--host", LOOPBACK]
+    cmd = [sys.executable, "-m", "serving.container.serve", "--opt-ml", str(opt_ml), "--port", str(port), "--host", LOOPBACK, *options]
     srv = start_server(cmd, log, program_env(MODEL_SERVER_WORKERS="2"), port)
-    print(f"\n[serve] /ping answered 200 {srv.ready_seconds:.2f} s after the process started", flush=True)
+    print(f"\n[serve{' ' if options else ''}{' '.join(options)}] /ping answered 200 {srv.ready_seconds:.2f} s after the process started", flush=True)
     # gunicorn forks its workers one after the other; wait for both before noting their pids
     # (the deadline is a safety net for a loaded machine, not a measure).
     deadline = time.monotonic() + 120
@@ -199,7 +198,19 @@ def server(server_software, opt_ml, tmp_path_factory):
     assert len(srv.initial_pids[1]) == 2, srv.initial_pids
     yield srv
     code = srv.stop()
-    assert code == 0, f"serve exited with {code} on SIGTERM; log:\n{log.read_text()[-3000:]}"
+    assert code == 0, f"serve {' '.join(options)} exited with {code} on SIGTERM; log:\n{log.read_text()[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def server(server_software, opt_ml, tmp_path_factory):
+    """nginx + gunicorn, as the image runs them."""
+    yield from _serving(opt_ml, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def plain_server(server_software, opt_ml, tmp_path_factory):
+    """``--no-nginx``: gunicorn alone on the port."""
+    yield from _serving(opt_ml, tmp_path_factory, "--no-nginx")
 
 
 def csv_body(X: np.ndarray, header: list[str] | None = None) -> str:
