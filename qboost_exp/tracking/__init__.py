@@ -75,7 +75,7 @@ _EXPORTS = {
     **dict.fromkeys(
         (
             "DEFAULT_TRACKING_URI", "DEFAULT_UI", "KEY_COLUMNS", "SHARED_VIEW_KEY", "TrackingStoreError", "check_reachable", "check_writable",
-            "ensure_runs_view", "is_server", "prepare_store", "quiet", "resolve_tracking_uri", "shared_view_state", "tracking_uri", "ui_line", "ui_url",
+            "ensure_runs_view", "is_sagemaker_arn", "is_server", "prepare_store", "quiet", "resolve_tracking_uri", "shared_view_state", "tracking_uri", "ui_line", "ui_url",
         ),
         "._store",
     ),
@@ -102,8 +102,8 @@ if TYPE_CHECKING:
         is_better, metric_value, rank_key, search_all, swept_keys, training_runs,
     )
     from ._store import (
-        DEFAULT_TRACKING_URI, DEFAULT_UI, KEY_COLUMNS, SHARED_VIEW_KEY, TrackingStoreError, check_reachable, check_writable, ensure_runs_view, is_server,
-        prepare_store, quiet, resolve_tracking_uri, shared_view_state, tracking_uri, ui_line, ui_url,
+        DEFAULT_TRACKING_URI, DEFAULT_UI, KEY_COLUMNS, SHARED_VIEW_KEY, TrackingStoreError, check_reachable, check_writable, ensure_runs_view, is_sagemaker_arn,
+        is_server, prepare_store, quiet, resolve_tracking_uri, shared_view_state, tracking_uri, ui_line, ui_url,
     )
 
 

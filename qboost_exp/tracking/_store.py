@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shlex
 import time
 from contextlib import contextmanager
@@ -247,18 +248,65 @@ def tracking_uri(mlflow_cfg: Mapping[str, Any], base_dir: str | os.PathLike[str]
     return resolve_tracking_uri(mlflow_cfg.get("tracking_uri"), base_dir)
 
 
+#: SageMaker's managed MLflow: a tracking server's or an MLflow app's ARN, used as the tracking URI
+#: through AWS's sagemaker-mlflow plugin (which signs every request with AWS credentials).
+_SAGEMAKER_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:(mlflow-tracking-server|mlflow-app)/[A-Za-z0-9-]+$")
+
+
+def is_sagemaker_arn(uri: str) -> bool:
+    """Whether ``uri`` names a SageMaker managed MLflow tracking server or app (``arn:aws:sagemaker:...``)."""
+    return bool(_SAGEMAKER_ARN.match(uri))
+
+
+def _has_arn_plugin() -> bool:
+    """Whether an MLflow tracking-store plugin for ``arn:`` URIs (AWS's sagemaker-mlflow) is installed."""
+    from importlib.metadata import entry_points
+
+    return any(e.name == "arn" for e in entry_points(group="mlflow.tracking_store"))
+
+
+def _check_sagemaker_store(uri: str) -> None:
+    """A SageMaker ARN needs the plugin (else: the extra to install) and AWS credentials (else: how to give them)."""
+    if not _has_arn_plugin():
+        raise TrackingStoreError(
+            f"the tracking URI {uri} is SageMaker's managed MLflow, which MLflow reaches through AWS's sagemaker-mlflow "
+            "plugin: pip install 'qboost-exp[aws]' (or sagemaker-mlflow)"
+        )
+    import boto3
+    import botocore.exceptions
+
+    try:
+        credentials = boto3.Session().get_credentials()
+    except botocore.exceptions.BotoCoreError as exc:  # a named profile that does not exist, a broken config file
+        raise TrackingStoreError(f"cannot reach SageMaker's managed MLflow at {uri}: AWS configuration: {exc}") from None
+    if credentials is None:
+        raise TrackingStoreError(
+            f"cannot reach SageMaker's managed MLflow at {uri}: no AWS credentials (the sagemaker-mlflow plugin signs every "
+            "request with them); set AWS_PROFILE or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where an IAM role applies"
+        )
+
+
 def check_reachable(uri: str) -> None:
     """Fail fast, in one line, when ``uri`` is a tracking server that does not answer.
+
+    A SageMaker managed MLflow ARN is a server too: it needs AWS's plugin and
+    credentials, then the same one-request probe as any server.
 
     Raises
     ------
     TrackingStoreError
     """
+    if is_sagemaker_arn(uri):
+        _check_sagemaker_store(uri)
+        import mlflow
+
+        # The plugin signs requests for the process-wide URI, not the client's: set it (the run sets it too).
+        mlflow.set_tracking_uri(uri)
+        _probe(uri)
+        return
     if not is_server(uri):
         return
     import socket
-
-    from mlflow import MlflowClient
 
     parsed = urlparse(uri)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
@@ -270,19 +318,25 @@ def check_reachable(uri: str) -> None:
             f"cannot reach the MLflow tracking server at {uri}: {exc.strerror or exc}; start it (mlflow server ...) or fix "
             "mlflow.tracking_uri / MLFLOW_TRACKING_URI"
         ) from None
-    # Something listens: one MLflow request, without retries, proves it is a tracking server.
+    _probe(uri)
+
+
+def _probe(uri: str) -> None:
+    """One MLflow request, without retries: proves ``uri`` is a tracking server that answers."""
+    from mlflow import MlflowClient
+
     saved = {name: os.environ.get(name) for name in _PROBE_ENV}
     os.environ.update(_PROBE_ENV)
     try:
-        with quiet("urllib3.connectionpool"):
+        with quiet("urllib3.connectionpool"), quiet("mlflow.tracking.request_header.registry"):
             MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
     except Exception as exc:  # noqa: BLE001 - any failure to answer means the same to the user
         reason = " ".join(str(getattr(exc, "message", None) or exc).split())
         if len(reason) > 300:
             reason = reason[:300] + "..."
+        fix = "check the ARN, its region and your IAM permissions" if is_sagemaker_arn(uri) else "start it (mlflow server ...)"
         raise TrackingStoreError(
-            f"cannot reach the MLflow tracking server at {uri}: {reason}; start it (mlflow server ...) or fix "
-            "mlflow.tracking_uri / MLFLOW_TRACKING_URI"
+            f"cannot reach the MLflow tracking server at {uri}: {reason}; {fix} or fix mlflow.tracking_uri / MLFLOW_TRACKING_URI"
         ) from None
     finally:
         for name, value in saved.items():

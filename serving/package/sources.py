@@ -22,7 +22,7 @@ PROJECT_ROOT = SERVING_DIR.parent
 DOCKER_DIR = SERVING_DIR / "_docker" if (SERVING_DIR / "_docker").is_dir() else PROJECT_ROOT / "docker"
 PROJECT_DIST = "qboost-exp"
 #: The programs SageMaker runs (`docker run IMAGE train|serve`); without them the image is useless.
-CONTAINER_PROGRAMS = ("container/bin/train", "container/bin/serve")
+CONTAINER_PROGRAMS = ("container/bin/train", "container/bin/serve", "container/bin/start")
 
 
 def checked_dockerfile() -> Path:

@@ -215,8 +215,10 @@ def test_train_writes_a_model_both_images_serve_mounted_over_opt_ml_model(podman
     # from elsewhere under /opt/ml fails with EXDEV), and the only channel here is named `train`.
     opt_ml, X, y = _opt_ml(tmp_path, channel="train")
     model = tmp_path / "model"
-    done = podman("run", "--rm", "-v", f"{opt_ml}:/opt/ml", "-v", f"{model}:/opt/ml/model", sagemaker_image.tag, "train", timeout=600, check=False)
+    # No argument, as the SageMaker SDK v3's ModelTrainer starts a job without a command: the mounts say train.
+    done = podman("run", "--rm", "-v", f"{opt_ml}:/opt/ml", "-v", f"{model}:/opt/ml/model", sagemaker_image.tag, timeout=600, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.stderr.splitlines()[0] == "start: running train (found /opt/ml/input/config/hyperparameters.json: a training job)"
     assert "train: model saved to /opt/ml/model" in done.stdout
     assert "channel training: 1 file, " in done.stdout and "/opt/ml/input/data/train)" in done.stdout
     assert (model / "MLmodel").is_file() and (model / "qboost-compiled.npz").is_file(), sorted(p.name for p in model.iterdir())
@@ -237,8 +239,9 @@ def test_train_writes_a_model_both_images_serve_mounted_over_opt_ml_model(podman
 
 def test_the_lean_image_refuses_to_train_and_holds_no_heavy_library(podman, lean_image, sagemaker_image, tmp_path):
     opt_ml, _, _ = _opt_ml(tmp_path)
-    done = podman("run", "--rm", "-v", f"{opt_ml}:/opt/ml", lean_image.tag, "train", timeout=300, check=False)
+    done = podman("run", "--rm", "-v", f"{opt_ml}:/opt/ml", lean_image.tag, timeout=300, check=False)  # no argument: the mounts say train
     assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.splitlines()[0].startswith("start: running train (found /opt/ml/input/config/hyperparameters.json")
     reason = (opt_ml / "output" / "failure").read_text()
     assert "it is the lean serving image; run training jobs on the full image" in reason
     probe = "import importlib.util as u; print([m for m in %r if u.find_spec(m)])" % (HEAVY,)
@@ -283,11 +286,13 @@ def _protocol_requests() -> dict[str, tuple[str, str, bytes | None, dict[str, st
 def test_both_images_answer_the_protocol_byte_for_byte(podman, sagemaker_image, lean_image, containers):
     running = []
     for image in (sagemaker_image, lean_image):
-        container = start(podman, image.tag, "serve", env={"MODEL_SERVER_WORKERS": "2"})
+        container = start(podman, image.tag, env={"MODEL_SERVER_WORKERS": "2"})  # no argument, no training mounts: serve
         containers.append(container)
         running.append(container)
     for container in running:
         wait_for_http(f"http://{LOOPBACK}:{container.port}/ping", timeout=120, interval=0.05)
+        first = container.podman("logs", container.name).stderr.splitlines()[0]  # podman keeps the container's stderr apart
+        assert first.startswith("start: running serve (no training job's mounts"), container.logs()
     ignored = {"date", "server", "connection", "keep-alive"}
     for name, (method, path, body, headers) in _protocol_requests().items():
         answers = []
