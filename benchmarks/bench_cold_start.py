@@ -26,26 +26,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
-import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 
-
-def podman(*args: str, timeout: float = 600) -> str:
-    done = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-    if done.returncode != 0:
-        raise SystemExit(f"podman {' '.join(args[:3])} ... exited {done.returncode}: {done.stderr[-2000:]}")
-    return done.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from bench_image import free_port, podman  # the same podman call and port choice as the image benchmark
 
 
 def first_prediction(image: str, memory: str, row: bytes, model: str | None, timeout: float = 120) -> tuple[float, float]:
