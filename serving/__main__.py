@@ -108,9 +108,9 @@ def _deploy_parser(sub: Any) -> None:
     dp.add_argument("--instance-count", type=positive_int, help="default 1 (not with --serverless)")
     dp.add_argument("--serverless", action="store_true",
                     help="a serverless endpoint (ServerlessConfig, no instances; the lean image starts fastest)")
-    dp.add_argument("--memory-size", type=int, default=2048, metavar="MB",
+    dp.add_argument("--memory-size", type=int, metavar="MB",
                     help="with --serverless: 1024, 2048, 3072, 4096, 5120 or 6144 (default 2048)")
-    dp.add_argument("--max-concurrency", type=int, default=5, metavar="N",
+    dp.add_argument("--max-concurrency", type=int, metavar="N",
                     help="with --serverless: concurrent invocations, 1 to 200 (default 5)")
     dp.add_argument("--async-output", metavar="S3_URI",
                     help="an asynchronous endpoint (AsyncInferenceConfig) writing its results under this s3:// prefix")
@@ -238,12 +238,14 @@ def _deploy(args: argparse.Namespace) -> int:
         environment["MODEL_SERVER_TIMEOUT"] = str(args.model_server_timeout)
     if args.serverless and (args.instance_type or args.instance_count):
         raise ServingError("--serverless endpoints have no instances: drop --instance-type and --instance-count")
+    if not args.serverless and (args.memory_size is not None or args.max_concurrency is not None):
+        raise ServingError("--memory-size and --max-concurrency size a serverless endpoint: add --serverless")
     spec = DeploySpec(
         image_uri=args.image_uri, model_data=args.model_data, role=args.role, endpoint_name=args.endpoint_name,
         instance_type=args.instance_type or "ml.m5.large", instance_count=args.instance_count or 1, environment=environment,
         bucket=args.bucket, prefix=args.prefix, update=args.update, wait=not args.no_wait, wait_delay=args.wait_delay,
-        serverless_memory_mb=args.memory_size if args.serverless else None,
-        serverless_max_concurrency=args.max_concurrency if args.serverless else None,
+        serverless_memory_mb=(2048 if args.memory_size is None else args.memory_size) if args.serverless else None,
+        serverless_max_concurrency=(5 if args.max_concurrency is None else args.max_concurrency) if args.serverless else None,
         async_output=args.async_output,
     )
     deploy(_aws(args), spec)

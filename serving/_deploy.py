@@ -141,7 +141,9 @@ def endpoint_config_request(spec: DeploySpec, name: str) -> dict[str, Any]:
         variant.update(InstanceType=spec.instance_type, InitialInstanceCount=spec.instance_count, InitialVariantWeight=1.0)
     request: dict[str, Any] = {"EndpointConfigName": name, "ProductionVariants": [variant]}
     if spec.async_output is not None:
-        request["AsyncInferenceConfig"] = {"OutputConfig": {"S3OutputPath": spec.async_output}}
+        # Without S3FailurePath SageMaker writes no failure object, and `invoke --async` could only time out.
+        output = spec.async_output.rstrip("/")
+        request["AsyncInferenceConfig"] = {"OutputConfig": {"S3OutputPath": f"{output}/", "S3FailurePath": f"{output}/failures/"}}
     return request
 
 
@@ -154,7 +156,7 @@ def _create_endpoint_config(sm: Any, spec: DeploySpec, name: str) -> None:
     else:
         how = f"{spec.instance_count} x {spec.instance_type}"
     if spec.async_output is not None:
-        how += f", asynchronous: results under {spec.async_output}"
+        how += f", asynchronous: results under {spec.async_output.rstrip('/')}/, failures under .../failures/"
     print(f"created endpoint config {name} ({how})", flush=True)
 
 

@@ -20,11 +20,13 @@ from ._invoke import request_payload
 from ._names import check_name, stamped_name
 from ._s3 import parse_s3_uri, upload_file
 from .aws import Aws, aws_errors, client_error_parts
+from .container.messages import one_line
 
 __all__ = ["invoke_async", "MAX_ASYNC_PAYLOAD"]
 
-#: An asynchronous request's largest input (1 GB, SageMaker's limit).
-MAX_ASYNC_PAYLOAD = 10**9
+#: An asynchronous request's largest input here: SageMaker takes up to 1 GB, but the container
+#: answers at most 6 MB per request (nginx's and the app's limit, as for real-time requests).
+MAX_ASYNC_PAYLOAD = 6 * 1024 * 1024
 
 
 def invoke_async(
@@ -50,7 +52,10 @@ def invoke_async(
     check_name(endpoint_name, "endpoint")
     data, kind = request_payload(path, content_type, labelled)
     if len(data) > MAX_ASYNC_PAYLOAD:
-        raise ServingError(f"{path} is {len(data) / 1e9:.2f} GB, over an asynchronous request's 1 GB limit: use a batch transform job")
+        raise ServingError(
+            f"{path} is {len(data) / 2**20:.1f} MiB: the container answers at most 6 MB per request, asynchronous ones too; "
+            "send it with `invoke` (which splits CSV) or use a batch transform job"
+        )
     prefix = (input_prefix or f"s3://{aws.default_bucket()}/qboost/async-input").rstrip("/")
     parse_s3_uri(prefix + "/x")  # a malformed prefix fails before anything is uploaded
     uri = f"{prefix}/{stamped_name(endpoint_name)}{path.suffix or '.bin'}"
@@ -81,9 +86,12 @@ def _poll(aws: Aws, output: str, failure: str | None, poll_s: float, timeout_s: 
             return answer
         failed = _object(aws, failure) if failure else None
         if failed is not None:
-            raise ServingError(f"the asynchronous inference failed ({failure}): {failed.decode(errors='replace').strip()[:500]}")
+            raise ServingError(f"the asynchronous inference failed ({failure}): {one_line(failed.decode(errors='replace'), limit=500)}")
         if time.monotonic() >= deadline:
-            raise ServingError(f"no answer at {output} after {timeout_s:.0f} s: it may still come; fetch it later with `aws s3 cp {output} -`")
+            where = "" if failure else " (the endpoint reports no failure location: deploy it with --async-output, which sets one)"
+            raise ServingError(
+                f"no answer at {output} after {timeout_s:.0f} s{where}: it may still come; fetch it later with `aws s3 cp {output} -`"
+            )
         sleep(poll_s)
 
 

@@ -343,7 +343,9 @@ def bounded_retries(uri: str, budget: float | None = None) -> Iterator[Breaker]:
     """
     plan = retry_plan(DEFAULT_RETRY_SECONDS if budget is None else budget)
     breaker = Breaker(plan)
-    if not uri.startswith(("http://", "https://")):  # not a tracking server (the rule of _store.is_server)
+    from ._store import is_remote_store
+
+    if not is_remote_store(uri):  # a local store fails at once
         yield breaker
         return
     saved = {name: os.environ.get(name) for name in plan.env()}

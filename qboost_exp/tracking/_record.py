@@ -143,10 +143,10 @@ def _clean_store(run: OpenRun, record_dir: Path | None, reason: str) -> dict[str
     """
     from mlflow import MlflowClient
 
-    from ._store import is_server
+    from ._store import is_remote_store
 
     run.breaker.trip("cleanup after a store failure")
-    cleanup = _Cleanup(MlflowClient(tracking_uri=run.tracking_uri), stop_early=is_server(run.tracking_uri))
+    cleanup = _Cleanup(MlflowClient(tracking_uri=run.tracking_uri), stop_early=is_remote_store(run.tracking_uri))
     cleanup.remove_partial_models(run)
     cleanup.end_failed(run, record_dir, reason)
     _forget_active_run(run.run_id)

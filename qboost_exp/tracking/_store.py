@@ -131,6 +131,10 @@ def ui_url(tracking_uri: str, experiment_id: str, run_id: str | None = None, ui_
 
 def ui_line(tracking_uri: str, experiment_id: str, run_id: str | None = None) -> str:
     """``MLflow UI: <link>``, and for a store without a server of its own, how to start one."""
+    if is_sagemaker_arn(tracking_uri):
+        name = tracking_uri.rsplit("/", 1)[1]
+        return (f"MLflow UI: SageMaker's own (SageMaker Studio, or `aws sagemaker create-presigned-mlflow-tracking-server-url "
+                f"--tracking-server-name {name}`), experiment {experiment_id}" + (f", run {run_id}" if run_id else ""))
     line = f"MLflow UI: {ui_url(tracking_uri, experiment_id, run_id)}"
     if is_server(tracking_uri):
         return line
@@ -147,6 +151,26 @@ def ui_line(tracking_uri: str, experiment_id: str, run_id: str | None = None) ->
 def is_server(uri: str) -> bool:
     """Whether ``uri`` is a tracking server (http/https), which serves its own UI."""
     return uri.startswith(("http://", "https://"))
+
+
+def is_remote_store(uri: str) -> bool:
+    """Whether ``uri`` is reached over the network (a server or SageMaker's managed MLflow): retries are bounded for it."""
+    return is_server(uri) or is_sagemaker_arn(uri)
+
+
+class _PluginHeaderNoise(logging.Filter):
+    """Drop AWS's sagemaker-mlflow plugin's warning on requests to other servers.
+
+    Its request-header provider parses the process-wide tracking URI as an
+    ARN for every REST request, whatever the store, and MLflow logs the
+    resulting IndexError as a warning on each request to a plain server.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "resolving request headers: list index out of range" not in record.getMessage()
+
+
+logging.getLogger("mlflow.tracking.request_header.registry").addFilter(_PluginHeaderNoise())
 
 
 # Reaching a tracking server at all: one attempt, a short timeout. MLflow's
@@ -328,7 +352,7 @@ def _probe(uri: str) -> None:
     saved = {name: os.environ.get(name) for name in _PROBE_ENV}
     os.environ.update(_PROBE_ENV)
     try:
-        with quiet("urllib3.connectionpool"), quiet("mlflow.tracking.request_header.registry"):
+        with quiet("urllib3.connectionpool"):
             MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
     except Exception as exc:  # noqa: BLE001 - any failure to answer means the same to the user
         reason = " ".join(str(getattr(exc, "message", None) or exc).split())

@@ -18,7 +18,9 @@ Environment:
 * ``MODEL_SERVER_TIMEOUT`` -- seconds a request may take (default 60):
   gunicorn's ``--timeout`` and ``--graceful-timeout``, nginx's
   ``proxy_read_timeout`` and ``proxy_send_timeout``;
-* ``MODEL_SERVER_WORKER_CLASS`` -- gunicorn worker class (default ``sync``);
+* ``MODEL_SERVER_WORKER_CLASS`` -- gunicorn worker class (default ``sync``;
+  with ``--no-nginx``, :class:`.json_worker.JsonErrorSyncWorker`, the sync
+  worker whose own error pages are JSON);
 * ``SAGEMAKER_BIND_TO_PORT`` -- the port (default 8080);
 * ``SM_OPT_ML_ROOT`` -- stands for ``/opt/ml`` (see :mod:`.paths`).
 

@@ -143,7 +143,7 @@ def test_the_exact_endpoint_config_requests():
         "EndpointConfigName": "qb-2",
         "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "qb-2", "InstanceType": "ml.c5.large",
                                 "InitialInstanceCount": 1, "InitialVariantWeight": 1.0}],
-        "AsyncInferenceConfig": {"OutputConfig": {"S3OutputPath": "s3://results/qb/"}},
+        "AsyncInferenceConfig": {"OutputConfig": {"S3OutputPath": "s3://results/qb/", "S3FailurePath": "s3://results/qb/failures/"}},
     }
 
 
@@ -151,10 +151,10 @@ def test_deploy_async_sends_the_output_location(moto, tmp_path):
     endpoint = unique("qb")
     result = serving(moto, *deploy_args(endpoint, "s3://somewhere/model.tar.gz", "--async-output", "s3://results/async/"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "asynchronous: results under s3://results/async/" in result.stdout
+    assert "asynchronous: results under s3://results/async/, failures under .../failures/" in result.stdout
     sm = moto.client("sagemaker")
     config = sm.describe_endpoint_config(EndpointConfigName=sm.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"])
-    assert config["AsyncInferenceConfig"]["OutputConfig"]["S3OutputPath"] == "s3://results/async/"
+    assert config["AsyncInferenceConfig"]["OutputConfig"] == {"S3OutputPath": "s3://results/async/", "S3FailurePath": "s3://results/async/failures/"}
 
 
 @pytest.mark.parametrize(
@@ -166,6 +166,7 @@ def test_deploy_async_sends_the_output_location(moto, tmp_path):
         (("--serverless", "--instance-type", "ml.m5.large"), "--serverless endpoints have no instances: drop --instance-type"),
         (("--serverless", "--async-output", "s3://r/x"), "--async-output needs an instance-backed endpoint"),
         (("--async-output", "s3://"), "no bucket in S3 URI"),
+        (("--memory-size", "2048"), "--memory-size and --max-concurrency size a serverless endpoint: add --serverless"),
     ],
 )
 def test_serverless_and_async_options_are_checked_before_any_aws_call(moto, tmp_path, options, message):
