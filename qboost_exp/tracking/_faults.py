@@ -343,7 +343,7 @@ def bounded_retries(uri: str, budget: float | None = None) -> Iterator[Breaker]:
     """
     plan = retry_plan(DEFAULT_RETRY_SECONDS if budget is None else budget)
     breaker = Breaker(plan)
-    from ._store import is_remote_store
+    from ._uris import is_remote_store
 
     if not is_remote_store(uri):  # a local store fails at once
         yield breaker

@@ -143,7 +143,7 @@ def _clean_store(run: OpenRun, record_dir: Path | None, reason: str) -> dict[str
     """
     from mlflow import MlflowClient
 
-    from ._store import is_remote_store
+    from ._uris import is_remote_store
 
     run.breaker.trip("cleanup after a store failure")
     cleanup = _Cleanup(MlflowClient(tracking_uri=run.tracking_uri), stop_early=is_remote_store(run.tracking_uri))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import shlex
 import time
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ from typing import Any, Iterator, Mapping
 from urllib.parse import quote, unquote, urlparse
 
 from ..errors import ConfigError, QBoostError
+from ._uris import is_remote_store, is_sagemaker_arn, is_server  # noqa: F401 - public here too
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"  # MLflow 3's own default, relative to the launch directory
 
@@ -148,16 +148,6 @@ def ui_line(tracking_uri: str, experiment_id: str, run_id: str | None = None) ->
     return f"{line} (start the UI: {command})"
 
 
-def is_server(uri: str) -> bool:
-    """Whether ``uri`` is a tracking server (http/https), which serves its own UI."""
-    return uri.startswith(("http://", "https://"))
-
-
-def is_remote_store(uri: str) -> bool:
-    """Whether ``uri`` is reached over the network (a server or SageMaker's managed MLflow): retries are bounded for it."""
-    return is_server(uri) or is_sagemaker_arn(uri)
-
-
 class _PluginHeaderNoise(logging.Filter):
     """Drop AWS's sagemaker-mlflow plugin's warning on requests to other servers.
 
@@ -272,16 +262,6 @@ def tracking_uri(mlflow_cfg: Mapping[str, Any], base_dir: str | os.PathLike[str]
     return resolve_tracking_uri(mlflow_cfg.get("tracking_uri"), base_dir)
 
 
-#: SageMaker's managed MLflow: a tracking server's or an MLflow app's ARN, used as the tracking URI
-#: through AWS's sagemaker-mlflow plugin (which signs every request with AWS credentials).
-_SAGEMAKER_ARN = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:(mlflow-tracking-server|mlflow-app)/[A-Za-z0-9-]+$")
-
-
-def is_sagemaker_arn(uri: str) -> bool:
-    """Whether ``uri`` names a SageMaker managed MLflow tracking server or app (``arn:aws:sagemaker:...``)."""
-    return bool(_SAGEMAKER_ARN.match(uri))
-
-
 def _has_arn_plugin() -> bool:
     """Whether an MLflow tracking-store plugin for ``arn:`` URIs (AWS's sagemaker-mlflow) is installed."""
     from importlib.metadata import entry_points
@@ -320,6 +300,11 @@ def check_reachable(uri: str) -> None:
     ------
     TrackingStoreError
     """
+    if uri.startswith("arn:") and not is_sagemaker_arn(uri):
+        raise TrackingStoreError(
+            f"the tracking URI {uri} is an ARN but not a SageMaker MLflow tracking server's or app's: expected "
+            "arn:aws:sagemaker:REGION:ACCOUNT(12 digits):mlflow-tracking-server/NAME (or mlflow-app/NAME)"
+        )
     if is_sagemaker_arn(uri):
         _check_sagemaker_store(uri)
         import mlflow

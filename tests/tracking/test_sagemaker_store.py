@@ -34,6 +34,11 @@ def test_an_arn_is_not_a_local_path():
     assert resolve_tracking_uri(ARN) == ARN
 
 
+def test_a_malformed_sagemaker_arn_is_refused_with_the_expected_form():
+    with pytest.raises(TrackingStoreError, match=r"is an ARN but not a SageMaker MLflow tracking server's or app's: expected arn:aws:sagemaker:REGION"):
+        check_reachable("arn:aws:sagemaker:eu-west-1:ACCOUNT:mlflow-tracking-server/team")
+
+
 def test_without_the_plugin_the_error_names_the_extra(monkeypatch):
     monkeypatch.setattr(_store, "_has_arn_plugin", lambda: False)
     with pytest.raises(TrackingStoreError, match=r"AWS's sagemaker-mlflow plugin: pip install 'qboost-exp\[aws\]'"):
