@@ -27,7 +27,6 @@ import numpy as np
 from sklearn.tree import DecisionTreeClassifier
 
 from .._seeds import draw_seed
-from ._qubo import PackedPredictions, qboost_objective
 
 #: Features each newcomer's splits choose among (a fraction, as scikit-learn's ``max_features``).
 NEWCOMER_MAX_FEATURES = 0.5
@@ -56,7 +55,7 @@ def residual_trees(
 
 @dataclass
 class Round:
-    """One accepted state of the rounds: the pool of candidates, its fitter and the QUBO's answer."""
+    """One state of the rounds: the pool of candidates, its fitter (``OneShot``), the QUBO's answer and its objective."""
 
     candidates: list[Any]
     fitter: Any
@@ -68,7 +67,6 @@ def grow(
     start: Round,
     X: np.ndarray,
     solve_pool: Callable[[list[Any]], Round],
-    intercept: Callable[[PackedPredictions, np.ndarray, np.ndarray], float],
     rounds: int,
     size: int,
     max_depth: int,
@@ -78,8 +76,7 @@ def grow(
     """Up to ``rounds`` rounds from ``start``; returns the best state, each round's record and every QUBO solution.
 
     ``solve_pool(candidates)`` fits a fitter over ``candidates`` and solves
-    its QUBO at the chosen penalty and largest weight; ``intercept(predictions,
-    y, weights)`` is the vote's intercept (0 without ``fit_intercept``).
+    its QUBO at the chosen penalty and largest weight.
     ``max_pool``: the most candidates one QUBO may hold (the sampler's
     capacity); a round brings fewer newcomers when the survivors fill it.
     """
@@ -88,7 +85,7 @@ def grow(
         weights = best.result.weights
         survivors = np.flatnonzero(weights)
         predictions, y = best.fitter.predictions, best.fitter.y
-        vote = predictions.combine(survivors, weights[survivors]) + intercept(predictions, y, weights)
+        vote = predictions.combine(survivors, weights[survivors]) + best.fitter.intercept(weights)
         room = size if max_pool is None else min(size, max_pool - len(survivors))
         if room < 1:
             break
@@ -111,8 +108,3 @@ def grow(
             break
         best = state
     return best, records, solutions
-
-
-def objective(fitter: Any, weights: np.ndarray, penalty: float, intercept: float) -> float:
-    """The training objective of ``weights`` over ``fitter``'s candidates, penalty and intercept included."""
-    return qboost_objective(weights, fitter.predictions, fitter.y, penalty, margin=intercept)

@@ -64,7 +64,23 @@ def best_intercept(predictions: PackedPredictions, y_pm: np.ndarray, weights: np
     return float(np.mean(y_pm - predictions.combine(selected, weights[selected])))
 
 
-class OneShot:
+class _Fitter:
+    """What both fitters answer about a weight vector over their candidates (``predictions``, ``y``, ``fit_intercept``)."""
+
+    predictions: PackedPredictions
+    y: np.ndarray
+    fit_intercept: bool
+
+    def intercept(self, weights: np.ndarray) -> float:
+        """The vote's intercept: its best value with ``fit_intercept``, else 0."""
+        return best_intercept(self.predictions, self.y, weights) if self.fit_intercept else 0.0
+
+    def objective(self, weights: np.ndarray, penalty: float) -> float:
+        """The training objective of ``weights``, at that intercept, ``penalty`` per selected learner."""
+        return qboost_objective(weights, self.predictions, self.y, penalty, margin=self.intercept(weights))
+
+
+class OneShot(_Fitter):
     """One QUBO over all candidates (QBoost as D-Wave's demo solves it); ``fit_intercept`` centres it."""
 
     def __init__(self, predictions: PackedPredictions, y_pm: np.ndarray, fit_intercept: bool = False) -> None:
@@ -88,7 +104,7 @@ class OneShot:
         return [s.weights for s in solutions], calls
 
 
-class Iterative:
+class Iterative(_Fitter):
     """Iterative QBoost over windows of ``window`` candidates (see the module docstring).
 
     Parameters
@@ -159,8 +175,7 @@ class Iterative:
             objective = solution.energy + penalty * outside
             if self.validation is not None:
                 h_val, y_val = self.validation
-                b = best_intercept(self.predictions, self.y, weights) if self.fit_intercept else 0.0
-                objective = qboost_objective(weights, h_val, y_val, penalty, margin=b)
+                objective = qboost_objective(weights, h_val, y_val, penalty, margin=self.intercept(weights))
             rounds.append({
                 "round": r + 1,
                 "window": [int(window[0]), int(window[-1]) + 1],

@@ -18,13 +18,12 @@ from . import _decision, _sampling
 from ._local_search import LOCAL_SEARCHES
 from ._sampler_kind import capacity, is_qpu_path
 from ._sampleset_summary import sum_timings
-from ._qubo import dwave_max_weight, qboost_objective, selection_penalty, variables_per_learner, weight_scale
+from ._qubo import dwave_max_weight, selection_penalty, variables_per_learner, weight_scale
 from ._search import GridPoint, cross_validate, draw_lambdas, plan_message, sampler_calls, weight_groups
 from .._seeds import draw_seed
 from .._sklearn_private import HasMethods, Interval, InvalidParameterError, StrOptions, validate_parameter_constraints
 from ._generation import Round, grow
-from ._generation import objective as generation_objective
-from ._strategies import STRATEGIES, FitResult, Iterative, OneShot, best_intercept, packed_predictions
+from ._strategies import STRATEGIES, FitResult, Iterative, OneShot, packed_predictions
 from ..errors import ConfigError, SamplerError
 from .plugins import resolve_sampler
 from .vote import Choice, WeightedVote
@@ -402,8 +401,7 @@ class QBoostClassifier(WeightedVote):
         for sol in result.solutions:
             self.timings_["qubo_build"] += sol.build_seconds
             self.timings_["sampling"] += sol.sampling_seconds
-        b = best_intercept(fitter.predictions, fitter.y, result.weights) if self.fit_intercept else 0.0
-        self.best_energy_ = qboost_objective(result.weights, fitter.predictions, fitter.y, self.penalty_, margin=b)
+        self.best_energy_ = fitter.objective(result.weights, self.penalty_)
         weights, intercept = self._finish(fitter, result.weights, max_weight)
         self.n_qubo_variables_ = max(sol.n_variables for sol in result.solutions)
         self.n_qubo_interactions_ = max(sol.n_interactions for sol in result.solutions)
@@ -549,10 +547,13 @@ class QBoostClassifier(WeightedVote):
     def _window(self, sampler: dimod.Sampler) -> int:
         if self.window is not None:
             return int(self.window)
+        per_qubo = self._learners_per_qubo(sampler)
+        return _sampling.DEFAULT_CLASSICAL_CAPACITY if per_qubo is None else max(1, per_qubo)
+
+    def _learners_per_qubo(self, sampler: dimod.Sampler) -> int | None:
+        """The most candidates one QUBO of this sampler holds at ``weight_bits`` (None: no limit)."""
         limit = capacity(sampler)
-        if limit is None:
-            return _sampling.DEFAULT_CLASSICAL_CAPACITY
-        return max(1, limit // variables_per_learner(self.weight_bits))
+        return None if limit is None else limit // variables_per_learner(self.weight_bits)
 
     def _prepare(self, learner_set: Any, X: np.ndarray, y_pm: np.ndarray, rng: np.random.RandomState, sampler: dimod.Sampler):
         """The candidates fitted on ``(X, y_pm)`` (less duplicates), the fitter of ``strategy``, and the duplicates dropped."""
@@ -586,38 +587,31 @@ class QBoostClassifier(WeightedVote):
 
     def _check_capacity(self, n_candidates: int, sampler: dimod.Sampler) -> None:
         """Refuse one QUBO over ``n_candidates`` that the sampler cannot take, naming the ways out."""
-        needed = n_candidates * variables_per_learner(self.weight_bits)
-        limit = capacity(sampler)
-        if limit is not None and needed > limit:
+        per_qubo = self._learners_per_qubo(sampler)
+        if per_qubo is not None and n_candidates > per_qubo:
+            needed = n_candidates * variables_per_learner(self.weight_bits)
             raise SamplerError(
-                f"sampler {_sampler_name(self.sampler)} takes QUBOs of at most {limit} variables; one QUBO over "
+                f"sampler {_sampler_name(self.sampler)} takes QUBOs of at most {capacity(sampler)} variables; one QUBO over "
                 f"{n_candidates} candidates with weight_bits={self.weight_bits} needs {needed}. Use "
-                f"strategy='iterative' (qubo=iterative: windows of {max(1, limit // variables_per_learner(self.weight_bits))} "
-                "candidates), fewer candidates or fewer weight bits."
+                f"strategy='iterative' (qubo=iterative: windows of {max(1, per_qubo)} candidates), fewer candidates or fewer weight bits."
             )
 
     def _generate(self, X, y_pm, candidates, fitter, result, max_weight, solve, rng, sampler):
         """``generation_rounds`` rounds of new candidates after the final fit (see :mod:`._generation`)."""
         t0 = time.perf_counter()
 
-        def intercept(predictions, y, weights):
-            return best_intercept(predictions, y, weights) if self.fit_intercept else 0.0
-
         def state(pool, pool_fitter, pool_result):
-            b = intercept(pool_fitter.predictions, pool_fitter.y, pool_result.weights)
-            return Round(pool, pool_fitter, pool_result, generation_objective(pool_fitter, pool_result.weights, self.penalty_, b))
+            return Round(pool, pool_fitter, pool_result, pool_fitter.objective(pool_result.weights, self.penalty_))
 
-        def solve_pool(pool):
+        def solve_pool(pool):  # grow keeps the pool within the sampler's capacity (max_pool)
             pool, predictions = self._dictionary(pool, X)
-            self._check_capacity(len(pool), sampler)
             pool_fitter = OneShot(predictions, y_pm, self.fit_intercept)
             return state(pool, pool_fitter, pool_fitter.fit(self.penalty_, max_weight, solve))
 
-        limit = capacity(sampler)
         best, records, solutions = grow(
-            state(candidates, fitter, result), X, solve_pool, intercept,
+            state(candidates, fitter, result), X, solve_pool,
             self.generation_rounds, self.generation_size, self.generation_depth, rng,
-            max_pool=None if limit is None else limit // variables_per_learner(self.weight_bits),
+            max_pool=self._learners_per_qubo(sampler),
         )
         # The rounds' QUBOs count in qubo_build and sampling (from the solutions); the rest of their time here.
         solving = sum(sol.build_seconds + sol.sampling_seconds for sol in solutions)
@@ -632,7 +626,7 @@ class QBoostClassifier(WeightedVote):
         selected = np.flatnonzero(weights)
         if self.refit == "none":
             if self.fit_intercept:
-                return weights, best_intercept(fitter.predictions, fitter.y, weights)
+                return weights, fitter.intercept(weights)
             margin = fitter.predictions.combine(selected, weights[selected])
             return weights, _decision.tie_intercept(margin, fitter.y, weight_scale(max_weight, self.weight_bits))
         if not len(selected):
