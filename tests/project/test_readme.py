@@ -89,6 +89,12 @@ RULES = [
     Rule(r"^python -m serving invoke ", "elsewhere", where="tests/serving/test_serving_aws.py::test_invoke_labelled_csv_sends_the_features_only"),
     Rule(r"^python -m serving delete ", "elsewhere", where="tests/serving/test_serving_aws.py::test_delete_removes_endpoint_config_and_model_and_tolerates_missing"),
     Rule(r"^python -m serving train-job ", "elsewhere", where="tests/serving/test_serving_aws.py::test_train_job_sends_string_hyperparameters_channels_and_waits"),
+    Rule(r"^apt-get install -y docker-compose podman-docker && podman system service ", "elsewhere",
+         where="tests/serving/test_serving_sdk_v3.py::test_local_mode_trains_deploys_invokes_and_transforms_with_no_call_leaving"),
+    Rule(r"^DOCKER_HOST=\S+ python examples/sagemaker_sdk_v3\.py local ", "elsewhere",
+         where="tests/serving/test_serving_sdk_v3.py::test_local_mode_trains_deploys_invokes_and_transforms_with_no_call_leaving"),
+    Rule(r"^python examples/sagemaker_sdk_v3\.py aws ", "elsewhere",
+         where="tests/serving/test_serving_sdk_v3.py::test_aws_route_sends_sagemaker_the_requests_it_expects"),
 ]
 
 

@@ -78,10 +78,8 @@ class Moto:
 
 
 def _moto_command(port: int) -> list[str]:
-    script = Path(sys.executable).with_name("moto_server")
-    if script.exists():
-        return [str(script), "-H", "127.0.0.1", "-p", str(port)]
-    return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    """``moto_server`` through :mod:`moto_fidelity` (SageMaker's answers as the v3 SDK expects them)."""
+    return [sys.executable, str(Path(__file__).with_name("moto_fidelity.py")), "-H", "127.0.0.1", "-p", str(port)]
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,8 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "postgres": ("postgresql",),
     "slurm": ("slurm-wlm", "munge", "slurmdbd", "mariadb-server"),
     "podman": ("podman", "runc", "mmdebstrap"),
+    # Docker's API for Docker's clients (the SageMaker SDK's local mode): docker-compose, and a docker command.
+    "docker-api": ("docker-compose", "podman-docker"),
     "nginx": ("nginx",),
     "chromium": ("chromium",),
     "shellcheck": ("shellcheck",),
