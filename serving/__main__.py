@@ -130,8 +130,9 @@ def _deploy_parser(sub: Any) -> None:
 def _train_job_parser(sub: Any) -> None:
     tj = sub.add_parser("train-job", help="start a SageMaker training job running the image's train program",
                         description="CreateTrainingJob with the image's `train` program, the training (and validation) channel "
-                                    "and hyperparameters as strings. Credentials never go in --hyperparameters: use "
-                                    "--environment DWAVE_API_TOKEN (the value is copied from your environment).")
+                                    "and hyperparameters as strings. Credentials never go in --hyperparameters: give a D-Wave "
+                                    "token as --dwave-token-secret NAME (a Secrets Manager secret the job's role reads; "
+                                    "DescribeTrainingJob shows only its name).")
     tj.add_argument("--image-uri", required=True, metavar="URI",
                     help="the training image in ECR: REPO:full (a URI without a tag gets :full; the lean :serve image cannot train)")
     _role_option(tj)
@@ -140,7 +141,11 @@ def _train_job_parser(sub: Any) -> None:
     tj.add_argument("--hyperparameters", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                     help="Hydra overrides for the train program, e.g. sampler=qpu lambda=0.1 (sent as strings)")
     tj.add_argument("--environment", nargs="+", action="extend", default=[], metavar="KEY[=VALUE]",
-                    help="container environment; a bare KEY (e.g. DWAVE_API_TOKEN) copies its value from here")
+                    help="container environment; a bare KEY copies its value from here (DWAVE_API_TOKEN works, "
+                         "but DescribeTrainingJob shows it: prefer --dwave-token-secret)")
+    tj.add_argument("--dwave-token-secret", metavar="NAME_OR_ARN",
+                    help="the Secrets Manager secret holding the D-Wave token: the job's environment gets only its name, "
+                         "train reads the value with the job's role (secretsmanager:GetSecretValue)")
     tj.add_argument("--output", metavar="S3_URI", help="S3OutputPath (default s3://sagemaker-REGION-ACCOUNT/qboost/training-output)")
     tj.add_argument("--job-name", help="default qboost-YYYYMMDD-HHMMSS-mmm")
     tj.add_argument("--content-type", default="text/csv", help="content type of the channels (default text/csv)")
@@ -254,11 +259,14 @@ def _deploy(args: argparse.Namespace) -> int:
 
 def _train_job(args: argparse.Namespace) -> int:
     from ._specs import TrainingJobSpec
-    from ._training import parse_environment, parse_hyperparameters, training_job
+    from ._training import parse_environment, parse_hyperparameters, training_job, with_token_secret
 
+    environment, warnings = with_token_secret(parse_environment(args.environment), args.dwave_token_secret)
+    for warning in warnings:
+        print(warning, file=sys.stderr, flush=True)
     spec = TrainingJobSpec(
         image_uri=args.image_uri, role=args.role, train=args.train, validation=args.validation,
-        hyperparameters=parse_hyperparameters(args.hyperparameters), environment=parse_environment(args.environment),
+        hyperparameters=parse_hyperparameters(args.hyperparameters), environment=environment,
         output=args.output, job_name=args.job_name, content_type=args.content_type, instance_type=args.instance_type,
         instance_count=args.instance_count, volume_size_gb=args.volume_size, max_runtime_s=args.max_runtime,
         wait=args.wait, poll_s=args.poll_seconds,

@@ -8,10 +8,12 @@ rule: CreateTrainingJob rejects anything else), so ``lambda=0.1`` arrives as
 
 Secrets are refused as hyperparameters: SageMaker shows hyperparameters in
 plain text in the console and in DescribeTrainingJob, and the train program
-records them with the run. A D-Wave token goes in the container's environment
-instead (``--environment DWAVE_API_TOKEN``, which copies the value from the
-local environment so it is not typed on the command line either), where
-Ocean reads it.
+records them with the run. The container's ``Environment`` is no better
+(DescribeTrainingJob returns it too), so a D-Wave token goes in Secrets
+Manager: ``--dwave-token-secret NAME`` sends only the secret's name, and the
+image's ``train`` reads the value with the job's role
+(:mod:`serving.container.token_secret`). ``--environment DWAVE_API_TOKEN``
+(the value copied from the local environment) still works, with a warning.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from ._specs import TrainingJobSpec
 from .aws import MESSAGE_LIMIT, Aws, aws_errors
 from .container.messages import one_line
 
-__all__ = ["parse_hyperparameters", "parse_environment", "training_job", "wait_for_training_job"]
+__all__ = ["parse_hyperparameters", "parse_environment", "with_token_secret", "training_job", "wait_for_training_job"]
 
 # Hyperparameter keys that carry credentials: the last dotted part (so
 # `sampler.init.token=...` is caught too), compared case-insensitively.
@@ -94,6 +96,35 @@ def parse_environment(items: Iterable[str], environ: Mapping[str, str] | None = 
             raise ServingError(f"environment variable {key!r} given twice")
         result[key] = value
     return result
+
+
+#: A Secrets Manager secret's name or ARN, as SecretId takes it.
+_SECRET_ID = re.compile(r"^[A-Za-z0-9/_+=.@:-]{1,2048}$")
+
+
+def with_token_secret(environment: dict[str, str], secret: str | None) -> tuple[dict[str, str], list[str]]:
+    """The job's environment with the D-Wave token's secret named in it, and the warnings to print.
+
+    ``--dwave-token-secret NAME`` adds only ``DWAVE_API_TOKEN_SECRET=NAME``: the
+    image's ``train`` reads the value with the job's role. A token given as
+    ``--environment DWAVE_API_TOKEN`` still works, with a warning that
+    ``DescribeTrainingJob`` shows it.
+    """
+    from .container.token_secret import TOKEN_VARIABLE, VARIABLE
+
+    warnings = []
+    if secret is not None:
+        if not _SECRET_ID.match(secret):
+            raise ServingError(f"--dwave-token-secret {secret!r}: not a Secrets Manager secret name or ARN "
+                               "(letters, digits and /_+=.@- only)")
+        if TOKEN_VARIABLE in environment or VARIABLE in environment:
+            raise ServingError(f"--dwave-token-secret and --environment {TOKEN_VARIABLE if TOKEN_VARIABLE in environment else VARIABLE}"
+                               " both give the D-Wave token: keep the secret")
+        return {**environment, VARIABLE: secret}, warnings
+    if TOKEN_VARIABLE in environment:
+        warnings.append(f"warning: --environment {TOKEN_VARIABLE}: the token is visible to anyone allowed to describe "
+                        "training jobs (DescribeTrainingJob, the console); prefer --dwave-token-secret NAME (Secrets Manager)")
+    return environment, warnings
 
 
 def _channel(name: str, uri: str, content_type: str) -> dict[str, Any]:

@@ -5,7 +5,9 @@ SageMaker runs the image as ``train``; with the ``/opt/ml`` layout of
 
 1. reads ``input/config/hyperparameters.json`` and turns it into Hydra
    overrides (:mod:`.hyperparameters`; a D-Wave token given there moves to
-   the environment and is never printed or logged);
+   the environment and is never printed or logged), and reads the D-Wave
+   token from the Secrets Manager secret ``DWAVE_API_TOKEN_SECRET`` names
+   (:mod:`.token_secret`), hidden from every line as well;
 2. composes the experiment config from qboost-exp's ``conf/`` with Hydra's
    compose API, exactly as ``python -m qboost_exp OVERRIDES`` would, with
    ``dataset=csv`` pointing at the training channel;
@@ -37,7 +39,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Sequence
 
-from . import redaction
+from . import redaction, token_secret
 from .messages import one_line
 from .paths import OptMl
 
@@ -188,6 +190,15 @@ def check_can_train() -> None:
         )
 
 
+def _token_from_the_environment(redactor: redaction.Redactor) -> None:
+    """The D-Wave token: read from the Secrets Manager secret the job names, and hidden wherever it came from."""
+    secret = os.environ.get(token_secret.VARIABLE)
+    if secret:
+        os.environ[token_secret.TOKEN_VARIABLE] = token_secret.read(secret)
+        _say(f"D-Wave token read from the Secrets Manager secret {secret}")
+    redactor.add(os.environ.get(token_secret.TOKEN_VARIABLE, ""))
+
+
 def run(layout: OptMl, redactor: redaction.Redactor) -> None:
     """The training job; raises on failure."""
     check_can_train()
@@ -202,6 +213,7 @@ def run(layout: OptMl, redactor: redaction.Redactor) -> None:
     for variable, secret in parsed.environment.items():
         redactor.add(secret)
         os.environ[variable] = secret
+    _token_from_the_environment(redactor)
     for note in parsed.notes:
         print(f"train: {note}", file=sys.stderr if note.startswith("warning") else sys.stdout, flush=True)
     _say(f"hyperparameters: {' '.join(parsed.overrides) or '(none: the defaults)'}")
@@ -271,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             run(layout, redactor)
             return 0
-        except (Stopped, KeyboardInterrupt, LeanImage) as exc:
+        except (Stopped, KeyboardInterrupt, LeanImage, token_secret.TokenSecretError) as exc:
             reason, code = str(exc) or "interrupted", 1
         except Exception as exc:
             if _user_error(exc):

@@ -21,7 +21,7 @@ The pins are the closure of qboost-exp's requirements (and Flask and gunicorn,
 which the container's web server needs) over the distributions installed in
 this environment -- the set this code was tested with -- so the image
 installs exactly that at build time and nothing at container start. The
-optional extras (launchers, sweepers, boto3) are not part of it, and full
+optional extras (launchers, sweepers, the SageMaker SDK) are not part of it, and full
 MLflow is replaced by ``mlflow-skinny``: the container loads and saves models
 but runs no tracking server or UI, so MLflow's server stack stays out. The
 directory appears whole or not at all: it is built next to ``--out`` and

@@ -4,7 +4,7 @@ The pins are the closure of qboost-exp's requirements (and Flask and
 gunicorn, which the container's web server needs) over the distributions
 installed in this environment -- the set this code was tested with -- so the
 image installs exactly that at build time and nothing at container start.
-The optional extras (launchers, sweepers, boto3) are not part of it, and full
+The optional extras (launchers, sweepers, the SageMaker SDK) are not part of it, and full
 MLflow is replaced by ``mlflow-skinny``.
 """
 
@@ -22,8 +22,10 @@ from .sources import PROJECT_DIST, PROJECT_ROOT
 __all__ = ["SERVING_REQUIREMENTS", "IMAGE_SUBSTITUTES", "pinned_requirements"]
 
 #: What serving/container needs beyond qboost-exp's own requirements: the
-#: Flask app runs under gunicorn (behind nginx, which comes from apt).
-SERVING_REQUIREMENTS = ("flask", "gunicorn")
+#: Flask app runs under gunicorn (behind nginx, which comes from apt), and
+#: ``train`` reads a D-Wave token from Secrets Manager with boto3 (the full
+#: image only: the lean one installs numpy, Flask and gunicorn of these pins).
+SERVING_REQUIREMENTS = ("flask", "gunicorn", "boto3")
 #: Requirements the image takes in a smaller form: the programs need MLflow's
 #: model format (mlflow-skinny, which full MLflow is built on, at the same
 #: version), not its tracking server, UI, SQL stores or docker SDK.

@@ -10,6 +10,8 @@ docker/build_and_push.sh has its own file (test_serving_build_and_push.py).
 
 from __future__ import annotations
 
+import json
+
 import subprocess
 import sys
 
@@ -235,7 +237,41 @@ def test_train_job_sends_string_hyperparameters_channels_and_waits(moto, tmp_pat
     # moto completes jobs at once; --wait reports the artifacts to deploy.
     assert f"training job {job}: Completed" in result.stdout
     assert f"model artifacts: {output}/{job}/output/model.tar.gz" in result.stdout
-    # (moto does not keep the Environment of CreateTrainingJob, so it cannot be checked here.)
+    # moto keeps no Environment of CreateTrainingJob: the request it got says what SageMaker would store
+    (request,) = [json.loads(line) for line in moto.sagemaker_requests().splitlines() if job in line and '"RoleArn"' in line]
+    assert request["Environment"] == {"DWAVE_API_TOKEN": "DEV-secret", "HYDRA_FULL_ERROR": "1"}
+    assert ("warning: --environment DWAVE_API_TOKEN: the token is visible to anyone allowed to describe training jobs "
+            "(DescribeTrainingJob, the console); prefer --dwave-token-secret NAME (Secrets Manager)") in result.stderr.splitlines()
+
+
+def test_train_job_with_a_token_secret_sends_only_the_secret_name(moto, tmp_path):
+    job = unique("qboost-secret-job")
+    env = moto.env(DWAVE_API_TOKEN="DEV-never-sent")  # set here, but not asked for: it must go nowhere
+    result = serving(moto, "train-job", "--image-uri", IMAGE, "--role", ROLE, "--job-name", job,
+                     "--train", "s3://qb-data/wisc/train", "--hyperparameters", "sampler=qpu",
+                     "--dwave-token-secret", "qboost/dwave-token", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "warning" not in result.stderr
+    bodies = [line for line in moto.sagemaker_requests().splitlines() if job in line]
+    (request,) = [json.loads(line) for line in bodies if '"RoleArn"' in line]
+    assert request["Environment"] == {"DWAVE_API_TOKEN_SECRET": "qboost/dwave-token"}
+    assert all("DEV-never-sent" not in line for line in moto.sagemaker_requests().splitlines())
+    assert "DEV-never-sent" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("--dwave-token-secret", "my token"), "--dwave-token-secret 'my token': not a Secrets Manager secret name or ARN (letters, digits and /_+=.@- only)"),
+        (("--dwave-token-secret", "qboost/t", "--environment", "DWAVE_API_TOKEN=x"),
+         "--dwave-token-secret and --environment DWAVE_API_TOKEN both give the D-Wave token: keep the secret"),
+    ],
+)
+def test_train_job_token_secret_refusals(moto, tmp_path, args, message):
+    result = serving(moto, "train-job", "--image-uri", IMAGE, "--role", ROLE, "--train", "s3://qb-data/wisc/train",
+                     *args, cwd=tmp_path, env=moto.env())
+    assert result.returncode == 2
+    assert one_error_line(result).endswith(message)
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import shutil
 import subprocess
 import threading
 import time
@@ -29,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mlflow_service import start_mlflow_server, stop_mlflow_server
+from moto_server import moto  # noqa: F401 (fixture)
 from podman import build_image, image_size_mb, lean_image, serving_image  # noqa: F401 (fixtures)
 from clirun import REPO
 from services import free_port, http_request, wait_for_http
@@ -208,6 +211,35 @@ def _opt_ml(tmp_path: Path, channel: str = "training") -> tuple[Path, np.ndarray
     (opt_ml / "input" / "data" / channel / "train.csv").write_text(rows + "\n")
     (tmp_path / "model").mkdir()
     return opt_ml, X, y
+
+
+def test_train_reads_the_dwave_token_from_secrets_manager_and_shows_it_nowhere(podman, sagemaker_image, moto, tmp_path):
+    """The job's environment names a secret in moto's Secrets Manager; the image's train reads it (mock QPU)."""
+    token = "DEV-image-secret-token-7"
+    moto.client("secretsmanager").create_secret(Name="qboost/dwave", SecretString=token)
+    opt_ml, _, _ = _opt_ml(tmp_path)
+    hyperparameters = {"sampler": "mock_qpu", "lambda": "0.1", "qubo.max_weight": "0.25", "lambda_grid": "[0.1]",
+                       "sampler.params.num_reads": "10"}
+    (opt_ml / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+    aws = {k: v for k, v in moto.env().items() if k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
+    tracking = start_mlflow_server(f"sqlite:///{tmp_path / 'mlflow.db'}")  # the image logs to a server (it has no SQL store)
+    try:
+        env_args = [arg for key, value in {**aws, "AWS_ENDPOINT_URL": moto.url, "DWAVE_API_TOKEN_SECRET": "qboost/dwave",
+                                           "MLFLOW_TRACKING_URI": tracking.url}.items()
+                    for arg in ("-e", f"{key}={value}")]
+        # --network host: the container reaches moto and MLflow on this machine's loopback.
+        done = podman("run", "--rm", "--network", "host", *env_args, "-v", f"{opt_ml}:/opt/ml", sagemaker_image.tag, "train",
+                      timeout=600, check=False)
+    finally:
+        stop_mlflow_server(tracking, keep_dir=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "train: D-Wave token read from the Secrets Manager secret qboost/dwave" in done.stdout
+    assert (opt_ml / "model" / "MLmodel").is_file()
+    recorded = [tmp_path / "mlflow.db", *[p for p in tracking.artifacts_dir.rglob("*") if p.is_file()]]
+    assert any(p.name == "MLmodel" for p in recorded)  # the run and its model went to MLflow
+    written = "".join(p.read_bytes().decode("latin-1") for p in [*opt_ml.rglob("*"), *recorded] if p.is_file())
+    assert token not in done.stdout + done.stderr + written
+    shutil.rmtree(tracking.log_path.parent, ignore_errors=True)
 
 
 def test_train_writes_a_model_both_images_serve_mounted_over_opt_ml_model(podman, sagemaker_image, lean_image, containers, tmp_path):

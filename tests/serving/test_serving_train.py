@@ -257,3 +257,87 @@ def test_no_training_channel_names_the_channels_found(tmp_path):
         (tmp_path / "input" / "data" / channel / "v.csv").write_text("1,0.5\n")
     with pytest.raises(DataError, match=r"no training channel: the job has the channels 'extra', 'validation'; .*named 'training' \(or 'train'\)"):
         load_channels(OptMl.resolve(str(tmp_path)), {"label": 0, "header": "auto", "delimiter": ","}, {"test_size": 0.2, "validation_size": 0.2}, 0)
+
+
+# ------------------------------------------------------ the token from Secrets Manager
+
+from moto_server import moto  # noqa: E402, F401 (fixture)
+
+
+def _secret(moto, name: str, value: str) -> None:
+    moto.client("secretsmanager").create_secret(Name=name, SecretString=value)
+
+
+def _secret_env(moto, secret: str) -> dict[str, str]:
+    """moto's credentials and endpoint (AWS_* only: the program's own environment stays), and the secret's name."""
+    aws = {k: v for k, v in moto.env(AWS_ENDPOINT_URL=moto.url).items() if k.startswith("AWS_") or k.lower() == "no_proxy"}
+    return {**aws, "DWAVE_API_TOKEN_SECRET": secret}
+
+
+def _files_text(root: Path) -> str:
+    return "".join(p.read_bytes().decode("latin-1") for p in root.rglob("*") if p.is_file())
+
+
+def test_dwave_token_from_a_secret_reaches_ocean_and_nothing_else(moto, channels, tmp_path):
+    """DWAVE_API_TOKEN_SECRET names the secret; the token goes to the QPU client (which logs it, masked) and nowhere else."""
+    _secret(moto, "qboost/dwave-kv", json.dumps({"DWAVE_API_TOKEN": FAKE_TOKEN}))  # the console's key/value form
+    conf = tmp_path / "dwave.conf"
+    conf.write_text("[defaults]\nhttp_retry_total = 0\n")
+    root = _layout(tmp_path / "opt_ml", channels, {"sampler": "qpu", "lambda": "0.1"})
+    with closed_port() as port:
+        result = _run_train(root, **_secret_env(moto, "qboost/dwave-kv"),
+                            DWAVE_CONFIG_FILE=str(conf), DWAVE_API_ENDPOINT=f"http://{LOOPBACK}:{port}/sapi/v2/",
+                            DWAVE_LOG_LEVEL="debug", DWAVE_CACHE_ENABLED="false", HOME=str(tmp_path))
+    assert result.returncode == 1, result.stderr
+    assert "train: D-Wave token read from the Secrets Manager secret qboost/dwave-kv" in result.stdout
+    assert (root / "output" / "failure").read_text().startswith("sampler=qpu: could not reach a D-Wave solver")
+    assert "***" in result.stderr  # Ocean got the token and logged it, masked
+    assert FAKE_TOKEN not in result.stdout + result.stderr + _files_text(root)
+
+
+def test_dwave_token_secret_stays_out_of_the_model_and_the_mlflow_record(moto, channels, tmp_path):
+    _secret(moto, "qboost/dwave-plain", FAKE_TOKEN)
+    root = _layout(tmp_path / "opt_ml", channels, {"sampler": "mock_qpu", "lambda": "0.1", "qubo.max_weight": "0.25",
+                                                   "lambda_grid": "[0.1]", "sampler.params.num_reads": "10"})
+    db = tmp_path / "mlflow.db"
+    result = _run_train(root, **_secret_env(moto, "qboost/dwave-plain"),
+                        MLFLOW_TRACKING_URI=f"sqlite:///{db}", HOME=str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "train: D-Wave token read from the Secrets Manager secret qboost/dwave-plain" in result.stdout
+    assert (root / "model" / "MLmodel").is_file() and db.stat().st_size > 0
+    everything = result.stdout + result.stderr + _files_text(root) + db.read_bytes().decode("latin-1") + _files_text(tmp_path / "opt_ml")
+    assert FAKE_TOKEN not in everything
+    assert FAKE_TOKEN not in _files_text(Path(tmp_path))
+
+
+@pytest.mark.parametrize("secret,value,message", [
+    ("qboost/absent", None, "no secret 'qboost/absent' in Secrets Manager in this region: check --dwave-token-secret"),
+    ("qboost/empty-kv", '{"token": "x"}', "the secret 'qboost/empty-kv' is a JSON object without a string 'DWAVE_API_TOKEN' key"),
+    ("qboost/blank", "  ", "the secret 'qboost/blank' is empty: store the D-Wave token in it"),
+])
+def test_an_unreadable_token_secret_fails_in_one_line(moto, channels, tmp_path, secret, value, message):
+    if value is not None:
+        _secret(moto, secret, value)
+    root = _layout(tmp_path / "opt_ml", channels, {"sampler": "mock_qpu"})
+    result = _run_train(root, **_secret_env(moto, secret), HOME=str(tmp_path))
+    assert result.returncode == 1
+    assert (root / "output" / "failure").read_text().startswith(message)
+    assert "Traceback" not in result.stderr
+    assert not list((root / "model").iterdir())
+
+
+def test_access_denied_names_the_secret_and_the_permission():
+    """moto grants every call: the message for AccessDenied, checked on the reader itself."""
+    from botocore.exceptions import ClientError
+
+    from serving.container.token_secret import TokenSecretError, read
+
+    class Denied:
+        def get_secret_value(self, SecretId):
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}, "GetSecretValue")
+
+    with pytest.raises(TokenSecretError) as raised:
+        read("arn:aws:secretsmanager:eu-west-1:123456789012:secret:qboost-AbCdEf", client=Denied())
+    assert str(raised.value) == ("cannot read the D-Wave token secret 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:qboost-AbCdEf': "
+                                 "the job's role lacks secretsmanager:GetSecretValue on it (and kms:Decrypt on its key, "
+                                 "if the secret uses a customer-managed key)")

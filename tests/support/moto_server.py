@@ -23,6 +23,7 @@ from services import free_port, skip_or_fail, wait_for_http
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's default account
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/qboost-sagemaker"
+SAGEMAKER_REQUESTS = "sagemaker-requests.jsonl"
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/qboost-sagemaker:latest"
 
 
@@ -56,6 +57,11 @@ class Moto:
             service, region_name=REGION, endpoint_url=self.url,
             aws_access_key_id="testing", aws_secret_access_key="testing",
         )
+
+    def sagemaker_requests(self) -> str:
+        """Every request body SageMaker got so far, one a line (recorded by moto_fidelity)."""
+        path = self.home / SAGEMAKER_REQUESTS
+        return path.read_text(encoding="utf-8") if path.exists() else ""
 
     def queue_invoke_results(self, *bodies: str) -> None:
         """Make moto's InvokeEndpoint answer these bodies, in order (its test-only API)."""
@@ -96,7 +102,7 @@ def moto(tmp_path_factory):
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             _moto_command(port), cwd=root, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, env={**os.environ, "MOTO_SAGEMAKER_REQUESTS": str(root / SAGEMAKER_REQUESTS)},
         )
     url = f"http://127.0.0.1:{port}"
     try:
