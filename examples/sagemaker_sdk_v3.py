@@ -1,6 +1,6 @@
 """qboost-exp's images with the SageMaker Python SDK v3: train, deploy, invoke, Batch Transform.
 
-``pip install 'qboost-exp[aws]'`` brings the SDK (``sagemaker>=3``). Two ways to run it:
+``pip install 'qboost-exp[sagemaker-sdk]'`` brings the SDK (``sagemaker>=3``). Two ways to run it:
 
 * ``local``: the SDK's local container mode, on this machine, with no AWS account.
   It needs Docker, or podman's Docker API (``podman system service``), and
@@ -16,19 +16,24 @@
       python examples/sagemaker_sdk_v3.py aws --train-image REPO:full --serve-image REPO:serve \\
              --data s3://BUCKET/qboost/ --role ARN [--serverless]
 
-``--data`` holds ``train.csv`` and ``test.csv`` as ``python -m qboost_exp.data``
-writes them (label first, no header). Each step prints one line of what it got.
+Locally ``--data`` is a folder with ``train.csv`` and ``test.csv`` as
+``python -m qboost_exp.data`` writes them (label first, no header); on AWS it is
+an ``s3://`` prefix with the training channel under ``train/`` and ``test.csv``
+beside it. The example writes the Batch Transform input (test.csv's features,
+no label) to ``batch/`` there and the answers to ``batch-out/``; on AWS it
+deletes the endpoint, its config and the model at the end. Each step prints
+one line of what it got.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
-
-import boto3
 
 HYPERPARAMETERS = {"sampler": "neal", "lambda": 0.1, "weak_learners": "trees"}
 AWS_INSTANCE = "ml.m5.large"
@@ -67,7 +72,7 @@ def train_aws(image: str, train_s3: str, output_s3: str, role: str, hyperparamet
         output_data_config=OutputDataConfig(s3_output_path=output_s3),
     )
     trainer.train(input_data_config=[InputData(channel_name="train", data_source=train_s3)])
-    return trainer._latest_training_job.model_artifacts.s3_model_artifacts
+    return trainer._latest_training_job.model_artifacts.s3_model_artifacts  # the SDK's own docs read the job this way
 
 
 # --- deploy on the lean image. Locally: ModelBuilder's local mode starts only the
@@ -78,7 +83,8 @@ def deploy_local(image: str, model_tar: Path, name: str, port: int, boto_session
     from sagemaker.core.local import LocalSession
 
     session = LocalSession(boto_session=boto_session)  # a region, even locally: the SDK insists
-    session.config = {"local": {"serving_port": port}}
+    config = dict(session.config or {})
+    session.config = {**config, "local": {**config.get("local", {}), "serving_port": port}}
     sm = session.sagemaker_client
     sm.create_model(ModelName=name, PrimaryContainer={
         "Image": image, "ModelDataUrl": model_tar.resolve().as_uri(), "Environment": {}})
@@ -114,7 +120,14 @@ def deploy_aws(image: str, model_s3: str, role: str, name: str, serverless: bool
         answer = endpoint.invoke(body=body, content_type=content_type, accept=content_type)
         return answer.body.read().decode()
 
-    return invoke, endpoint.delete
+    def delete() -> None:  # the endpoint, then what it was made of
+        config = endpoint.endpoint_config_name
+        endpoint.delete()
+        sm = session.boto_session.client("sagemaker")
+        sm.delete_endpoint_config(EndpointConfigName=config)
+        sm.delete_model(ModelName=name)
+
+    return invoke, delete
 
 
 # --- Batch Transform: v3's Transformer, the same code on both (header-less CSV,
@@ -136,66 +149,76 @@ def features(test_csv: Path, count: int) -> list[list[float]]:
     return [[float(value) for value in row.split(",")[1:]] for row in rows]
 
 
+def as_csv(rows: list[list[float]]) -> str:
+    """Header-less CSV, one line a row, as Batch Transform and ``text/csv`` clients send it."""
+    return "".join(",".join(repr(v) for v in row) + "\n" for row in rows)
+
+
 def predict_both_ways(invoke, rows: list[list[float]]) -> None:
-    as_csv = invoke("\n".join(",".join(repr(v) for v in row) for row in rows), "text/csv")
-    as_json = json.loads(invoke(json.dumps({"instances": rows}), "application/json"))
-    print(f"invoke text/csv: {as_csv.split()}")
-    print(f"invoke application/json: {as_json['predictions']}")
+    by_csv = invoke(as_csv(rows), "text/csv").split()
+    by_json = json.loads(invoke(json.dumps({"instances": rows}), "application/json"))["predictions"]
+    print(f"invoke text/csv: {json.dumps(by_csv)}")
+    print(f"invoke application/json: {json.dumps(by_json)}")
 
 
 def run_local(args: argparse.Namespace, hyperparameters: dict) -> None:
-    work = Path(args.work).resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "train").mkdir(exist_ok=True)
-    (work / "train" / "train.csv").write_bytes((Path(args.data) / "train.csv").read_bytes())
+    import boto3
+
+    data, work = Path(args.data), Path(args.work).resolve()
+    (work / "train").mkdir(parents=True, exist_ok=True)
+    (work / "train" / "train.csv").write_bytes((data / "train.csv").read_bytes())
     model_tar = train_local(args.train_image, work / "train", work / "jobs", hyperparameters)
     print(f"trained: {model_tar}")
 
     boto_session = boto3.Session(region_name=args.region or boto3.Session().region_name or "us-east-1")
     session, invoke, delete = deploy_local(args.serve_image, model_tar, "qboost", args.port, boto_session)
     try:
-        predict_both_ways(invoke, features(Path(args.data) / "test.csv", 5))
+        predict_both_ways(invoke, features(data / "test.csv", 5))
     finally:
         delete()
 
-    batch = work / "batch"
-    batch.mkdir(exist_ok=True)
-    rows = features(Path(args.data) / "test.csv", args.rows)
-    (batch / "rows.csv").write_text("".join(",".join(repr(v) for v in row) + "\n" for row in rows))
-    transform(session, "qboost", "local", batch.as_uri(), (work / "batch-out").as_uri(), "qboost-batch")
+    (work / "batch").mkdir(exist_ok=True)
+    (work / "batch" / "rows.csv").write_text(as_csv(features(data / "test.csv", args.rows)))
+    transform(session, "qboost", "local", (work / "batch").as_uri(), (work / "batch-out").as_uri(), "qboost-batch")
     print(f"transformed: {work / 'batch-out' / 'rows.csv.out'}")
 
 
 def run_aws(args: argparse.Namespace, hyperparameters: dict) -> None:
+    import boto3
     from sagemaker.core.helper.session_helper import Session
 
     data = args.data.rstrip("/")
     session = Session(boto_session=boto3.Session(region_name=args.region))
-    model_s3 = train_aws(args.train_image, f"{data}/train/", f"{data}/output/", args.role, hyperparameters, session)
-    print(f"trained: {model_s3}")
-    name = "qboost-serverless" if args.serverless else "qboost"
-    invoke, delete = deploy_aws(args.serve_image, model_s3, args.role, name, args.serverless, session)
-    try:
-        with tempfile.TemporaryDirectory() as scratch:
-            test_csv = Path(scratch) / "test.csv"
-            bucket, _, key = f"{data}/test.csv".removeprefix("s3://").partition("/")
-            session.boto_session.client("s3").download_file(bucket, key, str(test_csv))
+    s3 = session.boto_session.client("s3")
+    bucket, _, prefix = data.removeprefix("s3://").partition("/")
+    with tempfile.TemporaryDirectory() as scratch:
+        test_csv = Path(scratch) / "test.csv"
+        s3.download_file(bucket, f"{prefix}/test.csv", str(test_csv))
+        s3.put_object(Bucket=bucket, Key=f"{prefix}/batch/rows.csv", Body=as_csv(features(test_csv, args.rows)).encode())
+        model_s3 = train_aws(args.train_image, f"{data}/train/", f"{data}/output/", args.role, hyperparameters, session)
+        print(f"trained: {model_s3}")
+        # SageMaker's names are unique in an account and region: a stamp lets the example run again.
+        name = f"qboost-{'serverless-' if args.serverless else ''}{time.strftime('%Y%m%d-%H%M%S')}"
+        invoke, delete = deploy_aws(args.serve_image, model_s3, args.role, name, args.serverless, session)
+        print(f"deployed: {name}")
+        try:
             predict_both_ways(invoke, features(test_csv, 5))
-    finally:
-        delete()
-    transform(session, name, AWS_INSTANCE, f"{data}/batch/", f"{data}/batch-out/", f"{name}-batch")
-    print(f"transformed: {data}/batch-out/")
+            transform(session, name, AWS_INSTANCE, f"{data}/batch/", f"{data}/batch-out/", f"{name}-batch")
+            print(f"transformed: {data}/batch-out/")
+        finally:
+            delete()
 
 
-def main(argv: list[str] | None = None) -> int:
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("where", choices=("local", "aws"))
     parser.add_argument("--train-image", required=True, help="the full image (trains)")
     parser.add_argument("--serve-image", required=True, help="the lean serve image")
-    parser.add_argument("--data", required=True, help="folder (local) or s3:// prefix (aws) with train.csv, test.csv")
+    parser.add_argument("--data", required=True,
+                        help="local: a folder with train.csv and test.csv; aws: an s3:// prefix with train/ and test.csv")
     parser.add_argument("--work", default="build/sdk-v3", help="local: where jobs and outputs go")
     parser.add_argument("--port", type=int, default=8080, help="local: the endpoint's port on this machine")
-    parser.add_argument("--rows", type=int, default=100, help="local: rows in the Batch Transform input")
+    parser.add_argument("--rows", type=int, default=100, help="rows of test.csv in the Batch Transform input")
     parser.add_argument("--region", help="the AWS region (default: AWS's configuration; local: else us-east-1)")
     parser.add_argument("--role", help="aws: the SageMaker execution role's ARN")
     parser.add_argument("--serverless", action="store_true", help="aws: a serverless endpoint")
@@ -207,12 +230,26 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--hyperparameter takes KEY=VALUE, got {malformed[0]!r}")
     if args.where == "aws" and not (args.role and args.data.startswith("s3://")):
         parser.error("aws needs --role ARN and --data s3://BUCKET/PREFIX")
-    extra = dict(item.split("=", 1) for item in args.hyperparameter)
-    from botocore.exceptions import BotoCoreError, ClientError
+    missing = [name for name in ("train.csv", "test.csv") if not (Path(args.data) / name).is_file()]
+    if args.where == "local" and missing:
+        parser.error(f"--data {args.data}: no {' or '.join(missing)} there (python -m qboost_exp.data wisc --out DIR writes both)")
+    return args
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    hyperparameters = {**HYPERPARAMETERS, **dict(item.split("=", 1) for item in args.hyperparameter)}
     try:
-        (run_local if args.where == "local" else run_aws)(args, {**HYPERPARAMETERS, **extra})
-    except (BotoCoreError, ClientError) as error:  # no credentials, no region, access denied: one line
+        from botocore.exceptions import BotoCoreError, ClientError
+        import sagemaker.train  # noqa: F401  (the SDK v3, before any work)
+    except ImportError as error:
+        print(f"sagemaker_sdk_v3: the SageMaker Python SDK v3 is not installed ({error}): "
+              "pip install 'qboost-exp[sagemaker-sdk]'", file=sys.stderr)
+        return 2
+    try:
+        (run_local if args.where == "local" else run_aws)(args, hyperparameters)
+    except (BotoCoreError, ClientError, OSError, RuntimeError, subprocess.CalledProcessError) as error:
+        # no credentials or region, access denied, no Docker or compose, a failed job: one line
         print(f"sagemaker_sdk_v3: {args.where}: {error}", file=sys.stderr)
         return 2
     return 0

@@ -170,7 +170,8 @@ class TrainingJobSpec:
     hyperparameters : mapping of str to str
         From :func:`serving._training.parse_hyperparameters`; sent as strings.
     environment : mapping of str to str
-        Container environment (e.g. ``DWAVE_API_TOKEN`` for ``sampler=qpu``).
+        Container environment (e.g. ``DWAVE_API_TOKEN_SECRET``, the Secrets Manager
+        secret holding the D-Wave token for ``sampler=qpu``).
     output : str, optional
         ``S3OutputPath``; default ``s3://sagemaker-REGION-ACCOUNT/PREFIX/training-output``
         (the bucket is created if missing).

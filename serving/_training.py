@@ -66,8 +66,8 @@ def parse_hyperparameters(items: Iterable[str]) -> dict[str, str]:
         if _SECRET_KEY.search(key):
             raise ServingError(
                 f"hyperparameter {key!r} looks like a credential: SageMaker shows hyperparameters in plain text "
-                "(console, DescribeTrainingJob) and the run records them; pass a D-Wave token as "
-                "--environment DWAVE_API_TOKEN (copied from your environment) instead"
+                "(console, DescribeTrainingJob) and the run records them; keep a D-Wave token in Secrets Manager and pass "
+                "--dwave-token-secret NAME instead"
             )
         if key in result:
             raise ServingError(f"hyperparameter {key!r} given twice")
@@ -102,6 +102,22 @@ def parse_environment(items: Iterable[str], environ: Mapping[str, str] | None = 
 _SECRET_ID = re.compile(r"^[A-Za-z0-9/_+=.@:-]{1,2048}$")
 
 
+def _check_secret_id(secret: str, environment: Mapping[str, str]) -> None:
+    """A name or ARN, and neither the token itself nor a second way of giving it (messages never echo a token)."""
+    from .container.token_secret import SECRET_VARIABLE, TOKEN_VARIABLE, looks_like_a_token
+
+    if looks_like_a_token(secret) or secret == os.environ.get(TOKEN_VARIABLE):
+        raise ServingError("--dwave-token-secret takes the name or ARN of the Secrets Manager secret holding the token, "
+                           "not the token: store it first (aws secretsmanager create-secret --name NAME --secret-string ...)")
+    if not _SECRET_ID.match(secret):
+        raise ServingError(f"--dwave-token-secret {secret!r}: not a Secrets Manager secret name or ARN "
+                           "(letters, digits and /_+=.@:- only)")
+    for variable in (TOKEN_VARIABLE, SECRET_VARIABLE):
+        if variable in environment:
+            raise ServingError(f"--dwave-token-secret and --environment {variable} both set the D-Wave token: "
+                               "give --dwave-token-secret alone")
+
+
 def with_token_secret(environment: dict[str, str], secret: str | None) -> tuple[dict[str, str], list[str]]:
     """The job's environment with the D-Wave token's secret named in it, and the warnings to print.
 
@@ -110,17 +126,12 @@ def with_token_secret(environment: dict[str, str], secret: str | None) -> tuple[
     ``--environment DWAVE_API_TOKEN`` still works, with a warning that
     ``DescribeTrainingJob`` shows it.
     """
-    from .container.token_secret import TOKEN_VARIABLE, VARIABLE
+    from .container.token_secret import SECRET_VARIABLE, TOKEN_VARIABLE
 
     warnings = []
     if secret is not None:
-        if not _SECRET_ID.match(secret):
-            raise ServingError(f"--dwave-token-secret {secret!r}: not a Secrets Manager secret name or ARN "
-                               "(letters, digits and /_+=.@- only)")
-        if TOKEN_VARIABLE in environment or VARIABLE in environment:
-            raise ServingError(f"--dwave-token-secret and --environment {TOKEN_VARIABLE if TOKEN_VARIABLE in environment else VARIABLE}"
-                               " both give the D-Wave token: keep the secret")
-        return {**environment, VARIABLE: secret}, warnings
+        _check_secret_id(secret, environment)
+        return {**environment, SECRET_VARIABLE: secret}, warnings
     if TOKEN_VARIABLE in environment:
         warnings.append(f"warning: --environment {TOKEN_VARIABLE}: the token is visible to anyone allowed to describe "
                         "training jobs (DescribeTrainingJob, the console); prefer --dwave-token-secret NAME (Secrets Manager)")

@@ -21,8 +21,8 @@ may start with ``+`` or ``~``). Besides:
   taken out: it becomes the environment variable ``DWAVE_API_TOKEN`` and is
   never part of the overrides (nor, therefore, of MLflow's params), with a
   warning -- hyperparameters are shown to anyone who may describe the
-  training job (SageMaker console, ``DescribeTrainingJob``); pass the token in
-  the job's environment instead.
+  training job (SageMaker console, ``DescribeTrainingJob``); name a Secrets
+  Manager secret instead (``DWAVE_API_TOKEN_SECRET``, ``train-job --dwave-token-secret``).
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def to_overrides(hyperparameters: Mapping[str, Any]) -> Hyperparameters:
             out.notes.append(
                 f"warning: hyperparameter {key} holds a D-Wave token; hyperparameters are visible to anyone who can describe "
                 f"this training job (SageMaker console, DescribeTrainingJob). It was moved to the environment variable {variable} "
-                f"and is not printed or logged; pass {variable} in the job's environment instead."
+                f"and is not printed or logged; keep it in Secrets Manager instead (train-job --dwave-token-secret NAME)."
             )
             continue
         if name == "dataset" or (name.startswith("dataset.") and name not in CSV_FORMAT_KEYS):

@@ -13,15 +13,27 @@ The secret's value is the token itself, or a JSON object with the token under
 from __future__ import annotations
 
 import json
+import re
 
 #: The environment variable naming the secret (a name or an ARN).
-VARIABLE = "DWAVE_API_TOKEN_SECRET"
+SECRET_VARIABLE = "DWAVE_API_TOKEN_SECRET"
 #: Where the token goes once read (Ocean's own variable), and the key of a key/value secret.
 TOKEN_VARIABLE = "DWAVE_API_TOKEN"
+#: What a D-Wave Leap token looks like (a short prefix, a dash, a long hex string): given
+#: where a secret's name belongs, it would be shown by DescribeTrainingJob and in the logs.
+TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9]{2,8}-[0-9a-fA-F]{32,}$")
+_ARN_REGION = re.compile(r"^arn:[^:]+:secretsmanager:([a-z0-9-]+):")
+_WHERE = f"--dwave-token-secret / {SECRET_VARIABLE}"
+_NO_BOTO3 = f"{SECRET_VARIABLE} is set but boto3 is not installed to read it: pip install boto3"
 
 
 class TokenSecretError(Exception):
     """The secret could not be read or holds no token: one line naming the secret and what to fix."""
+
+
+def looks_like_a_token(name: str) -> bool:
+    """Whether ``name`` is shaped like a D-Wave token rather than a secret's name or ARN."""
+    return bool(TOKEN_SHAPE.match(name.strip()))
 
 
 def _client_error(name: str, code: str, message: str) -> TokenSecretError:
@@ -30,7 +42,7 @@ def _client_error(name: str, code: str, message: str) -> TokenSecretError:
             f"cannot read the D-Wave token secret {name!r}: the job's role lacks secretsmanager:GetSecretValue on it "
             f"(and kms:Decrypt on its key, if the secret uses a customer-managed key)")
     if code == "ResourceNotFoundException":
-        return TokenSecretError(f"no secret {name!r} in Secrets Manager in this region: check --dwave-token-secret")
+        return TokenSecretError(f"no secret {name!r} in Secrets Manager in this region: check {_WHERE}")
     if code == "DecryptionFailure":
         return TokenSecretError(f"cannot decrypt the D-Wave token secret {name!r}: the job's role lacks kms:Decrypt on its key")
     return TokenSecretError(f"cannot read the D-Wave token secret {name!r}: {code}: {message}")
@@ -42,7 +54,8 @@ def _token_in(name: str, value: str) -> str:
         try:
             fields = json.loads(text)
         except ValueError:
-            fields = None
+            raise TokenSecretError(f"the secret {name!r} starts like JSON but is not valid JSON: store the token itself, "
+                                   f"or {{\"{TOKEN_VARIABLE}\": \"...\"}}") from None
         if not isinstance(fields, dict) or not isinstance(fields.get(TOKEN_VARIABLE), str):
             raise TokenSecretError(f"the secret {name!r} is a JSON object without a string {TOKEN_VARIABLE!r} key: "
                                    f"store the token itself, or {{\"{TOKEN_VARIABLE}\": \"...\"}}")
@@ -52,29 +65,47 @@ def _token_in(name: str, value: str) -> str:
     return text
 
 
+def _client(name: str):
+    """A Secrets Manager client, in the region of ``name`` when it is an ARN (else the environment's)."""
+    import boto3
+
+    match = _ARN_REGION.match(name)
+    return boto3.client("secretsmanager", region_name=match.group(1) if match else None)
+
+
+def _value(answer: dict, name: str) -> str:
+    if "SecretString" in answer:
+        return answer["SecretString"]
+    if "SecretBinary" in answer:
+        try:
+            return answer["SecretBinary"].decode("utf-8")
+        except UnicodeDecodeError:
+            raise TokenSecretError(f"the secret {name!r} is binary, not text: store the token as a string") from None
+    raise TokenSecretError(f"the secret {name!r} has no value (no SecretString or SecretBinary): store the D-Wave token in it")
+
+
 def read(name: str, client=None) -> str:
     """The D-Wave token held by secret ``name``; :class:`TokenSecretError` in one line when it cannot be had."""
+    if looks_like_a_token(name):  # never echoed: it is the token itself
+        raise TokenSecretError(f"{SECRET_VARIABLE} holds what looks like a D-Wave token, not a secret's name: "
+                               "store the token in Secrets Manager and give the secret's name or ARN")
     try:
-        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
     except ImportError:
-        raise TokenSecretError(f"{VARIABLE} is set but this image has no boto3 to read it: train on the full image") from None
+        raise TokenSecretError(_NO_BOTO3) from None
     try:
-        if client is None:
-            import boto3
-
-            client = boto3.client("secretsmanager")
-        answer = client.get_secret_value(SecretId=name)
+        answer = (client or _client(name)).get_secret_value(SecretId=name)
+    except ImportError:
+        raise TokenSecretError(_NO_BOTO3) from None
     except ClientError as error:
         details = error.response.get("Error", {})
         raise _client_error(name, details.get("Code", "?"), details.get("Message", "")) from None
     except NoCredentialsError:
         raise TokenSecretError(f"no AWS credentials to read the D-Wave token secret {name!r} "
                                "(a SageMaker training job has its role's; run elsewhere with credentials set)") from None
+    except NoRegionError:
+        raise TokenSecretError(f"no AWS region to look up the D-Wave token secret {name!r}: "
+                               "give the secret's ARN, or set AWS_DEFAULT_REGION") from None
     except BotoCoreError as error:
-        raise TokenSecretError(f"cannot reach Secrets Manager to read the D-Wave token secret {name!r}: {error}") from None
-    if "SecretString" in answer:
-        return _token_in(name, answer["SecretString"])
-    try:
-        return _token_in(name, answer["SecretBinary"].decode("utf-8"))
-    except UnicodeDecodeError:
-        raise TokenSecretError(f"the secret {name!r} is binary, not text: store the token as a string") from None
+        raise TokenSecretError(f"cannot read the D-Wave token secret {name!r}: {error}") from None
+    return _token_in(name, _value(answer, name))

@@ -190,13 +190,21 @@ def check_can_train() -> None:
         )
 
 
-def _token_from_the_environment(redactor: redaction.Redactor) -> None:
+def _load_dwave_token(redactor: redaction.Redactor) -> None:
     """The D-Wave token: read from the Secrets Manager secret the job names, and hidden wherever it came from."""
-    secret = os.environ.get(token_secret.VARIABLE)
-    if secret:
-        os.environ[token_secret.TOKEN_VARIABLE] = token_secret.read(secret)
-        _say(f"D-Wave token read from the Secrets Manager secret {secret}")
-    redactor.add(os.environ.get(token_secret.TOKEN_VARIABLE, ""))
+    given = os.environ.get(token_secret.TOKEN_VARIABLE, "")
+    redactor.add(given)  # the environment's (or a hyperparameter's) token, also when the secret's replaces it
+    secret = os.environ.get(token_secret.SECRET_VARIABLE)
+    if not secret:
+        return
+    if token_secret.looks_like_a_token(secret):
+        redactor.add(secret.strip())  # a token given where the name belongs: hidden before anything prints it
+    token = token_secret.read(secret)
+    redactor.add(token)
+    os.environ[token_secret.TOKEN_VARIABLE] = token
+    _say(f"D-Wave token read from the Secrets Manager secret {secret}")
+    if given and given != token:
+        print(f"train: warning: {token_secret.TOKEN_VARIABLE} was set too; the secret's token replaces it", file=sys.stderr, flush=True)
 
 
 def run(layout: OptMl, redactor: redaction.Redactor) -> None:
@@ -213,7 +221,7 @@ def run(layout: OptMl, redactor: redaction.Redactor) -> None:
     for variable, secret in parsed.environment.items():
         redactor.add(secret)
         os.environ[variable] = secret
-    _token_from_the_environment(redactor)
+    _load_dwave_token(redactor)
     for note in parsed.notes:
         print(f"train: {note}", file=sys.stderr if note.startswith("warning") else sys.stdout, flush=True)
     _say(f"hyperparameters: {' '.join(parsed.overrides) or '(none: the defaults)'}")

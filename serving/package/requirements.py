@@ -19,13 +19,16 @@ from typing import Any, Iterable
 from .._errors import ServingError
 from .sources import PROJECT_DIST, PROJECT_ROOT
 
-__all__ = ["SERVING_REQUIREMENTS", "IMAGE_SUBSTITUTES", "pinned_requirements"]
+__all__ = ["SERVING_REQUIREMENTS", "OPTIONAL_REQUIREMENTS", "IMAGE_SUBSTITUTES", "pinned_requirements"]
 
 #: What serving/container needs beyond qboost-exp's own requirements: the
-#: Flask app runs under gunicorn (behind nginx, which comes from apt), and
-#: ``train`` reads a D-Wave token from Secrets Manager with boto3 (the full
-#: image only: the lean one installs numpy, Flask and gunicorn of these pins).
-SERVING_REQUIREMENTS = ("flask", "gunicorn", "boto3")
+#: Flask app runs under gunicorn (behind nginx, which comes from apt).
+SERVING_REQUIREMENTS = ("flask", "gunicorn")
+#: Pinned when installed here, with a warning when not: ``train`` reads a D-Wave
+#: token from Secrets Manager with boto3 (``DWAVE_API_TOKEN_SECRET``). The full
+#: image only: the lean one installs numpy, Flask and gunicorn of these pins.
+OPTIONAL_REQUIREMENTS = {"boto3": "the image's train cannot read a D-Wave token from Secrets Manager "
+                                  "(train-job --dwave-token-secret); pip install 'qboost-exp[sagemaker]' before packaging"}
 #: Requirements the image takes in a smaller form: the programs need MLflow's
 #: model format (mlflow-skinny, which full MLflow is built on, at the same
 #: version), not its tracking server, UI, SQL stores or docker SDK.
@@ -179,6 +182,11 @@ def pinned_requirements(model_requirements: Path | None = None, extra: Iterable[
     model_reqs, warnings = _model_requirements(model_requirements)
     roots = [Requirement(r) for r in installed[project].requires or []]
     roots += [Requirement(name) for name in extra] + model_reqs
+    for name, without in OPTIONAL_REQUIREMENTS.items():
+        if canonicalize_name(name) in installed:
+            roots.append(Requirement(name))
+        else:
+            warnings.append(f"{name} is not installed here: {without}")
     pins = _closure(roots, installed, project)
     warnings += _model_version_warnings(model_reqs, installed)
     warnings += _local_install_warnings(pins, installed)

@@ -11,7 +11,6 @@ docker/build_and_push.sh has its own file (test_serving_build_and_push.py).
 from __future__ import annotations
 
 import json
-
 import subprocess
 import sys
 
@@ -246,32 +245,43 @@ def test_train_job_sends_string_hyperparameters_channels_and_waits(moto, tmp_pat
 
 def test_train_job_with_a_token_secret_sends_only_the_secret_name(moto, tmp_path):
     job = unique("qboost-secret-job")
-    env = moto.env(DWAVE_API_TOKEN="DEV-never-sent")  # set here, but not asked for: it must go nowhere
     result = serving(moto, "train-job", "--image-uri", IMAGE, "--role", ROLE, "--job-name", job,
                      "--train", "s3://qb-data/wisc/train", "--hyperparameters", "sampler=qpu",
-                     "--dwave-token-secret", "qboost/dwave-token", cwd=tmp_path, env=env)
+                     "--dwave-token-secret", "qboost/dwave-token", cwd=tmp_path, env=moto.env())
     assert result.returncode == 0, result.stderr
     assert "warning" not in result.stderr
-    bodies = [line for line in moto.sagemaker_requests().splitlines() if job in line]
-    (request,) = [json.loads(line) for line in bodies if '"RoleArn"' in line]
+    (request,) = [json.loads(line) for line in moto.sagemaker_requests().splitlines() if job in line and '"RoleArn"' in line]
     assert request["Environment"] == {"DWAVE_API_TOKEN_SECRET": "qboost/dwave-token"}
-    assert all("DEV-never-sent" not in line for line in moto.sagemaker_requests().splitlines())
-    assert "DEV-never-sent" not in result.stdout + result.stderr
+    assert request["HyperParameters"] == {"sampler": "qpu"}
+
+
+#: Shaped like a D-Wave Leap token (prefix, dash, hex).
+LEAP_SHAPED_TOKEN = "DEV-" + "0123456789abcdef" * 3
 
 
 @pytest.mark.parametrize(
     "args,message",
     [
-        (("--dwave-token-secret", "my token"), "--dwave-token-secret 'my token': not a Secrets Manager secret name or ARN (letters, digits and /_+=.@- only)"),
+        (("--dwave-token-secret", "my token"),
+         "--dwave-token-secret 'my token': not a Secrets Manager secret name or ARN (letters, digits and /_+=.@:- only)"),
         (("--dwave-token-secret", "qboost/t", "--environment", "DWAVE_API_TOKEN=x"),
-         "--dwave-token-secret and --environment DWAVE_API_TOKEN both give the D-Wave token: keep the secret"),
+         "--dwave-token-secret and --environment DWAVE_API_TOKEN both set the D-Wave token: give --dwave-token-secret alone"),
+        (("--dwave-token-secret", "qboost/t", "--environment", "DWAVE_API_TOKEN_SECRET=other"),
+         "--dwave-token-secret and --environment DWAVE_API_TOKEN_SECRET both set the D-Wave token: give --dwave-token-secret alone"),
+        # the token itself where the name belongs (a slip with "$DWAVE_API_TOKEN"): refused, never echoed
+        (("--dwave-token-secret", LEAP_SHAPED_TOKEN), "not the token: store it first (aws secretsmanager create-secret "
+                                                      "--name NAME --secret-string ...)"),
+        (("--dwave-token-secret", "PLAIN-token-from-env"), "not the token: store it first (aws secretsmanager create-secret "
+                                                           "--name NAME --secret-string ...)"),
     ],
 )
 def test_train_job_token_secret_refusals(moto, tmp_path, args, message):
+    sent_before = moto.sagemaker_requests()
     result = serving(moto, "train-job", "--image-uri", IMAGE, "--role", ROLE, "--train", "s3://qb-data/wisc/train",
-                     *args, cwd=tmp_path, env=moto.env())
-    assert result.returncode == 2
+                     *args, cwd=tmp_path, env=moto.env(DWAVE_API_TOKEN="PLAIN-token-from-env"))
     assert one_error_line(result).endswith(message)
+    assert LEAP_SHAPED_TOKEN not in result.stdout + result.stderr and "PLAIN-token-from-env" not in result.stderr
+    assert moto.sagemaker_requests() == sent_before  # refused before any call
 
 
 @pytest.mark.parametrize(
@@ -290,7 +300,7 @@ def test_train_job_refuses_bad_hyperparameters(moto, tmp_path, hyperparameters, 
     line = one_error_line(result)
     assert message in line and "DEV-secret" not in line
     if "credential" in message:
-        assert "--environment DWAVE_API_TOKEN" in line
+        assert "--dwave-token-secret NAME" in line
     names = [j["TrainingJobName"] for j in moto.client("sagemaker").list_training_jobs(MaxResults=100)["TrainingJobSummaries"]]
     assert job not in names
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import shutil
 import subprocess
 import threading
 import time
@@ -33,7 +32,7 @@ import pytest
 from mlflow_service import start_mlflow_server, stop_mlflow_server
 from moto_server import moto  # noqa: F401 (fixture)
 from podman import build_image, image_size_mb, lean_image, serving_image  # noqa: F401 (fixtures)
-from clirun import REPO
+from clirun import REPO, closed_port
 from services import free_port, http_request, wait_for_http
 
 LOOPBACK = "127.0.0.1"
@@ -213,33 +212,64 @@ def _opt_ml(tmp_path: Path, channel: str = "training") -> tuple[Path, np.ndarray
     return opt_ml, X, y
 
 
+IMAGE_TOKEN = "DEV-image-secret-token-7"
+
+
+def _train_with_token_secret(podman, image: str, moto, opt_ml: Path, hyperparameters: dict, **env: str):
+    """The image's ``train`` with DWAVE_API_TOKEN_SECRET naming a secret in moto's Secrets Manager.
+
+    ``--network host``: the container reaches moto (and any other service of the test) on this
+    machine's loopback, as a job reaches Secrets Manager.
+    """
+    secrets = moto.client("secretsmanager")
+    if "qboost/dwave" not in [s["Name"] for s in secrets.list_secrets()["SecretList"]]:
+        secrets.create_secret(Name="qboost/dwave", SecretString=IMAGE_TOKEN)
+    (opt_ml / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hyperparameters))
+    aws = {k: v for k, v in moto.env().items() if k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
+    variables = {**aws, "AWS_ENDPOINT_URL": moto.url, "DWAVE_API_TOKEN_SECRET": "qboost/dwave", **env}
+    env_args = [arg for key, value in variables.items() for arg in ("-e", f"{key}={value}")]
+    return podman("run", "--rm", "--network", "host", *env_args, "-v", f"{opt_ml}:/opt/ml", image, "train",
+                  timeout=600, check=False)
+
+
+def _text_of(paths) -> str:
+    return "".join(p.read_bytes().decode("latin-1") for p in paths if p.is_file())
+
+
 def test_train_reads_the_dwave_token_from_secrets_manager_and_shows_it_nowhere(podman, sagemaker_image, moto, tmp_path):
-    """The job's environment names a secret in moto's Secrets Manager; the image's train reads it (mock QPU)."""
-    token = "DEV-image-secret-token-7"
-    moto.client("secretsmanager").create_secret(Name="qboost/dwave", SecretString=token)
+    """Mock QPU and an MLflow server: the job trains and logs, and the token is in no line, file or record."""
     opt_ml, _, _ = _opt_ml(tmp_path)
     hyperparameters = {"sampler": "mock_qpu", "lambda": "0.1", "qubo.max_weight": "0.25", "lambda_grid": "[0.1]",
                        "sampler.params.num_reads": "10"}
-    (opt_ml / "input" / "config" / "hyperparameters.json").write_text(json.dumps(hyperparameters))
-    aws = {k: v for k, v in moto.env().items() if k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
     tracking = start_mlflow_server(f"sqlite:///{tmp_path / 'mlflow.db'}")  # the image logs to a server (it has no SQL store)
     try:
-        env_args = [arg for key, value in {**aws, "AWS_ENDPOINT_URL": moto.url, "DWAVE_API_TOKEN_SECRET": "qboost/dwave",
-                                           "MLFLOW_TRACKING_URI": tracking.url}.items()
-                    for arg in ("-e", f"{key}={value}")]
-        # --network host: the container reaches moto and MLflow on this machine's loopback.
-        done = podman("run", "--rm", "--network", "host", *env_args, "-v", f"{opt_ml}:/opt/ml", sagemaker_image.tag, "train",
-                      timeout=600, check=False)
-    finally:
+        done = _train_with_token_secret(podman, sagemaker_image.tag, moto, opt_ml, hyperparameters, MLFLOW_TRACKING_URI=tracking.url)
         stop_mlflow_server(tracking, keep_dir=True)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        assert "train: D-Wave token read from the Secrets Manager secret qboost/dwave" in done.stdout
+        assert (opt_ml / "model" / "MLmodel").is_file()
+        recorded = [tmp_path / "mlflow.db", *tracking.artifacts_dir.rglob("*")]
+        assert any(p.name == "MLmodel" for p in recorded)  # the run and its model went to MLflow
+        assert IMAGE_TOKEN not in done.stdout + done.stderr + _text_of([*opt_ml.rglob("*"), *recorded])
+    finally:
+        stop_mlflow_server(tracking)
+
+
+def test_the_token_from_the_secret_reaches_ocean_masked(podman, sagemaker_image, moto, tmp_path):
+    """sampler=qpu against a closed port: Ocean gets the secret's token and logs it (debug), masked."""
+    opt_ml, _, _ = _opt_ml(tmp_path)
+    (opt_ml / "input" / "dwave.conf").write_text("[defaults]\nhttp_retry_total = 0\n")  # fail at once, no back-off
+    with closed_port() as port:
+        done = _train_with_token_secret(
+            podman, sagemaker_image.tag, moto, opt_ml, {"sampler": "qpu", "lambda": "0.1"},
+            DWAVE_CONFIG_FILE="/opt/ml/input/dwave.conf", DWAVE_API_ENDPOINT=f"http://{LOOPBACK}:{port}/sapi/v2/",
+            DWAVE_LOG_LEVEL="debug", DWAVE_CACHE_ENABLED="false")
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
     assert "train: D-Wave token read from the Secrets Manager secret qboost/dwave" in done.stdout
-    assert (opt_ml / "model" / "MLmodel").is_file()
-    recorded = [tmp_path / "mlflow.db", *[p for p in tracking.artifacts_dir.rglob("*") if p.is_file()]]
-    assert any(p.name == "MLmodel" for p in recorded)  # the run and its model went to MLflow
-    written = "".join(p.read_bytes().decode("latin-1") for p in [*opt_ml.rglob("*"), *recorded] if p.is_file())
-    assert token not in done.stdout + done.stderr + written
-    shutil.rmtree(tracking.log_path.parent, ignore_errors=True)
+    reason = (opt_ml / "output" / "failure").read_text()
+    assert reason.startswith("sampler=qpu: could not reach a D-Wave solver")
+    assert "***" in done.stderr  # the cloud client logged its config, token masked
+    assert IMAGE_TOKEN not in done.stdout + done.stderr + _text_of(opt_ml.rglob("*"))
 
 
 def test_train_writes_a_model_both_images_serve_mounted_over_opt_ml_model(podman, sagemaker_image, lean_image, containers, tmp_path):

@@ -372,3 +372,19 @@ def test_best_of_an_unknown_experiment_or_metric_is_one_error(store, tmp_path):
     assert "no experiment named 'nope'" in one_error_line(no_experiment)
     assert "no finished training run on dataset wisc@" in one_error_line(no_metric) and "with metric 'no_such_metric'" in one_error_line(no_metric)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_boto3_is_pinned_when_installed_and_its_absence_is_a_warning(monkeypatch):
+    """boto3 is in the sagemaker extra, not the core install: packaging works without it, and says what the image loses."""
+    from serving.package import requirements
+
+    pins, warnings = requirements.pinned_requirements()
+    assert f"boto3=={metadata.version('boto3')}" in pins
+    assert not [w for w in warnings if w.startswith("boto3")]
+
+    installed = requirements._installed()
+    monkeypatch.setattr(requirements, "_installed", lambda: {k: v for k, v in installed.items() if k != "boto3"})
+    pins, warnings = requirements.pinned_requirements()
+    assert not [p for p in pins if p.lower().startswith("boto3==")]
+    assert ("boto3 is not installed here: the image's train cannot read a D-Wave token from Secrets Manager "
+            "(train-job --dwave-token-secret); pip install 'qboost-exp[sagemaker]' before packaging") in warnings

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
@@ -30,9 +31,12 @@ from clirun import REPO, run_module
 from docker_api import EgressRecorder, clean_aws_env, docker_api  # noqa: F401 (fixture)
 from moto_server import ACCOUNT, REGION, ROLE, moto  # noqa: F401 (fixture)
 from podman import FAST, lean_image  # noqa: F401 (fixture)
-from services import free_port
+from services import free_port, skip_or_fail
 
-pytest.importorskip("sagemaker.train", reason="the SageMaker Python SDK v3: pip install 'qboost-exp[aws]'")
+try:
+    import sagemaker.train  # noqa: F401
+except ImportError as error:
+    skip_or_fail(f"the SageMaker Python SDK v3 is not installed ({error}): pip install 'qboost-exp[sagemaker-sdk]'")
 
 EXAMPLE = REPO / "examples" / "sagemaker_sdk_v3.py"
 #: The SDK's own config, opting out of its usage telemetry (an HTTPS call to AWS otherwise).
@@ -64,9 +68,10 @@ def sdk_config(home: Path) -> Path:
 
 def printed(stdout: str, label: str) -> str:
     """The value after ``label: `` on the example's output line for it."""
-    lines = [line for line in stdout.splitlines() if line.startswith(f"{label}: ")]
-    assert len(lines) == 1, f"no single '{label}:' line in:\n{stdout[-3000:]}"
-    return lines[0].split(": ", 1)[1]
+    # (the SDK's progress panel may end a line without its newline: the label need not start one)
+    values = re.findall(rf"(?:^|[^\w ]){re.escape(label)}: (.*)$", stdout, re.M)
+    assert len(values) == 1, f"no single '{label}:' line in:\n{stdout[-3000:]}"
+    return values[0]
 
 
 def trained_predictions(model_tar: Path, rows: np.ndarray, scratch: Path) -> list[int]:
@@ -103,22 +108,12 @@ def test_local_mode_trains_deploys_invokes_and_transforms_with_no_call_leaving(
     expected = trained_predictions(model_tar, test_rows[:100], tmp_path / "model")
     assert set(expected) == {0, 1}
     assert json.loads(printed(done.stdout, "invoke application/json")) == expected[:5]
-    assert [int(v) for v in json.loads(printed(done.stdout, "invoke text/csv").replace("'", '"'))] == expected[:5]
+    assert json.loads(printed(done.stdout, "invoke text/csv")) == [str(v) for v in expected[:5]]
     # the lean image served it (the compiled model, no scikit-learn)
     assert "predicting compiled" in output
 
     transformed = Path(printed(done.stdout, "transformed")).read_text().split()
     assert [int(v) for v in transformed] == expected
-
-
-#: Training jobs the tests of this module's moto have already looked at (the server outlives each test).
-SEEN_JOBS: set[str] = set()
-
-
-def only(items):
-    items = list(items)
-    assert len(items) == 1, items
-    return items[0]
 
 
 def queue_answers(moto, rows: int) -> None:
@@ -131,7 +126,6 @@ def upload_data(moto, wisc: Path, bucket: str) -> str:
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     s3.upload_file(str(wisc / "train.csv"), bucket, "qboost/train/train.csv")
     s3.upload_file(str(wisc / "test.csv"), bucket, "qboost/test.csv")
-    s3.put_object(Bucket=bucket, Key="qboost/batch/rows.csv", Body=(wisc / "test.csv").read_bytes())
     return f"s3://{bucket}/qboost"
 
 
@@ -140,50 +134,57 @@ def test_aws_route_sends_sagemaker_the_requests_it_expects(moto, wisc, tmp_path,
     data = upload_data(moto, wisc, f"sdk-v3-{'sl' if serverless else 'rt'}")
     queue_answers(moto, 5)
     registry = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/qboost-sagemaker"
-    env = moto.env(AWS_ENDPOINT_URL=moto.url, SAGEMAKER_USER_CONFIG_OVERRIDE=str(sdk_config(tmp_path)),
-                   SAGEMAKER_VALIDATE_ROLE="false")
-    done = example("aws", "--train-image", f"{registry}:full", "--serve-image", f"{registry}:serve", "--data", data,
-                   "--role", ROLE, "--region", REGION, *(["--serverless"] if serverless else []), env=env, cwd=tmp_path)
+    with EgressRecorder() as egress:  # moto is on loopback (NO_PROXY); anything else is refused and recorded
+        env = moto.env(AWS_ENDPOINT_URL=moto.url, SAGEMAKER_USER_CONFIG_OVERRIDE=str(sdk_config(tmp_path)),
+                       SAGEMAKER_VALIDATE_ROLE="false", **egress.env())
+        done = example("aws", "--train-image", f"{registry}:full", "--serve-image", f"{registry}:serve", "--data", data,
+                       "--role", ROLE, "--region", REGION, *(["--serverless"] if serverless else []), env=env, cwd=tmp_path)
     assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
+    assert egress.requests == [], f"calls left the machine: {egress.requests}"
     assert json.loads(printed(done.stdout, "invoke application/json")) == [1, 0, 1, 0, 1]
 
     sm = moto.client("sagemaker")
-    job = only(sm.describe_training_job(TrainingJobName=summary["TrainingJobName"])
-               for summary in sm.list_training_jobs()["TrainingJobSummaries"]
-               if summary["TrainingJobName"] not in SEEN_JOBS)
-    SEEN_JOBS.add(job["TrainingJobName"])
+    model_s3 = printed(done.stdout, "trained")  # s3://.../output/JOB/output/model.tar.gz
+    job = sm.describe_training_job(TrainingJobName=model_s3.split("/")[-3])
     spec = job["AlgorithmSpecification"]
     assert spec["TrainingImage"] == f"{registry}:full"
     assert "ContainerEntrypoint" not in spec and "ContainerArguments" not in spec  # the image picks `train`
     assert job["HyperParameters"] == {"sampler": "neal", "lambda": "0.1", "weak_learners": "trees"}
     assert job["InputDataConfig"][0]["ChannelName"] == "train"
     assert job["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == f"{data}/train/"
-    model_s3 = printed(done.stdout, "trained")
     assert model_s3 == job["ModelArtifacts"]["S3ModelArtifacts"]
 
-    name = "qboost-serverless" if serverless else "qboost"
-    model = sm.describe_model(ModelName=name)
+    # What CreateModel and CreateEndpointConfig carried (the example deletes both at the end, as it should).
+    name = printed(done.stdout, "deployed")
+    assert name.startswith("qboost-serverless-" if serverless else "qboost-2")
+    requests = [json.loads(line) for line in moto.sagemaker_requests().splitlines() if name in line]
+    (model,) = [r for r in requests if "PrimaryContainer" in r]
     assert model["PrimaryContainer"]["Image"] == f"{registry}:serve"
     assert model["PrimaryContainer"]["ModelDataUrl"] == model_s3
     assert model["ExecutionRoleArn"] == ROLE
-    config_name = sm.list_endpoint_configs(NameContains=name)["EndpointConfigs"][0]["EndpointConfigName"]
-    variant = sm.describe_endpoint_config(EndpointConfigName=config_name)["ProductionVariants"][0]
+    (config,) = [r for r in requests if "ProductionVariants" in r]
+    variant = config["ProductionVariants"][0]
+    assert variant["ModelName"] == name
     if serverless:
         assert variant["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
         assert "InstanceType" not in variant and "InitialInstanceCount" not in variant
     else:
         assert (variant["InstanceType"], variant["InitialInstanceCount"]) == ("ml.m5.large", 1)
         assert "ServerlessConfig" not in variant
-    assert name not in [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]]  # deleted after the invokes
+    assert name not in [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]]
+    assert not sm.list_endpoint_configs(NameContains=name)["EndpointConfigs"]
+    assert not sm.list_models(NameContains=name)["Models"]
 
-    transform = only(sm.describe_transform_job(TransformJobName=summary["TransformJobName"])
-                     for summary in sm.list_transform_jobs()["TransformJobSummaries"]
-                     if summary["TransformJobName"].startswith(f"{name}-batch"))
+    transform = sm.describe_transform_job(TransformJobName=f"{name}-batch")
     assert transform["ModelName"] == name
     assert (transform["BatchStrategy"], transform["MaxPayloadInMB"]) == ("MultiRecord", 6)
     assert transform["TransformInput"]["ContentType"] == "text/csv"
     assert transform["TransformInput"]["SplitType"] == "Line"
     assert transform["TransformOutput"]["S3OutputPath"] == f"{data}/batch-out/"
+    bucket, _, prefix = data.removeprefix("s3://").partition("/")
+    batch = moto.client("s3").get_object(Bucket=bucket, Key=f"{prefix}/batch/rows.csv")["Body"].read().decode()
+    features = np.loadtxt(wisc / "test.csv", delimiter=",")[:100, 1:]  # the batch input: no label column
+    assert np.array_equal(np.loadtxt(io.StringIO(batch), delimiter=","), features)
 
 
 def test_aws_route_without_credentials_stops_in_one_line_and_calls_nothing(wisc, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 
 from clirun import accuracy, closed_port
+from moto_server import moto  # noqa: F401 (fixture)
 # First: it puts this checkout's `serving` first on sys.path.
 from serving_programs import BIN, FAKE_TOKEN, LOOPBACK, program_env
 from serving.container.hyperparameters import to_overrides
@@ -261,8 +263,6 @@ def test_no_training_channel_names_the_channels_found(tmp_path):
 
 # ------------------------------------------------------ the token from Secrets Manager
 
-from moto_server import moto  # noqa: E402, F401 (fixture)
-
 
 def _secret(moto, name: str, value: str) -> None:
     moto.client("secretsmanager").create_secret(Name=name, SecretString=value)
@@ -305,14 +305,12 @@ def test_dwave_token_secret_stays_out_of_the_model_and_the_mlflow_record(moto, c
     assert result.returncode == 0, result.stderr[-3000:]
     assert "train: D-Wave token read from the Secrets Manager secret qboost/dwave-plain" in result.stdout
     assert (root / "model" / "MLmodel").is_file() and db.stat().st_size > 0
-    everything = result.stdout + result.stderr + _files_text(root) + db.read_bytes().decode("latin-1") + _files_text(tmp_path / "opt_ml")
-    assert FAKE_TOKEN not in everything
-    assert FAKE_TOKEN not in _files_text(Path(tmp_path))
+    assert FAKE_TOKEN not in result.stdout + result.stderr + _files_text(tmp_path)  # the model, the failure file, mlflow.db
 
 
 @pytest.mark.parametrize("secret,value,message", [
-    ("qboost/absent", None, "no secret 'qboost/absent' in Secrets Manager in this region: check --dwave-token-secret"),
-    ("qboost/empty-kv", '{"token": "x"}', "the secret 'qboost/empty-kv' is a JSON object without a string 'DWAVE_API_TOKEN' key"),
+    ("qboost/absent", None, "no secret 'qboost/absent' in Secrets Manager in this region: check --dwave-token-secret / DWAVE_API_TOKEN_SECRET"),
+    ("qboost/kv-without-the-key", '{"token": "x"}', "the secret 'qboost/kv-without-the-key' is a JSON object without a string 'DWAVE_API_TOKEN' key"),
     ("qboost/blank", "  ", "the secret 'qboost/blank' is empty: store the D-Wave token in it"),
 ])
 def test_an_unreadable_token_secret_fails_in_one_line(moto, channels, tmp_path, secret, value, message):
@@ -326,18 +324,62 @@ def test_an_unreadable_token_secret_fails_in_one_line(moto, channels, tmp_path, 
     assert not list((root / "model").iterdir())
 
 
+class _Answers:
+    """A Secrets Manager client that answers GetSecretValue with ``answer`` (or raises it)."""
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    def get_secret_value(self, SecretId):
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return {"Name": SecretId, **self.answer}
+
+
+@pytest.mark.parametrize("answer", [
+    {"SecretString": FAKE_TOKEN},
+    {"SecretString": f"  {FAKE_TOKEN}\n"},
+    {"SecretString": json.dumps({"DWAVE_API_TOKEN": FAKE_TOKEN, "note": "x"})},
+    {"SecretBinary": FAKE_TOKEN.encode()},
+], ids=["plain", "padded", "key-value", "binary"])
+def test_the_reader_finds_the_token_in_every_form(answer):
+    from serving.container.token_secret import read
+
+    assert read("qboost/dwave", client=_Answers(answer)) == FAKE_TOKEN
+
+
+@pytest.mark.parametrize("answer,message", [
+    ({"SecretString": "{not json"}, "the secret 'qboost/dwave' starts like JSON but is not valid JSON"),
+    ({"SecretString": '{"DWAVE_API_TOKEN": 5}'}, "the secret 'qboost/dwave' is a JSON object without a string 'DWAVE_API_TOKEN' key"),
+    ({"SecretBinary": b"\xff\xfe"}, "the secret 'qboost/dwave' is binary, not text"),
+    ({}, "the secret 'qboost/dwave' has no value (no SecretString or SecretBinary)"),
+])
+def test_the_reader_refuses_a_secret_without_a_token(answer, message):
+    from serving.container.token_secret import TokenSecretError, read
+
+    with pytest.raises(TokenSecretError, match=re.escape(message)):
+        read("qboost/dwave", client=_Answers(answer))
+
+
+def test_a_token_given_as_the_secret_name_is_refused_and_never_echoed(channels, tmp_path):
+    token = "DEV-" + "0123456789abcdef" * 3
+    root = _layout(tmp_path / "opt_ml", channels, {"sampler": "mock_qpu"})
+    result = _run_train(root, DWAVE_API_TOKEN_SECRET=token, HOME=str(tmp_path))
+    assert result.returncode == 1
+    reason = (root / "output" / "failure").read_text()
+    assert reason.startswith("DWAVE_API_TOKEN_SECRET holds what looks like a D-Wave token, not a secret's name")
+    assert token not in result.stdout + result.stderr + reason
+
+
 def test_access_denied_names_the_secret_and_the_permission():
     """moto grants every call: the message for AccessDenied, checked on the reader itself."""
     from botocore.exceptions import ClientError
 
     from serving.container.token_secret import TokenSecretError, read
 
-    class Denied:
-        def get_secret_value(self, SecretId):
-            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}, "GetSecretValue")
-
+    denied = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}, "GetSecretValue")
     with pytest.raises(TokenSecretError) as raised:
-        read("arn:aws:secretsmanager:eu-west-1:123456789012:secret:qboost-AbCdEf", client=Denied())
+        read("arn:aws:secretsmanager:eu-west-1:123456789012:secret:qboost-AbCdEf", client=_Answers(denied))
     assert str(raised.value) == ("cannot read the D-Wave token secret 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:qboost-AbCdEf': "
                                  "the job's role lacks secretsmanager:GetSecretValue on it (and kms:Decrypt on its key, "
                                  "if the secret uses a customer-managed key)")

@@ -30,10 +30,13 @@ import pytest
 
 import system_packages
 from podman import Podman, progress
+from service_process import stop_process_group
 from services import skip_or_fail
 
 PACKAGES = system_packages.PACKAGES["docker-api"]
 COMPOSE_LABEL = "com.docker.compose.project"
+#: The network the SDK's compose files declare.
+SDK_NETWORK = "sagemaker-local"
 
 
 @dataclass
@@ -74,12 +77,18 @@ def _wait_for_socket(socket: Path, process: subprocess.Popen, timeout: float = 6
     raise RuntimeError(f"podman system service did not answer on {socket} within {timeout:.0f} s")
 
 
-def remove_compose_leftovers(podman: Podman) -> None:
-    """The containers docker-compose started (it never runs ``down`` after a job) and its network."""
-    ids = podman("ps", "-a", "-q", "--filter", f"label={COMPOSE_LABEL}", check=False).stdout.split()
-    if ids:
-        podman("rm", "-f", *ids, check=False, timeout=120)
-    podman("network", "rm", "-f", "sagemaker-local", check=False)
+def compose_containers(podman: Podman) -> set[str]:
+    """The IDs of the containers docker-compose made (it never runs ``down`` after a training job)."""
+    return set(podman("ps", "-a", "-q", "--no-trunc", "--filter", f"label={COMPOSE_LABEL}", check=False).stdout.split())
+
+
+def remove_leftovers(podman: Podman, before: set[str], network_before: bool) -> None:
+    """What this session's compose runs left: their containers and the SDK's network (others' are kept)."""
+    new = compose_containers(podman) - before
+    if new:
+        podman("rm", "-f", *sorted(new), check=False, timeout=120)
+    if not network_before:
+        podman("network", "rm", "-f", SDK_NETWORK, check=False)
 
 
 @pytest.fixture(scope="session")
@@ -93,20 +102,17 @@ def docker_api(podman, tmp_path_factory) -> DockerApi:
     if shutil.which("docker") is None:
         skip_or_fail("no docker command: apt-get install -y podman-docker")
     socket = tmp_path_factory.mktemp("docker-api") / "podman.sock"
-    log = socket.with_name("service.log").open("wb")
-    process = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{socket}"],
-                               env=podman.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait_for_socket(socket, process)
-        yield DockerApi(socket)
-    finally:
-        remove_compose_leftovers(podman)
-        process.terminate()
+    before = compose_containers(podman)
+    network_before = podman("network", "exists", SDK_NETWORK, check=False).returncode == 0
+    with socket.with_name("service.log").open("wb") as log:
+        process = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{socket}"],
+                                   env=podman.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+            _wait_for_socket(socket, process)
+            yield DockerApi(socket)
+        finally:
+            remove_leftovers(podman, before, network_before)
+            stop_process_group(process, grace=30)
 
 
 class _Refusing(http.server.BaseHTTPRequestHandler):
@@ -117,7 +123,7 @@ class _Refusing(http.server.BaseHTTPRequestHandler):
         self.send_header("Connection", "close")
         self.end_headers()
 
-    do_CONNECT = do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _refuse
+    do_CONNECT = do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _refuse
 
     def log_message(self, *args) -> None:  # the test reads .requests
         pass
