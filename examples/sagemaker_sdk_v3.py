@@ -20,8 +20,9 @@ Locally ``--data`` is a folder with ``train.csv`` and ``test.csv`` as
 ``python -m qboost_exp.data`` writes them (label first, no header); on AWS it is
 an ``s3://`` prefix with the training channel under ``train/`` and ``test.csv``
 beside it. The example writes the Batch Transform input (test.csv's features,
-no label) to ``batch/`` there and the answers to ``batch-out/``; on AWS it
-deletes the endpoint, its config and the model at the end. Each step prints
+no label) to ``batch/NAME/`` there and the answers to ``batch-out/NAME/``; on
+AWS it deletes the endpoint, its config and the model at the end, also after
+a failure. Each step prints
 one line of what it got.
 """
 
@@ -120,14 +121,24 @@ def deploy_aws(image: str, model_s3: str, role: str, name: str, serverless: bool
         answer = endpoint.invoke(body=body, content_type=content_type, accept=content_type)
         return answer.body.read().decode()
 
-    def delete() -> None:  # the endpoint, then what it was made of
-        config = endpoint.endpoint_config_name
-        endpoint.delete()
-        sm = session.boto_session.client("sagemaker")
-        sm.delete_endpoint_config(EndpointConfigName=config)
-        sm.delete_model(ModelName=name)
+    return invoke
 
-    return invoke, delete
+
+def delete_aws(session, name: str) -> None:
+    """The endpoint, its config and the model named ``name``, whichever exist (also after a failed deploy)."""
+    from botocore.exceptions import ClientError
+
+    sm = session.boto_session.client("sagemaker")
+    try:
+        config = sm.describe_endpoint(EndpointName=name)["EndpointConfigName"]
+        sm.delete_endpoint(EndpointName=name)
+    except ClientError:  # never created
+        config = name
+    for delete, key, value in ((sm.delete_endpoint_config, "EndpointConfigName", config), (sm.delete_model, "ModelName", name)):
+        try:
+            delete(**{key: value})
+        except ClientError:
+            pass
 
 
 # --- Batch Transform: v3's Transformer, the same code on both (header-less CSV,
@@ -191,22 +202,23 @@ def run_aws(args: argparse.Namespace, hyperparameters: dict) -> None:
     session = Session(boto_session=boto3.Session(region_name=args.region))
     s3 = session.boto_session.client("s3")
     bucket, _, prefix = data.removeprefix("s3://").partition("/")
+    # SageMaker's names are unique in an account and region: a stamp lets the example run again.
+    name = f"qboost-{'serverless-' if args.serverless else ''}{time.strftime('%Y%m%d-%H%M%S')}"
+    batch_in, batch_out = f"{prefix}/batch/{name}/", f"{data}/batch-out/{name}/"
     with tempfile.TemporaryDirectory() as scratch:
         test_csv = Path(scratch) / "test.csv"
         s3.download_file(bucket, f"{prefix}/test.csv", str(test_csv))
-        s3.put_object(Bucket=bucket, Key=f"{prefix}/batch/rows.csv", Body=as_csv(features(test_csv, args.rows)).encode())
+        s3.put_object(Bucket=bucket, Key=f"{batch_in}rows.csv", Body=as_csv(features(test_csv, args.rows)).encode())
         model_s3 = train_aws(args.train_image, f"{data}/train/", f"{data}/output/", args.role, hyperparameters, session)
         print(f"trained: {model_s3}")
-        # SageMaker's names are unique in an account and region: a stamp lets the example run again.
-        name = f"qboost-{'serverless-' if args.serverless else ''}{time.strftime('%Y%m%d-%H%M%S')}"
-        invoke, delete = deploy_aws(args.serve_image, model_s3, args.role, name, args.serverless, session)
-        print(f"deployed: {name}")
         try:
+            invoke = deploy_aws(args.serve_image, model_s3, args.role, name, args.serverless, session)
+            print(f"deployed: {name}")
             predict_both_ways(invoke, features(test_csv, 5))
-            transform(session, name, AWS_INSTANCE, f"{data}/batch/", f"{data}/batch-out/", f"{name}-batch")
-            print(f"transformed: {data}/batch-out/")
+            transform(session, name, AWS_INSTANCE, f"s3://{bucket}/{batch_in}", batch_out, f"{name}-batch")
+            print(f"transformed: {batch_out}")
         finally:
-            delete()
+            delete_aws(session, name)
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -228,8 +240,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     malformed = [item for item in args.hyperparameter if "=" not in item]
     if malformed:
         parser.error(f"--hyperparameter takes KEY=VALUE, got {malformed[0]!r}")
-    if args.where == "aws" and not (args.role and args.data.startswith("s3://")):
-        parser.error("aws needs --role ARN and --data s3://BUCKET/PREFIX")
+    if args.where == "aws" and not (args.role and args.data.startswith("s3://") and "/" in args.data[5:].strip("/")):
+        parser.error("aws needs --role ARN and --data s3://BUCKET/PREFIX (a prefix under the bucket)")
     missing = [name for name in ("train.csv", "test.csv") if not (Path(args.data) / name).is_file()]
     if args.where == "local" and missing:
         parser.error(f"--data {args.data}: no {' or '.join(missing)} there (python -m qboost_exp.data wisc --out DIR writes both)")
@@ -246,10 +258,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sagemaker_sdk_v3: the SageMaker Python SDK v3 is not installed ({error}): "
               "pip install 'qboost-exp[sagemaker-sdk]'", file=sys.stderr)
         return 2
+    from sagemaker.core.utils.exceptions import SageMakerCoreError
+
     try:
         (run_local if args.where == "local" else run_aws)(args, hyperparameters)
-    except (BotoCoreError, ClientError, OSError, RuntimeError, subprocess.CalledProcessError) as error:
-        # no credentials or region, access denied, no Docker or compose, a failed job: one line
+    except (BotoCoreError, ClientError, SageMakerCoreError, OSError, RuntimeError, ValueError, ImportError,
+            subprocess.CalledProcessError) as error:
+        # no credentials or region, access denied, no Docker or docker-compose, a failed job or endpoint, bad data
         print(f"sagemaker_sdk_v3: {args.where}: {error}", file=sys.stderr)
         return 2
     return 0

@@ -102,20 +102,16 @@ def parse_environment(items: Iterable[str], environ: Mapping[str, str] | None = 
 _SECRET_ID = re.compile(r"^[A-Za-z0-9/_+=.@:-]{1,2048}$")
 
 
-def _check_secret_id(secret: str, environment: Mapping[str, str]) -> None:
-    """A name or ARN, and neither the token itself nor a second way of giving it (messages never echo a token)."""
-    from .container.token_secret import SECRET_VARIABLE, TOKEN_VARIABLE, looks_like_a_token
+def _check_secret_id(secret: str, given_as: str) -> None:
+    """A secret's name or ARN, not the token itself (the messages never echo a token)."""
+    from .container.token_secret import TOKEN_VARIABLE, looks_like_a_token
 
     if looks_like_a_token(secret) or secret == os.environ.get(TOKEN_VARIABLE):
-        raise ServingError("--dwave-token-secret takes the name or ARN of the Secrets Manager secret holding the token, "
+        raise ServingError(f"{given_as} takes the name or ARN of the Secrets Manager secret holding the token, "
                            "not the token: store it first (aws secretsmanager create-secret --name NAME --secret-string ...)")
     if not _SECRET_ID.match(secret):
-        raise ServingError(f"--dwave-token-secret {secret!r}: not a Secrets Manager secret name or ARN "
+        raise ServingError(f"{given_as} {secret!r}: not a Secrets Manager secret name or ARN "
                            "(letters, digits and /_+=.@:- only)")
-    for variable in (TOKEN_VARIABLE, SECRET_VARIABLE):
-        if variable in environment:
-            raise ServingError(f"--dwave-token-secret and --environment {variable} both set the D-Wave token: "
-                               "give --dwave-token-secret alone")
 
 
 def with_token_secret(environment: dict[str, str], secret: str | None) -> tuple[dict[str, str], list[str]]:
@@ -129,8 +125,14 @@ def with_token_secret(environment: dict[str, str], secret: str | None) -> tuple[
     from .container.token_secret import SECRET_VARIABLE, TOKEN_VARIABLE
 
     warnings = []
+    if SECRET_VARIABLE in environment:  # the variable given directly gets the option's checks
+        _check_secret_id(environment[SECRET_VARIABLE], f"--environment {SECRET_VARIABLE}")
     if secret is not None:
-        _check_secret_id(secret, environment)
+        for variable in (TOKEN_VARIABLE, SECRET_VARIABLE):
+            if variable in environment:
+                raise ServingError(f"--dwave-token-secret and --environment {variable} both set the D-Wave token: "
+                                   "give --dwave-token-secret alone")
+        _check_secret_id(secret, "--dwave-token-secret")
         return {**environment, SECRET_VARIABLE: secret}, warnings
     if TOKEN_VARIABLE in environment:
         warnings.append(f"warning: --environment {TOKEN_VARIABLE}: the token is visible to anyone allowed to describe "

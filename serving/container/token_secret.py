@@ -19,12 +19,17 @@ import re
 SECRET_VARIABLE = "DWAVE_API_TOKEN_SECRET"
 #: Where the token goes once read (Ocean's own variable), and the key of a key/value secret.
 TOKEN_VARIABLE = "DWAVE_API_TOKEN"
-#: What a D-Wave Leap token looks like (a short prefix, a dash, a long hex string): given
-#: where a secret's name belongs, it would be shown by DescribeTrainingJob and in the logs.
-TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9]{2,8}-[0-9a-fA-F]{32,}$")
+#: What a D-Wave token looks like, as Ocean's own log masker knows them (a short prefix,
+#: a dash and 40+ hex digits; 32+ bare hex digits; a UUID): given where a secret's name
+#: belongs, it would be shown by DescribeTrainingJob and in the logs.
+TOKEN_SHAPE = re.compile(r"^(?:[0-9A-Za-z]{2,8}-[0-9A-Fa-f]{32,}|[0-9A-Fa-f]{32,}"
+                         r"|[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12})$")
+#: Seconds and attempts before an unreachable Secrets Manager is reported (botocore's defaults wait minutes).
+CONNECT_TIMEOUT_S, ATTEMPTS = 10, 2
 _ARN_REGION = re.compile(r"^arn:[^:]+:secretsmanager:([a-z0-9-]+):")
 _WHERE = f"--dwave-token-secret / {SECRET_VARIABLE}"
-_NO_BOTO3 = f"{SECRET_VARIABLE} is set but boto3 is not installed to read it: pip install boto3"
+_NO_BOTO3 = (f"{SECRET_VARIABLE} is set but boto3 is not installed to read it: package the image where boto3 is "
+             "installed (pip install 'qboost-exp[sagemaker]', then python -m serving package) and rebuild it")
 
 
 class TokenSecretError(Exception):
@@ -68,9 +73,11 @@ def _token_in(name: str, value: str) -> str:
 def _client(name: str):
     """A Secrets Manager client, in the region of ``name`` when it is an ARN (else the environment's)."""
     import boto3
+    from botocore.config import Config
 
     match = _ARN_REGION.match(name)
-    return boto3.client("secretsmanager", region_name=match.group(1) if match else None)
+    config = Config(connect_timeout=CONNECT_TIMEOUT_S, retries={"max_attempts": ATTEMPTS, "mode": "standard"})
+    return boto3.client("secretsmanager", region_name=match.group(1) if match else None, config=config)
 
 
 def _value(answer: dict, name: str) -> str:
@@ -90,7 +97,8 @@ def read(name: str, client=None) -> str:
         raise TokenSecretError(f"{SECRET_VARIABLE} holds what looks like a D-Wave token, not a secret's name: "
                                "store the token in Secrets Manager and give the secret's name or ARN")
     try:
-        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+        from botocore.exceptions import (BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError,
+                                         NoCredentialsError, NoRegionError)
     except ImportError:
         raise TokenSecretError(_NO_BOTO3) from None
     try:
@@ -106,6 +114,10 @@ def read(name: str, client=None) -> str:
     except NoRegionError:
         raise TokenSecretError(f"no AWS region to look up the D-Wave token secret {name!r}: "
                                "give the secret's ARN, or set AWS_DEFAULT_REGION") from None
+    except (EndpointConnectionError, ConnectTimeoutError):
+        raise TokenSecretError(f"cannot reach Secrets Manager to read the D-Wave token secret {name!r}: a job with "
+                               "EnableNetworkIsolation, or in a VPC without a NAT gateway or a Secrets Manager "
+                               "endpoint, has no route to it") from None
     except BotoCoreError as error:
         raise TokenSecretError(f"cannot read the D-Wave token secret {name!r}: {error}") from None
     return _token_in(name, _value(answer, name))

@@ -245,14 +245,16 @@ def test_train_job_sends_string_hyperparameters_channels_and_waits(moto, tmp_pat
 
 def test_train_job_with_a_token_secret_sends_only_the_secret_name(moto, tmp_path):
     job = unique("qboost-secret-job")
+    # the token is in this environment (as for --environment DWAVE_API_TOKEN), but the secret is asked for
     result = serving(moto, "train-job", "--image-uri", IMAGE, "--role", ROLE, "--job-name", job,
                      "--train", "s3://qb-data/wisc/train", "--hyperparameters", "sampler=qpu",
-                     "--dwave-token-secret", "qboost/dwave-token", cwd=tmp_path, env=moto.env())
+                     "--dwave-token-secret", "qboost/dwave-token", cwd=tmp_path, env=moto.env(DWAVE_API_TOKEN=LEAP_SHAPED_TOKEN))
     assert result.returncode == 0, result.stderr
     assert "warning" not in result.stderr
     (request,) = [json.loads(line) for line in moto.sagemaker_requests().splitlines() if job in line and '"RoleArn"' in line]
     assert request["Environment"] == {"DWAVE_API_TOKEN_SECRET": "qboost/dwave-token"}
     assert request["HyperParameters"] == {"sampler": "qpu"}
+    assert LEAP_SHAPED_TOKEN not in moto.sagemaker_requests() + result.stdout + result.stderr
 
 
 #: Shaped like a D-Wave Leap token (prefix, dash, hex).
@@ -273,6 +275,11 @@ LEAP_SHAPED_TOKEN = "DEV-" + "0123456789abcdef" * 3
                                                       "--name NAME --secret-string ...)"),
         (("--dwave-token-secret", "PLAIN-token-from-env"), "not the token: store it first (aws secretsmanager create-secret "
                                                            "--name NAME --secret-string ...)"),
+        (("--dwave-token-secret", "123e4567-e89b-12d3-a456-426614174000"), "not the token: store it first (aws "
+                                                                           "secretsmanager create-secret --name NAME --secret-string ...)"),
+        (("--environment", f"DWAVE_API_TOKEN_SECRET={LEAP_SHAPED_TOKEN}"),
+         "--environment DWAVE_API_TOKEN_SECRET takes the name or ARN of the Secrets Manager secret holding the token, "
+         "not the token: store it first (aws secretsmanager create-secret --name NAME --secret-string ...)"),
     ],
 )
 def test_train_job_token_secret_refusals(moto, tmp_path, args, message):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import shutil
 import subprocess
 import threading
 import time
@@ -244,7 +245,9 @@ def test_train_reads_the_dwave_token_from_secrets_manager_and_shows_it_nowhere(p
     tracking = start_mlflow_server(f"sqlite:///{tmp_path / 'mlflow.db'}")  # the image logs to a server (it has no SQL store)
     try:
         done = _train_with_token_secret(podman, sagemaker_image.tag, moto, opt_ml, hyperparameters, MLFLOW_TRACKING_URI=tracking.url)
-        stop_mlflow_server(tracking, keep_dir=True)
+    finally:
+        stop_mlflow_server(tracking, keep_dir=True)  # its artifacts are read below
+    try:
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         assert "train: D-Wave token read from the Secrets Manager secret qboost/dwave" in done.stdout
         assert (opt_ml / "model" / "MLmodel").is_file()
@@ -252,7 +255,7 @@ def test_train_reads_the_dwave_token_from_secrets_manager_and_shows_it_nowhere(p
         assert any(p.name == "MLmodel" for p in recorded)  # the run and its model went to MLflow
         assert IMAGE_TOKEN not in done.stdout + done.stderr + _text_of([*opt_ml.rglob("*"), *recorded])
     finally:
-        stop_mlflow_server(tracking)
+        shutil.rmtree(tracking.log_path.parent, ignore_errors=True)
 
 
 def test_the_token_from_the_secret_reaches_ocean_masked(podman, sagemaker_image, moto, tmp_path):

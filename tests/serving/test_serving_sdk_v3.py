@@ -36,7 +36,7 @@ from services import free_port, skip_or_fail
 try:
     import sagemaker.train  # noqa: F401
 except ImportError as error:
-    skip_or_fail(f"the SageMaker Python SDK v3 is not installed ({error}): pip install 'qboost-exp[sagemaker-sdk]'")
+    skip_or_fail(f"the SageMaker Python SDK v3 is not installed ({error}): pip install 'qboost-exp[sagemaker-sdk]'", module=True)
 
 EXAMPLE = REPO / "examples" / "sagemaker_sdk_v3.py"
 #: The SDK's own config, opting out of its usage telemetry (an HTTPS call to AWS otherwise).
@@ -91,7 +91,8 @@ def test_local_mode_trains_deploys_invokes_and_transforms_with_no_call_leaving(
         podman, sagemaker_image, lean_image, docker_api, wisc, tmp_path):
     work = tmp_path / "work"
     with EgressRecorder() as egress:
-        env = clean_aws_env(tmp_path, DOCKER_HOST=docker_api.host,
+        (tmp_path / "tmp").mkdir()  # TMPDIR: the SDK's endpoint and transform compose files go there (see docker_api)
+        env = clean_aws_env(tmp_path, DOCKER_HOST=docker_api.host, TMPDIR=str(tmp_path / "tmp"),
                             SAGEMAKER_USER_CONFIG_OVERRIDE=str(sdk_config(tmp_path)), **egress.env())
         done = example("local", "--train-image", sagemaker_image.tag, "--serve-image", lean_image.tag,
                        "--data", str(wisc), "--work", str(work), "--port", str(free_port()),
@@ -180,9 +181,10 @@ def test_aws_route_sends_sagemaker_the_requests_it_expects(moto, wisc, tmp_path,
     assert (transform["BatchStrategy"], transform["MaxPayloadInMB"]) == ("MultiRecord", 6)
     assert transform["TransformInput"]["ContentType"] == "text/csv"
     assert transform["TransformInput"]["SplitType"] == "Line"
-    assert transform["TransformOutput"]["S3OutputPath"] == f"{data}/batch-out/"
+    assert transform["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"] == f"{data}/batch/{name}/"
+    assert transform["TransformOutput"]["S3OutputPath"] == f"{data}/batch-out/{name}/" == printed(done.stdout, "transformed")
     bucket, _, prefix = data.removeprefix("s3://").partition("/")
-    batch = moto.client("s3").get_object(Bucket=bucket, Key=f"{prefix}/batch/rows.csv")["Body"].read().decode()
+    batch = moto.client("s3").get_object(Bucket=bucket, Key=f"{prefix}/batch/{name}/rows.csv")["Body"].read().decode()
     features = np.loadtxt(wisc / "test.csv", delimiter=",")[:100, 1:]  # the batch input: no label column
     assert np.array_equal(np.loadtxt(io.StringIO(batch), delimiter=","), features)
 

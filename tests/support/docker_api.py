@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import http.client
 import http.server
+import json
 import os
 import socket as _socket
 import shutil
@@ -35,6 +36,8 @@ from services import skip_or_fail
 
 PACKAGES = system_packages.PACKAGES["docker-api"]
 COMPOSE_LABEL = "com.docker.compose.project"
+#: Where the compose file was: this session's are under its pytest basetemp (tests give the SDK TMPDIR there).
+WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
 #: The network the SDK's compose files declare.
 SDK_NETWORK = "sagemaker-local"
 
@@ -77,18 +80,25 @@ def _wait_for_socket(socket: Path, process: subprocess.Popen, timeout: float = 6
     raise RuntimeError(f"podman system service did not answer on {socket} within {timeout:.0f} s")
 
 
-def compose_containers(podman: Podman) -> set[str]:
-    """The IDs of the containers docker-compose made (it never runs ``down`` after a training job)."""
-    return set(podman("ps", "-a", "-q", "--no-trunc", "--filter", f"label={COMPOSE_LABEL}", check=False).stdout.split())
+def compose_containers(podman: Podman, under: Path) -> list[str]:
+    """The containers docker-compose made from a compose file under ``under`` (it never runs ``down`` after a job)."""
+    listed = podman("ps", "-a", "--format", "json", "--filter", f"label={COMPOSE_LABEL}", check=False).stdout
+    containers = json.loads(listed or "[]")
+    return [c["Id"] for c in containers
+            if Path((c.get("Labels") or {}).get(WORKING_DIR_LABEL, "/")).is_relative_to(under)]
 
 
-def remove_leftovers(podman: Podman, before: set[str], network_before: bool) -> None:
-    """What this session's compose runs left: their containers and the SDK's network (others' are kept)."""
-    new = compose_containers(podman) - before
-    if new:
-        podman("rm", "-f", *sorted(new), check=False, timeout=120)
+def remove_leftovers(podman: Podman, under: Path, network_before: bool) -> None:
+    """What this session's compose runs left (compose files under ``under``), and the SDK's network if this made it.
+
+    Another session's compose containers are kept, and the network is removed
+    without ``-f``: podman refuses while a container still uses it.
+    """
+    ids = compose_containers(podman, under)
+    if ids:
+        podman("rm", "-f", *ids, check=False, timeout=120)
     if not network_before:
-        podman("network", "rm", "-f", SDK_NETWORK, check=False)
+        podman("network", "rm", SDK_NETWORK, check=False)
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +112,6 @@ def docker_api(podman, tmp_path_factory) -> DockerApi:
     if shutil.which("docker") is None:
         skip_or_fail("no docker command: apt-get install -y podman-docker")
     socket = tmp_path_factory.mktemp("docker-api") / "podman.sock"
-    before = compose_containers(podman)
     network_before = podman("network", "exists", SDK_NETWORK, check=False).returncode == 0
     with socket.with_name("service.log").open("wb") as log:
         process = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{socket}"],
@@ -111,7 +120,7 @@ def docker_api(podman, tmp_path_factory) -> DockerApi:
             _wait_for_socket(socket, process)
             yield DockerApi(socket)
         finally:
-            remove_leftovers(podman, before, network_before)
+            remove_leftovers(podman, tmp_path_factory.getbasetemp(), network_before)
             stop_process_group(process, grace=30)
 
 

@@ -21,11 +21,11 @@ def _required() -> bool:
     return os.environ.get(REQUIRE_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def skip_or_fail(reason: str):
-    """pytest.skip(reason), or pytest.fail when QBOOST_REQUIRE_SERVICES is set."""
+def skip_or_fail(reason: str, *, module: bool = False):
+    """pytest.skip(reason), or pytest.fail when QBOOST_REQUIRE_SERVICES is set; ``module``: at a module's import."""
     if _required():
         pytest.fail(f"{reason} ({REQUIRE_ENV} is set, so this is an error rather than a skip)", pytrace=False)
-    pytest.skip(reason)
+    pytest.skip(reason, allow_module_level=module)
 
 
 def apt_install(packages: tuple[str, ...] | list[str], progress=None) -> None:
