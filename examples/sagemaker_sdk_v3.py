@@ -242,8 +242,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--hyperparameter takes KEY=VALUE, got {malformed[0]!r}")
     if args.where == "aws" and not (args.role and args.data.startswith("s3://") and "/" in args.data[5:].strip("/")):
         parser.error("aws needs --role ARN and --data s3://BUCKET/PREFIX (a prefix under the bucket)")
-    missing = [name for name in ("train.csv", "test.csv") if not (Path(args.data) / name).is_file()]
-    if args.where == "local" and missing:
+    missing = [name for name in ("train.csv", "test.csv") if args.where == "local" and not (Path(args.data) / name).is_file()]
+    if missing:
         parser.error(f"--data {args.data}: no {' or '.join(missing)} there (python -m qboost_exp.data wisc --out DIR writes both)")
     return args
 

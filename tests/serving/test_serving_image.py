@@ -34,6 +34,7 @@ from mlflow_service import start_mlflow_server, stop_mlflow_server
 from moto_server import moto  # noqa: F401 (fixture)
 from podman import build_image, image_size_mb, lean_image, serving_image  # noqa: F401 (fixtures)
 from clirun import REPO, closed_port
+from serving_programs import files_text
 from services import free_port, http_request, wait_for_http
 
 LOOPBACK = "127.0.0.1"
@@ -233,10 +234,6 @@ def _train_with_token_secret(podman, image: str, moto, opt_ml: Path, hyperparame
                   timeout=600, check=False)
 
 
-def _text_of(paths) -> str:
-    return "".join(p.read_bytes().decode("latin-1") for p in paths if p.is_file())
-
-
 def test_train_reads_the_dwave_token_from_secrets_manager_and_shows_it_nowhere(podman, sagemaker_image, moto, tmp_path):
     """Mock QPU and an MLflow server: the job trains and logs, and the token is in no line, file or record."""
     opt_ml, _, _ = _opt_ml(tmp_path)
@@ -253,7 +250,7 @@ def test_train_reads_the_dwave_token_from_secrets_manager_and_shows_it_nowhere(p
         assert (opt_ml / "model" / "MLmodel").is_file()
         recorded = [tmp_path / "mlflow.db", *tracking.artifacts_dir.rglob("*")]
         assert any(p.name == "MLmodel" for p in recorded)  # the run and its model went to MLflow
-        assert IMAGE_TOKEN not in done.stdout + done.stderr + _text_of([*opt_ml.rglob("*"), *recorded])
+        assert IMAGE_TOKEN not in done.stdout + done.stderr + files_text([*opt_ml.rglob("*"), *recorded])
     finally:
         shutil.rmtree(tracking.log_path.parent, ignore_errors=True)
 
@@ -272,7 +269,7 @@ def test_the_token_from_the_secret_reaches_ocean_masked(podman, sagemaker_image,
     reason = (opt_ml / "output" / "failure").read_text()
     assert reason.startswith("sampler=qpu: could not reach a D-Wave solver")
     assert "***" in done.stderr  # the cloud client logged its config, token masked
-    assert IMAGE_TOKEN not in done.stdout + done.stderr + _text_of(opt_ml.rglob("*"))
+    assert IMAGE_TOKEN not in done.stdout + done.stderr + files_text(opt_ml.rglob("*"))
 
 
 def test_train_writes_a_model_both_images_serve_mounted_over_opt_ml_model(podman, sagemaker_image, lean_image, containers, tmp_path):

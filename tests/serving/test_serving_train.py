@@ -16,7 +16,7 @@ import pytest
 from clirun import accuracy, closed_port
 from moto_server import moto  # noqa: F401 (fixture)
 # First: it puts this checkout's `serving` first on sys.path.
-from serving_programs import BIN, FAKE_TOKEN, LOOPBACK, program_env
+from serving_programs import BIN, FAKE_TOKEN, LOOPBACK, files_text, program_env
 from serving.container.hyperparameters import to_overrides
 
 
@@ -274,10 +274,6 @@ def _secret_env(moto, secret: str) -> dict[str, str]:
     return {**aws, "DWAVE_API_TOKEN_SECRET": secret}
 
 
-def _files_text(root: Path) -> str:
-    return "".join(p.read_bytes().decode("latin-1") for p in root.rglob("*") if p.is_file())
-
-
 def test_dwave_token_from_a_secret_reaches_ocean_and_nothing_else(moto, channels, tmp_path):
     """DWAVE_API_TOKEN_SECRET names the secret; the token goes to the QPU client (which logs it, masked) and nowhere else."""
     _secret(moto, "qboost/dwave-kv", json.dumps({"DWAVE_API_TOKEN": FAKE_TOKEN}))  # the console's key/value form
@@ -292,7 +288,7 @@ def test_dwave_token_from_a_secret_reaches_ocean_and_nothing_else(moto, channels
     assert "train: D-Wave token read from the Secrets Manager secret qboost/dwave-kv" in result.stdout
     assert (root / "output" / "failure").read_text().startswith("sampler=qpu: could not reach a D-Wave solver")
     assert "***" in result.stderr  # Ocean got the token and logged it, masked
-    assert FAKE_TOKEN not in result.stdout + result.stderr + _files_text(root)
+    assert FAKE_TOKEN not in result.stdout + result.stderr + files_text(root.rglob("*"))
 
 
 def test_dwave_token_secret_stays_out_of_the_model_and_the_mlflow_record(moto, channels, tmp_path):
@@ -305,7 +301,7 @@ def test_dwave_token_secret_stays_out_of_the_model_and_the_mlflow_record(moto, c
     assert result.returncode == 0, result.stderr[-3000:]
     assert "train: D-Wave token read from the Secrets Manager secret qboost/dwave-plain" in result.stdout
     assert (root / "model" / "MLmodel").is_file() and db.stat().st_size > 0
-    assert FAKE_TOKEN not in result.stdout + result.stderr + _files_text(tmp_path)  # the model, the failure file, mlflow.db
+    assert FAKE_TOKEN not in result.stdout + result.stderr + files_text(tmp_path.rglob("*"))  # the model, the failure file, mlflow.db
 
 
 @pytest.mark.parametrize("secret,value,message", [

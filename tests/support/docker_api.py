@@ -18,7 +18,6 @@ from __future__ import annotations
 import http.client
 import http.server
 import json
-import os
 import socket as _socket
 import shutil
 import subprocess
@@ -30,6 +29,7 @@ from pathlib import Path
 import pytest
 
 import system_packages
+from moto_server import aws_free_env
 from podman import Podman, progress
 from service_process import stop_process_group
 from services import skip_or_fail
@@ -169,10 +169,7 @@ class EgressRecorder:
 
 
 def clean_aws_env(home: Path, **extra: str) -> dict[str, str]:
-    """This process's environment without AWS or SageMaker settings, with no AWS config and no metadata service."""
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("AWS_", "SAGEMAKER_", "DOCKER_")) and k.lower() not in ("https_proxy", "http_proxy", "no_proxy")}
-    base.update({"HOME": str(home), "AWS_CONFIG_FILE": str(home / "aws-config"),
-                 "AWS_SHARED_CREDENTIALS_FILE": str(home / "aws-credentials"), "AWS_EC2_METADATA_DISABLED": "true"})
-    base.update(extra)
-    return base
+    """:func:`moto_server.aws_free_env` with ``HOME`` there, and no Docker host or proxy of this process's."""
+    base = {k: v for k, v in aws_free_env(home, HOME=str(home)).items()
+            if not k.startswith("DOCKER_") and k.lower() not in ("https_proxy", "http_proxy", "no_proxy")}
+    return {**base, **extra}

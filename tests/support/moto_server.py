@@ -27,6 +27,15 @@ SAGEMAKER_REQUESTS = "sagemaker-requests.jsonl"
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/qboost-sagemaker:latest"
 
 
+def aws_free_env(home: Path, **extra: str) -> dict[str, str]:
+    """This process's environment without AWS or SageMaker settings: AWS config files under ``home`` (none there), no metadata service."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SAGEMAKER_"))}
+    base.update({"AWS_CONFIG_FILE": str(home / "config"), "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials"),
+                 "AWS_EC2_METADATA_DISABLED": "true"})
+    base.update(extra)
+    return base
+
+
 class Moto:
     """A running moto server: its URL, and boto3 clients and a CLI environment pointed at it."""
 
@@ -36,19 +45,9 @@ class Moto:
 
     def env(self, **extra: str) -> dict[str, str]:
         """A clean environment: fake credentials, the region, no user AWS config, no proxy for loopback."""
-        base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SAGEMAKER_"))}
-        base.update({
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_CONFIG_FILE": str(self.home / "config"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(self.home / "credentials"),
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "NO_PROXY": "127.0.0.1,localhost",
-            "no_proxy": "127.0.0.1,localhost",
-        })
-        base.update(extra)
-        return base
+        defaults = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION,
+                    "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+        return aws_free_env(self.home, **{**defaults, **extra})
 
     def client(self, service: str):
         import boto3

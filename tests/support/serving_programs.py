@@ -39,6 +39,11 @@ OVERRIDES = ["weak_learners=mixed", MIXED_LEARNERS, "sampler.params.num_reads=10
 FAKE_TOKEN = "DEV-fake-token-123"
 
 
+def files_text(paths) -> str:
+    """The bytes of every file among ``paths`` (directories skipped), as text: where a test looks for a leaked secret."""
+    return "".join(p.read_bytes().decode("latin-1") for p in paths if p.is_file())
+
+
 def program_env(**extra: str) -> dict[str, str]:
     """The environment of a container program: the test's, minus tracking and D-Wave settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_TRACKING_", "DWAVE_"))}
